@@ -1,0 +1,1 @@
+"""One module per `offerctl` verb; each exposes `register(subparsers)`."""

@@ -1,0 +1,1 @@
+"""Talking to the marketplace: the narrow interface and its implementations."""
