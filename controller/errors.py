@@ -1,4 +1,4 @@
-"""What went wrong, and what to do next: the error kinds and the one place mapping them to exit codes.
+"""What went wrong and what to do next: the error kinds, and one place mapping them to exit codes.
 
 - `UserError` (stalled): the user must fix something (invalid manifest, failed check) -> exit 1.
 - `TransientError`: worth retrying after `retry_after` seconds -> exit 1 from a one-shot command.
