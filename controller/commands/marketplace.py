@@ -1,0 +1,171 @@
+"""`offerctl marketplace serve`: the simulated marketplace over HTTP, until SIGTERM/SIGINT.
+
+Other processes then reach it with `--marketplace http://HOST:PORT`. The
+state file defaults to the one the embedded simulator uses
+(`<repo>/.git/offerctl/marketplace.sqlite3`), so switching a repository
+between the embedded and the served marketplace keeps its submissions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from controller.errors import EXIT_OK, UsageError
+from controller.marketplace.api import MarketplaceError
+from controller.marketplace.factory import default_db_path, find_git_dir, resolve_time_scale
+from controller.marketplace.faults import FaultConfig, FaultConfigError
+from controller.marketplace.server import DEFAULT_MAX_BODY, MarketplaceServer, serve_forever_until
+from controller.marketplace.simulated import SimulatedMarketplace
+
+from .options import time_scale_arg
+
+DEFAULT_LISTEN = "127.0.0.1:8765"
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "marketplace",
+        help="the simulated marketplace (serve it over HTTP)",
+        description="Work with the simulated marketplace.",
+    )
+    verbs = parser.add_subparsers(dest="marketplace_command", metavar="VERB")
+    serve = verbs.add_parser(
+        "serve",
+        help="serve the simulated marketplace as a REST API until SIGTERM/SIGINT",
+        description="Serve the simulated marketplace as a JSON REST API; "
+        "other commands reach it with --marketplace http://HOST:PORT.",
+    )
+    serve.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        default=DEFAULT_LISTEN,
+        help=f"address to bind (default {DEFAULT_LISTEN}; port 0 picks a free one)",
+    )
+    serve.add_argument("--repo", metavar="DIR", default=".", help="repository (default: .)")
+    serve.add_argument(
+        "--db",
+        metavar="PATH",
+        default=None,
+        help="state file (default: <repo>/.git/offerctl/marketplace.sqlite3)",
+    )
+    serve.add_argument(
+        "--time-scale",
+        metavar="N",
+        type=time_scale_arg,
+        default=None,
+        help="run N times faster than real time (env OFFERCTL_TIME_SCALE; default 1)",
+    )
+    serve.add_argument("--seed", type=int, default=0, help="seed for stage durations (default 0)")
+    serve.add_argument(
+        "--fault-rate",
+        "--fault",
+        dest="faults",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help="inject faults: error=, timeout=, throttle=, reset= rates in [0, 1]; "
+        "retry_after=SECONDS, timeout_delay=SECONDS, seed=N (repeatable)",
+    )
+    serve.add_argument(
+        "--max-body",
+        metavar="BYTES",
+        type=int,
+        default=DEFAULT_MAX_BODY,
+        help=f"largest request body accepted (default {DEFAULT_MAX_BODY})",
+    )
+    serve.add_argument("--quiet", action="store_true", help="do not log requests")
+    serve.set_defaults(func=run_serve)
+    parser.set_defaults(func=_usage(parser))
+
+
+def _usage(parser: argparse.ArgumentParser) -> Any:
+    def run(args: argparse.Namespace) -> int:
+        parser.print_help(sys.stderr)
+        raise UsageError("say what to do with the marketplace, e.g. `offerctl marketplace serve`")
+
+    return run
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """`HOST:PORT`, `[::1]:PORT` or `:PORT` (loopback)."""
+    host, sep, port_text = text.rpartition(":")
+    if not sep:
+        raise UsageError(f"--listen {text!r}: expected HOST:PORT")
+    host = host.strip("[]") or "127.0.0.1"
+    try:
+        port = int(port_text)
+    except ValueError:
+        raise UsageError(f"--listen {text!r}: port is not a number") from None
+    if not 0 <= port <= 65535:
+        raise UsageError(f"--listen {text!r}: port out of range")
+    return host, port
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    host, port = parse_listen(args.listen)
+    db = Path(args.db) if args.db else _default_db(Path(args.repo))
+    scale = resolve_time_scale(args.time_scale)
+    try:
+        faults = FaultConfig().with_settings(list(args.faults))
+    except FaultConfigError as exc:
+        raise UsageError(f"--fault-rate: {exc}") from None
+    if args.max_body <= 0:
+        raise UsageError("--max-body must be positive")
+    try:
+        marketplace = SimulatedMarketplace(db, time_scale=scale, seed=args.seed)
+    except MarketplaceError as exc:
+        raise UsageError(str(exc)) from None
+    log = None if args.quiet else _log
+    try:
+        server = MarketplaceServer(
+            (host, port),
+            marketplace,
+            faults=faults if faults.enabled else None,
+            max_body=args.max_body,
+            log=log,
+        )
+    except OSError as exc:
+        raise UsageError(f"--listen {args.listen}: {exc.strerror or exc}") from None
+    stop = threading.Event()
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    for sig in previous:
+        signal.signal(sig, on_signal)
+    try:
+        fault_note = f", faults {_describe(faults)}" if faults.enabled else ""
+        print(
+            f"offerctl marketplace: serving {server.url} (state {db}, time scale {scale:g}"
+            f"{fault_note})",
+            flush=True,
+        )
+        serve_forever_until(server, stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    print("offerctl marketplace: stopped", flush=True)
+    return EXIT_OK
+
+
+def _default_db(repo: Path) -> Path:
+    git_dir = find_git_dir(repo)
+    if git_dir is None:
+        raise UsageError(f"{repo} is not a git repository; pass --db PATH")
+    return default_db_path(git_dir)
+
+
+def _describe(faults: FaultConfig) -> str:
+    parts = [f"{k}={getattr(faults, k):g}" for k in ("error", "timeout", "throttle", "reset")]
+    return " ".join(p for p in parts if not p.endswith("=0"))
+
+
+def _log(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
