@@ -1,0 +1,377 @@
+"""Read-only questions about a repository's history, asked of the system git with fixed argv.
+
+The sign-off module needs what the reconciler's snapshot does not carry: the
+first-parent history of one path, a commit's parents, people, dates and
+trailers, the commits a merge brought in, and whether a commit's signature
+verifies against a set of trusted keys. Every call here:
+- runs `git` with a fixed argument list (no shell), user-derived revisions
+  after `--end-of-options` and paths after `--`;
+- takes commit ids only as validated hex and paths only as plain relative
+  paths;
+- never writes to the repository (verification's allowed-signers file is a
+  private temporary file outside it);
+- raises `GitHistoryError` (a `TransientError`: git could not answer, try
+  again) rather than guessing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from controller.errors import TransientError
+from controller.gittree import TreeEntry
+
+_HEX = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
+_SAFE_PATH = re.compile(r"^(?:[A-Za-z0-9_.@+-]+/)*[A-Za-z0-9_.@+-]+$")
+_TIMEOUT = 60.0  # seconds; a git command that takes longer is treated as failed
+_MAX_CHANGE_COMMITS = 500  # a merge bringing in more commits than this is summarised by these
+_FIELD = "%x00"
+_RECORD = "%x1e"
+_COMMIT_FORMAT = _FIELD.join(
+    ["%H", "%P", "%an", "%ae", "%at", "%cn", "%ce", "%ct", "%(trailers:only=true,unfold=true)"]
+)
+_BASE_ENV = {
+    "LC_ALL": "C",  # git's messages are parsed in a few places; keep them English
+    "GIT_TERMINAL_PROMPT": "0",
+    "GIT_OPTIONAL_LOCKS": "0",  # reading never takes index.lock behind the user's back
+    "GIT_LITERAL_PATHSPECS": "1",  # paths are paths, never pathspec magic
+}
+# Inherited variables that would point git elsewhere or smuggle settings in.
+_DROPPED_ENV = frozenset(
+    {"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT"}
+)
+
+
+class GitHistoryError(TransientError):
+    """Git could not answer a history question (missing object, broken repo, timeout)."""
+
+
+@runtime_checkable
+class _HasGitDir(Protocol):
+    @property
+    def git_dir(self) -> str | os.PathLike[str]: ...
+
+
+RepoHandle = str | os.PathLike[str] | _HasGitDir
+"""A repository: a path (working tree or bare), or an object with `git_dir` (our GitRepo,
+GitPython's Repo)."""
+
+
+def _location(repo: RepoHandle) -> list[str]:
+    if isinstance(repo, str | os.PathLike):
+        return ["-C", os.fspath(repo)]
+    return ["--git-dir", os.fspath(repo.git_dir)]
+
+
+def run_git(
+    repo: RepoHandle,
+    args: Sequence[str],
+    *,
+    stdin: bytes | None = None,
+    env: Mapping[str, str] | None = None,
+    config: Sequence[tuple[str, str]] = (),
+    check: bool = True,
+) -> subprocess.CompletedProcess[bytes]:
+    """`git <args>` in `repo`; GitHistoryError on failure when `check`."""
+    argv = ["git", *_location(repo)]
+    for key, value in config:
+        argv += ["-c", f"{key}={value}"]
+    argv += list(args)
+    inherited = {k: v for k, v in os.environ.items() if k not in _DROPPED_ENV}
+    full_env = {**inherited, **_BASE_ENV, **(env or {})}
+    try:
+        proc = subprocess.run(
+            argv, input=stdin, capture_output=True, env=full_env, timeout=_TIMEOUT, check=False
+        )
+    except FileNotFoundError:
+        raise GitHistoryError("git is not installed or not on PATH") from None
+    except subprocess.TimeoutExpired:
+        raise GitHistoryError(f"git {args[0]} took longer than {_TIMEOUT:.0f} s") from None
+    if check and proc.returncode != 0:
+        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        raise GitHistoryError(f"git {args[0]} failed: {detail[-1] if detail else proc.returncode}")
+    return proc
+
+
+def check_oid(oid: str) -> str:
+    """`oid` if it is a full lowercase hex object id; ValueError otherwise."""
+    if not _HEX.match(oid):
+        raise ValueError(f"not a full hex object id: {oid!r}")
+    return oid
+
+
+def check_path(path: str) -> str:
+    """`path` if it is a plain repository-relative path (no `..`, no leading `/`, no `.git`)."""
+    segments = path.split("/")
+    if not _SAFE_PATH.match(path) or any(s in {".", "..", ".git"} for s in segments):
+        raise ValueError(f"not a plain repository path: {path!r}")
+    return path
+
+
+# ---------------------------------------------------------------- revisions and trees
+
+
+def resolve_commit(repo: RepoHandle, revision: str) -> str | None:
+    """The commit id `revision` names (a ref name or an id), or None when there is none."""
+    proc = run_git(
+        repo,
+        ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}"],
+        check=False,
+    )
+    if proc.returncode != 0:
+        return None
+    return check_oid(proc.stdout.decode().strip())
+
+
+def current_branch(repo: RepoHandle) -> str | None:
+    """The branch HEAD points at, or None when HEAD is detached."""
+    proc = run_git(repo, ["symbolic-ref", "--quiet", "--short", "HEAD"], check=False)
+    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+
+
+def tree_entry(repo: RepoHandle, commit: str, path: str) -> TreeEntry | None:
+    """The entry at `path` in `commit`'s tree, or None when the path is not there."""
+    check_oid(commit)
+    check_path(path)
+    out = run_git(
+        repo, ["ls-tree", "-z", "-l", "--full-tree", "--end-of-options", commit, "--", path]
+    ).stdout
+    for record in out.split(b"\0"):
+        if not record:
+            continue
+        meta, _, name = record.partition(b"\t")
+        mode, _type, oid, size = meta.decode().split()
+        if name.decode("utf-8", "surrogateescape") == path:
+            return TreeEntry(path, mode, oid, 0 if size == "-" else int(size))
+    return None
+
+
+def read_blob(repo: RepoHandle, oid: str, max_bytes: int) -> bytes:
+    """A blob's bytes; GitHistoryError when it is larger than `max_bytes`."""
+    check_oid(oid)
+    size = int(run_git(repo, ["cat-file", "-s", oid]).stdout.decode().strip())
+    if size > max_bytes:
+        raise GitHistoryError(f"blob {oid[:12]} is {size:,} bytes; the limit is {max_bytes:,}")
+    return run_git(repo, ["cat-file", "blob", oid]).stdout
+
+
+def read_file(repo: RepoHandle, commit: str, path: str, max_bytes: int) -> bytes | None:
+    """A regular file's bytes at `commit`; None when absent (or not a regular file)."""
+    entry = tree_entry(repo, commit, path)
+    if entry is None or entry.mode not in {"100644", "100755"}:
+        return None
+    return read_blob(repo, entry.oid, max_bytes)
+
+
+# ---------------------------------------------------------------- history
+
+
+def introducing_commit(repo: RepoHandle, tip: str, path: str) -> str | None:
+    """The commit on `tip`'s first-parent history that made `path` what it is at `tip`.
+
+    That is the newest first-parent commit whose `path` differs from its first
+    parent's: for a merged pull request, the merge (or squash) commit, not the
+    branch commit that first wrote the file. None when `path` is absent at `tip`.
+    """
+    check_oid(tip)
+    check_path(path)
+    current = tree_entry(repo, tip, path)
+    if current is None:
+        return None
+    out = (
+        run_git(
+            repo,
+            ["rev-list", "--first-parent", "--max-count=1", "--end-of-options", tip, "--", path],
+        )
+        .stdout.decode()
+        .strip()
+    )
+    if not out:
+        return None
+    found = check_oid(out)
+    # Guard against any history simplification surprise: the found commit must
+    # hold today's content, and its first parent must not.
+    here = tree_entry(repo, found, path)
+    parents = commit_parents(repo, found)
+    before = tree_entry(repo, parents[0], path) if parents else None
+    if here is None or here.oid != current.oid or (before is not None and before.oid == here.oid):
+        raise GitHistoryError(f"could not tell which commit introduced {path} at {tip[:12]}")
+    return found
+
+
+def commit_parents(repo: RepoHandle, commit: str) -> tuple[str, ...]:
+    check_oid(commit)
+    out = run_git(repo, ["rev-list", "--parents", "--max-count=1", "--end-of-options", commit])
+    ids = out.stdout.decode().split()
+    return tuple(check_oid(i) for i in ids[1:])
+
+
+class Verification(StrEnum):
+    """What `git verify-commit` said about a commit."""
+
+    GOOD = "good"  # signed by a trusted key
+    BAD = "bad"  # signed, but not verifiable against the trusted keys (or tampered)
+    UNSIGNED = "unsigned"  # no signature at all
+    NOT_CHECKED = "not-checked"  # no trusted keys configured, so nothing was verified
+
+
+@dataclass(frozen=True, slots=True)
+class CommitInfo:
+    """One commit's metadata; trailers as git parsed them, unfolded `Key: value` lines."""
+
+    id: str
+    parents: tuple[str, ...]
+    author_name: str
+    author_email: str
+    authored_at: datetime
+    committer_name: str
+    committer_email: str
+    committed_at: datetime
+    trailers_text: str
+    signed: bool  # carries a gpgsig header (verified or not); set by commit_info only
+
+    @property
+    def is_merge(self) -> bool:
+        return len(self.parents) > 1
+
+
+def commit_info(repo: RepoHandle, commit: str) -> CommitInfo:
+    check_oid(commit)
+    infos = _log(repo, ["--no-walk", "--end-of-options", commit])
+    if len(infos) != 1:
+        raise GitHistoryError(f"commit {commit[:12]} not found")
+    return _with_signed_flag(repo, infos[0])
+
+
+def merged_commits(repo: RepoHandle, merge: CommitInfo) -> tuple[CommitInfo, ...]:
+    """The non-merge commits a merge brought in: reachable from its other parents, not the first."""
+    if not merge.is_merge:
+        return ()
+    first, *others = merge.parents
+    return _log(
+        repo,
+        [
+            "--no-merges",
+            f"--max-count={_MAX_CHANGE_COMMITS}",
+            "--end-of-options",
+            *others,
+            f"^{first}",
+        ],
+    )
+
+
+def _log(repo: RepoHandle, revs: Sequence[str]) -> tuple[CommitInfo, ...]:
+    out = run_git(
+        repo, ["log", "--no-show-signature", f"--format={_COMMIT_FORMAT}{_RECORD}", *revs, "--"]
+    ).stdout.decode("utf-8", "replace")
+    infos: list[CommitInfo] = []
+    for raw_record in out.split("\x1e"):
+        record = raw_record.lstrip("\n")
+        if not record:
+            continue
+        fields = record.split("\x00")
+        if len(fields) != 9:
+            raise GitHistoryError("unexpected git log output")
+        sha, parents, an, ae, at, cn, ce, ct, trailers = fields
+        infos.append(
+            CommitInfo(
+                id=check_oid(sha),
+                parents=tuple(check_oid(p) for p in parents.split()),
+                author_name=an,
+                author_email=ae,
+                authored_at=datetime.fromtimestamp(int(at), UTC),
+                committer_name=cn,
+                committer_email=ce,
+                committed_at=datetime.fromtimestamp(int(ct), UTC),
+                trailers_text=trailers,
+                signed=False,
+            )
+        )
+    return tuple(infos)
+
+
+def _with_signed_flag(repo: RepoHandle, info: CommitInfo) -> CommitInfo:
+    raw = run_git(repo, ["cat-file", "commit", info.id]).stdout
+    header = raw.split(b"\n\n", 1)[0]
+    signed = any(line.startswith((b"gpgsig ", b"gpgsig-sha256 ")) for line in header.split(b"\n"))
+    if not signed:
+        return info
+    return CommitInfo(
+        info.id,
+        info.parents,
+        info.author_name,
+        info.author_email,
+        info.authored_at,
+        info.committer_name,
+        info.committer_email,
+        info.committed_at,
+        info.trailers_text,
+        True,
+    )
+
+
+# ---------------------------------------------------------------- signatures
+
+
+@dataclass(frozen=True, slots=True)
+class SignatureCheck:
+    status: Verification
+    detail: str = ""  # git's own words, one line (which key, or why it failed)
+
+
+def verify_commit(
+    repo: RepoHandle,
+    commit: str,
+    *,
+    allowed_signers: bytes | None = None,
+    gpg_home: str = "",
+) -> SignatureCheck:
+    """Whether `commit`'s signature verifies against the given ssh signers and/or gpg keyring.
+
+    `allowed_signers` is the content of an ssh allowed_signers file (read by
+    the caller from a trusted commit); it is written to a private temporary
+    file for git, outside the repository. With neither signers nor keyring,
+    nothing is trusted and the answer is NOT_CHECKED.
+    """
+    check_oid(commit)
+    raw = run_git(repo, ["cat-file", "commit", commit]).stdout.split(b"\n\n", 1)[0]
+    if not any(line.startswith((b"gpgsig ", b"gpgsig-sha256 ")) for line in raw.split(b"\n")):
+        return SignatureCheck(Verification.UNSIGNED, "the commit is not signed")
+    if allowed_signers is None and not gpg_home:
+        return SignatureCheck(Verification.NOT_CHECKED, "no trusted keys are configured")
+    with tempfile.TemporaryDirectory(prefix="offerctl-signers-") as tmp:
+        # Without a configured keyring, gpg gets an empty one: the controller
+        # user's own keyring must never decide what is trusted.
+        empty_home = Path(tmp) / "gnupg"
+        empty_home.mkdir(mode=0o700)
+        env = {"GNUPGHOME": gpg_home or str(empty_home)}
+        signers = Path(tmp) / "allowed_signers"
+        # An empty file trusts no ssh key at all, rather than git's configured default.
+        signers.write_bytes(allowed_signers or b"")
+        signers.chmod(0o600)
+        proc = run_git(
+            repo,
+            ["verify-commit", "--end-of-options", commit],
+            config=[("gpg.ssh.allowedSignersFile", str(signers))],
+            env=env,
+            check=False,
+        )
+    lines = [
+        line.strip() for line in proc.stderr.decode("utf-8", "replace").splitlines() if line.strip()
+    ]
+    if proc.returncode == 0:
+        good = next((line for line in lines if line.startswith("Good")), "")
+        return SignatureCheck(Verification.GOOD, good or (lines[0] if lines else ""))
+    # ssh prints "Good signature" for the cryptography before "No principal matched":
+    # the reason it failed is in the other lines.
+    reasons = [line for line in lines if not line.startswith("Good")]
+    return SignatureCheck(Verification.BAD, "; ".join(reasons) or "the signature does not verify")

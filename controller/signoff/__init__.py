@@ -1,0 +1,152 @@
+"""Publisher sign-off ("Go Live"): whether an offer's signoff.yaml counts, and why.
+
+`evaluate_signoff` is the one entry point. It gathers evidence (the
+signoff.yaml at the reconciled commit, who may approve, how the file reached
+the branch and who reviewed it) and hands it to `rules.decide`, the pure
+decision. It never raises for what it finds in the repository or on GitHub:
+every problem, including a git or API failure, is a verdict with `valid`
+False and a message saying exactly why (failing closed).
+
+Modules: `document` (signoff.yaml), `codeowners` (CODEOWNERS semantics),
+`approvers` (who may approve), `trailers` (commit trailers), `rules` (the
+decision), `evidence_git` / `evidence_github` (gathering).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from functools import lru_cache
+
+from controller import githistory
+from controller.githistory import GitHistoryError, RepoHandle
+from controller.model import SignOffVerdict
+from controller.policy import GitHubSettings, Policy, Provider, SignOffPolicy
+from controller.signoff import approvers, codeowners, evidence_git, evidence_github, rules
+from controller.signoff.document import MAX_BYTES, parse_signoff
+from controller.signoff.evidence_github import GitHubClient, GitHubError, GitHubRateLimited
+from controller.signoff.rules import Authorization, ParsedSignOff, SignOffReason, Trust
+
+__all__ = [
+    "GitHubClient",
+    "GitHubError",
+    "GitHubRateLimited",
+    "SignOffReason",
+    "Trust",
+    "evaluate_signoff",
+    "load_authorization",
+]
+
+_OFFER_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$")
+
+
+def evaluate_signoff(
+    repo: RepoHandle,
+    commit: str,
+    offer_id: str,
+    current_generation: str,
+    policy: Policy,
+    *,
+    github: GitHubClient | None = None,
+) -> SignOffVerdict:
+    """Whether `offers/<offer_id>/signoff.yaml` at `commit` signs off `current_generation`.
+
+    `repo` is a path (working tree or bare) or an object with `git_dir` (our
+    `GitRepo`, GitPython's `Repo`); `commit` is the full hex id of the
+    watched branch's commit being reconciled. `github` overrides the client
+    the github provider would build from the policy (tests, shared caching).
+    Raises ValueError only for a `commit` that is not a full hex id.
+    """
+    githistory.check_oid(commit)
+    if not _OFFER_ID.match(offer_id):
+        return SignOffVerdict(
+            valid=False,
+            reason=SignOffReason.INVALID.value,
+            message=f"{offer_id!r} is not an offer id",
+        )
+    path = approvers.signoff_path(offer_id)
+    settings = policy.signoff
+    try:
+        parsed = _read_document(repo, commit, path)
+        authorization = (
+            None
+            if settings.provider is Provider.NONE
+            else load_authorization(repo, commit, offer_id, settings)
+        )
+    except GitHistoryError as exc:
+        return SignOffVerdict(
+            valid=False,
+            reason=SignOffReason.LOOKUP_FAILED.value,
+            message=f"could not read the sign-off from git: {exc}",
+        )
+    early = rules.precheck(
+        offer_id, current_generation, parsed, settings, authorization=authorization
+    )
+    if early is not None:
+        return early
+    if settings.provider is Provider.GITHUB:
+        assert authorization is not None  # noqa: S101 - precheck ensures it
+        client = github or _client_for(settings.github, os.environ.get(settings.github.token_env))
+        evidence, authorization = evidence_github.gather(
+            repo, commit, path, settings, client=client, authorization=authorization
+        )
+    else:
+        evidence = evidence_git.gather(repo, commit, path, settings)
+    return rules.decide(
+        offer_id,
+        current_generation,
+        parsed,
+        settings,
+        authorization=authorization,
+        evidence=evidence,
+    )
+
+
+@lru_cache(maxsize=8)
+def _client_for(settings: GitHubSettings, token: str | None) -> GitHubClient:
+    """One client per settings and token, kept across passes so its ETag cache saves the
+    rate limit (a rotated token makes a new client)."""
+    return GitHubClient(settings.repository, api_url=settings.api_url, token=token or None)
+
+
+def load_authorization(
+    repo: RepoHandle, commit: str, offer_id: str, settings: SignOffPolicy
+) -> Authorization:
+    """Who may approve `offer_id` at `commit`: publishing.yaml's approvers, else CODEOWNERS."""
+    if settings.approvers:
+        authorization = approvers.from_policy(settings)
+    else:
+        authorization = approvers.from_codeowners(_read_codeowners(repo, commit), offer_id)
+    if settings.provider is Provider.GIT and authorization.teams:
+        teams = ", ".join(f"@{t}" for t in sorted(authorization.teams))
+        authorization = authorization.with_team_members(
+            (), [f"{teams} cannot be resolved by the git provider; list members by email"]
+        )
+    return authorization
+
+
+def _read_document(repo: RepoHandle, commit: str, path: str) -> ParsedSignOff | None:
+    entry = githistory.tree_entry(repo, commit, path)
+    if entry is None:
+        return None
+    if entry.mode not in {"100644", "100755"}:
+        return ParsedSignOff(None, f"{path} is not a regular file (a symlink or submodule)")
+    if entry.size > MAX_BYTES:
+        return ParsedSignOff(
+            None, f"{path} is {entry.size:,} bytes; a sign-off is at most {MAX_BYTES:,}"
+        )
+    return parse_signoff(githistory.read_blob(repo, entry.oid, MAX_BYTES), name=path)
+
+
+def _read_codeowners(repo: RepoHandle, commit: str) -> codeowners.CodeOwners | None:
+    for location in codeowners.LOCATIONS:
+        entry = githistory.tree_entry(repo, commit, location)
+        if entry is None or entry.mode not in {"100644", "100755"}:
+            continue
+        if entry.size >= codeowners.MAX_BYTES:
+            return codeowners.CodeOwners(
+                location, (), (f"{location} is 3 MB or more; GitHub ignores it, and so do we",)
+            )
+        text = githistory.read_blob(repo, entry.oid, codeowners.MAX_BYTES)
+        return codeowners.parse(text.decode("utf-8", "replace"), location)
+    return None
