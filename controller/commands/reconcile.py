@@ -1,0 +1,148 @@
+"""`offerctl reconcile`: one reconcile pass over a repository's committed offers, then exit.
+
+Without `--remote` the pass reads HEAD of the checked-out branch (or
+`--branch`) and moves that branch to its status commit; with `--remote NAME
+--branch NAME` it fetches the branch, reads its tip and pushes the status
+commit there. Exit 0 when the pass completed (offers that are invalid or
+rejected say so in their status.yaml), 1 when a git or marketplace failure
+stopped it, or some offers could not be brought forward, 2 on usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from controller.commands.options import add_marketplace_options, marketplace_from_args
+from controller.errors import EXIT_FAIL, EXIT_OK, UsageError
+from controller.gitrepo import GitRepo, check_branch_name, check_remote_name
+from controller.marketplace.api import Marketplace
+from controller.reconcile import (
+    JudgeSignOff,
+    PassResult,
+    Reconciler,
+    Validate,
+    Watch,
+    default_judge,
+    default_validate,
+    policy_at,
+)
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "reconcile",
+        help="one reconcile pass: validate, drive offers through the marketplace, commit status",
+        description=(
+            "Read offers from a commit (the remote branch's tip with --remote, else HEAD of "
+            "the checked-out branch), move each toward its target, and commit status.yaml "
+            "changes in one commit (pushed with --remote)."
+        ),
+    )
+    parser.add_argument("--repo", metavar="DIR", default=".", help="repository (default: .)")
+    parser.add_argument("--remote", metavar="NAME", help="configured remote to fetch and push")
+    parser.add_argument("--branch", metavar="NAME", help="branch to reconcile")
+    parser.add_argument(
+        "--full", action="store_true", help="evaluate every offer, not only the changed ones"
+    )
+    parser.add_argument(
+        "-o", "--output", choices=("text", "json"), default="text", help="summary format"
+    )
+    add_marketplace_options(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    watch = _watch(args)
+    repo_dir = Path(args.repo)
+    with GitRepo(repo_dir) as repo:
+        marketplace = _marketplace(args, repo, watch)
+        result = reconcile(repo, marketplace, watch, full=args.full)
+    _report(result, watch, args.output)
+    return EXIT_FAIL if result.errors else EXIT_OK
+
+
+def reconcile(
+    repo: GitRepo,
+    marketplace: Marketplace,
+    watch: Watch,
+    *,
+    full: bool = False,
+    validate: Validate = default_validate,
+    judge: JudgeSignOff | None = None,
+) -> PassResult:
+    """One pass with the real validation and sign-off checks and the system clock."""
+    reconciler = Reconciler(
+        repo,
+        marketplace,
+        validate=validate,
+        judge=judge or default_judge(repo),
+        watch=watch,
+        clock=lambda: datetime.now(UTC),
+    )
+    return reconciler.run_pass(full=full)
+
+
+def _watch(args: argparse.Namespace) -> Watch:
+    if args.remote and not args.branch:
+        raise UsageError("--remote needs --branch: name the remote branch to reconcile")
+    if args.branch:
+        check_branch_name(args.branch)
+    if args.remote:
+        check_remote_name(args.remote)
+    return Watch(branch=args.branch, remote=args.remote)
+
+
+def _marketplace(args: argparse.Namespace, repo: GitRepo, watch: Watch) -> Marketplace:
+    """The marketplace from flags, environment, or publishing.yaml at the branch's known tip."""
+    if watch.remote and watch.branch:
+        ref = repo.tracking_ref(watch.remote, watch.branch)
+    else:
+        ref = f"refs/heads/{watch.branch}" if watch.branch else "HEAD"
+    tip = repo.resolve(ref)
+    settings = policy_at(repo, tip).marketplace if tip else None
+    return marketplace_from_args(
+        args,
+        repo.worktree or repo.git_dir,
+        default_url=settings.url if settings else None,
+        default_time_scale=settings.time_scale if settings else None,
+    )
+
+
+def _report(result: PassResult, watch: Watch, output: str) -> None:
+    if output == "json":
+        data = {
+            "base": result.base,
+            "commit": result.commit,
+            "full": result.full,
+            "evaluated": len(result.evaluated),
+            "written": list(result.written),
+            "transitions": [
+                {
+                    "offer": t.offer,
+                    "from": t.before.value if t.before else None,
+                    "to": t.after.value,
+                }
+                for t in result.transitions
+            ],
+            "inFlight": list(result.in_flight),
+            "errors": dict(result.errors),
+            "attempts": result.attempts,
+        }
+        print(json.dumps(data, indent=2))
+    else:
+        kind = "full" if result.full else "incremental"
+        print(f"read {result.base[:12]} ({kind} pass, {len(result.evaluated)} offers evaluated)")
+        for transition in result.transitions:
+            print(f"  {transition}")
+        if result.commit:
+            where = f" and pushed to {watch.remote}" if watch.remote else ""
+            print(f"status commit {result.commit[:12]}{where}: {len(result.written)} status files")
+        else:
+            print("no status changed; nothing committed")
+    for offer, error in sorted(result.errors.items()):
+        print(f"offerctl: {offer}: {error}", file=sys.stderr)

@@ -1,0 +1,202 @@
+"""A commit's tree held in memory: its entries, and the files in it served to validation.
+
+`TreeSnapshot` is plain data built by `controller.gitrepo` (the only module
+that runs git here): the entries of a commit's tree under the paths the
+reconciler asked for, and a callable that fetches a blob's bytes from the
+object database. Blobs are immutable, so reading one later still reads the
+snapshot's commit, never the half-edited working tree.
+
+`GitTreeFiles` serves a snapshot through the validation engine's `FileSource`
+interface: symlinks are reported as symlinks and never followed, submodules as
+`other`, and a blob over the size cap is refused before it is read.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from controller.validation.files import FileReadError, Kind, is_safe_relative
+
+# Argo CD caps manifests at 10 MB; assets (technical packages) are bigger, so
+# the snapshot's cap is per blob and generous, and validation applies its own.
+DEFAULT_MAX_BLOB_BYTES = 64 * 1024 * 1024
+
+
+class EntryKind(StrEnum):
+    """What a tree entry is, from its git mode."""
+
+    FILE = "file"  # 100644 or 100755
+    SYMLINK = "symlink"  # 120000: the blob holds the link target; never followed
+    SUBMODULE = "submodule"  # 160000: a commit of another repository; no content here
+    OTHER = "other"  # anything else git may store (never expected in a tree listing)
+
+
+MODE_KINDS: dict[str, EntryKind] = {
+    "100644": EntryKind.FILE,
+    "100755": EntryKind.FILE,
+    "100664": EntryKind.FILE,  # legacy mode some old tools wrote
+    "120000": EntryKind.SYMLINK,
+    "160000": EntryKind.SUBMODULE,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TreeEntry:
+    """One path in a commit's tree."""
+
+    path: str  # repository-relative, '/'-separated
+    mode: str  # git's octal mode string, e.g. "100644"
+    oid: str  # blob (or, for submodules, commit) object id
+    size: int  # bytes; 0 for submodules
+
+    @property
+    def kind(self) -> EntryKind:
+        return MODE_KINDS.get(self.mode, EntryKind.OTHER)
+
+
+BlobReader = Callable[[str], bytes]
+
+
+@dataclass(slots=True)
+class TreeSnapshot:
+    """The entries of one commit's tree (under the listed paths) and a way to read their blobs.
+
+    `complete` is False when the snapshot covers only some offers (an
+    incremental pass); `offer_ids()` then lists only those present.
+    """
+
+    commit: str
+    entries: Mapping[str, TreeEntry]
+    read_blob: BlobReader
+    max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES
+    complete: bool = True
+    _dirs: frozenset[str] | None = field(default=None, repr=False)
+
+    def entry(self, path: str) -> TreeEntry | None:
+        return self.entries.get(path)
+
+    def read(self, path: str) -> bytes:
+        """The bytes of the regular file at `path` (within the cap); FileReadError otherwise."""
+        return GitTreeFiles(self).read(path, self.max_blob_bytes)
+
+    def is_dir(self, path: str) -> bool:
+        if self._dirs is None:
+            self._dirs = frozenset(_parent_dirs(self.entries))
+        return path.rstrip("/") in self._dirs
+
+    def offer_ids(self) -> list[str]:
+        """Folder names under offers/ that hold anything at all, sorted."""
+        ids = {
+            parts[1]
+            for parts in (p.split("/", 2) for p in self.entries)
+            if len(parts) == 3 and parts[0] == "offers"
+        }
+        return sorted(ids)
+
+    def under(self, prefix: str) -> Iterator[TreeEntry]:
+        """Entries whose path starts with `prefix/`."""
+        start = prefix.rstrip("/") + "/"
+        return (e for p, e in self.entries.items() if p.startswith(start))
+
+
+def _parent_dirs(paths: Iterable[str]) -> set[str]:
+    dirs: set[str] = {""}
+    for path in paths:
+        parent = posixpath.dirname(path)
+        while parent and parent not in dirs:
+            dirs.add(parent)
+            parent = posixpath.dirname(parent)
+    return dirs
+
+
+class GitTreeFiles:
+    """A `validation.files.FileSource` over a commit: what the repository held at that commit.
+
+    Paths are repository-relative POSIX paths; anything absolute or climbing
+    with `..` is `missing`. Unlike a working tree, a symlink is never followed,
+    not even one that stays inside: git stores only the link text, and what
+    it points at is not part of the reviewed content. Submodules are `other`.
+    """
+
+    def __init__(self, snapshot: TreeSnapshot) -> None:
+        self._snapshot = snapshot
+        self._children: dict[str, list[str]] | None = None
+
+    def __repr__(self) -> str:
+        return f"GitTreeFiles({self._snapshot.commit[:12]})"
+
+    @property
+    def commit(self) -> str:
+        return self._snapshot.commit
+
+    def kind(self, path: str) -> Kind:
+        if not is_safe_relative(path):
+            return "missing"
+        entry = self._snapshot.entry(_clean(path))
+        if entry is not None:
+            return _KINDS[entry.kind]
+        return "dir" if self._snapshot.is_dir(_clean(path)) else "missing"
+
+    def read(self, path: str, limit: int) -> bytes:
+        kind = self.kind(path)
+        if kind != "file":
+            raise FileReadError(_CODES[kind], path, _MESSAGES[kind])
+        entry = self._snapshot.entry(_clean(path))
+        if entry is None:  # pragma: no cover - kind() said file
+            raise FileReadError("FileMissing", path, _MESSAGES["missing"])
+        if entry.size > limit or entry.size > self._snapshot.max_blob_bytes:
+            bound = min(limit, self._snapshot.max_blob_bytes)
+            raise FileReadError(
+                "FileTooLarge", path, f"is larger than the limit of {bound:,} bytes"
+            )
+        return self._snapshot.read_blob(entry.oid)
+
+    def list_dir(self, path: str) -> list[str]:
+        if path in ("", "."):
+            key = ""
+        elif is_safe_relative(path):
+            key = _clean(path)
+        else:
+            return []
+        if self._children is None:
+            self._children = _children(self._snapshot.entries)
+        return self._children.get(key, [])
+
+
+_KINDS: dict[EntryKind, Kind] = {
+    EntryKind.FILE: "file",
+    EntryKind.SYMLINK: "symlink",
+    EntryKind.SUBMODULE: "other",
+    EntryKind.OTHER: "other",
+}
+_CODES: dict[Kind, str] = {
+    "missing": "FileMissing",
+    "dir": "NotAFile",
+    "other": "NotAFile",
+    "symlink": "OutsideRepository",  # the same code a working tree gives an unsafe link
+    "file": "",
+}
+_MESSAGES: dict[Kind, str] = {
+    "missing": "does not exist in the commit",
+    "dir": "is a directory, not a file",
+    "other": "is a submodule or another entry that is not a regular file",
+    "symlink": "is a symlink; links are not followed in a commit, commit the file itself",
+    "file": "",
+}
+
+
+def _clean(path: str) -> str:
+    return posixpath.normpath(path) if "./" in path or path.endswith("/.") else path.rstrip("/")
+
+
+def _children(entries: Mapping[str, TreeEntry]) -> dict[str, list[str]]:
+    found: dict[str, set[str]] = {}
+    for path in entries:
+        parts = path.split("/")
+        for depth in range(len(parts)):
+            parent = "/".join(parts[:depth])
+            found.setdefault(parent, set()).add(parts[depth])
+    return {parent: sorted(names) for parent, names in found.items()}
