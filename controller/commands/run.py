@@ -1,0 +1,268 @@
+"""`offerctl run`: the daemon. Watch, reconcile, write status, until SIGTERM/SIGINT.
+
+The composition root for `controller.daemon`: takes the checkout's daemon
+lock, opens the repository and the marketplace once, and hands the `Daemon`
+a reconcile callable (`ReconcilerPass`) that adapts `Reconciler.run_pass`
+to the daemon's `PassOutcome`. Exit 0 after a signal, 1 when another daemon
+holds the checkout or a pass hits a fatal error, 2 on usage errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from controller import status
+from controller.commands.options import add_marketplace_options, marketplace_from_args
+from controller.daemon import logging as daemon_logging
+from controller.daemon.http import DEFAULT_LISTEN, parse_listen
+from controller.daemon.lock import DaemonLock, default_lock_path
+from controller.daemon.loop import Daemon, DaemonConfig, PassReport
+from controller.daemon.metrics import DaemonMetrics, InstrumentedMarketplace
+from controller.daemon.shard import ALL_SHARDS, parse_shard
+from controller.daemon.triggers import Probe, ls_remote_probe
+from controller.daemon.webhook import DEFAULT_SECRET_ENV, secret_from_env
+from controller.daemon.workqueue import WorkQueue
+from controller.errors import FatalError, OfferctlError, TransientError, UsageError
+from controller.gitrepo import GitRepo, check_branch_name, check_remote_name
+from controller.marketplace.api import Marketplace
+from controller.marketplace.factory import resolve_time_scale
+from controller.reconcile import (
+    PassResult,
+    Reconciler,
+    Watch,
+    default_judge,
+    default_validate,
+    policy_at,
+)
+
+log = logging.getLogger("controller.run")
+
+# The simulated marketplace's shortest stage (Validation) takes at least 3 minutes of
+# marketplace time; polling an in-flight offer every minute of it sees each stage end.
+IN_FLIGHT_POLL_SECONDS = 60.0
+MIN_IN_FLIGHT_POLL = 0.05
+# Message of the FatalError `GitRepo.pass_lock` raises when a one-shot `offerctl reconcile`
+# holds the branch: fatal for that command, only a wait for the daemon.
+_PASS_LOCK_BUSY = "another offerctl is reconciling"  # noqa: S105 - a message, not a secret
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="the daemon: watch the repository, reconcile, write status, until SIGTERM",
+        description=(
+            "Reconcile whenever something changes: a commit on the watched branch, an edit "
+            "under offers/, a push reported by webhook or seen by polling the remote, or an "
+            "offer's next stage coming due. Serves /healthz, /readyz, /metrics and "
+            "POST /hooks/git on --listen."
+        ),
+    )
+    parser.add_argument("--repo", metavar="DIR", default=".", help="repository (default: .)")
+    parser.add_argument("--remote", metavar="NAME", help="configured remote to fetch and push")
+    parser.add_argument("--branch", metavar="NAME", help="branch to reconcile")
+    parser.add_argument(
+        "--interval",
+        metavar="S",
+        type=_seconds,
+        default=30.0,
+        help="seconds between polls of the remote (default: 30)",
+    )
+    parser.add_argument(
+        "--resync",
+        metavar="S",
+        type=_seconds,
+        default=300.0,
+        help="seconds between full passes over every offer (default: 300)",
+    )
+    parser.add_argument(
+        "--listen",
+        metavar="HOST:PORT",
+        default=DEFAULT_LISTEN,
+        help=f"address for the HTTP endpoints (default: {DEFAULT_LISTEN})",
+    )
+    parser.add_argument(
+        "--shard",
+        metavar="K/N",
+        default=None,
+        help="reconcile only offers with sha256(id) %% N == K",
+    )
+    parser.add_argument(
+        "--webhook-secret-env",
+        metavar="NAME",
+        default=DEFAULT_SECRET_ENV,
+        help="environment variable holding the webhook secret "
+        f"(default: {DEFAULT_SECRET_ENV}; unset: webhook disabled)",
+    )
+    parser.add_argument(
+        "--log-format",
+        choices=("auto", "json", "text"),
+        default="auto",
+        help="log lines as JSON or text (default: text on a terminal)",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    add_marketplace_options(parser)
+    parser.set_defaults(func=run)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < 86400 * 7:
+        raise argparse.ArgumentTypeError(f"{text!r}: use a number of seconds above 0")
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    watch = _watch(args)
+    listen = parse_listen(args.listen)
+    shard = parse_shard(args.shard) if args.shard else ALL_SHARDS
+    if shard.count > 1:
+        # TODO(#6): needs the reconcile pass to take an offer filter (Reconciler(include=...)).
+        raise UsageError("--shard is not supported yet: the reconcile pass cannot filter offers")
+    secret = secret_from_env(args.webhook_secret_env)
+    json_lines = {"auto": None, "json": True, "text": False}[args.log_format]
+    handler = daemon_logging.configure(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        json_lines=json_lines,
+        extra_secrets=[secret.decode()] if secret else (),
+    )
+    repo_dir = Path(args.repo)
+    try:
+        with DaemonLock(default_lock_path(repo_dir)), GitRepo(repo_dir) as repo:
+            queue = WorkQueue()
+            metrics = DaemonMetrics(queue_depth=lambda: float(len(queue)))
+            marketplace = InstrumentedMarketplace(_marketplace(args, repo, watch), metrics)
+            reconciler = Reconciler(
+                repo,
+                marketplace,
+                validate=default_validate,
+                judge=default_judge(repo),
+                watch=watch,
+                clock=lambda: datetime.now(UTC),
+            )
+            daemon = Daemon(
+                ReconcilerPass(reconciler, repo, in_flight_poll=_in_flight_poll(args)),
+                config=DaemonConfig(interval=args.interval, resync_every=args.resync),
+                shard=shard,
+                branch=watch.branch or repo.head_branch() or "",
+                watch_repo=repo.worktree,
+                git_dir=repo.git_dir if not watch.remote else None,
+                probe=ls_remote_probe(repo_dir, watch.remote, watch.branch or "")
+                if watch.remote
+                else None,
+                tip=_local_tip(repo, watch) if not watch.remote else None,
+                listen=listen,
+                webhook_secret=secret,
+                queue=queue,
+                metrics=metrics,
+            )
+            log.info(
+                "offerctl daemon started (pid %d) on %s",
+                os.getpid(),
+                f"{watch.remote}/{watch.branch}" if watch.remote else repo_dir.resolve(),
+            )
+            return daemon.run()
+    finally:
+        logging.getLogger("controller").removeHandler(handler)
+
+
+@dataclass
+class ReconcilerPass:
+    """Adapts `Reconciler.run_pass` to the daemon's `Reconcile` interface.
+
+    None (every offer) runs a full pass; a set of offers runs the reconciler's
+    incremental pass, which covers what changed since the last reconciled
+    commit plus every offer in flight (a superset of the set asked for).
+    """
+
+    reconciler: Reconciler
+    repo: GitRepo
+    in_flight_poll: float
+    clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def __call__(self, offers: frozenset[str] | None) -> PassReport:
+        try:
+            result = self.reconciler.run_pass(full=offers is None)
+        except FatalError as exc:
+            if str(exc).startswith(_PASS_LOCK_BUSY):
+                raise TransientError(str(exc), retry_after=1.0) from None
+            raise
+        head = result.commit or result.base
+        due = self.clock() + timedelta(seconds=self.in_flight_poll)
+        return PassReport(
+            ok=True,
+            committed=result.commit is not None,
+            next_due={o: due for o in result.in_flight if o not in result.errors},
+            failed_offers=dict(result.errors),
+            phases=self._phases(result, head),
+            push_retries=max(0, result.attempts - 1),
+            head=head,
+        )
+
+    def _phases(self, result: PassResult, head: str) -> dict[str, str]:
+        """Every offer's phase after a full pass; the offers that changed phase otherwise."""
+        if not result.full:
+            return {t.offer: t.after.value for t in result.transitions}
+        snapshot = self.repo.snapshot(head)
+        phases: dict[str, str] = {}
+        for offer in snapshot.offer_ids():
+            path = f"offers/{offer}/status.yaml"
+            if snapshot.entry(path) is None:
+                continue
+            try:
+                parsed = status.parse(snapshot.read(path), name=path)
+            except OfferctlError as exc:  # an unreadable status only leaves a gap in a gauge
+                log.debug("no phase for %s: %s", offer, exc)
+                continue
+            if parsed is not None:
+                phases[offer] = parsed.phase.value
+        return phases
+
+
+def _watch(args: argparse.Namespace) -> Watch:
+    if args.remote and not args.branch:
+        raise UsageError("--remote needs --branch: name the remote branch to reconcile")
+    if args.branch:
+        check_branch_name(args.branch)
+    if args.remote:
+        check_remote_name(args.remote)
+    return Watch(branch=args.branch, remote=args.remote)
+
+
+def _local_tip(repo: GitRepo, watch: Watch) -> Probe:
+    ref = f"refs/heads/{watch.branch}" if watch.branch else "HEAD"
+    return lambda: repo.resolve(ref) or ""
+
+
+def _in_flight_poll(args: argparse.Namespace) -> float:
+    """How often an offer with work in flight is looked at: a minute, in marketplace time."""
+    try:
+        scale = resolve_time_scale(args.time_scale)
+    except UsageError:
+        return IN_FLIGHT_POLL_SECONDS
+    return max(MIN_IN_FLIGHT_POLL, IN_FLIGHT_POLL_SECONDS / scale)
+
+
+def _marketplace(args: argparse.Namespace, repo: GitRepo, watch: Watch) -> Marketplace:
+    """The marketplace from flags, environment, or publishing.yaml at the branch's known tip."""
+    if watch.remote and watch.branch:
+        ref = repo.tracking_ref(watch.remote, watch.branch)
+    else:
+        ref = f"refs/heads/{watch.branch}" if watch.branch else "HEAD"
+    tip = repo.resolve(ref)
+    settings = policy_at(repo, tip).marketplace if tip else None
+    return marketplace_from_args(
+        args,
+        repo.worktree or repo.git_dir,
+        default_url=settings.url if settings else None,
+        default_time_scale=settings.time_scale if settings else None,
+    )

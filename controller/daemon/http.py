@@ -1,0 +1,165 @@
+"""The daemon's HTTP face on `--listen`: /healthz, /readyz, /metrics and POST /hooks/git.
+
+- `/healthz`: 200 while the loop is alive and its last iteration is recent
+  (a wedged pass turns it 503, so an orchestrator restarts the process).
+- `/readyz`: 200 once a pass has succeeded, 503 before.
+- `/metrics`: Prometheus exposition of the daemon's own registry.
+- `POST /hooks/git`: a GitHub push delivery. The signature is checked before
+  the body is parsed; unsigned or mis-signed deliveries get 401 and change
+  nothing; without a configured secret the endpoint answers 503 to everyone.
+
+The server knows nothing about the daemon beyond the callables in `HttpApp`.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from collections.abc import Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from threading import Thread
+
+from controller.daemon import webhook
+from controller.errors import FatalError, UsageError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_LISTEN = "127.0.0.1:9464"
+HOOK_PATH = "/hooks/git"
+
+
+@dataclass(frozen=True, slots=True)
+class HttpApp:
+    """What the endpoints need from the daemon."""
+
+    healthy: Callable[[], tuple[bool, str]]
+    ready: Callable[[], tuple[bool, str]]
+    metrics: Callable[[], bytes]
+    metrics_content_type: str
+    on_push: Callable[[webhook.PushEvent], str]  # returns a short note for the response
+    webhook_secret: bytes | None = None
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """`HOST:PORT`, `[V6]:PORT` or `:PORT` (all interfaces) -> (host, port)."""
+    host, sep, port_text = text.rpartition(":")
+    if not sep or not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise UsageError(f"--listen must be HOST:PORT (for example {DEFAULT_LISTEN}), not {text!r}")
+    host = host.removeprefix("[").removesuffix("]") or "0.0.0.0"  # noqa: S104 - ":PORT" asks for it
+    return host, int(port_text)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True  # a stuck client never holds up shutdown
+    allow_reuse_address = True  # a restarted daemon rebinds at once despite TIME_WAIT
+
+    def __init__(self, address: tuple[str, int], app: HttpApp) -> None:
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        self.app = app
+        super().__init__(address, _Handler)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+    server_version = "offerctl"
+    sys_version = ""
+
+    def do_GET(self) -> None:
+        app = self.server.app
+        path = self.path.split("?", 1)[0]
+        if path == "/healthz":
+            ok, why = app.healthy()
+            self._text(HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE, why)
+        elif path == "/readyz":
+            ok, why = app.ready()
+            self._text(HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE, why)
+        elif path == "/metrics":
+            self._send(HTTPStatus.OK, app.metrics(), app.metrics_content_type)
+        else:
+            self._text(HTTPStatus.NOT_FOUND, "not found")
+
+    def do_POST(self) -> None:
+        if self.path.split("?", 1)[0] != HOOK_PATH:
+            self._text(HTTPStatus.NOT_FOUND, "not found")
+            return
+        app = self.server.app
+        if not app.webhook_secret:
+            self._text(HTTPStatus.SERVICE_UNAVAILABLE, "webhook disabled: no secret configured")
+            return
+        length = self.headers.get("Content-Length", "")
+        if not length.isdigit():
+            self._text(HTTPStatus.LENGTH_REQUIRED, "Content-Length required")
+            return
+        if int(length) > webhook.MAX_BODY:
+            self._text(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload too large")
+            return
+        body = self.rfile.read(int(length))
+        if not webhook.verify(app.webhook_secret, body, self.headers.get(webhook.SIGNATURE_HEADER)):
+            log.warning("webhook refused: bad signature from %s", self.client_address[0])
+            self._text(HTTPStatus.UNAUTHORIZED, "bad signature")
+            return
+        event = self.headers.get(webhook.EVENT_HEADER, "push")
+        if event == "ping":
+            self._text(HTTPStatus.OK, "pong")
+            return
+        if event != "push":
+            self._text(HTTPStatus.ACCEPTED, f"ignored event {event}")
+            return
+        try:
+            push = webhook.parse_push(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            self._text(HTTPStatus.BAD_REQUEST, f"not a push payload: {exc}")
+            return
+        self._text(HTTPStatus.ACCEPTED, app.on_push(push))
+
+    def _text(self, status: HTTPStatus, text: str) -> None:
+        self._send(status, (text + "\n").encode("utf-8"), "text/plain; charset=utf-8")
+
+    def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
+        if status >= HTTPStatus.BAD_REQUEST:
+            # An unread or refused body must not be parsed as the next request.
+            self.close_connection = True
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        log.debug("http %s", format % args)
+
+
+class HttpServer:
+    """The endpoints served from a background thread; `address` is the bound (host, port)."""
+
+    def __init__(self, listen: tuple[str, int], app: HttpApp) -> None:
+        try:
+            self._server = _Server(listen, app)
+        except OSError as exc:
+            raise FatalError(f"cannot listen on {listen[0]}:{listen[1]}: {exc.strerror}") from exc
+        # A short poll interval bounds how long shutdown waits: SIGTERM must exit in seconds.
+        self._thread = Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="offerctl-http",
+            daemon=True,
+        )
+
+    @property
+    def address(self) -> tuple[str, int]:
+        host, port = self._server.server_address[:2]
+        return str(host), int(port)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._thread.is_alive():  # shutdown() waits forever for a loop that never ran
+            self._server.shutdown()
+            self._thread.join(timeout=5)
+        self._server.server_close()

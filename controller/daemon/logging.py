@@ -1,0 +1,159 @@
+"""How the daemon logs: JSON lines for machines, plain lines on a terminal, no secrets in either.
+
+Records may carry `offer`, `generation` and `phase` (pass them with
+`extra=`); both formats show them. Every record passes through
+`RedactionFilter` first, which masks the values of environment variables
+whose names look secret (TOKEN, SECRET, PASSWORD, KEY), SAS signatures
+(`sig=...`), bearer tokens and passwords in URLs, wherever they appear: in
+the message, its arguments, extras, or a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+MASK = "***"
+CONTEXT_FIELDS = ("offer", "generation", "phase")
+_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL", re.IGNORECASE)
+_MIN_SECRET_LEN = 4  # masking "1" or "on" would shred ordinary text and hide nothing
+_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Azure SAS and similar signed URLs: ...&sig=<base64url>&...
+    (
+        re.compile(r"(?i)\b(sig|signature|x-amz-signature|token|access_token)=[^&\s\"'<>]+"),
+        r"\1=" + MASK,
+    ),
+    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 " + MASK),
+    (re.compile(r"(?i)\b(authorization:\s*[a-z]+\s+)\S+"), r"\1" + MASK),
+    # https://user:password@host -> https://***@host
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@:]+(:[^/\s@]*)?@"), r"\1" + MASK + "@"),
+    (re.compile(r"\bsha256=[0-9a-f]{64}\b"), "sha256=" + MASK),  # webhook signatures
+)
+_STANDARD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+
+def secret_values(environ: Mapping[str, str]) -> tuple[str, ...]:
+    """Values of environment variables whose names look secret, longest first."""
+    values = {
+        value
+        for name, value in environ.items()
+        if _SECRET_NAME.search(name) and len(value) >= _MIN_SECRET_LEN
+    }
+    return tuple(sorted(values, key=len, reverse=True))
+
+
+class Redactor:
+    """Masks known secret values and secret-shaped substrings in text."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self._secrets = tuple(s for s in secrets if len(s) >= _MIN_SECRET_LEN)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, MASK)
+        for pattern, replacement in _PATTERNS:
+            text = pattern.sub(replacement, text)
+        return text
+
+
+class RedactionFilter(logging.Filter):
+    """Renders each record's message and traceback now, redacted, so no formatter sees the raw."""
+
+    def __init__(self, redactor: Redactor) -> None:
+        super().__init__()
+        self._redact = redactor
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self._redact(record.getMessage())
+        record.args = None
+        if record.exc_info:
+            record.exc_text = self._redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        if record.stack_info:
+            record.stack_info = self._redact(record.stack_info)
+        for name, value in list(record.__dict__.items()):
+            if name not in _STANDARD_ATTRS and isinstance(value, str):
+                setattr(record, name, self._redact(value))
+        return True
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in record.__dict__.items() if k not in _STANDARD_ATTRS}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, msg, the offer context, other extras."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        entry.update(_extras(record))
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            entry["error"] = record.exc_text
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+class HumanFormatter(logging.Formatter):
+    """`HH:MM:SS level  offer (phase) message key=value` for someone watching a terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        extras = _extras(record)
+        stamp = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
+        head = f"{stamp} {record.levelname.lower():<7}"
+        offer = extras.pop("offer", None)
+        phase = extras.pop("phase", None)
+        generation = extras.pop("generation", None)
+        if offer:
+            head += f" {offer}" + (f" ({phase})" if phase else "")
+        line = f"{head} {record.getMessage()}"
+        if generation:
+            extras["generation"] = str(generation)[:19]  # sha256: + 12 hex is enough to tell apart
+        if extras:
+            line += " " + " ".join(f"{k}={v}" for k, v in extras.items())
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            line += "\n" + record.exc_text
+        return line
+
+
+def configure(
+    *,
+    stream: TextIO | None = None,
+    level: int = logging.INFO,
+    json_lines: bool | None = None,
+    environ: Mapping[str, str] | None = None,
+    extra_secrets: Iterable[str] = (),
+) -> logging.Handler:
+    """Send the `controller` loggers to `stream`: JSON unless it is a terminal; redacted always.
+
+    Returns the handler so a caller (or a test) can remove it again.
+    """
+    out = sys.stderr if stream is None else stream
+    if json_lines is None:
+        json_lines = not (hasattr(out, "isatty") and out.isatty())
+    env = os.environ if environ is None else environ
+    handler = logging.StreamHandler(out)
+    handler.addFilter(RedactionFilter(Redactor((*secret_values(env), *extra_secrets))))
+    handler.setFormatter(JsonFormatter() if json_lines else HumanFormatter())
+    logger = logging.getLogger("controller")
+    logger.addHandler(handler)
+    logger.setLevel(level)
+    return handler

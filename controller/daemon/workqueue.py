@@ -1,0 +1,141 @@
+"""The daemon's work queue: which offers are due for a pass, and when.
+
+Keys are offer ids, plus `ALL` for "every offer" (a full resync) and
+`CHANGED` for "the watched branch may have moved" (an incremental pass). Each key
+has at most one due time: adding a key again keeps the earlier time, so a
+burst of triggers for one offer coalesces into one entry. A failed key
+comes back after a capped exponential backoff with jitter, on its own
+timer, so one offer's errors never delay another's work.
+
+Time is a plain float on a monotonic scale passed in by the caller (`now`);
+nothing here reads a clock or sleeps, so tests drive it with a fake clock.
+The queue is safe to share between the trigger threads and the loop.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+ALL = "*"  # a full pass over every offer; never a valid offer id
+CHANGED = "+"  # "the branch may have moved": an incremental pass, skipped if the tip is known
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Capped exponential backoff: `base * factor**(n-1)` up to `cap` seconds, then jittered.
+
+    `jitter` is the fraction of the delay that is random: 0.5 means the
+    actual delay lies in [delay/2, delay]. Spreading retries keeps many
+    offers that failed together (a marketplace outage) from retrying in step.
+    """
+
+    base: float = 1.0
+    factor: float = 2.0
+    cap: float = 300.0
+    jitter: float = 0.5
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        """Seconds to wait before retry number `attempt` (1-based)."""
+        # Past ~64 doublings every delay is the cap anyway; stop before floats overflow.
+        exponent = min(max(0, attempt - 1), 64)
+        raw = min(self.cap, self.base * self.factor**exponent)
+        return raw * (1.0 - self.jitter * rng.random())
+
+
+class WorkQueue:
+    """Keyed due times with coalescing and per-key backoff. Thread-safe."""
+
+    def __init__(self, backoff: Backoff | None = None, rng: random.Random | None = None) -> None:
+        self._backoff = backoff or Backoff()
+        # Jitter needs no cryptographic strength; a seeded Random makes tests exact.
+        self._rng = rng or random.Random()  # noqa: S311
+        self._due: dict[str, float] = {}
+        self._heap: list[tuple[float, str]] = []  # may hold stale entries; _due is the truth
+        self._attempts: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def add(self, key: str, now: float, delay: float = 0.0) -> None:
+        """Make `key` due at `now + delay`, or keep its current time if that is earlier."""
+        self.add_all((key,), now, delay)
+
+    def add_all(self, keys: Iterable[str], now: float, delay: float = 0.0) -> None:
+        at = now + max(0.0, delay)
+        with self._lock:
+            for key in keys:
+                self._set_earliest(key, at)
+
+    def schedule(self, key: str, at: float) -> None:
+        """Make `key` due at the absolute time `at` (coalescing like `add`)."""
+        with self._lock:
+            self._set_earliest(key, at)
+
+    def pop_due(self, now: float) -> set[str]:
+        """Remove and return every key due at or before `now`: one batch, one pass."""
+        batch: set[str] = set()
+        with self._lock:
+            while self._heap and self._heap[0][0] <= now:
+                at, key = heapq.heappop(self._heap)
+                if self._due.get(key) == at:
+                    del self._due[key]
+                    batch.add(key)
+        return batch
+
+    def next_due(self) -> float | None:
+        """The earliest due time, or None when nothing is queued: how long the loop may sleep."""
+        with self._lock:
+            while self._heap and self._due.get(self._heap[0][1]) != self._heap[0][0]:
+                heapq.heappop(self._heap)  # drop entries superseded by an earlier time
+            return self._heap[0][0] if self._heap else None
+
+    def failed(self, key: str, now: float, retry_after: float | None = None) -> float:
+        """Record a failure of `key` and requeue it after backoff; returns the delay chosen.
+
+        A server's `retry_after` is honoured as a floor: retrying earlier would
+        only be refused again.
+        """
+        with self._lock:
+            attempt = self._attempts.get(key, 0) + 1
+            self._attempts[key] = attempt
+            delay = self._backoff.delay(attempt, self._rng)
+            if retry_after is not None:
+                delay = max(delay, retry_after)
+            # A failure overrides an earlier timer: retrying sooner than backoff
+            # would defeat it. A later trigger (a new edit) may still pull it forward.
+            self._due.pop(key, None)
+            self._set_earliest(key, now + delay)
+        return delay
+
+    def succeeded(self, key: str) -> None:
+        """Forget `key`'s failures: its next failure starts the backoff from the beginning."""
+        with self._lock:
+            self._attempts.pop(key, None)
+
+    def attempts(self, key: str) -> int:
+        """Consecutive failures of `key` so far."""
+        with self._lock:
+            return self._attempts.get(key, 0)
+
+    def due_at(self, key: str) -> float | None:
+        with self._lock:
+            return self._due.get(key)
+
+    def discard(self, key: str) -> None:
+        """Forget `key` entirely (its offer left this daemon's shard or the repository)."""
+        with self._lock:
+            self._due.pop(key, None)
+            self._attempts.pop(key, None)
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._due)
+
+    def _set_earliest(self, key: str, at: float) -> None:
+        current = self._due.get(key)
+        if current is not None and current <= at:
+            return
+        self._due[key] = at
+        heapq.heappush(self._heap, (at, key))
