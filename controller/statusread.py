@@ -1,0 +1,183 @@
+"""Committed status, read back from git: every offer's status.yaml at a commit, and one
+offer's status.yaml through the branch's history.
+
+This is what `offerctl status` and `offerctl history` show. They read commits,
+never the working tree: status.yaml is what the controller committed, and a
+half-edited or hand-edited copy on disk is not the controller's word. No
+marketplace is asked anything.
+
+History follows the first-parent line of the commit (the watched branch as
+the controller and merges moved it), with `git log -m --first-parent --raw`
+run with a fixed argv, and reads each version's blob from the object database.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from controller import githistory, status
+from controller.errors import UsageError, UserError
+from controller.gitrepo import OFFERS_DIR, GitRepo, check_ref_name
+from controller.model import ConditionType, OfferStatus, Phase
+
+STATUS_FILE = "status.yaml"
+MANIFEST_FILE = "offer.yaml"
+MAX_STATUS_BYTES = 1024 * 1024  # a status file is a few KiB; anything bigger is not ours
+OFFER_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$")
+_ZERO = re.compile(r"^0+$")
+
+
+def status_path(offer: str) -> str:
+    return f"{OFFERS_DIR}/{offer}/{STATUS_FILE}"
+
+
+def check_offer_id(offer: str) -> str:
+    if not OFFER_ID.match(offer):
+        raise UsageError(
+            f"{offer!r} is not an offer id (3-50 lowercase letters, digits and hyphens)"
+        )
+    return offer
+
+
+def resolve(repo: GitRepo, rev: str) -> str:
+    """The commit `rev` names; a UserError when there is none (empty repo, typo)."""
+    check_ref_name(rev, what="revision")  # it reaches git's argv
+    commit = repo.resolve(rev)
+    if commit is None:
+        raise UserError(f"no commit {rev!r} in {repo.worktree or repo.git_dir}")
+    return commit
+
+
+# ---------------------------------------------------------------- now
+
+
+@dataclass(frozen=True, slots=True)
+class OfferEntry:
+    """One offer folder at a commit and what its status.yaml says."""
+
+    offer: str
+    status: OfferStatus | None  # None: no status.yaml yet, or not readable
+    problem: str = ""  # why `status` is None: "" (no status yet) or what is wrong with it
+    has_manifest: bool = True
+
+
+def read_statuses(
+    repo: GitRepo, commit: str, offers: Iterable[str] | None = None
+) -> list[OfferEntry]:
+    """Every offer folder at `commit` (or only `offers`), sorted, with its status."""
+    snapshot = repo.snapshot(commit, offers)
+    entries: list[OfferEntry] = []
+    for offer in snapshot.offer_ids():
+        manifest = snapshot.entry(f"{OFFERS_DIR}/{offer}/{MANIFEST_FILE}") is not None
+        path = status_path(offer)
+        entry = snapshot.entry(path)
+        if entry is None:
+            if manifest:
+                entries.append(OfferEntry(offer, None))
+            continue
+        if entry.size > MAX_STATUS_BYTES:
+            entries.append(OfferEntry(offer, None, f"{path} is {entry.size:,} bytes", manifest))
+            continue
+        try:
+            parsed = status.parse(snapshot.read(path), name=path)
+        except UserError as exc:  # a symlink or another non-file where status.yaml should be
+            entries.append(OfferEntry(offer, None, str(exc), manifest))
+            continue
+        problem = "" if parsed is not None else f"{path} is not a readable status"
+        entries.append(OfferEntry(offer, parsed, problem, manifest))
+    return entries
+
+
+# ---------------------------------------------------------------- over time
+
+
+@dataclass(frozen=True, slots=True)
+class StatusVersion:
+    """status.yaml as one commit left it."""
+
+    commit: str
+    committed_at: datetime
+    author: str
+    subject: str
+    status: OfferStatus | None  # None: deleted in this commit, or unreadable
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseChange:
+    """One transition: the phase before and after a commit (None: no status)."""
+
+    commit: str
+    committed_at: datetime
+    author: str
+    subject: str
+    before: Phase | None
+    after: Phase | None
+    status: OfferStatus | None  # the status after the commit
+
+    def as_dict(self) -> dict[str, object]:
+        ready = self.status.condition(ConditionType.READY) if self.status is not None else None
+        return {
+            "commit": self.commit,
+            "time": status.format_time(self.committed_at),
+            "author": self.author,
+            "from": self.before.value if self.before else None,
+            "to": self.after.value if self.after else None,
+            "generation": self.status.observed_generation if self.status else None,
+            "reason": ready.reason if ready else None,
+            "message": ready.message if ready else None,
+            "subject": self.subject,
+        }
+
+
+def status_versions(repo: GitRepo, commit: str, offer: str) -> list[StatusVersion]:
+    """Every version of the offer's status.yaml on `commit`'s first-parent line, oldest first."""
+    path = githistory.check_path(status_path(check_offer_id(offer)))
+    args = [
+        "log", "-m", "--first-parent", "--raw", "--no-abbrev", "--no-renames",
+        "--format=%x1e%H%x00%ct%x00%an%x00%s",
+    ]  # fmt: skip
+    args += ["--end-of-options", githistory.check_oid(commit), "--", path]
+    out = githistory.run_git(repo, args).stdout.decode("utf-8", "replace")
+    versions = [_version(repo, record) for record in out.split("\x1e") if record.strip()]
+    versions.reverse()
+    return versions
+
+
+def _version(repo: GitRepo, record: str) -> StatusVersion:
+    header, *raw = record.strip("\n").split("\n")
+    sha, when, author, subject = header.split("\x00", 3)
+    blob = ""
+    for line in raw:
+        if line.startswith(":"):  # ":100644 100644 <old> <new> M\tpath"
+            blob = line.split("\t", 1)[0].split()[3]
+    parsed = None
+    if blob and not _ZERO.match(blob):
+        data = repo.read_blob(githistory.check_oid(blob))
+        parsed = status.parse(data, name=f"{sha[:12]}:status.yaml")
+    moment = datetime.fromtimestamp(int(when), UTC)
+    return StatusVersion(githistory.check_oid(sha), moment, author, subject, parsed)
+
+
+def phase_changes(versions: Sequence[StatusVersion], *, every: bool = False) -> list[PhaseChange]:
+    """The versions whose phase differs from the one before (all of them with `every`)."""
+    changes: list[PhaseChange] = []
+    before: Phase | None = None
+    for version in versions:
+        after = version.status.phase if version.status is not None else None
+        if every or after != before:
+            changes.append(
+                PhaseChange(
+                    version.commit,
+                    version.committed_at,
+                    version.author,
+                    version.subject,
+                    before,
+                    after,
+                    version.status,
+                )
+            )
+        before = after
+    return changes
