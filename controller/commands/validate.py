@@ -1,0 +1,143 @@
+"""`offerctl validate [PATH...]`: schema and semantic checks, every error of every file.
+
+PATH may be an offer.yaml, an offer folder, or a folder of offers (default:
+`offers/` under --repo). Exit 0 when everything is valid, 1 when something
+is invalid, 2 on usage errors (including a PATH that does not exist).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from controller import report
+from controller.errors import EXIT_FAIL, EXIT_OK, UsageError
+from controller.validation.engine import (
+    MANIFEST,
+    OFFERS_DIR,
+    OfferValidation,
+    cross_check,
+    discover_offers,
+    validate_repo,
+)
+from controller.validation.files import WorktreeFiles
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "validate",
+        help="check offer manifests against the schema and the marketplace's rules",
+        description=(
+            "Validate offer.yaml files: safe YAML, the JSON Schema, then checks a schema "
+            "cannot express (folder name, unique ids, assets, links, markets, HTML, secrets). "
+            "Errors read FILE:LINE:COL: error: MESSAGE (at JSON-PATH)."
+        ),
+    )
+    parser.add_argument(
+        "paths",
+        nargs="*",
+        metavar="PATH",
+        help="offer.yaml files, offer folders or folders of offers (default: offers/ of --repo)",
+    )
+    parser.add_argument("--repo", metavar="DIR", default=".", help="repository (default: .)")
+    parser.add_argument(
+        "-o", "--output", choices=("text", "json"), default="text", help="output format"
+    )
+    parser.add_argument(
+        "--format",
+        choices=("text", "github"),
+        default="text",
+        help="text lines, or GitHub Actions ::error annotations",
+    )
+    parser.add_argument(
+        "-j", "--jobs", type=int, metavar="N", default=None, help="worker processes"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    repo = Path(args.repo)
+    if not repo.is_dir():
+        raise UsageError(f"--repo {args.repo}: not a directory")
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    groups = _targets(repo, args.paths)
+    results: list[OfferValidation] = []
+    for root, dirs in groups.items():
+        files = WorktreeFiles(root)
+        results += validate_repo(
+            files, dirs, collect_files=False, keep_manifests=False, workers=args.jobs
+        )
+    if len(groups) > 1:
+        results = cross_check(results)
+    cwd = Path.cwd()
+    if args.output == "json":
+        sys.stdout.write(report.json_report(results, _shower(groups, cwd)))
+    elif args.format == "github":
+        sys.stdout.write(report.github_report(results))
+    else:
+        sys.stdout.write(report.text_report(results, _shower(groups, cwd)))
+    return EXIT_OK if all(r.ok for r in results) else EXIT_FAIL
+
+
+def _shower(groups: dict[Path, list[str]], cwd: Path) -> report.ShowFile:
+    """Repo-relative file -> path relative to the current directory (for editors)."""
+    roots = list(groups)
+
+    def show(file: str) -> str:
+        root = (
+            roots[0]
+            if len(roots) == 1
+            else next((r for r in roots if (r / file).exists()), roots[0])
+        )
+        relative = os.path.relpath(root / file, cwd)
+        return relative if not relative.startswith("..") else str(root / file)
+
+    return show
+
+
+def _targets(repo: Path, paths: list[str]) -> dict[Path, list[str]]:
+    """Group the offer folders to validate by repository root: {root: [repo-relative dirs]}."""
+    repo_root = Path(os.path.realpath(repo))
+    if not paths:
+        offers = repo_root / OFFERS_DIR
+        if not offers.is_dir():
+            raise UsageError(f"no {OFFERS_DIR}/ folder in {repo}; pass PATHs to validate")
+        return {repo_root: discover_offers(WorktreeFiles(repo_root))}
+    groups: dict[Path, list[str]] = {}
+    for text in paths:
+        path = Path(text)
+        if not path.exists() and not path.is_symlink():
+            raise UsageError(f"{text}: no such file or directory")
+        for offer_dir in _offer_dirs(path, text):
+            real = Path(os.path.realpath(offer_dir))
+            root = (
+                repo_root
+                if real.is_relative_to(repo_root) and real != repo_root
+                else real.parent.parent
+            )
+            relative = real.relative_to(root).as_posix()
+            bucket = groups.setdefault(root, [])
+            if relative not in bucket:
+                bucket.append(relative)
+    return groups
+
+
+def _offer_dirs(path: Path, text: str) -> list[Path]:
+    if path.is_file() or (path.exists() and not path.is_dir()):
+        if path.name != MANIFEST:
+            raise UsageError(f"{text}: expected an {MANIFEST} file or a folder")
+        return [path.parent]
+    if (path / MANIFEST).exists() or (path / MANIFEST).is_symlink():
+        return [path]
+    found = sorted(
+        child
+        for child in path.iterdir()
+        if (child / MANIFEST).exists() or (child / MANIFEST).is_symlink()
+    )
+    if not found:
+        raise UsageError(f"{text}: no {MANIFEST} here or in its subfolders")
+    return found

@@ -1,0 +1,294 @@
+"""A JSON Schema compiled into nested closures: a fast yes/no for the common, valid case.
+
+jsonschema interprets the schema on every call (descend, evolve, reference
+lookups), which costs milliseconds per manifest. Offers are valid far more
+often than not, so the engine asks this compiled predicate first and runs
+jsonschema's `iter_errors` only when the answer is no, to explain why.
+
+Only the keywords our schemas use are compiled; a schema with any other
+validation keyword (or a non-local `$ref`) raises `Unsupported` and the
+caller keeps using jsonschema. Semantics follow draft 2020-12 as jsonschema
+implements them (e.g. `1.0` is an integer, `true` is not a number, `re.search`
+for patterns); a differential test holds the two to the same answers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from jsonschema import FormatChecker
+
+Check = Callable[[Any], bool]
+
+# Keywords that never affect validity.
+_ANNOTATIONS = frozenset(
+    {
+        "$schema", "$id", "$defs", "definitions", "$comment", "title", "description",
+        "default", "examples", "deprecated", "readOnly", "writeOnly", "$anchor",
+    }
+)  # fmt: skip
+
+
+class Unsupported(Exception):
+    """The schema uses something this compiler does not handle."""
+
+
+def compile_schema(root: Mapping[str, Any], format_checker: FormatChecker | None) -> Check:
+    """A predicate equal to `validator.is_valid` for `root`, or `Unsupported`."""
+    return _Compiler(root, format_checker).compile(root)
+
+
+def _is_type(value: Any, name: str) -> bool:
+    if name == "string":
+        return isinstance(value, str)
+    if name == "object":
+        return isinstance(value, dict)
+    if name == "array":
+        return isinstance(value, list)
+    if name == "boolean":
+        return isinstance(value, bool)
+    if name == "null":
+        return value is None
+    if isinstance(value, bool):
+        return False
+    if name == "number":
+        return isinstance(value, int | float)
+    if name == "integer":
+        return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
+    raise Unsupported(f"type {name}")
+
+
+def _equal(a: Any, b: Any) -> bool:
+    """jsonschema's equality: booleans are not numbers, 1 == 1.0, containers compare deeply."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return isinstance(a, bool) and isinstance(b, bool) and a == b
+    if isinstance(a, str) or isinstance(b, str):
+        return bool(a == b)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_equal(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_equal(a[k], b[k]) for k in a)
+    if isinstance(a, list | dict) or isinstance(b, list | dict):
+        return False
+    same: bool = a == b
+    return same
+
+
+def _unique(items: list[Any]) -> bool:
+    if all(isinstance(item, str) for item in items):
+        return len(set(items)) == len(items)
+    return not any(_equal(items[i], items[j]) for i in range(len(items)) for j in range(i))
+
+
+class _Compiler:
+    def __init__(self, root: Mapping[str, Any], format_checker: FormatChecker | None) -> None:
+        self.root = root
+        self.format_checker = format_checker
+        self.refs: dict[str, list[Check]] = {}
+
+    def compile(self, schema: Any) -> Check:
+        if schema is True or schema == {}:
+            return lambda _value: True
+        if schema is False:
+            return lambda _value: False
+        if not isinstance(schema, dict):
+            raise Unsupported("schema is not an object")
+        checks: list[Check] = []
+        for keyword, value in schema.items():
+            if keyword in _ANNOTATIONS or keyword in ("then", "else"):
+                continue
+            build = getattr(self, "_k_" + keyword.replace("$", "dollar_"), None)
+            if build is None:
+                raise Unsupported(keyword)
+            checks.append(build(value, schema))
+        if len(checks) == 1:
+            return checks[0]
+        return lambda value: all(check(value) for check in checks)
+
+    # -- references and combinators ----------------------------------------------------------
+
+    def _k_dollar_ref(self, ref: str, _schema: Any) -> Check:
+        if not ref.startswith("#"):
+            raise Unsupported(f"non-local $ref {ref}")
+        if ref not in self.refs:
+            slot: list[Check] = []  # filled after compiling: a recursive $ref sees the slot
+            self.refs[ref] = slot
+            slot.append(self.compile(self._resolve(ref)))
+        slot = self.refs[ref]
+        return lambda value: slot[0](value)  # noqa: PLW0108 - slot[0] is read at call time
+
+    def _resolve(self, ref: str) -> Any:
+        node: Any = self.root
+        for raw in ref[2:].split("/") if ref.startswith("#/") else []:
+            part = raw.replace("~1", "/").replace("~0", "~")
+            if not isinstance(node, dict) or part not in node:
+                raise Unsupported(f"unresolvable $ref {ref}")
+            node = node[part]
+        return node
+
+    def _k_allOf(self, schemas: list[Any], _schema: Any) -> Check:
+        checks = [self.compile(s) for s in schemas]
+        return lambda value: all(check(value) for check in checks)
+
+    def _k_anyOf(self, schemas: list[Any], _schema: Any) -> Check:
+        checks = [self.compile(s) for s in schemas]
+        return lambda value: any(check(value) for check in checks)
+
+    def _k_oneOf(self, schemas: list[Any], _schema: Any) -> Check:
+        checks = [self.compile(s) for s in schemas]
+        return lambda value: sum(1 for check in checks if check(value)) == 1
+
+    def _k_not(self, schema: Any, _schema: Any) -> Check:
+        check = self.compile(schema)
+        return lambda value: not check(value)
+
+    def _k_if(self, schema: Any, parent: Mapping[str, Any]) -> Check:
+        test = self.compile(schema)
+        then = self.compile(parent.get("then", True))
+        otherwise = self.compile(parent.get("else", True))
+        return lambda value: then(value) if test(value) else otherwise(value)
+
+    # -- any type --------------------------------------------------------------------------
+
+    def _k_type(self, names: str | list[str], _schema: Any) -> Check:
+        wanted = [names] if isinstance(names, str) else list(names)
+        for name in wanted:
+            _is_type(None, name)  # raises Unsupported for unknown type names
+        if wanted == ["object"]:
+            return lambda value: isinstance(value, dict)
+        if wanted == ["string"]:
+            return lambda value: isinstance(value, str)
+        if wanted == ["array"]:
+            return lambda value: isinstance(value, list)
+        return lambda value: any(_is_type(value, name) for name in wanted)
+
+    def _k_enum(self, options: list[Any], _schema: Any) -> Check:
+        if all(isinstance(o, str) for o in options):
+            allowed = frozenset(options)
+            return lambda value: isinstance(value, str) and value in allowed
+        return lambda value: any(_equal(value, option) for option in options)
+
+    def _k_const(self, const: Any, _schema: Any) -> Check:
+        return lambda value: _equal(value, const)
+
+    def _k_format(self, name: str, _schema: Any) -> Check:
+        checker = self.format_checker
+        if checker is None or name not in checker.checkers:
+            return lambda _value: True
+        return lambda value: checker.conforms(value, name)
+
+    # -- strings -----------------------------------------------------------------------------
+
+    def _k_pattern(self, pattern: str, _schema: Any) -> Check:
+        search = re.compile(pattern).search
+        return lambda value: not isinstance(value, str) or search(value) is not None
+
+    def _k_minLength(self, limit: int, _schema: Any) -> Check:
+        return lambda value: not isinstance(value, str) or len(value) >= limit
+
+    def _k_maxLength(self, limit: int, _schema: Any) -> Check:
+        return lambda value: not isinstance(value, str) or len(value) <= limit
+
+    # -- numbers -----------------------------------------------------------------------------
+
+    def _number(self, test: Callable[[Any], bool]) -> Check:
+        return lambda value: (
+            isinstance(value, bool) or not isinstance(value, int | float) or test(value)
+        )
+
+    def _k_minimum(self, limit: float, _schema: Any) -> Check:
+        return self._number(lambda value: value >= limit)
+
+    def _k_maximum(self, limit: float, _schema: Any) -> Check:
+        return self._number(lambda value: value <= limit)
+
+    def _k_exclusiveMinimum(self, limit: float, _schema: Any) -> Check:
+        return self._number(lambda value: value > limit)
+
+    def _k_exclusiveMaximum(self, limit: float, _schema: Any) -> Check:
+        return self._number(lambda value: value < limit)
+
+    # -- arrays ------------------------------------------------------------------------------
+
+    def _k_items(self, schema: Any, _schema: Any) -> Check:
+        if isinstance(schema, list):
+            raise Unsupported("array form of items")
+        check = self.compile(schema)
+        return lambda value: not isinstance(value, list) or all(check(item) for item in value)
+
+    def _k_minItems(self, limit: int, _schema: Any) -> Check:
+        return lambda value: not isinstance(value, list) or len(value) >= limit
+
+    def _k_maxItems(self, limit: int, _schema: Any) -> Check:
+        return lambda value: not isinstance(value, list) or len(value) <= limit
+
+    def _k_uniqueItems(self, flag: bool, _schema: Any) -> Check:
+        if not flag:
+            return lambda _value: True
+        return lambda value: not isinstance(value, list) or _unique(value)
+
+    # -- objects -----------------------------------------------------------------------------
+
+    def _k_properties(self, properties: Mapping[str, Any], _schema: Any) -> Check:
+        checks = {name: self.compile(schema) for name, schema in properties.items()}
+
+        def check(value: Any) -> bool:
+            if not isinstance(value, dict):
+                return True
+            return all(sub(value[name]) for name, sub in checks.items() if name in value)
+
+        return check
+
+    def _k_patternProperties(self, patterns: Mapping[str, Any], _schema: Any) -> Check:
+        checks = [(re.compile(p).search, self.compile(s)) for p, s in patterns.items()]
+
+        def check(value: Any) -> bool:
+            if not isinstance(value, dict):
+                return True
+            return all(
+                sub(item) for key, item in value.items() for search, sub in checks if search(key)
+            )
+
+        return check
+
+    def _k_additionalProperties(self, schema: Any, parent: Mapping[str, Any]) -> Check:
+        known = frozenset(parent.get("properties", {}))
+        searches = [re.compile(p).search for p in parent.get("patternProperties", {})]
+        sub = self.compile(schema)
+
+        def check(value: Any) -> bool:
+            if not isinstance(value, dict):
+                return True
+            for key, item in value.items():
+                if key in known or any(search(key) for search in searches):
+                    continue
+                if not sub(item):
+                    return False
+            return True
+
+        return check
+
+    def _k_required(self, names: list[str], _schema: Any) -> Check:
+        return lambda value: not isinstance(value, dict) or all(name in value for name in names)
+
+    def _k_minProperties(self, limit: int, _schema: Any) -> Check:
+        return lambda value: not isinstance(value, dict) or len(value) >= limit
+
+    def _k_maxProperties(self, limit: int, _schema: Any) -> Check:
+        return lambda value: not isinstance(value, dict) or len(value) <= limit
+
+    def _k_propertyNames(self, schema: Any, _schema: Any) -> Check:
+        check = self.compile(schema)
+        return lambda value: not isinstance(value, dict) or all(check(key) for key in value)
+
+    def _k_dependentRequired(self, rules: Mapping[str, list[str]], _schema: Any) -> Check:
+        def check(value: Any) -> bool:
+            if not isinstance(value, dict):
+                return True
+            return all(
+                need in value for name, needs in rules.items() if name in value for need in needs
+            )
+
+        return check

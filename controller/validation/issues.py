@@ -1,0 +1,42 @@
+"""A problem found in a document, before it has a line number: the currency of the checks.
+
+Checks return `Issue`s keyed by a JSON path (a tuple of keys and indexes); the
+engine turns them into `model.Finding`s with file, line and column once, and
+only when there is something to report.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from controller.model import Severity
+
+PathItem = str | int
+Path = tuple[PathItem, ...]
+
+_PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    code: str  # CamelCase, stable
+    message: str
+    path: Path = ()
+    severity: Severity = Severity.ERROR
+    at_key: bool = False  # point at the key naming `path` (unknown or forbidden properties)
+
+
+def json_path(path: Sequence[PathItem]) -> str:
+    """`("spec", "listings", "en-us")` -> `$.spec.listings.en-us`; indexes as `[0]`."""
+    out = ["$"]
+    for item in path:
+        if isinstance(item, int):
+            out.append(f"[{item}]")
+        elif _PLAIN_KEY.match(item):
+            out.append(f".{item}")
+        else:
+            escaped = item.replace("\\", "\\\\").replace("'", "\\'")
+            out.append(f"['{escaped}']")
+    return "".join(out)

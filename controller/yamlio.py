@@ -1,0 +1,494 @@
+"""The only module that touches PyYAML: safe loading of untrusted bytes, node positions, dumping.
+
+Loading is built for hostile input. Before the parser sees a byte, the data is
+checked for size, encoding, NUL bytes and nesting depth (a cheap byte-level
+bound, made exact with the event parser only when the bound is high). The
+loader is `CSafeLoader` when libyaml is present, with three changes: duplicate
+keys are errors (PyYAML silently keeps the last), every tag outside the JSON
+data model is refused (`!!python/object`, `!!binary`, `!!set`, local tags),
+and timestamps stay strings, as check-jsonschema keeps them. After loading, a
+document that uses aliases is measured as its expanded tree, so an alias bomb
+or a recursive alias never reaches code that walks it.
+
+Every failure is one `YamlError` with a stable code and the line/column of the
+offending byte or node. Valid files take the fast path: nodes and their marks
+are composed again, lazily, only when something needs a position.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, NoReturn
+
+import yaml
+
+from controller.errors import UserError
+
+MAX_BYTES = 1024 * 1024  # a manifest over 1 MiB is refused before parsing
+MAX_DEPTH = 64  # real manifests nest about 10 levels; recursion stays far away
+MAX_EXPANDED_NODES = 100_000  # nodes after expanding aliases; bombs expand to billions
+
+_Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+_TAG_PREFIX = "tag:yaml.org,2002:"
+_STR, _SEQ, _MAP, _MERGE = (_TAG_PREFIX + t for t in ("str", "seq", "map", "merge"))
+# Block nesting on one line needs indentation or compact indicators ("- - - x").
+_LINE_PREFIX = re.compile(rb"^[ \-?:]*", re.MULTILINE)
+
+
+class YamlError(UserError):
+    """A YAML text that cannot be used, with where and why.
+
+    `code` is a stable CamelCase name (YamlSyntax, DuplicateKey, TooDeep, ...);
+    `line` and `column` are 1-based, 0 when the problem is the file as a whole.
+    """
+
+    def __init__(
+        self, code: str, message: str, *, name: str, line: int = 0, column: int = 0
+    ) -> None:
+        super().__init__(f"{name}:{line}:{column}: {message}" if line else f"{name}: {message}")
+        self.code = code
+        self.message = message
+        self.name = name
+        self.line = line
+        self.column = column
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a node starts (1-based), and its source text when it is an unquoted scalar."""
+
+    line: int
+    column: int
+    plain_scalar: str | None = None  # e.g. "no" that YAML 1.1 read as false
+
+
+PathItem = str | int
+
+
+@dataclass(frozen=True)
+class LoadedYaml:
+    """A parsed document and the text it came from, for finding node positions later."""
+
+    document: Any
+    name: str
+    text: str
+    _nodes: dict[str, yaml.Node | None] = field(default_factory=dict, repr=False, compare=False)
+
+    def locate(self, path: Sequence[PathItem]) -> Location:
+        """Position of the node at `path`, or of its nearest ancestor that exists.
+
+        A mapping or sequence that is the value of a key is reported at its key,
+        where a reader looks for it (`spec:` rather than the first line inside).
+        """
+        node = self._root()
+        if node is None:
+            return Location(1, 1)
+        key_node: yaml.Node | None = None
+        for item in path:
+            child = _child(node, item)
+            if child is None:
+                break
+            key_node, node = child
+        plain = node.value if isinstance(node, yaml.ScalarNode) and not node.style else None
+        mark_node = (
+            key_node if key_node is not None and not isinstance(node, yaml.ScalarNode) else node
+        )
+        mark = mark_node.start_mark
+        return Location(mark.line + 1, mark.column + 1, plain)
+
+    def locate_key(self, path: Sequence[PathItem]) -> Location:
+        """Position of the key that names the last item of `path` (for unknown properties)."""
+        node = self._root()
+        if node is None:
+            return Location(1, 1)
+        for index, item in enumerate(path):
+            child = _child(node, item)
+            if child is None:
+                break
+            key_node, node = child
+            if index == len(path) - 1 and key_node is not None:
+                mark = key_node.start_mark
+                return Location(mark.line + 1, mark.column + 1)
+        return self.locate(path)
+
+    def _root(self) -> yaml.Node | None:
+        if "root" not in self._nodes:
+            try:
+                self._nodes["root"] = yaml.compose(self.text, Loader=_Loader)
+            except yaml.YAMLError:  # cannot happen for a text that loaded; be safe anyway
+                self._nodes["root"] = None
+        return self._nodes["root"]
+
+
+def _child(node: yaml.Node, item: PathItem) -> tuple[yaml.Node | None, yaml.Node] | None:
+    if isinstance(node, yaml.SequenceNode) and isinstance(item, int):
+        if 0 <= item < len(node.value):
+            return None, node.value[item]
+        return None
+    if isinstance(node, yaml.MappingNode):
+        wanted = str(item)
+        for key, value in reversed(node.value):  # the last duplicate wins, as in the loaded dict
+            if isinstance(key, yaml.ScalarNode) and key.value == wanted:
+                return key, value
+    return None
+
+
+class _SafeLoader(_Loader):  # type: ignore[valid-type,misc]
+    """CSafeLoader (or SafeLoader) with duplicate-key errors and only JSON-shaped tags."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[tuple[str, str], int] = {}
+        for key_node, _ in node.value:
+            if isinstance(key_node, yaml.ScalarNode) and key_node.tag != _TAG_PREFIX + "merge":
+                ident = (key_node.tag, key_node.value)
+                if ident in seen:
+                    raise _DuplicateKeyError(key_node, seen[ident])
+                seen[ident] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+
+    def get_single_data(self) -> Any:
+        node = self.get_single_node()
+        return None if node is None else self._build(node)
+
+    def _build(self, root: yaml.Node) -> Any:
+        """Nodes to plain data in one loop: PyYAML's generator-based constructor costs
+        about twice as much. Shared (aliased) nodes stay shared; merge keys and
+        scalar tags other than str go through the standard constructors."""
+        memo: dict[int, Any] = {}
+        pending: list[tuple[yaml.Node, Any]] = []
+
+        def make(node: yaml.Node) -> Any:
+            ident = id(node)
+            if ident in memo:
+                return memo[ident]
+            value: Any
+            if isinstance(node, yaml.ScalarNode):
+                if node.tag == _STR:
+                    value = node.value
+                else:
+                    construct = self.yaml_constructors.get(node.tag, _refuse_tag)
+                    value = construct(self, node)
+            elif isinstance(node, yaml.SequenceNode) and node.tag == _SEQ:
+                value = []
+                pending.append((node, value))
+            elif isinstance(node, yaml.MappingNode) and node.tag == _MAP:
+                if any(key.tag == _MERGE for key, _ in node.value):
+                    value = self.construct_object(node, deep=True)
+                else:
+                    value = {}
+                    pending.append((node, value))
+            else:
+                raise _ForbiddenTagError(node)
+            memo[ident] = value
+            return value
+
+        result = make(root)
+        while pending:
+            node, value = pending.pop()
+            if isinstance(value, list):
+                value.extend(make(child) for child in node.value)
+                continue
+            lines: dict[Any, int] = {}
+            for key_node, value_node in node.value:
+                key = make(key_node)
+                try:
+                    if key in lines:
+                        raise _DuplicateKeyError(key_node, lines[key])
+                    lines[key] = key_node.start_mark.line + 1
+                except TypeError:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, "a list or mapping cannot be a key", key_node.start_mark
+                    ) from None
+                value[key] = make(value_node)
+        return result
+
+
+class _DuplicateKeyError(yaml.YAMLError):
+    def __init__(self, key_node: yaml.ScalarNode, first_line: int) -> None:
+        super().__init__("duplicate key")
+        self.node = key_node
+        self.first_line = first_line
+
+
+class _ForbiddenTagError(yaml.YAMLError):
+    def __init__(self, node: yaml.Node) -> None:
+        super().__init__("forbidden tag")
+        self.node = node
+
+
+def _refuse_tag(loader: yaml.SafeLoader, node: yaml.Node) -> NoReturn:
+    raise _ForbiddenTagError(node)
+
+
+def _timestamp_as_text(loader: yaml.SafeLoader, node: yaml.Node) -> str:
+    return str(node.value)
+
+
+_SafeLoader.add_constructor(None, _refuse_tag)  # any tag without a constructor: python/*, !local
+for _tag in ("binary", "set", "omap", "pairs"):  # safe, but not JSON: no schema could accept them
+    _SafeLoader.add_constructor(_TAG_PREFIX + _tag, _refuse_tag)
+_SafeLoader.add_constructor(_TAG_PREFIX + "timestamp", _timestamp_as_text)
+
+
+def load_yaml(data: bytes, *, name: str, max_bytes: int = MAX_BYTES) -> LoadedYaml:
+    """Parse one YAML document from untrusted bytes, or raise `YamlError`.
+
+    The document may be anything YAML can say that JSON can (None for an empty
+    or comment-only file); callers that need a mapping use `load_mapping`.
+    """
+    if len(data) > max_bytes:
+        _fail("FileTooLarge", f"file is {len(data):,} bytes; the limit is {max_bytes:,}", name)
+    text = _decode(data, name)
+    _check_depth(text, name)
+    try:
+        document = yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - _SafeLoader is a SafeLoader
+    except RecursionError:  # the pure-Python fallback recurses; the depth bound should prevent this
+        _fail("TooDeep", f"nesting is deeper than {MAX_DEPTH} levels", name)
+    except yaml.YAMLError as exc:
+        raise _translate(exc, name, text) from None
+    if "*" in text:  # only documents with aliases can expand
+        _check_expansion(document, text, name)
+    return LoadedYaml(document, name, text)
+
+
+def load_mapping(data: bytes, *, name: str, max_bytes: int = MAX_BYTES) -> LoadedYaml:
+    """`load_yaml`, then insist the document is a mapping (what every offerctl file is)."""
+    loaded = load_yaml(data, name=name, max_bytes=max_bytes)
+    if loaded.document is None:
+        _fail(
+            "EmptyDocument", "the file holds no YAML document (empty, comments only or null)", name
+        )
+    if not isinstance(loaded.document, dict):
+        kind = "a list" if isinstance(loaded.document, list) else "a single value"
+        _fail(
+            "NotAMapping",
+            f"the document is {kind}; expected a mapping of keys to values",
+            name,
+            1,
+            1,
+        )
+    return loaded
+
+
+def dump_yaml(data: Any) -> str:
+    """Block-style YAML of plain data, keys in the given order, multi-line strings as `|` blocks."""
+    return yaml.dump(
+        data,
+        Dumper=_BlockDumper,
+        default_flow_style=False,
+        sort_keys=False,
+        allow_unicode=True,
+        width=100,
+    )
+
+
+class _BlockDumper(_Dumper):  # type: ignore[valid-type,misc]
+    pass
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    if "\n" in value:
+        return dumper.represent_scalar(_TAG_PREFIX + "str", value, style="|")
+    return dumper.represent_str(value)
+
+
+_BlockDumper.add_representer(str, _represent_str)
+
+
+def _fail(code: str, message: str, name: str, line: int = 0, column: int = 0) -> NoReturn:
+    raise YamlError(code, message, name=name, line=line, column=column)
+
+
+def _decode(data: bytes, name: str) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        _fail("NotUtf8", "the file is UTF-16 or UTF-32 encoded; save it as UTF-8", name)
+    data = data.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark is harmless
+    nul = data.find(b"\0")
+    if nul >= 0:
+        line, column = _position(data, nul)
+        _fail("NulByte", "the file contains a NUL byte; is it binary?", name, line, column)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, column = _position(data, exc.start)
+        _fail(
+            "NotUtf8",
+            f"invalid UTF-8 (byte 0x{data[exc.start]:02x}); save the file as UTF-8",
+            name,
+            line,
+            column,
+        )
+
+
+def _position(data: bytes, offset: int) -> tuple[int, int]:
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    column = len(data[line_start:offset].decode("utf-8", errors="replace")) + 1
+    return data.count(b"\n", 0, offset) + 1, column
+
+
+def _text_position(text: str, index: int) -> tuple[int, int]:
+    line_start = text.rfind("\n", 0, index) + 1
+    return text.count("\n", 0, index) + 1, index - line_start + 1
+
+
+def _check_depth(text: str, name: str) -> None:
+    """Refuse nesting deeper than MAX_DEPTH without letting a recursive composer see it.
+
+    The bound (flow brackets anywhere + the longest run of indentation and
+    indicators at a line start) is never below the real depth and costs two
+    byte scans; only when it exceeds the limit does the event parser measure.
+    """
+    raw = text.encode("utf-8")
+    brackets = raw.count(b"[") + raw.count(b"{")
+    if brackets + 1 <= MAX_DEPTH:
+        prefix = max((len(m) for m in _LINE_PREFIX.findall(raw)), default=0)
+        if brackets + prefix + 1 <= MAX_DEPTH:
+            return
+    depth = 0
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    line, column = _mark(event)
+                    message = f"nesting is deeper than {MAX_DEPTH} levels"
+                    _fail("TooDeep", message, name, line, column)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except RecursionError:
+        _fail("TooDeep", f"nesting is deeper than {MAX_DEPTH} levels", name)
+    except yaml.YAMLError as exc:
+        raise _translate(exc, name, text) from None
+
+
+def _check_expansion(document: Any, text: str, name: str) -> None:
+    """Count the nodes a walker would visit; refuse recursive aliases and bombs.
+
+    Iterative post-order walk with sizes memoised by identity, so a bomb of
+    shared nodes costs its unique nodes, not its expansion.
+    """
+    sizes: dict[int, int] = {}
+    entered: set[int] = set()
+    stack: list[tuple[Any, bool]] = [(document, False)]
+    while stack:
+        value, finished = stack.pop()
+        if not isinstance(value, dict | list):
+            continue
+        children = list(value.values()) if isinstance(value, dict) else value
+        ident = id(value)
+        if finished:
+            entered.discard(ident)
+            total = 1 + sum(sizes.get(id(child), 1) for child in children)
+            if total > MAX_EXPANDED_NODES:
+                message = (
+                    f"aliases expand to more than {MAX_EXPANDED_NODES:,} nodes (an alias bomb?)"
+                )
+                _fail("AliasLimit", message, name, *_first_alias(text))
+            sizes[ident] = total
+            continue
+        if ident in sizes:
+            continue
+        if ident in entered:
+            message = "an alias refers to a node that contains it (recursive alias)"
+            _fail("AliasLimit", message, name, *_first_alias(text))
+        entered.add(ident)
+        stack.append((value, True))
+        stack.extend((child, False) for child in children if isinstance(child, dict | list))
+
+
+def _first_alias(text: str) -> tuple[int, int]:
+    try:
+        for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, yaml.AliasEvent):
+                return _mark(event)
+    except yaml.YAMLError:
+        pass
+    return 0, 0
+
+
+def _mark(event: yaml.Event) -> tuple[int, int]:
+    mark = event.start_mark
+    return (mark.line + 1, mark.column + 1) if mark else (0, 0)
+
+
+def _translate(exc: yaml.YAMLError, name: str, text: str) -> YamlError:
+    """One clear YamlError for whatever PyYAML raised."""
+    if isinstance(exc, _DuplicateKeyError):
+        mark = exc.node.start_mark
+        key = _show(exc.node.value)
+        message = f"duplicate key {key} (first defined on line {exc.first_line})"
+        return YamlError(
+            "DuplicateKey", message, name=name, line=mark.line + 1, column=mark.column + 1
+        )
+    if isinstance(exc, _ForbiddenTagError):
+        mark = exc.node.start_mark
+        tag = str(exc.node.tag).replace(_TAG_PREFIX, "!!")
+        message = f"tag {_show(tag)} is not allowed; offer files hold plain data only"
+        return YamlError(
+            "ForbiddenTag", message, name=name, line=mark.line + 1, column=mark.column + 1
+        )
+    if isinstance(exc, yaml.reader.ReaderError):
+        char = (
+            exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "?")
+        )
+        line, column = _text_position(text, exc.position)
+        message = f"control character U+{char:04X} is not allowed in YAML text"
+        return YamlError("YamlSyntax", message, name=name, line=line, column=column)
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return YamlError("YamlSyntax", "the YAML cannot be parsed", name=name)
+    mark = exc.problem_mark or exc.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+    problem = str(exc.problem or exc.context or "invalid YAML")
+    if "maximum nesting depth" in problem:
+        return YamlError(
+            "TooDeep",
+            f"nesting is deeper than {MAX_DEPTH} levels",
+            name=name,
+            line=line,
+            column=column,
+        )
+    if "expected a single document" in str(exc.context or ""):
+        return YamlError(
+            "MultipleDocuments",
+            "the file holds more than one YAML document; keep one offer per file",
+            name=name,
+            line=line,
+            column=column,
+        )
+    if "'\\t'" in problem or (mark and text[mark.index : mark.index + 1] == "\t"):
+        return YamlError(
+            "TabIndentation",
+            "tab character where YAML expects spaces; indent with spaces",
+            name=name,
+            line=line,
+            column=column,
+        )
+    context = f" ({exc.context})" if exc.context and exc.problem else ""
+    return YamlError("YamlSyntax", f"{problem}{context}", name=name, line=line, column=column)
+
+
+def _show(value: str, limit: int = 60) -> str:
+    """A value quoted for a message: control, bidi and other invisible characters escaped."""
+    return show_text(value, limit)
+
+
+def show_text(value: str, limit: int = 60) -> str:
+    """Quote `value` for a message, escaping what a terminal would hide or reorder."""
+    if len(value) > limit:
+        value = value[: limit - 1] + "…"
+    out = []
+    for char in value:
+        if char.isprintable() and not _is_format_char(char):
+            out.append(char)
+        else:
+            out.append(f"\\u{ord(char):04x}" if ord(char) <= 0xFFFF else f"\\U{ord(char):08x}")
+    return "'" + "".join(out) + "'"
+
+
+def _is_format_char(char: str) -> bool:
+    return unicodedata.category(char) == "Cf"
