@@ -89,6 +89,46 @@ class ConditionType(StrEnum):
     MARKETPLACE_ERROR = "MarketplaceError"  # True when the last marketplace call failed
 
 
+class Reason(StrEnum):
+    """CamelCase reasons the pipeline writes into conditions; users and tests match on them."""
+
+    # Ready=False, stalled: only a change by the user helps
+    VALIDATION_FAILED = "ValidationFailed"  # the manifest fails validation (phase Invalid)
+    CERTIFICATION_REJECTED = "CertificationRejected"  # certification returned feedback (Rejected)
+    SUBMISSION_FAILED = "SubmissionFailed"  # the marketplace failed the submission (Failed)
+    # Ready=False, progressing
+    SUBMITTING = "Submitting"  # the current generation is being submitted
+    CANCELLING = "Cancelling"  # an in-flight submission is being cancelled
+    VALIDATING = "Validating"  # stage Validation running
+    CERTIFYING = "Certifying"  # stage Certification running
+    PACKAGING = "Packaging"  # stage Packaging running
+    AWAITING_SIGNOFF = "AwaitingSignOff"  # preview ready; waiting for a valid sign-off
+    GO_LIVE_REQUESTED = "GoLiveRequested"  # valid sign-off: go-live is being requested
+    PUBLISHING = "Publishing"  # stage Publishing running
+    GOING_LIVE = "GoingLive"  # stage Live running
+    PREVIOUS_GENERATION_PUBLISHING = "PreviousGenerationPublishing"  # an older generation is
+    # past sign-off (cannot be cancelled); the current one is submitted when it settles
+    PUBLISH_IN_PROGRESS = "PublishInProgress"  # past sign-off, cannot be stopped; waiting
+    WITHDRAWING = "Withdrawing"  # stop-distribution requested, not yet confirmed
+    SUSPENDED = "Suspended"  # spec.suspend: observing only
+    MANIFEST_DELETED = "ManifestDeleted"  # offer.yaml deleted, offer still in the marketplace
+    # Ready=True
+    DRAFT = "Draft"  # target draft: validated, nothing in flight
+    PREVIEW_READY = "PreviewReady"  # target preview: a preview of the current generation exists
+    LIVE = "Live"  # the current generation is publicly available
+    WITHDRAWN = "Withdrawn"  # nothing of the offer is available in the marketplace
+    # SignedOff / SignOffStale
+    SIGNOFF_ACCEPTED = "SignOffAccepted"  # a valid sign-off of the current generation counts
+    SIGNOFF_MISSING = "SignOffMissing"  # no signoff.yaml (or no verdict yet)
+    SIGNOFF_STALE = "SignOffStale"  # signoff.yaml approves another generation
+    # StageOverdue: "<Stage>Overdue", one per timed stage
+    VALIDATION_OVERDUE = "ValidationOverdue"
+    CERTIFICATION_OVERDUE = "CertificationOverdue"
+    PACKAGING_OVERDUE = "PackagingOverdue"
+    PUBLISHING_OVERDUE = "PublishingOverdue"
+    LIVE_OVERDUE = "LiveOverdue"
+
+
 class ConditionStatus(StrEnum):
     TRUE = "True"
     FALSE = "False"

@@ -1,0 +1,129 @@
+"""Business-day time for the publishing pipeline: stage deadlines and the estimated live date.
+
+The documented stage maximums (`model.STAGE_MAX`) come in two sizes, and we
+count them the way the work behind them is done:
+
+- under a day (Validation 15 min, Packaging 1 h, Publishing 1 h): automated
+  steps that run around the clock, so calendar time;
+- a day or more (Certification 1 week, Live 4 days): work that moves on
+  business days, so a week is 5 business days and "4 days" is 4 business days.
+  Weekends and the public holidays of a configured country (the `holidays`
+  package) do not count. That reading also matches the documented "up to 10
+  business days" for the whole process.
+
+Everything here is pure given `now`; this is the only module that imports
+`holidays`. An unknown country code falls back to weekends only (the policy
+loader should reject it first; see `supported_country`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
+
+import holidays
+
+from controller.model import STAGE_MAX, Stage, StageState, StageStatus
+
+DAY = timedelta(days=1)
+_SATURDAY = 5  # date.weekday(): Monday is 0
+
+
+@lru_cache(maxsize=32)
+def _holidays(country: str) -> holidays.HolidayBase | None:
+    try:
+        return holidays.country_holidays(country.upper())
+    except (NotImplementedError, KeyError, AttributeError):
+        return None
+
+
+def supported_country(country: str) -> bool:
+    """Whether `holidays` knows public holidays for this ISO 3166 country code."""
+    return bool(country) and _holidays(country) is not None
+
+
+def is_business_day(day: date, country: str) -> bool:
+    """Monday to Friday and not a public holiday of `country`."""
+    if day.weekday() >= _SATURDAY:
+        return False
+    calendar = _holidays(country) if country else None
+    return calendar is None or day not in calendar
+
+
+def add_business_days(start: datetime, days: int, country: str) -> datetime:
+    """The moment `days` whole business days of time have passed since `start`.
+
+    Only time on business days counts: Monday 10:00 plus 5 is the next Monday
+    10:00; Saturday 10:00 plus 5 is the end of Friday (Saturday 00:00).
+    """
+    remaining = timedelta(days=days)
+    moment = start
+    while True:
+        midnight = datetime.combine(moment.date() + DAY, time(0), tzinfo=moment.tzinfo)
+        if is_business_day(moment.date(), country):
+            if remaining <= midnight - moment:
+                return moment + remaining
+            remaining -= midnight - moment
+        moment = midnight
+
+
+def business_days(maximum: timedelta) -> int:
+    """A documented maximum of a day or more, in business days: a week is 5."""
+    weeks, rest = divmod(maximum.days, 7)
+    return weeks * 5 + rest
+
+
+def stage_deadline(stage: Stage, started_at: datetime, country: str) -> datetime | None:
+    """When a stage started at `started_at` runs past its documented maximum; None for SignOff.
+
+    For day-long stages, the later of the business-day and the calendar reading:
+    a stage is only overdue when it is past its maximum however one counts.
+    """
+    maximum = STAGE_MAX[stage]
+    if maximum is None:
+        return None
+    if maximum < DAY:
+        return started_at + maximum
+    return max(started_at + maximum, add_business_days(started_at, business_days(maximum), country))
+
+
+def start_of_day(now: datetime) -> datetime:
+    """Midnight UTC of `now`'s date: estimates that depend on now change at most daily."""
+    return datetime.combine(now.astimezone(UTC).date(), time(0), tzinfo=UTC)
+
+
+def estimate_live(stages: Sequence[StageStatus], now: datetime, country: str) -> date | None:
+    """The business-day estimate of the date the submission in `stages` goes live.
+
+    Walks the stages in order: a finished stage ends when it finished; a
+    running stage ends at its deadline (today, if it is already overdue); a
+    pending stage starts when the one before ends and takes its documented
+    maximum. SignOff takes no time of its own, but it cannot end before today:
+    while nobody has signed off, the estimate assumes a sign-off today.
+
+    The result depends on `now` only through its date, so passes on the same
+    day over the same observation agree. None when a stage failed.
+    """
+    today = start_of_day(now)
+    end: datetime | None = None  # when the stage before the current one ends
+    by_name = {stage.name: stage for stage in stages}
+    for name in Stage:
+        stage = by_name.get(name, StageStatus(name))
+        if stage.state is StageState.FAILED:
+            return None
+        if stage.state in (StageState.SUCCEEDED, StageState.SKIPPED):
+            end = stage.finished_at or end
+            continue
+        if stage.state is StageState.RUNNING and stage.started_at is not None:
+            start = stage.started_at
+        else:
+            start = end if end is not None else today
+        if name is Stage.SIGNOFF:
+            end = max(start, today)
+            continue
+        deadline = stage_deadline(name, start, country) or start  # only SignOff has no maximum
+        end = max(deadline, today) if stage.state is StageState.RUNNING else deadline
+    if end is None:
+        return None
+    return end.astimezone(UTC).date()
