@@ -33,7 +33,7 @@ from controller.gittree import TreeEntry
 _HEX = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _SAFE_PATH = re.compile(r"^(?:[A-Za-z0-9_.@+-]+/)*[A-Za-z0-9_.@+-]+$")
 _TIMEOUT = 60.0  # seconds; a git command that takes longer is treated as failed
-_MAX_CHANGE_COMMITS = 500  # a merge bringing in more commits than this is summarised by these
+_MAX_CHANGE_COMMITS = 500  # a merge bringing in more commits than this is not judged at all
 _FIELD = "%x00"
 _RECORD = "%x1e"
 _COMMIT_FORMAT = _FIELD.join(
@@ -253,20 +253,32 @@ def commit_info(repo: RepoHandle, commit: str) -> CommitInfo:
 
 
 def merged_commits(repo: RepoHandle, merge: CommitInfo) -> tuple[CommitInfo, ...]:
-    """The non-merge commits a merge brought in: reachable from its other parents, not the first."""
+    """The commits a merge brought in: reachable from its other parents, not the first.
+
+    Merge commits on the merged branch are included: one can write content
+    itself (an "update branch" merge that edits the file), so its author
+    wrote part of the change. More than `_MAX_CHANGE_COMMITS` is an error
+    rather than a truncated list: an author cut off the list would be one
+    whose approval counts.
+    """
     if not merge.is_merge:
         return ()
     first, *others = merge.parents
-    return _log(
+    found = _log(
         repo,
         [
-            "--no-merges",
-            f"--max-count={_MAX_CHANGE_COMMITS}",
+            f"--max-count={_MAX_CHANGE_COMMITS + 1}",
             "--end-of-options",
             *others,
             f"^{first}",
         ],
     )
+    if len(found) > _MAX_CHANGE_COMMITS:
+        raise GitHistoryError(
+            f"merge {merge.id[:12]} brings in more than {_MAX_CHANGE_COMMITS} commits; "
+            "too many to tell who wrote the change (merge the sign-off on its own)"
+        )
+    return found
 
 
 def _log(repo: RepoHandle, revs: Sequence[str]) -> tuple[CommitInfo, ...]:

@@ -56,7 +56,15 @@ from typing import Any, Protocol
 from controller import __version__, pipeline, status
 from controller.errors import FatalError, TransientError, UserError
 from controller.generation import file_digest, generation
-from controller.gitrepo import OFFERS_DIR, POLICY_PATHS, GitRepo, Identity, PushRejected, RefMoved
+from controller.gitrepo import (
+    OFFERS_DIR,
+    POLICY_PATHS,
+    GitRepo,
+    Identity,
+    PushRejected,
+    RefMoved,
+    check_branch_name,
+)
 from controller.gitrepo import blob_oid as git_blob_oid
 from controller.gittree import GitTreeFiles, TreeSnapshot
 from controller.marketplace.api import (
@@ -377,7 +385,8 @@ class Reconciler:
 
     def _branch(self) -> str:
         if self.watch.branch:
-            return self.watch.branch
+            # Validated here too, not only by the commands: the name reaches git's argv.
+            return check_branch_name(self.watch.branch)
         if self.watch.remote:
             raise UserError("--remote needs --branch: name the remote branch to reconcile")
         branch = self.repo.head_branch()

@@ -7,6 +7,14 @@ decision. It never raises for what it finds in the repository or on GitHub:
 every problem, including a git or API failure, is a verdict with `valid`
 False and a message saying exactly why (failing closed).
 
+The rules (publishing.yaml's signoff settings and CODEOWNERS) must let the
+sign-off count both as they stand at the reconciled commit (so a later
+revocation applies) and as they stood just before the commit that brought
+signoff.yaml in (its first parent): a change may not write the rules it is
+judged by, such as naming its own approver or switching the provider to
+`none` in the pull request that adds the sign-off. Allowed signers are
+read from that same first parent (see `evidence_git`).
+
 Modules: `document` (signoff.yaml), `codeowners` (CODEOWNERS semantics),
 `approvers` (who may approve), `trailers` (commit trailers), `rules` (the
 decision), `evidence_git` / `evidence_github` (gathering).
@@ -16,16 +24,26 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from controller import githistory
+from controller.errors import UserError
 from controller.githistory import GitHistoryError, RepoHandle
 from controller.model import SignOffVerdict
-from controller.policy import GitHubSettings, Policy, Provider, SignOffPolicy
+from controller.policy import (
+    POLICY_FILE,
+    GitHubSettings,
+    Policy,
+    Provider,
+    SignOffPolicy,
+    parse_policy,
+)
 from controller.signoff import approvers, codeowners, evidence_git, evidence_github, rules
 from controller.signoff.document import MAX_BYTES, parse_signoff
 from controller.signoff.evidence_github import GitHubClient, GitHubError, GitHubRateLimited
 from controller.signoff.rules import Authorization, ParsedSignOff, SignOffReason, Trust
+from controller.yamlio import load_mapping
 
 __all__ = [
     "GitHubClient",
@@ -38,6 +56,9 @@ __all__ = [
 ]
 
 _OFFER_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$")
+_POLICY_MAX_BYTES = 1024 * 1024
+# The files whose content decides who may sign off and how (see the module docstring).
+_RULE_FILES: tuple[str, ...] = (POLICY_FILE, *codeowners.LOCATIONS)
 
 
 def evaluate_signoff(
@@ -64,6 +85,58 @@ def evaluate_signoff(
             reason=SignOffReason.INVALID.value,
             message=f"{offer_id!r} is not an offer id",
         )
+    question = _Question(repo, commit, offer_id, current_generation, github)
+    verdict = _judge(question, policy, rules_commit=commit)
+    if not verdict.valid or not verdict.commit:
+        return verdict
+    return _judge_under_earlier_rules(question, verdict)
+
+
+@dataclass(frozen=True, slots=True)
+class _Question:
+    """What is being judged: one offer's signoff.yaml at one commit, for one generation."""
+
+    repo: RepoHandle
+    commit: str
+    offer_id: str
+    generation: str
+    github: GitHubClient | None
+
+
+def _judge_under_earlier_rules(question: _Question, verdict: SignOffVerdict) -> SignOffVerdict:
+    """`verdict` if the rules before the sign-off's commit also let it count; else why not."""
+    repo, commit, introducing = question.repo, question.commit, verdict.commit
+    try:
+        parents = githistory.commit_parents(repo, introducing)
+        if not parents:
+            return verdict  # the repository's first commit: no earlier rules exist
+        before = parents[0]
+        if all(_same_entry(repo, before, commit, path) for path in _RULE_FILES):
+            return verdict
+        earlier_policy = _policy_at(repo, before)
+    except GitHistoryError as exc:
+        return SignOffVerdict(
+            valid=False,
+            generation=verdict.generation,
+            reason=SignOffReason.LOOKUP_FAILED.value,
+            message=f"could not read the sign-off rules from git: {exc}",
+            commit=introducing,
+        )
+    earlier = _judge(question, earlier_policy, rules_commit=before)
+    if earlier.valid:
+        return verdict
+    return replace(
+        earlier,
+        message=f"not under the sign-off rules as they stood before commit {introducing[:12]} "
+        "brought signoff.yaml in (publishing.yaml and CODEOWNERS count as of its first parent "
+        f"{before[:12]}, so a change cannot write the rules it is judged by): {earlier.message}",
+    )
+
+
+def _judge(question: _Question, policy: Policy, *, rules_commit: str) -> SignOffVerdict:
+    """The verdict with `policy`, and CODEOWNERS as `rules_commit` holds it."""
+    repo, commit, offer_id = question.repo, question.commit, question.offer_id
+    current_generation, github = question.generation, question.github
     path = approvers.signoff_path(offer_id)
     settings = policy.signoff
     try:
@@ -71,7 +144,7 @@ def evaluate_signoff(
         authorization = (
             None
             if settings.provider is Provider.NONE
-            else load_authorization(repo, commit, offer_id, settings)
+            else load_authorization(repo, rules_commit, offer_id, settings)
         )
     except GitHistoryError as exc:
         return SignOffVerdict(
@@ -100,6 +173,35 @@ def evaluate_signoff(
         authorization=authorization,
         evidence=evidence,
     )
+
+
+def _same_entry(repo: RepoHandle, a: str, b: str, path: str) -> bool:
+    one, other = githistory.tree_entry(repo, a, path), githistory.tree_entry(repo, b, path)
+    if one is None or other is None:
+        return one is other
+    return (one.mode, one.oid) == (other.mode, other.oid)
+
+
+def _policy_at(repo: RepoHandle, commit: str) -> Policy:
+    """publishing.yaml as `commit` holds it: defaults when absent; when it cannot be read,
+    sign-off problems, so a broken file voids sign-offs rather than loosening them."""
+    entry = githistory.tree_entry(repo, commit, POLICY_FILE)
+    if entry is None:
+        return parse_policy(None)[0]
+    problem = ""
+    if entry.mode not in {"100644", "100755"}:
+        problem = "is not a regular file (a symlink or submodule)"
+    elif entry.size > _POLICY_MAX_BYTES:
+        problem = f"is {entry.size:,} bytes; the limit is {_POLICY_MAX_BYTES:,}"
+    else:
+        try:
+            data = githistory.read_blob(repo, entry.oid, _POLICY_MAX_BYTES)
+            return parse_policy(load_mapping(data, name=POLICY_FILE).document)[0]
+        except UserError as exc:  # YamlError and the loader's other refusals
+            problem = str(exc)
+    policy = parse_policy(None)[0]
+    signoff = replace(policy.signoff, problems=(f"{POLICY_FILE} at {commit[:12]} {problem}",))
+    return replace(policy, signoff=signoff)
 
 
 @lru_cache(maxsize=8)
