@@ -125,9 +125,6 @@ def run(args: argparse.Namespace) -> int:
     watch = _watch(args)
     listen = parse_listen(args.listen)
     shard = parse_shard(args.shard) if args.shard else ALL_SHARDS
-    if shard.count > 1:
-        # TODO(#6): needs the reconcile pass to take an offer filter (Reconciler(include=...)).
-        raise UsageError("--shard is not supported yet: the reconcile pass cannot filter offers")
     secret = secret_from_env(args.webhook_secret_env)
     json_lines = {"auto": None, "json": True, "text": False}[args.log_format]
     handler = daemon_logging.configure(
@@ -148,6 +145,10 @@ def run(args: argparse.Namespace) -> int:
                 judge=default_judge(repo),
                 watch=watch,
                 clock=lambda: datetime.now(UTC),
+                # Each shard keeps its own reconciled record, so daemons over
+                # disjoint offer sets never mistake each other's progress for theirs.
+                include=shard.owns if shard.count > 1 else None,
+                part=f"shard-{shard.index}-of-{shard.count}" if shard.count > 1 else "",
             )
             daemon = Daemon(
                 ReconcilerPass(reconciler, repo, in_flight_poll=_in_flight_poll(args)),
