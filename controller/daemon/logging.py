@@ -21,7 +21,10 @@ from typing import Any, TextIO
 
 MASK = "***"
 CONTEXT_FIELDS = ("offer", "generation", "phase")
-_SECRET_NAME = re.compile(r"TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL", re.IGNORECASE)
+# PAT only as a whole word (GH_PAT, PAT_GITHUB), so PATH is not taken for a secret.
+_SECRET_NAME = re.compile(
+    r"TOKEN|SECRET|PASSWORD|PASSWD|KEY|CREDENTIAL|(?:^|_)PAT(?:_|$)", re.IGNORECASE
+)
 _MIN_SECRET_LEN = 4  # masking "1" or "on" would shred ordinary text and hide nothing
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     # Azure SAS and similar signed URLs: ...&sig=<base64url>&...

@@ -83,6 +83,9 @@ class HttpMarketplace:
             )
         if parsed.query or parsed.fragment:
             raise ValueError(f"marketplace URL must not have a query or fragment: {base_url!r}")
+        if token and parsed.scheme != "https" and not _is_loopback(parsed.hostname):
+            # A bearer token over plain HTTP is readable by anyone on the path.
+            raise ValueError(f"a marketplace token is only sent over https: {base_url!r}")
         if timeout <= 0 or max_retries < 0 or backoff < 0:
             raise ValueError("timeout must be > 0, max_retries and backoff >= 0")
         self.base_url = base_url.rstrip("/")

@@ -122,3 +122,8 @@ def test_a_terminal_gets_the_human_format() -> None:
     assert "contoso (Validating) submitted" in line
     assert "generation=sha256:ffffffffffff" in line
     assert not line.startswith("{")
+
+
+def test_a_personal_access_token_variable_is_secret_but_path_is_not() -> None:
+    env = {"GH_PAT": "ghp_personal_access_1234", "PATH": "/usr/local/bin:/usr/bin"}
+    assert secret_values(env) == ("ghp_personal_access_1234",)

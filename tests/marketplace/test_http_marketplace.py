@@ -416,3 +416,11 @@ class TestUnexpectedAnswers:
     def test_bad_base_urls_are_refused(self, url: str) -> None:
         with pytest.raises(ValueError, match="marketplace URL"):
             HttpMarketplace(url)
+
+
+def test_a_token_is_never_sent_over_plain_http_to_another_host() -> None:
+    with pytest.raises(ValueError, match="only sent over https"):
+        HttpMarketplace("http://marketplace.example.com", token="s3cret-token")
+    # Loopback (the simulated marketplace served locally) and https are fine.
+    HttpMarketplace("http://127.0.0.1:8080", token="s3cret-token")
+    HttpMarketplace("https://marketplace.example.com", token="s3cret-token")
