@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -16,6 +18,28 @@ from controller.daemon.workqueue import ALL, CHANGED, Backoff, WorkQueue
 from controller.errors import FatalError, TransientError
 
 FAST = DaemonConfig(heartbeat=0.2, debounce=0.05, min_timer_delay=0.01)
+
+
+class PausableClock:
+    """time.monotonic that a test can hold still for a moment; it never runs backwards."""
+
+    def __init__(self) -> None:
+        self._held: float | None = None
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self._held if self._held is not None else time.monotonic()
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        with self._lock:
+            self._held = time.monotonic()
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held = None
 
 
 def fast_queue(base: float = 0.1, cap: float = 1.0) -> WorkQueue:
@@ -31,12 +55,17 @@ class TestPasses:
             assert reconcile.wait_for(1) == [None]
 
     def test_a_burst_of_triggers_makes_one_pass(self) -> None:
+        # The burst is logically instantaneous: the daemon's clock stands still while the
+        # 30 triggers arrive, so a loaded machine that takes longer than the coalescing
+        # delay to run the loop below cannot split it into two passes.
+        clock = PausableClock()
         reconcile = RecordingReconcile()
-        daemon = Daemon(reconcile, config=FAST)
+        daemon = Daemon(reconcile, config=FAST, monotonic=clock)
         with running(daemon):
             reconcile.wait_for(1)
-            for i in range(30):
-                daemon.enqueue([f"offer-{i % 10}"], "watch", delay=0.1)
+            with clock.paused():
+                for i in range(30):
+                    daemon.enqueue([f"offer-{i % 10}"], "watch", delay=0.1)
             calls = reconcile.wait_for(2)
             time.sleep(0.3)
             assert reconcile.snapshot() == [None, frozenset(f"offer-{i}" for i in range(10))]

@@ -265,9 +265,23 @@ def test_twenty_sigkills_with_pushes_in_between_converge_without_duplicates(
             world.person_commits.append(world.commit(f"Edit the README ({kill})"))
     final = Daemon(world)
     try:
+        # Ready means a pass has succeeded: the offers may have settled under an earlier
+        # daemon, and a SIGTERM before the signal handlers exist would only test Python.
+        port = final.port()
+        wait_until(
+            lambda: http("GET", f"http://127.0.0.1:{port}/readyz")[0] == 200,
+            timeout=15,
+            what="the final daemon to be ready",
+        )
         wait_settled(world, final, offers, timeout=30)
     finally:
         assert final.stop(signal.SIGTERM) == 0
+    assert {o: (world.remote_status(o) or {}).get("phase") for o in offers} == {
+        "contoso-field-insights": "AwaitingSignOff",
+        "fabrikam-case-triage": "Preview",
+        "northwind-loyalty-hub": "Draft",
+        "tailspin-quote-builder": "Rejected",
+    }
     duplicates = {k: n for k, n in world.submissions_per_generation().items() if n > 1}
     assert duplicates == {}
     git(world.person, "fetch", "-q", "origin")
