@@ -41,6 +41,7 @@ import git
 from git.exc import GitCommandError, GitCommandNotFound
 
 from controller.errors import FatalError, TransientError, UsageError, UserError
+from controller.fsio import atomic_write
 from controller.gittree import DEFAULT_MAX_BLOB_BYTES, TreeEntry, TreeSnapshot
 
 log = logging.getLogger(__name__)
@@ -529,7 +530,7 @@ class GitRepo:
             if after is None:
                 target.unlink(missing_ok=True)
             else:
-                _atomic_write(target, self.read_blob(after.oid))
+                atomic_write(target, self.read_blob(after.oid))
             synced.append(path)
         if synced:
             try:
@@ -743,20 +744,6 @@ def _index_info(path: str, data: bytes | None, object_format: str) -> bytes:
         zero = "0" * (40 if object_format == "sha1" else 64)
         return b"0 " + zero.encode() + b"\t" + raw + b"\x00"
     return b"100644 " + blob_oid(data, object_format).encode() + b"\t" + raw + b"\x00"
-
-
-def _atomic_write(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        Path(tmp).replace(target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _git_running_in(dirs: set[Path], exclude: set[int]) -> bool:

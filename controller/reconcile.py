@@ -43,9 +43,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import re
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -55,6 +53,7 @@ from typing import Any, Protocol
 
 from controller import __version__, pipeline, status
 from controller.errors import FatalError, TransientError, UserError
+from controller.fsio import atomic_write
 from controller.generation import file_digest, generation
 from controller.gitrepo import (
     OFFERS_DIR,
@@ -452,7 +451,7 @@ class Reconciler:
             "commit": commit,
             "inflight": sorted(in_flight),
         }
-        _atomic_write(self._state_path(key), json.dumps(data, indent=1).encode("utf-8"))
+        atomic_write(self._state_path(key), json.dumps(data, indent=1).encode("utf-8"))
 
     # -- evaluate: validate, observe, decide, act ---------------------------------------
 
@@ -829,17 +828,3 @@ def _load_policy(snapshot: TreeSnapshot) -> Policy:
         signoff = replace(policy.signoff, problems=(f"{POLICY_FILE}: {exc}",))
         return replace(policy, signoff=signoff)
     return parse_policy(loaded.document)[0]
-
-
-def _atomic_write(target: Path, data: bytes) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        Path(tmp).replace(target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

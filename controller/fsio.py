@@ -1,0 +1,26 @@
+"""Writing files so that a crash, a SIGKILL or a full disk never leaves a truncated one.
+
+The bytes go to a temporary file beside the target, are fsynced, and replace
+the target in one rename: a reader sees the old content or the new, never half.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+
+def atomic_write(target: Path, data: bytes) -> None:
+    """Replace `target` with `data` atomically (temp file, fsync, rename)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        Path(tmp).replace(target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
