@@ -18,6 +18,7 @@ from typing import Any
 from rich.console import Group
 from rich.text import Text
 
+from controller.commands.options import add_repo_option
 from controller.commands.status import add_color_options
 from controller.errors import EXIT_OK, UsageError, UserError
 from controller.gitrepo import GitRepo
@@ -46,7 +47,7 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("offer", metavar="OFFER", help="offer id (its folder under offers/)")
-    parser.add_argument("--repo", metavar="DIR", default=".", help="repository (default: .)")
+    add_repo_option(parser)
     parser.add_argument(
         "--rev", metavar="REV", default="HEAD", help="commit to read history from (default: HEAD)"
     )

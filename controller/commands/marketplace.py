@@ -23,7 +23,7 @@ from controller.marketplace.faults import FaultConfig, FaultConfigError
 from controller.marketplace.server import DEFAULT_MAX_BODY, MarketplaceServer, serve_forever_until
 from controller.marketplace.simulated import SimulatedMarketplace
 
-from .options import time_scale_arg
+from .options import add_repo_option, time_scale_arg
 
 DEFAULT_LISTEN = "127.0.0.1:8765"
 
@@ -47,7 +47,7 @@ def register(subparsers: Any) -> None:
         default=DEFAULT_LISTEN,
         help=f"address to bind (default {DEFAULT_LISTEN}; port 0 picks a free one)",
     )
-    serve.add_argument("--repo", metavar="DIR", default=".", help="repository (default: .)")
+    add_repo_option(serve)
     serve.add_argument(
         "--db",
         metavar="PATH",

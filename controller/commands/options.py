@@ -1,4 +1,7 @@
-"""Command-line options shared by every verb that talks to the marketplace.
+"""Command-line options shared between verbs: the repository, the watched branch, the marketplace.
+
+`--repo DIR` (default: the current directory) names the checkout; `--remote
+NAME --branch NAME` the branch a pass reads and pushes.
 
 `--marketplace URL` (default: the simulated marketplace in the repository's
 `.git/`; also env `OFFERCTL_MARKETPLACE`) and `--time-scale N` (simulated
@@ -22,6 +25,20 @@ from controller.marketplace.factory import (
 )
 
 ENV_MARKETPLACE = "OFFERCTL_MARKETPLACE"
+
+
+def add_repo_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--repo", metavar="DIR", default=".", help="repository (default: .)")
+
+
+def add_branch_options(
+    parser: argparse.ArgumentParser,
+    *,
+    remote_help: str = "configured remote to fetch and push",
+    branch_help: str = "branch to reconcile",
+) -> None:
+    parser.add_argument("--remote", metavar="NAME", help=remote_help)
+    parser.add_argument("--branch", metavar="NAME", help=branch_help)
 
 
 def time_scale_arg(text: str) -> float:

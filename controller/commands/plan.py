@@ -17,7 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from controller.commands.options import add_marketplace_options, marketplace_from_args
+from controller.commands.options import (
+    add_branch_options,
+    add_marketplace_options,
+    add_repo_option,
+    marketplace_from_args,
+)
 from controller.commands.status import add_color_options
 from controller.errors import EXIT_FAIL, EXIT_OK, UsageError
 from controller.gitrepo import GitRepo, check_branch_name, check_remote_name
@@ -52,15 +57,18 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("offers", nargs="*", metavar="OFFER", help="show only these offers")
-    parser.add_argument("--repo", metavar="DIR", default=".", help="repository (default: .)")
+    add_repo_option(parser)
     parser.add_argument(
         "--rev",
         metavar="REV",
         default=None,
         help="commit to plan against (default: HEAD; with --remote, the fetched branch tip)",
     )
-    parser.add_argument("--remote", metavar="NAME", help="configured remote to fetch first")
-    parser.add_argument("--branch", metavar="NAME", help="branch a pass would reconcile")
+    add_branch_options(
+        parser,
+        remote_help="configured remote to fetch first",
+        branch_help="branch a pass would reconcile",
+    )
     parser.add_argument(
         "--detailed-exitcode",
         action="store_true",

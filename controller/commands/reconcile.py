@@ -17,7 +17,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from controller.commands.options import add_marketplace_options, marketplace_from_args
+from controller.commands.options import (
+    add_branch_options,
+    add_marketplace_options,
+    add_repo_option,
+    marketplace_from_args,
+)
 from controller.errors import EXIT_FAIL, EXIT_OK, UsageError
 from controller.gitrepo import GitRepo, check_branch_name, check_remote_name
 from controller.marketplace.api import Marketplace
@@ -43,9 +48,8 @@ def register(subparsers: Any) -> None:
             "changes in one commit (pushed with --remote)."
         ),
     )
-    parser.add_argument("--repo", metavar="DIR", default=".", help="repository (default: .)")
-    parser.add_argument("--remote", metavar="NAME", help="configured remote to fetch and push")
-    parser.add_argument("--branch", metavar="NAME", help="branch to reconcile")
+    add_repo_option(parser)
+    add_branch_options(parser)
     parser.add_argument(
         "--full", action="store_true", help="evaluate every offer, not only the changed ones"
     )

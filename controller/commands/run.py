@@ -19,7 +19,12 @@ from pathlib import Path
 from typing import Any
 
 from controller import status
-from controller.commands.options import add_marketplace_options, marketplace_from_args
+from controller.commands.options import (
+    add_branch_options,
+    add_marketplace_options,
+    add_repo_option,
+    marketplace_from_args,
+)
 from controller.daemon import logging as daemon_logging
 from controller.daemon.http import DEFAULT_LISTEN, parse_listen
 from controller.daemon.lock import DaemonLock, default_lock_path
@@ -64,9 +69,8 @@ def register(subparsers: Any) -> None:
             "POST /hooks/git on --listen."
         ),
     )
-    parser.add_argument("--repo", metavar="DIR", default=".", help="repository (default: .)")
-    parser.add_argument("--remote", metavar="NAME", help="configured remote to fetch and push")
-    parser.add_argument("--branch", metavar="NAME", help="branch to reconcile")
+    add_repo_option(parser)
+    add_branch_options(parser)
     parser.add_argument(
         "--interval",
         metavar="S",

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from controller import githistory
+from controller.commands.options import add_repo_option
 from controller.errors import EXIT_OK, UsageError, UserError
 from controller.generation import short
 from controller.githistory import GitHistoryError
@@ -70,7 +71,7 @@ def register(subparsers: Any) -> None:
         "Your working tree is not touched.",
     )
     parser.add_argument("offer", metavar="OFFER", help="offer id (its folder under offers/)")
-    parser.add_argument("--repo", metavar="DIR", default=".", help="repository (default: .)")
+    add_repo_option(parser)
     parser.add_argument(
         "--from",
         dest="base",

@@ -24,6 +24,7 @@ from rich.live import Live
 from rich.text import Text
 
 from controller import status as status_file
+from controller.commands.options import add_repo_option
 from controller.errors import EXIT_OK, UsageError, UserError
 from controller.gitrepo import GitRepo
 from controller.model import API_VERSION, OfferStatus
@@ -72,7 +73,7 @@ def register(subparsers: Any) -> None:
         ),
     )
     parser.add_argument("offer", nargs="?", metavar="OFFER", help="one offer id: detailed view")
-    parser.add_argument("--repo", metavar="DIR", default=".", help="repository (default: .)")
+    add_repo_option(parser)
     parser.add_argument(
         "--rev",
         metavar="REV",

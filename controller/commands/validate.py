@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from controller import report
+from controller.commands.options import add_repo_option
 from controller.errors import EXIT_FAIL, EXIT_OK, UsageError
 from controller.validation.engine import (
     MANIFEST,
@@ -42,7 +43,7 @@ def register(subparsers: Any) -> None:
         metavar="PATH",
         help="offer.yaml files, offer folders or folders of offers (default: offers/ of --repo)",
     )
-    parser.add_argument("--repo", metavar="DIR", default=".", help="repository (default: .)")
+    add_repo_option(parser)
     parser.add_argument(
         "-o", "--output", choices=("text", "json"), default="text", help="output format"
     )
