@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import GitRepos, git
+from git_helpers import GitRepos, git
 
 from controller.errors import FatalError, TransientError, UsageError, UserError
 from controller.gitrepo import (

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import yaml
-from conftest import GitRepos, git
+from git_helpers import GitRepos, git
 
 from controller.cli import main
 from controller.errors import TransientError

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import GEN_B, make_status, offerctl, status_bytes, utcnow
-from conftest import GitRepos, git
+from git_helpers import GitRepos, git
 
 from controller.model import Phase
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import Ran, env, offerctl
-from conftest import GitRepos, git
+from git_helpers import GitRepos, git
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "offers"
 FAST = ("--time-scale", "1000000")

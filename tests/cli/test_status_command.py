@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 from cli_helpers import CERT_FINDING, GEN_A, env, make_status, offerctl, status_bytes, utcnow
-from conftest import GitRepos
+from git_helpers import GitRepos
 
 from controller import status
 from controller.commands.status import _View, watch

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import GitRepos
+from git_helpers import GitRepos
 
 from controller import cli
 from controller.errors import UsageError

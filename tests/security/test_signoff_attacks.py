@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import GitRepos, git
+from git_helpers import GitRepos, git
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "signoff"))
 

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import GitRepos, git
+from git_helpers import GitRepos, git
 
 from controller.generation import generation
 

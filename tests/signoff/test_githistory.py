@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import GitRepos
+from git_helpers import GitRepos
 from signoff_helpers import ANA, CARL, OFFER, make_offers_repo, signoff_yaml
 
 from controller import githistory

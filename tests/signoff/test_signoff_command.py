@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import GitRepos
+from git_helpers import GitRepos
 from signoff_helpers import ANA, CARL, OFFER, OffersRepo, make_offers_repo
 
 from controller.cli import main

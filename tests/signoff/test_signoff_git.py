@@ -6,7 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import GitRepos
+from git_helpers import GitRepos
 from signoff_helpers import (
     ANA,
     BO,

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from conftest import GitRepos
+from git_helpers import GitRepos
 from github_fake import REPO, FakeGitHub, pr_commit, pull, review, serve, user
 from signoff_helpers import ANA, CARL, OFFER, OffersRepo, make_offers_repo, signoff_yaml
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from conftest import git
+from git_helpers import git
 
 from controller import policy as policy_module
 from controller.policy import Provider, SignOffPolicy

@@ -9,7 +9,7 @@ variants of base_offer.yaml; line numbers refer to the variant.
 
 from __future__ import annotations
 
-from conftest import BASE
+from offer_helpers import BASE
 
 
 def sub(old: str, new: str, count: int = 1) -> bytes:

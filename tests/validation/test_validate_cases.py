@@ -6,7 +6,7 @@ import time
 
 import pytest
 from cases import CASES
-from conftest import OFFER_ID, WriteOffer
+from offer_helpers import OFFER_ID, WriteOffer
 
 from controller.validation.engine import validate_offer
 from controller.validation.files import WorktreeFiles

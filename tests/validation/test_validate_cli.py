@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from cases import sub
-from conftest import OFFER_ID, WriteOffer
+from offer_helpers import OFFER_ID, WriteOffer
 
 from controller.cli import main
 

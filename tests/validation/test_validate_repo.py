@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from conftest import BASE, OFFER_ID, WriteOffer, write_assets
+from offer_helpers import BASE, OFFER_ID, WriteOffer, write_assets
 
 from controller.validation.engine import validate_repo
 from controller.validation.files import WorktreeFiles

@@ -1,0 +1,10 @@
+"""Fixtures every test folder shares; the helpers behind them live in git_helpers.py.
+
+Tests import helpers from `git_helpers`, never from `conftest`: two conftest
+modules in one run share the name, and which one an import finds would
+depend on collection order.
+"""
+
+from git_helpers import _pinned_git_env, gitrepos, make_repo
+
+__all__ = ["_pinned_git_env", "gitrepos", "make_repo"]
