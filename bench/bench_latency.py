@@ -106,11 +106,16 @@ class Repo:
                 break
         manifest.write_text("".join(lines), encoding="utf-8")
         for _ in range(COMMIT_TRIES):
-            self.git("add", "--", f"offers/{offer}/offer.yaml")
-            done = self.git("commit", "-q", "-m", f"Edit {offer} ({n})", check=False)
-            if done.returncode == 0:
-                return self.tip()
-            time.sleep(0.01)  # the daemon committed status at that instant: commit again
+            # In local mode the daemon briefly holds index.lock while it brings its
+            # status files into this checkout; git then refuses `add` or `commit`,
+            # and a person simply runs the command again, as this does.
+            added = self.git("add", "--", f"offers/{offer}/offer.yaml", check=False)
+            done = added
+            if added.returncode == 0:
+                done = self.git("commit", "-q", "-m", f"Edit {offer} ({n})", check=False)
+                if done.returncode == 0:
+                    return self.tip()
+            time.sleep(0.01)
         raise RuntimeError(f"could not commit edit {n}: {done.stderr.strip()}")
 
 
