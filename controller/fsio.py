@@ -10,9 +10,14 @@ import os
 import tempfile
 from pathlib import Path
 
+from controller.failpoint import failpoint
 
-def atomic_write(target: Path, data: bytes) -> None:
-    """Replace `target` with `data` atomically (temp file, fsync, rename)."""
+
+def atomic_write(target: Path, data: bytes, *, failpoint_name: str = "") -> None:
+    """Replace `target` with `data` atomically (temp file, fsync, rename).
+
+    `failpoint_name` names the crash-test failpoint between fsync and rename.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
     try:
@@ -20,6 +25,8 @@ def atomic_write(target: Path, data: bytes) -> None:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
+        if failpoint_name:
+            failpoint(failpoint_name)
         Path(tmp).replace(target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

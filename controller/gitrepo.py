@@ -41,6 +41,7 @@ import git
 from git.exc import GitCommandError, GitCommandNotFound
 
 from controller.errors import FatalError, TransientError, UsageError, UserError
+from controller.failpoint import BEFORE_PUSH, failpoint
 from controller.fsio import atomic_write
 from controller.gittree import DEFAULT_MAX_BLOB_BYTES, TreeEntry, TreeSnapshot
 
@@ -609,6 +610,7 @@ class GitRepo:
         """
         self._check_remote(remote)
         refspec = f"{check_oid(commit)}:refs/heads/{check_branch_name(branch)}"
+        failpoint(BEFORE_PUSH)
         try:
             self._run(["push", "--porcelain", "--quiet", "--end-of-options", remote, refspec])
         except GitCommandError as exc:

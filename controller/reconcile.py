@@ -53,6 +53,15 @@ from typing import Any, Protocol
 
 from controller import __version__, pipeline, status
 from controller.errors import FatalError, TransientError, UserError
+from controller.failpoint import (
+    AFTER_COMMIT_OBJECT,
+    AFTER_GO_LIVE,
+    AFTER_PUSH,
+    AFTER_REF_UPDATE,
+    AFTER_SUBMIT,
+    MID_STATE_WRITE,
+    failpoint,
+)
 from controller.fsio import atomic_write
 from controller.generation import file_digest, generation
 from controller.gitrepo import (
@@ -355,9 +364,12 @@ class Reconciler:
             self.repo.clear_stale_locks()
             base = self._locate(branch)
             recorded_ref = GitRepo.reconciled_ref(branch, self.watch.remote, self.part)
+            if not self.watch.remote:
+                self._finish_checkout_sync(branch, base, self.repo.resolve(recorded_ref))
             scope = _Scope(True, None) if full else self._scope(base, recorded_ref, key)
             outcomes = self._evaluate(base, scope, overrides={})
             result = self._flush(branch, base, scope, outcomes)
+            failpoint(AFTER_PUSH)
             self.repo.record_reconciled(recorded_ref, result.commit or base)
             self._save_state(key, result.commit or base, result.in_flight)
             return result
@@ -401,6 +413,26 @@ class Reconciler:
         if tip is None:
             raise UserError(f"branch {branch!r} does not exist or has no commits; nothing to do")
         return tip
+
+    def _finish_checkout_sync(self, branch: str, tip: str, recorded: str | None) -> None:
+        """Bring the checkout along to a status commit a killed pass left unsynced.
+
+        A pass killed between moving the branch and `sync_checked_out` leaves the
+        user's index and working tree at the parent's status files: `git status`
+        shows them reverted and the user's next commit would revert them. When the
+        tip is not the recorded commit and changes only status files, sync now
+        (a no-op for files the user has touched, or already synced).
+        """
+        if recorded == tip:
+            return
+        parent = self.repo.resolve(f"{tip}~1")
+        if parent is None:
+            return
+        paths = self.repo.changed_paths(parent, tip)
+        if paths and all(
+            p.startswith(f"{OFFERS_DIR}/") and p.endswith(f"/{STATUS_FILE}") for p in paths
+        ):
+            self.repo.sync_checked_out(branch, parent, tip, paths)
 
     # -- scope: what changed since the last reconciled commit -------------------------------
 
@@ -451,7 +483,11 @@ class Reconciler:
             "commit": commit,
             "inflight": sorted(in_flight),
         }
-        atomic_write(self._state_path(key), json.dumps(data, indent=1).encode("utf-8"))
+        atomic_write(
+            self._state_path(key),
+            json.dumps(data, indent=1).encode("utf-8"),
+            failpoint_name=MID_STATE_WRITE,
+        )
 
     # -- evaluate: validate, observe, decide, act ---------------------------------------
 
@@ -578,8 +614,10 @@ class Reconciler:
                         action.idempotency_key,
                     )
                 )
+                failpoint(AFTER_SUBMIT)
             elif isinstance(action, pipeline.GoLive):
                 returned.append(self.marketplace.go_live(action.submission_id))
+                failpoint(AFTER_GO_LIVE)
             elif isinstance(action, pipeline.Cancel):
                 returned.append(self.marketplace.cancel(action.submission_id))
             elif isinstance(action, pipeline.Withdraw):
@@ -692,6 +730,7 @@ class Reconciler:
         )
         if commit is None:  # pragma: no cover - updates were computed against base's blobs
             raise FatalError("the status commit came out identical to its parent")
+        failpoint(AFTER_COMMIT_OBJECT)
         if self.watch.remote:
             try:
                 self.repo.push(self.watch.remote, commit, branch)
@@ -702,6 +741,7 @@ class Reconciler:
             self.repo.update_ref(f"refs/heads/{branch}", commit, base, "offerctl: status")
         except RefMoved:
             return None
+        failpoint(AFTER_REF_UPDATE)
         self.repo.sync_checked_out(branch, base, commit, updates)
         return commit
 
