@@ -110,7 +110,15 @@ class WorktreeFiles:
         with os.fdopen(fd, "rb") as handle:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 raise FileReadError("NotAFile", path, _KIND_MESSAGES["other"])
-            data = handle.read(limit + 1)
+            # Sized by the file, not the limit: read(limit + 1) allocates the whole
+            # limit up front (200 MiB per package). A file grown since fstat reads on.
+            size = os.fstat(fd).st_size
+            data = handle.read(min(size, limit) + 1)
+            while size < len(data) <= limit:
+                more = handle.read(min(limit + 1 - len(data), 1 << 20))
+                if not more:
+                    break
+                data += more
         if len(data) > limit:
             raise FileReadError(
                 "FileTooLarge", path, f"is larger than the limit of {limit:,} bytes"

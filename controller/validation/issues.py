@@ -7,6 +7,7 @@ only when there is something to report.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,11 +33,14 @@ def json_path(path: Sequence[PathItem]) -> str:
     """`("spec", "listings", "en-us")` -> `$.spec.listings.en-us`; indexes as `[0]`."""
     out = ["$"]
     for item in path:
-        if isinstance(item, int):
+        if isinstance(item, int) and not isinstance(item, bool):
             out.append(f"[{item}]")
-        elif _PLAIN_KEY.match(item):
-            out.append(f".{item}")
+            continue
+        # YAML keys may also be null, true or 1.5: spell them as YAML does.
+        key = item if isinstance(item, str) else json.dumps(item, default=str)
+        if _PLAIN_KEY.match(key):
+            out.append(f".{key}")
         else:
-            escaped = item.replace("\\", "\\\\").replace("'", "\\'")
+            escaped = key.replace("\\", "\\\\").replace("'", "\\'")
             out.append(f"['{escaped}']")
     return "".join(out)
