@@ -163,6 +163,11 @@ class Identity:
         return env
 
 
+class PassLockBusy(FatalError):
+    """Another offerctl process is reconciling the same branch: fatal for a one-shot
+    command, only a short wait for the daemon."""
+
+
 class PushRejected(Exception):
     """The remote refused a fast-forward-only push: someone pushed first. Fetch and rebuild."""
 
@@ -672,7 +677,7 @@ class GitRepo:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise FatalError(
+                raise PassLockBusy(
                     f"another offerctl is reconciling {name} in this repository"
                 ) from None
             try:

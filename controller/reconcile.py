@@ -255,6 +255,9 @@ class PassResult:
     in_flight: tuple[str, ...]  # offers the next pass will poll
     errors: Mapping[str, str]  # offer -> why it could not be brought forward this pass
     attempts: int = 1  # commits built before one landed
+    # offer -> when the pipeline next expects news (its WaitUntil), in marketplace time;
+    # in-flight offers missing here have no expected time (e.g. awaiting a review).
+    wake_at: Mapping[str, datetime] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -685,6 +688,7 @@ class Reconciler:
                 in_flight=tuple(sorted(o.offer for o in outcomes.values() if o.in_flight)),
                 errors={o.offer: o.error for o in outcomes.values() if o.error},
                 attempts=attempts,
+                wake_at=_wake_times(outcomes.values()),
             )
 
     def _updates(
@@ -836,6 +840,16 @@ def _desired(check: OfferCheck, last: OfferStatus | None, commit: str) -> pipeli
         observed_commit=observed_commit,
         findings=check.findings,
     )
+
+
+def _wake_times(outcomes: Iterable[_Outcome]) -> dict[str, datetime]:
+    """The earliest WaitUntil of each offer still in flight."""
+    wake: dict[str, datetime] = {}
+    for outcome in outcomes:
+        waits = [a.when for a in outcome.actions if isinstance(a, pipeline.WaitUntil)]
+        if outcome.in_flight and waits and not outcome.error:
+            wake[outcome.offer] = min(waits)
+    return wake
 
 
 def _in_flight(decision: pipeline.Decision) -> bool:

@@ -339,6 +339,14 @@ class TestIncremental:
         drafts.run()
         assert drafts.run().evaluated == ("moving-offer",)
 
+    def test_an_offer_in_flight_says_when_it_next_expects_news(
+        self, drafts: Harness, gitrepos: GitRepos
+    ) -> None:
+        gitrepos.commit(drafts.path, offer_files("moving-offer", "preview"))
+        result = drafts.run()
+        assert "moving-offer" in result.in_flight
+        assert set(result.wake_at) == {"moving-offer"}  # the drafts are at rest: no timer
+
     def test_rewritten_history_means_a_full_pass(self, drafts: Harness, gitrepos: GitRepos) -> None:
         drafts.run()
         git(drafts.path, "commit", "-q", "--amend", "-m", "rewritten status")

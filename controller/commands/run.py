@@ -34,8 +34,8 @@ from controller.daemon.shard import ALL_SHARDS, parse_shard
 from controller.daemon.triggers import Probe, ls_remote_probe
 from controller.daemon.webhook import DEFAULT_SECRET_ENV, secret_from_env
 from controller.daemon.workqueue import WorkQueue
-from controller.errors import FatalError, OfferctlError, TransientError, UsageError
-from controller.gitrepo import GitRepo, check_branch_name, check_remote_name
+from controller.errors import OfferctlError, TransientError, UsageError
+from controller.gitrepo import GitRepo, PassLockBusy, check_branch_name, check_remote_name
 from controller.marketplace.api import Marketplace
 from controller.marketplace.factory import resolve_time_scale
 from controller.reconcile import (
@@ -53,9 +53,6 @@ log = logging.getLogger("controller.run")
 # marketplace time; polling an in-flight offer every minute of it sees each stage end.
 IN_FLIGHT_POLL_SECONDS = 60.0
 MIN_IN_FLIGHT_POLL = 0.05
-# Message of the FatalError `GitRepo.pass_lock` raises when a one-shot `offerctl reconcile`
-# holds the branch: fatal for that command, only a wait for the daemon.
-_PASS_LOCK_BUSY = "another offerctl is reconciling"  # noqa: S105 - a message, not a secret
 
 
 def register(subparsers: Any) -> None:
@@ -155,7 +152,12 @@ def run(args: argparse.Namespace) -> int:
                 part=f"shard-{shard.index}-of-{shard.count}" if shard.count > 1 else "",
             )
             daemon = Daemon(
-                ReconcilerPass(reconciler, repo, in_flight_poll=_in_flight_poll(args)),
+                ReconcilerPass(
+                    reconciler,
+                    repo,
+                    in_flight_poll=_in_flight_poll(args),
+                    time_scale=_time_scale(args),
+                ),
                 config=DaemonConfig(interval=args.interval, resync_every=args.resync),
                 shard=shard,
                 branch=watch.branch or repo.head_branch() or "",
@@ -191,27 +193,46 @@ class ReconcilerPass:
 
     reconciler: Reconciler
     repo: GitRepo
-    in_flight_poll: float
+    in_flight_poll: float  # seconds; for offers in flight with no expected time
+    time_scale: float = 1.0  # marketplace seconds per wall-clock second
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def __call__(self, offers: frozenset[str] | None) -> PassReport:
         try:
             result = self.reconciler.run_pass(full=offers is None)
-        except FatalError as exc:
-            if str(exc).startswith(_PASS_LOCK_BUSY):
-                raise TransientError(str(exc), retry_after=1.0) from None
-            raise
+        except PassLockBusy as exc:  # a one-shot `offerctl reconcile` holds the branch
+            raise TransientError(str(exc), retry_after=1.0) from None
         head = result.commit or result.base
-        due = self.clock() + timedelta(seconds=self.in_flight_poll)
         return PassReport(
             ok=True,
             committed=result.commit is not None,
-            next_due={o: due for o in result.in_flight if o not in result.errors},
+            next_due=self._next_due(result),
             failed_offers=dict(result.errors),
             phases=self._phases(result, head),
             push_retries=max(0, result.attempts - 1),
             head=head,
         )
+
+    def _next_due(self, result: PassResult) -> dict[str, datetime]:
+        """A timer per offer in flight, due when the pipeline next expects news of it.
+
+        The pipeline's wait is in marketplace time; a compressed clock brings it
+        closer by the time scale. Offers with no expected time are polled at the
+        flat in-flight interval.
+        """
+        now = self.clock()
+        fallback = now + timedelta(seconds=self.in_flight_poll)
+        due: dict[str, datetime] = {}
+        for offer in result.in_flight:
+            if offer in result.errors:
+                continue  # the queue backs failed offers off on its own
+            wake = result.wake_at.get(offer)
+            if wake is None:
+                due[offer] = fallback
+                continue
+            delay = (wake - now).total_seconds() / self.time_scale
+            due[offer] = now + timedelta(seconds=max(MIN_IN_FLIGHT_POLL, delay))
+        return due
 
     def _phases(self, result: PassResult, head: str) -> dict[str, str]:
         """Every offer's phase after a full pass; the offers that changed phase otherwise."""
@@ -248,13 +269,17 @@ def _local_tip(repo: GitRepo, watch: Watch) -> Probe:
     return lambda: repo.resolve(ref) or ""
 
 
-def _in_flight_poll(args: argparse.Namespace) -> float:
-    """How often an offer with work in flight is looked at: a minute, in marketplace time."""
+def _time_scale(args: argparse.Namespace) -> float:
+    """The simulated marketplace's time scale; 1 for a real (http) marketplace."""
     try:
-        scale = resolve_time_scale(args.time_scale)
+        return resolve_time_scale(args.time_scale)
     except UsageError:
-        return IN_FLIGHT_POLL_SECONDS
-    return max(MIN_IN_FLIGHT_POLL, IN_FLIGHT_POLL_SECONDS / scale)
+        return 1.0
+
+
+def _in_flight_poll(args: argparse.Namespace) -> float:
+    """How often an offer in flight with no expected time is looked at: a marketplace minute."""
+    return max(MIN_IN_FLIGHT_POLL, IN_FLIGHT_POLL_SECONDS / _time_scale(args))
 
 
 def _marketplace(args: argparse.Namespace, repo: GitRepo, watch: Watch) -> Marketplace:
