@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from controller import __version__, pipeline, status
+from controller.daemon.logging import Redactor
 from controller.errors import FatalError, TransientError, UserError
 from controller.failpoint import (
     AFTER_COMMIT_OBJECT,
@@ -119,6 +120,9 @@ POLLED_PHASES = frozenset({
 _FOLDER = re.compile(r"^[^\x00-\x1f\x7f/\\.][^\x00-\x1f\x7f/\\]{0,254}$")
 
 Clock = Callable[[], datetime]
+# A marketplace's error text may quote a signed URL (SAS `sig=`) or a token; status.yaml,
+# commit diffs and `offerctl reconcile` output get it with such values masked.
+_REDACT = Redactor()
 
 
 # ---------------------------------------------------------------- seams
@@ -503,11 +507,21 @@ class Reconciler:
         offers = snapshot.offer_ids() if scope.offers is None else sorted(scope.offers)
         if self.include is not None:
             offers = [offer for offer in offers if self.include(offer)]
+        twins = self._case_twins(snapshot, scope, offers)
         outcomes: dict[str, _Outcome] = {}
         for offer in offers:
             if not _FOLDER.match(offer):
                 log.warning(
                     "skipping folder offers/%r: not a name a status can be written under", offer
+                )
+                continue
+            if offer in twins:
+                log.warning(
+                    "skipping folder offers/%r: its name differs only in case from offers/%r; "
+                    "on a case-insensitive file system its status.yaml would overwrite that "
+                    "offer's (rename or remove the folder)",
+                    offer,
+                    twins[offer],
                 )
                 continue
             try:
@@ -518,6 +532,31 @@ class Reconciler:
                     offer, None, None, in_flight=True, error=f"{type(exc).__name__}: {exc}"
                 )
         return outcomes
+
+    def _case_twins(
+        self, snapshot: TreeSnapshot, scope: _Scope, offers: Sequence[str]
+    ) -> dict[str, str]:
+        """Folders to skip because their name case-folds onto another folder's: folder -> other.
+
+        A case-insensitive checkout (macOS, Windows) holds such folders as one
+        directory, so writing a status.yaml into one overwrites the other's
+        (the live offer's, typically). The folder whose name is already folded
+        (the only kind that can be a valid offer id) keeps its status.
+        """
+        mixed = [offer for offer in offers if offer != offer.casefold()]
+        if not mixed:
+            return {}
+        every = (
+            snapshot.offer_ids()
+            if scope.offers is None
+            else self.repo.snapshot(snapshot.commit).offer_ids()  # rare: only for odd names
+        )
+        twins: dict[str, str] = {}
+        for offer in mixed:
+            others = [n for n in every if n != offer and n.casefold() == offer.casefold()]
+            if others:
+                twins[offer] = min(others, key=lambda n: (n != n.casefold(), n))
+        return twins
 
     def _offer(
         self,
@@ -642,7 +681,7 @@ class Reconciler:
             reason, message = held.reason, held.message
         else:
             reason = "MarketplaceUnavailable" if exc.transient else "MarketplaceCallFailed"
-            message = str(exc) or type(exc).__name__
+            message = _REDACT(str(exc)) or type(exc).__name__
         after = pipeline.set_condition(
             base,
             ConditionType.MARKETPLACE_ERROR,
@@ -652,7 +691,7 @@ class Reconciler:
             now=self.clock(),
         )
         log.warning("offer %s: marketplace error: %s", work.offer, exc)
-        return _Outcome(work.offer, last, after, in_flight=True, error=str(exc))
+        return _Outcome(work.offer, last, after, in_flight=True, error=_REDACT(str(exc)))
 
     # -- record and flush -------------------------------------------------------------------
 
