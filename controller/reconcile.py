@@ -52,7 +52,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from controller import __version__, pipeline, status
-from controller.daemon.logging import Redactor
 from controller.errors import FatalError, TransientError, UserError
 from controller.failpoint import (
     AFTER_COMMIT_OBJECT,
@@ -95,6 +94,7 @@ from controller.model import (
     Target,
 )
 from controller.policy import POLICY_FILE, Policy, Provider, parse_policy
+from controller.redaction import Redactor
 from controller.signoff import evaluate_signoff
 from controller.signoff import rules as signoff_rules
 from controller.validation import engine
