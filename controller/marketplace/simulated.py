@@ -34,6 +34,7 @@ import hashlib
 import json
 import math
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -118,6 +119,10 @@ class SimulatedMarketplace:
         self.seed = seed
         self._clock = clock or _system_clock
         self._faults = as_injector(faults)
+        # A remote service's clock does not follow ours back (NTP step, VM restore):
+        # time here never runs backwards, or finished stages would "un-finish".
+        self._latest = -math.inf
+        self._time_lock = threading.Lock()
         self._init_db()
 
     # --- the Marketplace protocol ---------------------------------------------------------
@@ -328,7 +333,9 @@ class SimulatedMarketplace:
         now = self._clock()
         if now.tzinfo is None:  # a naive clock is taken to be UTC
             now = now.replace(tzinfo=UTC)
-        return now.timestamp()
+        with self._time_lock:
+            self._latest = max(self._latest, now.timestamp())
+            return self._latest
 
     def _call(self, op: Callable[[], T]) -> T:
         """Run one operation with injected faults around it and SQLite errors mapped."""
