@@ -21,11 +21,11 @@ from controller.commands.options import (
     add_branch_options,
     add_marketplace_options,
     add_repo_option,
-    marketplace_from_args,
 )
 from controller.commands.status import add_color_options
+from controller.commands.wiring import marketplace_at, watch_from_args
 from controller.errors import EXIT_FAIL, EXIT_OK, UsageError
-from controller.gitrepo import GitRepo, check_branch_name, check_remote_name
+from controller.gitrepo import GitRepo
 from controller.model import API_VERSION
 from controller.planning import OfferPlan, plan_offer, summarize
 from controller.present import data
@@ -37,7 +37,6 @@ from controller.reconcile import (
     Watch,
     default_judge,
     default_validate,
-    policy_at,
 )
 from controller.statusread import check_offer_id, resolve, status_path
 
@@ -96,13 +95,7 @@ def run(args: argparse.Namespace) -> int:
             policy_commit = repo.resolve(repo.tracking_ref(watch.remote, watch.branch))
         else:
             base = policy_commit = resolve(repo, _local_rev(args))
-        settings = policy_at(repo, policy_commit).marketplace if policy_commit else None
-        marketplace = marketplace_from_args(
-            args,
-            repo.worktree or repo.git_dir,
-            default_url=settings.url if settings else None,
-            default_time_scale=settings.time_scale if settings else None,
-        )
+        marketplace = marketplace_at(args, repo, policy_commit)
         reconciler = Reconciler(
             repo,
             marketplace,
@@ -147,15 +140,9 @@ def _plan(repo: GitRepo, commit: str, planned: PlannedOffer) -> OfferPlan:
 
 
 def _watch(args: argparse.Namespace) -> Watch:
-    if args.remote and not args.branch:
-        raise UsageError("--remote needs --branch: name the remote branch a pass would read")
     if args.remote and args.rev:
         raise UsageError("--rev and --remote exclude each other: --remote plans the fetched tip")
-    if args.branch:
-        check_branch_name(args.branch)
-    if args.remote:
-        check_remote_name(args.remote)
-    return Watch(branch=args.branch, remote=args.remote)
+    return watch_from_args(args)
 
 
 def _local_rev(args: argparse.Namespace) -> str:

@@ -21,10 +21,10 @@ from controller.commands.options import (
     add_branch_options,
     add_marketplace_options,
     add_repo_option,
-    marketplace_from_args,
 )
-from controller.errors import EXIT_FAIL, EXIT_OK, UsageError
-from controller.gitrepo import GitRepo, check_branch_name, check_remote_name
+from controller.commands.wiring import known_tip, marketplace_at, watch_from_args
+from controller.errors import EXIT_FAIL, EXIT_OK
+from controller.gitrepo import GitRepo
 from controller.marketplace.api import Marketplace
 from controller.reconcile import (
     JudgeSignOff,
@@ -34,7 +34,6 @@ from controller.reconcile import (
     Watch,
     default_judge,
     default_validate,
-    policy_at,
 )
 
 
@@ -61,10 +60,10 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    watch = _watch(args)
+    watch = watch_from_args(args)
     repo_dir = Path(args.repo)
     with GitRepo(repo_dir) as repo:
-        marketplace = _marketplace(args, repo, watch)
+        marketplace = marketplace_at(args, repo, known_tip(repo, watch))
         result = reconcile(repo, marketplace, watch, full=args.full)
     _report(result, watch, args.output)
     return EXIT_FAIL if result.errors else EXIT_OK
@@ -89,32 +88,6 @@ def reconcile(
         clock=lambda: datetime.now(UTC),
     )
     return reconciler.run_pass(full=full)
-
-
-def _watch(args: argparse.Namespace) -> Watch:
-    if args.remote and not args.branch:
-        raise UsageError("--remote needs --branch: name the remote branch to reconcile")
-    if args.branch:
-        check_branch_name(args.branch)
-    if args.remote:
-        check_remote_name(args.remote)
-    return Watch(branch=args.branch, remote=args.remote)
-
-
-def _marketplace(args: argparse.Namespace, repo: GitRepo, watch: Watch) -> Marketplace:
-    """The marketplace from flags, environment, or publishing.yaml at the branch's known tip."""
-    if watch.remote and watch.branch:
-        ref = repo.tracking_ref(watch.remote, watch.branch)
-    else:
-        ref = f"refs/heads/{watch.branch}" if watch.branch else "HEAD"
-    tip = repo.resolve(ref)
-    settings = policy_at(repo, tip).marketplace if tip else None
-    return marketplace_from_args(
-        args,
-        repo.worktree or repo.git_dir,
-        default_url=settings.url if settings else None,
-        default_time_scale=settings.time_scale if settings else None,
-    )
 
 
 def _report(result: PassResult, watch: Watch, output: str) -> None:

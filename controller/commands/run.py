@@ -23,8 +23,8 @@ from controller.commands.options import (
     add_branch_options,
     add_marketplace_options,
     add_repo_option,
-    marketplace_from_args,
 )
+from controller.commands.wiring import known_tip, marketplace_at, watch_from_args
 from controller.daemon import logging as daemon_logging
 from controller.daemon.http import DEFAULT_LISTEN, parse_listen
 from controller.daemon.lock import DaemonLock, default_lock_path
@@ -35,8 +35,7 @@ from controller.daemon.triggers import Probe, ls_remote_probe
 from controller.daemon.webhook import DEFAULT_SECRET_ENV, secret_from_env
 from controller.daemon.workqueue import WorkQueue
 from controller.errors import OfferctlError, TransientError, UsageError
-from controller.gitrepo import GitRepo, PassLockBusy, check_branch_name, check_remote_name
-from controller.marketplace.api import Marketplace
+from controller.gitrepo import GitRepo, PassLockBusy
 from controller.marketplace.factory import resolve_time_scale
 from controller.reconcile import (
     PassResult,
@@ -44,7 +43,6 @@ from controller.reconcile import (
     Watch,
     default_judge,
     default_validate,
-    policy_at,
 )
 
 log = logging.getLogger("controller.run")
@@ -123,7 +121,7 @@ def _seconds(text: str) -> float:
 
 
 def run(args: argparse.Namespace) -> int:
-    watch = _watch(args)
+    watch = watch_from_args(args)
     listen = parse_listen(args.listen)
     shard = parse_shard(args.shard) if args.shard else ALL_SHARDS
     secret = secret_from_env(args.webhook_secret_env)
@@ -138,7 +136,9 @@ def run(args: argparse.Namespace) -> int:
         with DaemonLock(default_lock_path(repo_dir)), GitRepo(repo_dir) as repo:
             queue = WorkQueue()
             metrics = DaemonMetrics(queue_depth=lambda: float(len(queue)))
-            marketplace = InstrumentedMarketplace(_marketplace(args, repo, watch), metrics)
+            marketplace = InstrumentedMarketplace(
+                marketplace_at(args, repo, known_tip(repo, watch)), metrics
+            )
             reconciler = Reconciler(
                 repo,
                 marketplace,
@@ -254,16 +254,6 @@ class ReconcilerPass:
         return phases
 
 
-def _watch(args: argparse.Namespace) -> Watch:
-    if args.remote and not args.branch:
-        raise UsageError("--remote needs --branch: name the remote branch to reconcile")
-    if args.branch:
-        check_branch_name(args.branch)
-    if args.remote:
-        check_remote_name(args.remote)
-    return Watch(branch=args.branch, remote=args.remote)
-
-
 def _local_tip(repo: GitRepo, watch: Watch) -> Probe:
     ref = f"refs/heads/{watch.branch}" if watch.branch else "HEAD"
     return lambda: repo.resolve(ref) or ""
@@ -280,19 +270,3 @@ def _time_scale(args: argparse.Namespace) -> float:
 def _in_flight_poll(args: argparse.Namespace) -> float:
     """How often an offer in flight with no expected time is looked at: a marketplace minute."""
     return max(MIN_IN_FLIGHT_POLL, IN_FLIGHT_POLL_SECONDS / _time_scale(args))
-
-
-def _marketplace(args: argparse.Namespace, repo: GitRepo, watch: Watch) -> Marketplace:
-    """The marketplace from flags, environment, or publishing.yaml at the branch's known tip."""
-    if watch.remote and watch.branch:
-        ref = repo.tracking_ref(watch.remote, watch.branch)
-    else:
-        ref = f"refs/heads/{watch.branch}" if watch.branch else "HEAD"
-    tip = repo.resolve(ref)
-    settings = policy_at(repo, tip).marketplace if tip else None
-    return marketplace_from_args(
-        args,
-        repo.worktree or repo.git_dir,
-        default_url=settings.url if settings else None,
-        default_time_scale=settings.time_scale if settings else None,
-    )
