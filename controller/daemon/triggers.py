@@ -81,6 +81,19 @@ def keys_for_git_path(git_dir: Path, path: str) -> set[str]:
     return set()
 
 
+def ref_dirs(git_dir: Path) -> tuple[Path, ...]:
+    """Where the checkout's HEAD and branch refs live: its git dir, and for a linked
+    worktree also the common dir (named by the `commondir` file git keeps there)."""
+    dirs = [git_dir]
+    try:
+        common = (git_dir / (git_dir / "commondir").read_text(encoding="utf-8").strip()).resolve()
+    except (OSError, UnicodeDecodeError):
+        return tuple(dirs)
+    if common != git_dir and common.is_dir():
+        dirs.append(common)
+    return tuple(dirs)
+
+
 class _Handler(FileSystemEventHandler):
     def __init__(self, watcher: OffersWatcher) -> None:
         self._watcher = watcher
@@ -100,7 +113,7 @@ class OffersWatcher:
         self, repo: Path, enqueue: Enqueue, debounce: float = 0.2, git_dir: Path | None = None
     ) -> None:
         self._repo = repo.resolve()
-        self._git_dir = git_dir.resolve() if git_dir is not None else None
+        self._git_dirs = ref_dirs(git_dir.resolve()) if git_dir is not None else ()
         self._enqueue = enqueue
         self._debounce = debounce
         self._observer = Observer()
@@ -111,9 +124,9 @@ class OffersWatcher:
     def start(self) -> None:
         self._observer.schedule(self._handler, str(self._repo), recursive=False)
         self._watch_offers()
-        if self._git_dir is not None:
-            self._observer.schedule(self._handler, str(self._git_dir), recursive=False)
-            heads = self._git_dir / "refs" / "heads"
+        for git_dir in self._git_dirs:
+            self._observer.schedule(self._handler, str(git_dir), recursive=False)
+            heads = git_dir / "refs" / "heads"
             if heads.is_dir():
                 self._observer.schedule(self._handler, str(heads), recursive=True)
         self._observer.start()
@@ -129,8 +142,8 @@ class OffersWatcher:
             if raw:
                 path = os.fsdecode(raw)
                 keys |= keys_for_path(self._repo, path)
-                if self._git_dir is not None:
-                    keys |= keys_for_git_path(self._git_dir, path)
+                for git_dir in self._git_dirs:
+                    keys |= keys_for_git_path(git_dir, path)
                 if path == str(self._repo / OFFERS_DIR) and event.event_type != "deleted":
                     self._watch_offers()
         if keys:

@@ -250,3 +250,37 @@ def test_a_commit_in_the_checkout_asks_for_a_pass(tmp_path: Path) -> None:
         wait_until(lambda: CHANGED in inbox.seen(), timeout=5, what="ref event")
     finally:
         watcher.stop()
+
+
+def test_a_branch_moved_from_the_main_worktree_wakes_a_linked_worktree(tmp_path: Path) -> None:
+    """In a linked worktree the branch refs live in the common git dir, not in its own."""
+    main = tmp_path / "main"
+    linked = tmp_path / "linked"
+    subprocess.run(["git", "init", "-q", "-b", "main", str(main)], check=True)
+    for message in ("one", "two"):
+        subprocess.run(
+            ["git", "-C", str(main), "commit", "-q", "--allow-empty", "-m", message], check=True
+        )
+    subprocess.run(
+        ["git", "-C", str(main), "worktree", "add", "-q", "-b", "watched", str(linked), "HEAD~1"],
+        check=True,
+    )
+    git_dir = Path(
+        subprocess.run(
+            ["git", "-C", str(linked), "rev-parse", "--absolute-git-dir"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    )
+    inbox = Inbox()
+    watcher = OffersWatcher(linked, inbox, debounce=0.0, git_dir=git_dir)
+    watcher.start()
+    try:
+        time.sleep(0.2)  # let the observer settle before the ref moves
+        subprocess.run(
+            ["git", "-C", str(main), "update-ref", "refs/heads/watched", "main"], check=True
+        )
+        wait_until(lambda: CHANGED in inbox.seen(), timeout=5, what="ref event")
+    finally:
+        watcher.stop()
