@@ -127,12 +127,7 @@ def _file_refs(spec: Mapping[str, Any]) -> Iterator[tuple[tuple[str | int, ...],
     tech = spec.get("technicalConfiguration")
     if isinstance(tech, Mapping) and _text(tech.get("packageFile")):
         yield ("spec", "technicalConfiguration", "packageFile"), str(tech["packageFile"])
-    listings = spec.get("listings")
-    if not isinstance(listings, Mapping):
-        return
-    for lang, listing in listings.items():
-        if not isinstance(listing, Mapping):
-            continue
+    for lang, listing in _listings(spec):
         base: tuple[str | int, ...] = ("spec", "listings", lang)
         logos = listing.get("logos")
         if isinstance(logos, Mapping):
@@ -316,12 +311,7 @@ def _insecure_links(spec: Mapping[str, Any]) -> Iterator[Finding]:
 
 
 def _placeholders(spec: Mapping[str, Any]) -> Iterator[Finding]:
-    listings = spec.get("listings")
-    if not isinstance(listings, Mapping):
-        return
-    for lang, listing in listings.items():
-        if not isinstance(listing, Mapping):
-            continue
+    for lang, listing in _listings(spec):
         for path, text in _strings(listing, ("spec", "listings", lang)):
             if not _is_listing_text(path):
                 continue
@@ -367,12 +357,7 @@ def _legal(spec: Mapping[str, Any]) -> Iterator[Finding]:
 
 
 def _help_links(spec: Mapping[str, Any]) -> Iterator[Finding]:
-    listings = spec.get("listings")
-    if not isinstance(listings, Mapping):
-        return
-    for lang, listing in listings.items():
-        if not isinstance(listing, Mapping):
-            continue
+    for lang, listing in _listings(spec):
         contacts = listing.get("contacts")
         support = contacts.get("support") if isinstance(contacts, Mapping) else None
         support_url = support.get("url") if isinstance(support, Mapping) else None
@@ -434,3 +419,13 @@ def _validation(code: str, message: str, path: str) -> Finding:
 
 def _cert(code: str, message: str, path: str) -> Finding:
     return Finding(code=code, message=message, path=path, stage=Stage.CERTIFICATION.value)
+
+
+def _listings(spec: Mapping[str, Any]) -> Iterator[tuple[Any, Mapping[str, Any]]]:
+    """Each (language, listing) of the spec that is a mapping; nothing when there are none."""
+    listings = spec.get("listings")
+    if not isinstance(listings, Mapping):
+        return
+    for lang, listing in listings.items():
+        if isinstance(listing, Mapping):
+            yield lang, listing
