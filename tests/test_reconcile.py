@@ -8,26 +8,23 @@ clock, and checks the commits, the status files and the marketplace.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from git_helpers import GitRepos, git
+from market_helpers import Clock, Interposed
 
 from controller.cli import main
 from controller.errors import TransientError
 from controller.gitrepo import GitRepo
-from controller.marketplace.api import MarketplaceError, OfferListing, OfferPayload, Submission
 from controller.marketplace.simulated import SimulatedMarketplace
-from controller.model import Target
 from controller.reconcile import PassResult, Reconciler, Watch, commit_message, default_validate
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "offers"
 TEMPLATE = "fabrikam-case-triage"
-START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
 
 
 def offer_files(offer: str, target: str = "preview", *, suspend: bool = False) -> dict[str, bytes]:
@@ -46,82 +43,20 @@ def offer_files(offer: str, target: str = "preview", *, suspend: bool = False) -
     return files
 
 
-class Clock:
-    """A clock the test moves by hand; the marketplace and the reconciler share it."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-class Hooked:
-    """The simulated marketplace, with a hook that runs before one chosen call, and failures.
-
-    A test uses it to do something "meanwhile" (a person pushes between the
-    controller's fetch and push) or to make the marketplace fail for one offer.
-    """
-
-    def __init__(self, inner: SimulatedMarketplace) -> None:
-        self.inner = inner
-        self.before_listing: Callable[[], None] | None = None
-        self.failing: set[str] = set()
-        self.submits: list[str] = []
-
-    def _check(self, offer: str) -> None:
-        if offer in self.failing:
-            raise MarketplaceError("marketplace unavailable (test)", transient=True)
-
-    def submit(
-        self, offer: str, generation: str, target: Target, payload: OfferPayload, key: str
-    ) -> Submission:
-        self._check(offer)
-        self.submits.append(offer)
-        return self.inner.submit(offer, generation, target, payload, key)
-
-    def find(self, key: str) -> Submission | None:
-        self._check(key.split("@", 1)[0])
-        return self.inner.find(key)
-
-    def get(self, submission_id: str) -> Submission:
-        return self.inner.get(submission_id)
-
-    def go_live(self, submission_id: str) -> Submission:
-        return self.inner.go_live(submission_id)
-
-    def cancel(self, submission_id: str) -> Submission:
-        return self.inner.cancel(submission_id)
-
-    def withdraw(self, offer: str) -> OfferListing:
-        self._check(offer)
-        return self.inner.withdraw(offer)
-
-    def listing(self, offer: str) -> OfferListing:
-        if self.before_listing is not None:
-            hook, self.before_listing = self.before_listing, None
-            hook()
-        self._check(offer)
-        return self.inner.listing(offer)
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock()
 
 
 @pytest.fixture
-def market(tmp_path: Path, clock: Clock) -> Hooked:
-    return Hooked(SimulatedMarketplace(tmp_path / "market.db", time_scale=1.0, clock=clock))
+def market(tmp_path: Path, clock: Clock) -> Interposed:
+    return Interposed(SimulatedMarketplace(tmp_path / "market.db", time_scale=1.0, clock=clock))
 
 
 class Harness:
     """Runs passes over one repository the way `offerctl reconcile` does."""
 
-    def __init__(self, repo: Path, market: Hooked, clock: Clock, watch: Watch) -> None:
+    def __init__(self, repo: Path, market: Interposed, clock: Clock, watch: Watch) -> None:
         self.path = repo
         self.market = market
         self.clock = clock
@@ -147,7 +82,7 @@ class Harness:
 
 
 @pytest.fixture
-def local(gitrepos: GitRepos, market: Hooked, clock: Clock) -> Iterator[Harness]:
+def local(gitrepos: GitRepos, market: Interposed, clock: Clock) -> Iterator[Harness]:
     files = {**offer_files("alpha-offer"), **offer_files("beta-offer", "draft")}
     repo = gitrepos.init("work", files)
     yield Harness(repo, market, clock, Watch())
@@ -238,7 +173,7 @@ class TestLocalPass:
         self, local: Harness, gitrepos: GitRepos
     ) -> None:
         gitrepos.commit(local.path, offer_files("gamma-offer"))
-        local.market.failing.add("alpha-offer")
+        local.market.down.add("alpha-offer")
         result = local.run()
         assert set(result.errors) == {"alpha-offer"}
         alpha = local.status("alpha-offer")
@@ -248,7 +183,7 @@ class TestLocalPass:
         head = gitrepos.head(local.path)
         assert local.run().commit is None  # the same error again: no new commit
         assert gitrepos.head(local.path) == head
-        local.market.failing.clear()
+        local.market.down.clear()
         local.run()
         healed = local.status("alpha-offer")
         assert not [c for c in healed["conditions"] if c["type"] == "MarketplaceError"]
@@ -309,7 +244,7 @@ class TestIncremental:
     """A pass after a change costs the changed offers (and those in flight), not all."""
 
     @pytest.fixture
-    def drafts(self, gitrepos: GitRepos, market: Hooked, clock: Clock) -> Harness:
+    def drafts(self, gitrepos: GitRepos, market: Interposed, clock: Clock) -> Harness:
         files: dict[str, bytes] = {}
         for index in range(6):
             files.update(offer_files(f"draft-{index:02}", "draft"))
@@ -398,7 +333,7 @@ class TestRemote:
     """With --remote: fetch, read the remote tip, push the status commit, never force."""
 
     @pytest.fixture
-    def remote(self, gitrepos: GitRepos, market: Hooked, clock: Clock) -> Harness:
+    def remote(self, gitrepos: GitRepos, market: Interposed, clock: Clock) -> Harness:
         bare = gitrepos.bare(
             "remote.git",
             {

@@ -19,7 +19,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from typing import Any
 import pytest
 import yaml
 from git_helpers import GitRepos, git
+from market_helpers import Clock, Interposed
 
 from controller.daemon import logging as daemon_logging
 from controller.errors import OfferctlError
@@ -34,10 +35,6 @@ from controller.gitrepo import GitRepo
 from controller.marketplace import wire
 from controller.marketplace.api import (
     Marketplace,
-    MarketplaceError,
-    OfferListing,
-    OfferPayload,
-    Submission,
 )
 from controller.marketplace.faults import FaultConfig
 from controller.marketplace.http_client import HttpMarketplace
@@ -49,7 +46,6 @@ from controller.reconcile import PassResult, Reconciler, Watch, default_validate
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "offers"
 TEMPLATE = "fabrikam-case-triage"
-START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
 
 
 def offer_files(offer: str, target: str = "preview", template: str = TEMPLATE) -> dict[str, bytes]:
@@ -64,19 +60,6 @@ def offer_files(offer: str, target: str = "preview", template: str = TEMPLATE) -
     text = re.sub(r"^  target: \w+$", f"  target: {target}", text, count=1, flags=re.M)
     files[f"offers/{offer}/offer.yaml"] = text.encode()
     return files
-
-
-class Clock:
-    """A clock the test sets by hand, forwards or backwards (shared by market and reconciler)."""
-
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 def run_pass(
@@ -111,46 +94,6 @@ def fast_client(url: str, *, timeout: float = 0.15, retries: int = 8) -> HttpMar
     return HttpMarketplace(
         url, timeout=timeout, max_retries=retries, backoff=0.0, sleep=lambda _: None
     )
-
-
-class Outage:
-    """The simulated marketplace, down (503, transient) for the offers in `down`."""
-
-    def __init__(self, inner: SimulatedMarketplace, message: str = "service unavailable") -> None:
-        self.inner = inner
-        self.down: set[str] = set()
-        self.message = message
-
-    def _check(self, offer: str) -> None:
-        if offer in self.down:
-            raise MarketplaceError(self.message, transient=True)
-
-    def submit(
-        self, offer: str, generation: str, target: Target, payload: OfferPayload, key: str
-    ) -> Submission:
-        self._check(offer)
-        return self.inner.submit(offer, generation, target, payload, key)
-
-    def find(self, key: str) -> Submission | None:
-        self._check(key.split("@", 1)[0])
-        return self.inner.find(key)
-
-    def get(self, submission_id: str) -> Submission:
-        return self.inner.get(submission_id)
-
-    def go_live(self, submission_id: str) -> Submission:
-        return self.inner.go_live(submission_id)
-
-    def cancel(self, submission_id: str) -> Submission:
-        return self.inner.cancel(submission_id)
-
-    def withdraw(self, offer: str) -> OfferListing:
-        self._check(offer)
-        return self.inner.withdraw(offer)
-
-    def listing(self, offer: str) -> OfferListing:
-        self._check(offer)
-        return self.inner.listing(offer)
 
 
 @pytest.fixture
@@ -207,7 +150,7 @@ def test_offers_converge_over_a_flaky_http_marketplace_with_one_submission_each(
 def test_a_persistent_outage_flags_only_the_affected_offer_and_repeats_make_no_commit(
     repo: Path, simulated: SimulatedMarketplace, clock: Clock
 ) -> None:
-    outage = Outage(simulated)
+    outage = Interposed(simulated)
     outage.down.add("beta-offer")
     with running_server(outage) as server:
         client = fast_client(server.url, retries=2)
@@ -415,7 +358,7 @@ def test_secrets_never_reach_status_commits_or_logs(
     # fabrikam's manifest names FABRIKAM_LEADS_APP_KEY in applicationKeySecretRef.
     monkeypatch.setenv("FABRIKAM_LEADS_APP_KEY", APP_KEY)
     repo = gitrepos.init("work", {**offer_files("alpha-offer"), **offer_files("sas-offer")})
-    outage = Outage(
+    outage = Interposed(
         simulated,
         message="upload failed: https://acct.blob.core.windows.net/pkgs/app.zip"
         f"?sv=2024-05-04&se=2026-12-01&sr=b&sp=r&sig={SAS_SIG}",

@@ -15,21 +15,18 @@ import os
 import re
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from git_helpers import GitRepos, git
+from market_helpers import Clock, Interposed
 
 from controller.cli import main
 from controller.errors import TransientError, UserError
 from controller.gitrepo import GitRepo
-from controller.marketplace.api import OfferListing, OfferPayload, Submission
 from controller.marketplace.simulated import SimulatedMarketplace
-from controller.model import Target
 from controller.reconcile import (
     PassResult,
     Reconciler,
@@ -40,7 +37,6 @@ from controller.reconcile import (
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "offers"
 TEMPLATE = "fabrikam-case-triage"
-START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
 APPROVER = ("Rita Reviewer", "rita@contoso.com")
 
 
@@ -70,56 +66,6 @@ def manifest(files: Mapping[str, bytes], offer: str) -> str:
     return files[f"offers/{offer}/offer.yaml"].decode()
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = START
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
-@dataclass
-class Recording:
-    """The simulated marketplace, recording every effectful call the controller makes."""
-
-    inner: SimulatedMarketplace
-    calls: list[tuple[str, str]] = field(default_factory=list)
-
-    def submit(
-        self, offer: str, generation: str, target: Target, payload: OfferPayload, key: str
-    ) -> Submission:
-        self.calls.append(("submit", offer))
-        return self.inner.submit(offer, generation, target, payload, key)
-
-    def find(self, key: str) -> Submission | None:
-        return self.inner.find(key)
-
-    def get(self, submission_id: str) -> Submission:
-        return self.inner.get(submission_id)
-
-    def go_live(self, submission_id: str) -> Submission:
-        submission = self.inner.go_live(submission_id)
-        self.calls.append(("go_live", submission.offer))
-        return submission
-
-    def cancel(self, submission_id: str) -> Submission:
-        self.calls.append(("cancel", submission_id))
-        return self.inner.cancel(submission_id)
-
-    def withdraw(self, offer: str) -> OfferListing:
-        self.calls.append(("withdraw", offer))
-        return self.inner.withdraw(offer)
-
-    def listing(self, offer: str) -> OfferListing:
-        return self.inner.listing(offer)
-
-    def did(self, verb: str, offer: str) -> bool:
-        return (verb, offer) in self.calls
-
-
 class World:
     """One watched branch: local (commits onto `repo`'s main) or remote (a bare `origin`).
 
@@ -130,7 +76,7 @@ class World:
     def __init__(self, gitrepos: GitRepos, files: Mapping[str, bytes], *, remote: bool) -> None:
         self.gitrepos = gitrepos
         self.clock = Clock()
-        self.market = Recording(
+        self.market = Interposed(
             SimulatedMarketplace(gitrepos.root / "market.db", time_scale=1.0, clock=self.clock)
         )
         self.remote = remote
