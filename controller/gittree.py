@@ -19,10 +19,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from controller.validation.files import FileReadError, Kind, is_safe_relative
+from controller.validation.limits import MAX_PACKAGE_BYTES, SYMLINK_RULE
 
 # Argo CD caps manifests at 10 MB; assets (technical packages) are bigger, so
-# the snapshot's cap is per blob and generous, and validation applies its own.
-DEFAULT_MAX_BLOB_BYTES = 64 * 1024 * 1024
+# the snapshot's cap is per blob: the package cap `validate` applies too.
+DEFAULT_MAX_BLOB_BYTES = MAX_PACKAGE_BYTES
 
 
 class EntryKind(StrEnum):
@@ -183,7 +184,7 @@ _MESSAGES: dict[Kind, str] = {
     "missing": "does not exist in the commit",
     "dir": "is a directory, not a file",
     "other": "is a submodule or another entry that is not a regular file",
-    "symlink": "is a symlink; links are not followed in a commit, commit the file itself",
+    "symlink": SYMLINK_RULE,
     "file": "",
 }
 

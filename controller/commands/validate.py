@@ -1,7 +1,8 @@
 """`offerctl validate [PATH...]`: schema and semantic checks, every error of every file.
 
 PATH may be an offer.yaml, an offer folder, or a folder of offers (default:
-`offers/` under --repo). Exit 0 when everything is valid, 1 when something
+`offers/` under --repo). Precheck (certification's rules) runs on every
+offer; `--strict` makes its warnings errors. Exit 0 when everything is valid, 1 when something
 is invalid, 2 on usage errors (including a PATH that does not exist).
 """
 
@@ -10,12 +11,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from controller import report
 from controller.commands.options import add_repo_option
 from controller.errors import EXIT_FAIL, EXIT_OK, UsageError
+from controller.model import Severity
 from controller.validation.engine import (
     MANIFEST,
     OFFERS_DIR,
@@ -56,6 +59,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "-j", "--jobs", type=int, metavar="N", default=None, help="worker processes"
     )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="treat warnings (risks certification may flag) as errors",
+    )
     parser.set_defaults(func=run)
 
 
@@ -74,6 +82,8 @@ def run(args: argparse.Namespace) -> int:
         )
     if len(groups) > 1:
         results = cross_check(results)
+    if args.strict:
+        results = [_strict(r) for r in results]
     cwd = Path.cwd()
     if args.output == "json":
         sys.stdout.write(report.json_report(results, _shower(groups, cwd)))
@@ -82,6 +92,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(report.text_report(results, _shower(groups, cwd)))
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAIL
+
+
+def _strict(result: OfferValidation) -> OfferValidation:
+    """Warnings become errors: `--strict` fails on anything certification might flag."""
+    if all(f.severity != Severity.WARNING for f in result.findings):
+        return result
+    findings = tuple(
+        replace(f, severity=Severity.ERROR) if f.severity == Severity.WARNING else f
+        for f in result.findings
+    )
+    return replace(result, findings=findings)
 
 
 def _shower(groups: dict[Path, list[str]], cwd: Path) -> report.ShowFile:
