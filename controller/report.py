@@ -51,7 +51,13 @@ def summary(results: Sequence[Result]) -> str:
     errors = sum(1 for r in results for f in r.findings if f.severity == Severity.ERROR)
     warnings = sum(1 for r in results for f in r.findings if f.severity == Severity.WARNING)
     invalid = sum(1 for r in results if not r.ok)
-    offers = f"{len(results)} offer{'s' if len(results) != 1 else ''}"
+    count = sum(1 for r in results if r.offer_id)  # the rest are repository files
+    offers = f"{count} offer{'s' if count != 1 else ''}"
+    if count != len(results):
+        other = len(results) - count
+        offers += f" and {other} repository file{'s' if other != 1 else ''}"
+        if invalid:
+            offers = f"{len(results)} ({offers})"
     if not invalid:
         tail = f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""
         return f"{offers} valid{tail}"

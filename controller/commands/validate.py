@@ -28,6 +28,11 @@ from controller.validation.engine import (
     validate_repo,
 )
 from controller.validation.files import WorktreeFiles
+from controller.validation.repository import (
+    check_offer_files,
+    check_repository,
+    misnamed_manifests,
+)
 
 
 def register(subparsers: Any) -> None:
@@ -36,8 +41,11 @@ def register(subparsers: Any) -> None:
         help="check offer manifests against the schema and the marketplace's rules",
         description=(
             "Validate offer.yaml files: safe YAML, the JSON Schema, then checks a schema "
-            "cannot express (folder name, unique ids, assets, links, markets, HTML, secrets). "
-            "Errors read FILE:LINE:COL: error: MESSAGE (at JSON-PATH)."
+            "cannot express (folder name, unique ids, assets, markets, HTML, secrets) and "
+            "precheck, the certification rules the marketplace runs (virus scan, AppSource "
+            "package structure, image sizes, links, placeholder text). Without PATHs the "
+            "whole repository: publishing.yaml, each signoff.yaml, CODEOWNERS and misnamed "
+            "files too. Errors read FILE:LINE:COL: error: MESSAGE (at JSON-PATH)."
         ),
     )
     parser.add_argument(
@@ -77,9 +85,12 @@ def run(args: argparse.Namespace) -> int:
     results: list[OfferValidation] = []
     for root, dirs in groups.items():
         files = WorktreeFiles(root)
-        results += validate_repo(
+        found = validate_repo(
             files, dirs, collect_files=False, keep_manifests=False, workers=args.jobs
         )
+        results += check_offer_files(files, found)
+        if not args.paths:  # the whole repository: its other files too
+            results = check_repository(files) + results + misnamed_manifests(files, dirs)
     if len(groups) > 1:
         results = cross_check(results)
     if args.strict:
