@@ -93,6 +93,37 @@ class TestTheCertificationRejectionFromIssue11:
         assert {f.stage for f in remote} == {"Certification"}
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "package"),
+    [
+        ("helpLink: https://", "helpLink: ftp://", None),
+        ("caption: A member's", "caption: TBD A member's", None),
+        ("large: media/logo-216.png", "large: media/logo-90.png", None),
+        (
+            "helpLink: https://northwindtraders.com/loyalty-hub/help",
+            "helpLink: https://northwindtraders.com/support",
+            None,
+        ),
+        ("<p>Journeys", "<p>Journeys", b"not a zip"),
+        ("<p>Journeys", "<p>Journeys", appsource_package(replace={"logo32x32.png": png(16, 16)})),
+    ],
+    ids=["ftp-link", "tbd-caption", "png-size", "help-is-support", "not-zip", "package-logo"],
+)
+def test_validate_and_certification_report_the_same_findings(
+    write_offer: WriteOffer, old: str, new: str, package: bytes | None
+) -> None:
+    root = write_offer(sub(old, new))
+    if package is not None:
+        write_package(root, package)
+    local = validate_offer(f"offers/{OFFER_ID}", WorktreeFiles(root))
+    assert local.manifest is not None
+    assert local.findings, "the variant must break a rule"
+    remote = certify(OfferPayload(local.manifest["spec"], local.referenced_files))
+    assert sorted((f.code, f.path, f.message, f.severity) for f in local.findings) == sorted(
+        (f.code, f.path, f.message, f.severity) for f in remote
+    )
+
+
 class TestPackageStructure:
     """The AppSource package must be what Partner Center's certification expects."""
 
