@@ -161,6 +161,8 @@ def _targets(repo: Path, paths: list[str]) -> dict[Path, list[str]]:
 
 def _offer_dirs(path: Path, text: str) -> list[Path]:
     if path.is_file() or (path.exists() and not path.is_dir()):
+        if path.name.casefold() in ("offer.yml", "offer.yaml") and path.name != MANIFEST:
+            raise UsageError(f"{text}: offerctl reads only {MANIFEST}; rename the file")
         if path.name != MANIFEST:
             raise UsageError(f"{text}: expected an {MANIFEST} file or a folder")
         return [path.parent]

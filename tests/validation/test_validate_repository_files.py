@@ -179,3 +179,13 @@ class TestMisnamedFiles:
         code, lines = run(capsys, tmp_path)
         assert code == 1
         assert lines[-1] == "1 of 1 offer invalid: 1 error, 0 warnings"
+
+
+def test_a_misnamed_manifest_given_as_path_is_a_usage_error_naming_the_fix(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "offers" / "x").mkdir(parents=True)
+    (tmp_path / "offers" / "x" / "Offer.yaml").write_text("kind: Offer\n")
+    assert main(["validate", str(tmp_path / "offers" / "x" / "Offer.yaml")]) == 2
+    _, err = capsys.readouterr()
+    assert "offerctl reads only offer.yaml; rename the file" in err
