@@ -24,6 +24,7 @@ from defusedxml.ElementTree import fromstring
 from controller.validation.png import NotPngError, png_size
 from controller.validation.zipscan import (
     DEFAULT_LIMITS,
+    READ_ERRORS,
     ScanLimits,
     ScanProblem,
     is_zip,
@@ -52,10 +53,8 @@ def check_package(data: bytes, limits: ScanLimits = DEFAULT_LIMITS) -> list[Scan
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             return list(_check_outer(archive, limits))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError):
+    except READ_ERRORS:
         return []  # the virus scan reports an unreadable archive (PackageCorrupt) once
-    except NotImplementedError:
-        return []
 
 
 def _check_outer(archive: zipfile.ZipFile, limits: ScanLimits) -> Iterator[ScanProblem]:
@@ -123,7 +122,7 @@ def _check_inner(
     try:
         with zipfile.ZipFile(io.BytesIO(inner)) as nested:
             names = [i.filename for i in nested.infolist() if not i.is_dir()]
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError):
+    except READ_ERRORS:
         yield _error("PackageInnerNotZip", f"{package}: the Package Deployer package is unreadable")
         return
     if CONTENT_TYPES not in names:
@@ -215,9 +214,7 @@ def solution(data: bytes, limits: ScanLimits = DEFAULT_LIMITS) -> Solution | Non
                 return Solution(anchor, None)
             manifest, _ = _parse(solution_zip, infos["solution.xml"], "solution.xml")
             return Solution(anchor, manifest)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError):
-        return None
-    except NotImplementedError:
+    except READ_ERRORS:
         return None
 
 

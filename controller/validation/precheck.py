@@ -95,17 +95,17 @@ def _issue(problem: ScanProblem, path: Path) -> Issue:
 
 
 def _png(ref: AssetRef, data: bytes) -> Iterator[Issue]:
-    shown = show_text(ref.file)
     try:
         size = png_size(data)
     except NotPngError as exc:
+        shown = show_text(ref.file)
         yield Issue("NotPng", f"{ref.what} {shown} is not a PNG image: {exc}", ref.path)
         return
     if ref.png_size is not None and size != ref.png_size:
         want = "x".join(map(str, ref.png_size))
         yield Issue(
             "PngSize",
-            f"{ref.what} {shown} is {size[0]}x{size[1]} pixels; it must be {want}",
+            f"{ref.what} {show_text(ref.file)} is {size[0]}x{size[1]} pixels; it must be {want}",
             ref.path,
         )
 

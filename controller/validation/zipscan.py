@@ -27,6 +27,19 @@ EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-" + b"TEST
 _LOCAL_HEADER = b"PK\x03\x04"
 _LOCAL_FIXED = struct.Struct("<4s5H3I2H")  # signature .. extra length: 30 bytes
 _STORED, _DEFLATED = 0, 8
+# Everything zipfile raises for a damaged archive: bad headers (BadZipFile, ValueError,
+# OSError, EOFError), bad compressed data (zlib.error) and encryption (RuntimeError).
+ZIP_ERRORS: tuple[type[Exception], ...] = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    EOFError,
+    OSError,
+    ValueError,
+    RuntimeError,
+    zlib.error,
+)
+# ... and a compression method zipfile lacks.
+READ_ERRORS: tuple[type[Exception], ...] = (*ZIP_ERRORS, NotImplementedError)
 _Header = tuple[str, int, int, int]  # name, method, data start, compressed size
 _Reader = Callable[[int], bytes]  # read(at most n bytes); b"" at the end
 
@@ -90,12 +103,11 @@ class _Scan:
             with zipfile.ZipFile(io.BytesIO(data)) as archive:
                 listed = _listed_spans(data, archive)
                 self.archive(name, archive, depth)
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, OSError, ValueError) as exc:
-            # zipfile raises ValueError/OSError/EOFError for broken headers and data too.
-            self.problem("PackageCorrupt", f"{name}: cannot read the archive ({exc})")
-            return
         except NotImplementedError as exc:  # a compression method zipfile lacks
             self.problem("PackageUnscannable", f"{name}: {exc}")
+            return
+        except ZIP_ERRORS as exc:
+            self.problem("PackageCorrupt", f"{name}: cannot read the archive ({exc})")
             return
         if not self.stopped:
             self.hidden(name, data, listed, depth)

@@ -248,6 +248,16 @@ class TestVirusScan:
             problems[0].message
         )
 
+    def test_corrupt_deflate_data_is_a_finding_not_a_crash(self) -> None:
+        # zipfile raises zlib.error for a broken deflate stream, which is no OSError or
+        # ValueError: it used to escape the scan and crash the whole command.
+        name = "solution.xml"
+        data = bytearray(make_zip({name: b"<x>" + b"data " * 200 + b"</x>"}))
+        data[30 + len(name)] = 0xFF  # the first deflate block now has an invalid type
+        problems = scan_bytes("p.zip", bytes(data))
+        assert [p.code for p in problems] == ["PackageCorrupt"]
+        assert "invalid block type" in problems[0].message
+
     def test_bomb_caps_still_apply_to_hidden_members(self) -> None:
         package = hide_member(appsource_package(), "zeros.bin", b"\0" * (4 * 1024 * 1024))
         codes = [p.code for p in scan_bytes("p.zip", package, ScanLimits(max_ratio=50))]
