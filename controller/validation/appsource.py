@@ -229,8 +229,8 @@ def _parse(
         return fromstring(data, forbid_dtd=True), ""
     except DefusedXmlException:
         return None, f"{name}: DTDs and entity declarations are not allowed"
-    except ParseError as exc:
-        return None, f"{name} does not parse as XML ({exc})"
+    except (ParseError, LookupError, ValueError) as exc:  # LookupError: unknown encoding
+        return None, f"{name} does not parse as XML ({str(exc)[:120]})"
 
 
 def _error(code: str, message: str) -> ScanProblem:

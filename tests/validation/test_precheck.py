@@ -189,6 +189,24 @@ class TestPackageStructure:
         assert [f.code for f in result.findings] == ["PackageInputInvalid"]
         assert "DTDs and entity declarations are not allowed" in result.findings[0].message
 
+    @pytest.mark.parametrize(
+        "text",
+        [
+            b'<?xml version="1.0" encoding="bogus"?><PvsPackageData/>',
+            b"<PvsPackageData>&undefined;</PvsPackageData>",
+            b"",
+        ],
+        ids=["unknown-encoding", "undefined-entity", "empty"],
+    )
+    def test_input_xml_that_does_not_parse_is_one_finding(
+        self, write_offer: WriteOffer, text: bytes
+    ) -> None:
+        root = write_offer()
+        write_package(root, appsource_package(replace={"input.xml": text}))
+        result = validate_offer(f"offers/{OFFER_ID}", WorktreeFiles(root))
+        assert [f.code for f in result.findings] == ["PackageInputInvalid"]
+        assert "does not parse as XML" in result.findings[0].message
+
     def test_a_well_formed_package_has_no_findings(self, write_offer: WriteOffer) -> None:
         root = write_offer()
         assert validate_offer(f"offers/{OFFER_ID}", WorktreeFiles(root)).findings == ()
