@@ -19,10 +19,6 @@ from controller.validation.limits import MAX_IMAGE_BYTES, MAX_PACKAGE_BYTES, SYM
 from controller.validation.semantic import AssetRef
 from controller.yamlio import show_text
 
-# Kept for callers that imported the old names.
-IMAGE_LIMIT = MAX_IMAGE_BYTES
-PACKAGE_LIMIT = MAX_PACKAGE_BYTES
-
 
 class _Shown:
     """The escaped file name, computed only when a message needs it."""
