@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from offer_helpers import OFFER_ID, WriteOffer
 
 from controller.cli import main
@@ -189,3 +190,44 @@ def test_a_misnamed_manifest_given_as_path_is_a_usage_error_naming_the_fix(
     assert main(["validate", str(tmp_path / "offers" / "x" / "Offer.yaml")]) == 2
     _, err = capsys.readouterr()
     assert "offerctl reads only offer.yaml; rename the file" in err
+
+
+CASES = Path(__file__).resolve().parents[1] / "schema_cases"
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [(p, 0) for p in sorted((CASES / "positive" / "publishing").glob("*.yaml"))]
+    + [(p, 1) for p in sorted((CASES / "negative" / "publishing").glob("*.yaml"))],
+    ids=lambda v: f"{v.parent.parent.name}-{v.stem}" if isinstance(v, Path) else "",
+)
+def test_validate_judges_publishing_yaml_by_the_schema_file(
+    write_offer: WriteOffer, capsys: pytest.CaptureFixture[str], case: Path, expected: int
+) -> None:
+    # validate reads schemas/publishing.schema.json, so a change to the schema file
+    # (and to these cases) changes what validate accepts, with no code change.
+    root = write_offer()
+    (root / "publishing.yaml").write_bytes(case.read_bytes())
+    code, lines = run(capsys, root)
+    assert code == expected, lines
+    if expected:
+        assert all(line.startswith("publishing.yaml:") for line in lines[:-1])
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [(p, 0) for p in sorted((CASES / "positive" / "signoff").glob("*.yaml"))]
+    + [(p, 1) for p in sorted((CASES / "negative" / "signoff").glob("*.yaml"))],
+    ids=lambda v: f"{v.parent.parent.name}-{v.stem}" if isinstance(v, Path) else "",
+)
+def test_validate_judges_signoff_yaml_by_the_schema_file(
+    write_offer: WriteOffer, capsys: pytest.CaptureFixture[str], case: Path, expected: int
+) -> None:
+    text = case.read_text("utf-8")
+    offer = yaml.safe_load(text).get("offer")
+    root = write_offer(offer_id=offer) if isinstance(offer, str) else write_offer()
+    folder = offer if isinstance(offer, str) else OFFER_ID
+    (root / "offers" / folder / "signoff.yaml").write_text(text, "utf-8")
+    _, lines = run(capsys, root)
+    signoff_lines = [line for line in lines if "/signoff.yaml:" in line]
+    assert bool(signoff_lines) == bool(expected), lines
