@@ -46,6 +46,7 @@ _PLACEHOLDER = re.compile(
 _MARKERS = ("lorem", "todo", "tbd", "fixme", "xxx", "placeholder", "coming", "[insert")
 # Uppercase-only markers: "todo" in prose ("a to-do app") is not a placeholder.
 _CASE_SENSITIVE = frozenset({"TODO", "TBD", "FIXME", "XXX"})
+_USERINFO = re.compile(r"://[^/@]*@")
 _URL = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*)://[^\s\"'<>]+")
 # Listing values that are addresses or file names, not text a customer reads.
 _NOT_TEXT = frozenset({"url", "email", "phone", "path", "thumbnail", "helpLink", "logos"})
@@ -119,7 +120,8 @@ def insecure_links(spec: Mapping[str, Any]) -> Iterator[Issue]:
             continue  # a secret is reported by validation as InlineSecret, never echoed
         bad = [m for m in _URL.finditer(text) if m.group(1).lower() != "https"]
         if bad:
-            link = bad[0].group(0).split("?", 1)[0].split("#", 1)[0]
+            # Echo no query string and no user:password@ (either may carry a secret).
+            link = _USERINFO.sub("://", bad[0].group(0).split("?", 1)[0].split("#", 1)[0])
             scheme = bad[0].group(1).lower()
             yield Issue(
                 "InsecureLink",

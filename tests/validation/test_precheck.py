@@ -331,6 +331,16 @@ class TestListingText:
             ("PlaceholderText", path, "error")
         ]
 
+    def test_an_insecure_link_is_echoed_without_credentials_or_query(
+        self, write_offer: WriteOffer
+    ) -> None:
+        link = "http://admin:hunter2@northwindtraders.com/docs?page=2"
+        root = write_offer(sub("<p>Journeys", f"<p>See {link}. Journeys"))
+        result = validate_offer(f"offers/{OFFER_ID}", WorktreeFiles(root))
+        assert [f.message for f in result.findings] == [
+            "link 'http://northwindtraders.com/docs' uses http://; use https://"
+        ]
+
     def test_lowercase_todo_in_prose_is_not_a_placeholder(self, write_offer: WriteOffer) -> None:
         root = write_offer(sub("<p>Journeys", "<p>Turn every visit into a todo item. Journeys"))
         assert validate_offer(f"offers/{OFFER_ID}", WorktreeFiles(root)).findings == ()
