@@ -41,7 +41,7 @@ class TestPublishingYaml:
             "publishing.yaml:2:7: error: must be 'Publishing', not 'Publishin' (at $.kind)",
             "publishing.yaml:4:3: error: unknown property 'aprovers'; did you mean 'approvers'?"
             " (at $.signoff.aprovers)",
-            "1 of 2 (1 offer and 1 repository file) invalid: 2 errors, 0 warnings",
+            "1 offer valid, 1 of 1 repository file invalid: 2 errors, 0 warnings",
         ]
 
     def test_valid_publishing_yaml_is_counted_as_a_repository_file(
@@ -51,7 +51,7 @@ class TestPublishingYaml:
         (root / "publishing.yaml").write_text(
             "apiVersion: offers.marketplace/v1\nkind: Publishing\n"
         )
-        assert run(capsys, root) == (0, ["1 offer and 1 repository file valid"])
+        assert run(capsys, root) == (0, ["1 offer valid, 1 repository file valid"])
 
     def test_a_huge_number_in_publishing_yaml_is_a_positioned_error(
         self, write_offer: WriteOffer, capsys: pytest.CaptureFixture[str]
@@ -138,7 +138,7 @@ class TestCodeOwners:
     ) -> None:
         root = write_offer()
         (root / "CODEOWNERS").write_text("/offers/ @contoso/publishers ops@contoso.example\n")
-        assert run(capsys, root) == (0, ["1 offer and 1 repository file valid"])
+        assert run(capsys, root) == (0, ["1 offer valid, 1 repository file valid"])
 
 
 class TestMisnamedFiles:
