@@ -58,7 +58,9 @@ def check_package(data: bytes, limits: ScanLimits = DEFAULT_LIMITS) -> list[Scan
 
 
 def _check_outer(archive: zipfile.ZipFile, limits: ScanLimits) -> Iterator[ScanProblem]:
-    members = {info.filename: info for info in archive.infolist() if not info.is_dir()}
+    members = {
+        info.filename: info for info in archive.infolist() if not info.filename.endswith("/")
+    }
     if CONTENT_TYPES not in members:
         yield _error(
             "PackageContentTypesMissing", f"the package has no {CONTENT_TYPES} at its root"
@@ -121,7 +123,7 @@ def _check_inner(
         return
     try:
         with zipfile.ZipFile(io.BytesIO(inner)) as nested:
-            names = [i.filename for i in nested.infolist() if not i.is_dir()]
+            names = [i.filename for i in nested.infolist() if not i.filename.endswith("/")]
     except READ_ERRORS:
         yield _error("PackageInnerNotZip", f"{package}: the Package Deployer package is unreadable")
         return
@@ -195,7 +197,7 @@ def solution(data: bytes, limits: ScanLimits = DEFAULT_LIMITS) -> Solution | Non
     """The solution a well-formed package deploys (for the marketplace's deployment test)."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            members = {i.filename: i for i in archive.infolist() if not i.is_dir()}
+            members = {i.filename: i for i in archive.infolist() if not i.filename.endswith("/")}
             input_name = next((n for n in members if n.lower() == INPUT_XML), None)
             if input_name is None:
                 return None

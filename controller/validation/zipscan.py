@@ -116,7 +116,8 @@ class _Scan:
         for info in archive.infolist():
             if self.stopped:
                 return
-            if info.is_dir():
+            # Not info.is_dir(): it raises IndexError for a member with an empty name.
+            if info.filename.endswith("/"):
                 continue
             member = f"{name}!{info.filename}"
             if not self.count(name):

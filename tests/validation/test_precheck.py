@@ -8,6 +8,7 @@ certification where the point is that the two agree.
 
 from __future__ import annotations
 
+import io
 import struct
 import zipfile
 import zlib
@@ -242,7 +243,7 @@ class TestVirusScan:
     def test_deflated_member_hidden_from_the_central_directory_is_found(self) -> None:
         package = hide_member(appsource_package(), "hidden.txt", EICAR * 3)
         assert EICAR not in package  # only inflating the hidden member reveals it
-        with zipfile.ZipFile(__import__("io").BytesIO(package)) as archive:
+        with zipfile.ZipFile(io.BytesIO(package)) as archive:
             assert "hidden.txt" not in archive.namelist()
         codes = [(p.code, p.warning) for p in scan_bytes("p.zip", package)]
         assert ("VirusFound", False) in codes
@@ -275,6 +276,16 @@ class TestVirusScan:
         problems = scan_bytes("p.zip", bytes(data))
         assert [p.code for p in problems] == ["PackageCorrupt"]
         assert "invalid block type" in problems[0].message
+
+    def test_a_member_with_an_empty_name_is_scanned_not_a_crash(self) -> None:
+        # zipfile's own ZipInfo.is_dir() raises IndexError for an empty name.
+        buffer = io.BytesIO()
+        info = zipfile.ZipInfo("")
+        info.compress_type = zipfile.ZIP_DEFLATED
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr(info, EICAR)
+        assert EICAR not in buffer.getvalue()
+        assert [p.code for p in scan_bytes("p.zip", buffer.getvalue())] == ["VirusFound"]
 
     def test_bomb_caps_still_apply_to_hidden_members(self) -> None:
         package = hide_member(appsource_package(), "zeros.bin", b"\0" * (4 * 1024 * 1024))
