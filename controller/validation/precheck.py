@@ -56,7 +56,17 @@ def precheck(
     spec: Mapping[str, Any], files: Mapping[str, bytes], limits: ScanLimits = DEFAULT_LIMITS
 ) -> list[Issue]:
     """Every precheck finding for `spec` and the files it refers to (offer-relative paths)."""
-    issues = list(check_files(spec, files, limits))
+    try:
+        issues = list(check_files(spec, files, limits))
+    except Exception as exc:  # hostile bytes must never stop the other offers
+        issues = [
+            Issue(
+                "PackageUnscannable",
+                f"the offer's files could not be checked ({type(exc).__name__}); "
+                "certification rejects what it cannot scan",
+                PACKAGE_PATH,
+            )
+        ]
     issues += insecure_links(spec)
     issues += placeholders(spec)
     issues += privacy_policy(spec)

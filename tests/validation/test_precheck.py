@@ -24,6 +24,7 @@ from controller.marketplace.api import OfferPayload
 from controller.marketplace.certify import certify
 from controller.validation.engine import validate_offer
 from controller.validation.files import WorktreeFiles
+from controller.validation.precheck import precheck
 from controller.validation.zipscan import EICAR, ScanLimits, scan_bytes
 
 MANIFEST = f"offers/{OFFER_ID}/offer.yaml"
@@ -393,3 +394,13 @@ def test_deployment_test_is_the_only_thing_precheck_leaves_to_the_marketplace(
         ("DeploymentFailed", "$.spec.technicalConfiguration.packageFile")
     ]
     assert "ContosoPricing" in remote[0].message
+
+
+def test_files_precheck_cannot_read_are_one_finding_not_an_exception() -> None:
+    # The safety net for hostile bytes no rule anticipated: here a value that is not
+    # bytes at all, as a broken caller or wire decoder could hand over.
+    spec = {"technicalConfiguration": {"packageFile": "package/p.zip"}}
+    issues = precheck(spec, {"package/p.zip": None})  # type: ignore[dict-item]
+    assert [(i.code, i.path) for i in issues if i.code.startswith("Package")] == [
+        ("PackageUnscannable", ("spec", "technicalConfiguration", "packageFile"))
+    ]
