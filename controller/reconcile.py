@@ -176,7 +176,7 @@ def default_validate(files: FileSource, offer: str) -> OfferCheck:
     target = Target(raw_target) if raw_target in set(Target) else None
     digests = {path: file_digest(data) for path, data in result.referenced_files.items()}
     return OfferCheck(
-        generation=generation(spec, digests),
+        generation=generation(spec, digests, offer=offer),
         target=target,
         suspend=spec.get("suspend") is True,
         findings=result.findings,
