@@ -6,6 +6,10 @@ an `OfferPlan` people can read: the phase now and after, the marketplace
 calls the pass would make, what it would wait for, and whether status.yaml
 would change. Nothing here does I/O.
 
+Plans are made from commits only. Files under offers/ that are not committed
+yet are pointed out (`uncommitted_notes`), so an offer that passes `validate`
+on disk but is missing from the plan does not go unexplained.
+
 An offer has *changes pending* when the pass would call the marketplace
 (submit, cancel, go live, withdraw) or commit a different status.yaml;
 `offerctl plan --detailed-exitcode` exits 2 when any offer has.
@@ -192,3 +196,31 @@ def summarize(plans: Sequence[OfferPlan]) -> Summary:
         status_writes=sum(1 for p in plans if p.writes_status),
         errors=sum(1 for p in plans if p.step is Step.ERROR),
     )
+
+
+MAX_LISTED = 10  # uncommitted paths named one by one; the rest are counted
+
+
+def uncommitted_notes(changes: Sequence[tuple[str, str]], planned: Sequence[str]) -> list[str]:
+    """Hints about offer files not committed: (path, kind) pairs from `git status`.
+
+    status.yaml is left out: the controller writes it, and a local edit there
+    means nothing to a plan.
+    """
+    relevant = [(p, k) for p, k in changes if not p.endswith("/status.yaml")]
+    if not relevant:
+        return []
+    offers = sorted({p.split("/")[1] for p, _ in relevant if p.count("/") >= 2})
+    missing = [o for o in offers if o not in set(planned)]
+    listed = ", ".join(f"{p} ({k})" for p, k in relevant[:MAX_LISTED])
+    if len(relevant) > MAX_LISTED:
+        listed += f" and {len(relevant) - MAX_LISTED} more"
+    notes = [
+        f"{len(relevant)} file(s) under offers/ are not committed, and a plan reads only "
+        f"commits: {listed}. Commit them to include them in the plan."
+    ]
+    if missing:
+        notes.append(
+            "not in this plan because nothing of them is committed yet: " + ", ".join(missing)
+        )
+    return notes

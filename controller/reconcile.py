@@ -421,6 +421,10 @@ class Reconciler:
         )
         return base, planned
 
+    def branch_records(self) -> RecordStore:
+        """The records a pass on the watched branch would read and write."""
+        return self.records_for(self._branch())
+
     def records_for(self, branch: str) -> RecordStore:
         """The records a pass on `branch` reads and writes."""
         if self.records is not None:
