@@ -58,8 +58,8 @@ class TestACopiedFolderCannotSteerTheOriginal:
             {"offers/contoso-clone/signoff.yaml": signoff_yaml("contoso-clone", copy_generation)},
             "Sign off contoso-clone",
         )
-        for _ in range(3):
-            world.reconcile(FAST)
+        world.reconcile(FAST)  # on the old code, this pass sent the original live
+        world.reconcile(FAST)
 
         signoff = world.submission(original).stage(Stage.SIGNOFF)
         assert signoff.state is StageState.RUNNING  # nobody pressed Go Live on it
