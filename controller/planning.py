@@ -204,23 +204,32 @@ MAX_LISTED = 10  # uncommitted paths named one by one; the rest are counted
 def uncommitted_notes(changes: Sequence[tuple[str, str]], planned: Sequence[str]) -> list[str]:
     """Hints about offer files not committed: (path, kind) pairs from `git status`.
 
-    status.yaml is left out: the controller writes it, and a local edit there
-    means nothing to a plan.
+    An offer folder with nothing committed is named once; changed files of
+    offers in the plan are listed. status.yaml is left out: the controller
+    writes it, and a local edit there means nothing to a plan.
     """
     relevant = [(p, k) for p, k in changes if not p.endswith("/status.yaml")]
-    if not relevant:
-        return []
-    offers = sorted({p.split("/")[1] for p, _ in relevant if p.count("/") >= 2})
-    missing = [o for o in offers if o not in set(planned)]
-    listed = ", ".join(f"{p} ({k})" for p, k in relevant[:MAX_LISTED])
-    if len(relevant) > MAX_LISTED:
-        listed += f" and {len(relevant) - MAX_LISTED} more"
-    notes = [
-        f"{len(relevant)} file(s) under offers/ are not committed, and a plan reads only "
-        f"commits: {listed}. Commit them to include them in the plan."
-    ]
-    if missing:
+    folders: dict[str, list[tuple[str, str]]] = {}
+    loose: list[tuple[str, str]] = []
+    for path, kind in relevant:
+        parts = path.split("/")
+        if len(parts) >= 3:
+            folders.setdefault(parts[1], []).append((path, kind))
+        else:
+            loose.append((path, kind))
+    known = set(planned)
+    new = sorted(o for o in folders if o not in known)
+    edited = [c for o in sorted(folders) if o in known for c in folders[o]] + loose
+    notes: list[str] = []
+    if new:
+        named = ", ".join(f"offers/{o}/" for o in new)
         notes.append(
-            "not in this plan because nothing of them is committed yet: " + ", ".join(missing)
+            f"not committed yet, so not in this plan (a plan reads only commits): {named}; "
+            "commit them to plan them"
         )
+    if edited:
+        listed = ", ".join(f"{p} ({k})" for p, k in edited[:MAX_LISTED])
+        if len(edited) > MAX_LISTED:
+            listed += f" and {len(edited) - MAX_LISTED} more"
+        notes.append(f"uncommitted changes this plan does not include: {listed}")
     return notes

@@ -64,18 +64,19 @@ def test_every_call_that_would_change_something_is_refused() -> None:
         market.withdraw("alpha-offer")
 
 
-def test_notes_name_uncommitted_offer_files_and_the_offers_missing_from_the_plan() -> None:
+def test_notes_name_uncommitted_offer_folders_once_and_list_changed_files() -> None:
     notes = uncommitted_notes(
         [
             ("offers/new-offer/offer.yaml", "untracked"),
+            ("offers/new-offer/media/logo.png", "untracked"),
             ("offers/old-offer/offer.yaml", "modified"),
             ("offers/old-offer/status.yaml", "modified"),
         ],
         ["old-offer"],
     )
-    assert len(notes) == 2
-    assert "2 file(s)" in notes[0]
-    assert "offers/new-offer/offer.yaml (untracked)" in notes[0]
-    assert "status.yaml" not in notes[0]
-    assert notes[1].endswith("committed yet: new-offer")
+    assert notes == [
+        "not committed yet, so not in this plan (a plan reads only commits): "
+        "offers/new-offer/; commit them to plan them",
+        "uncommitted changes this plan does not include: offers/old-offer/offer.yaml (modified)",
+    ]
     assert uncommitted_notes([("offers/a/status.yaml", "modified")], ["a"]) == []

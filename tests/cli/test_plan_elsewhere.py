@@ -98,6 +98,15 @@ def test_plan_points_out_offers_that_are_not_committed(gitrepos: GitRepos) -> No
     assert ran.code == 0, ran.err
     assert "Plan: no offers." in ran.out
     flat = " ".join(ran.out.split())
-    assert f"offers/{OFFER}/offer.yaml (untracked)" in flat
-    assert "Commit them to include them in the plan." in flat
-    assert f"nothing of them is committed yet: {OFFER}" in flat
+    assert f"not committed yet, so not in this plan (a plan reads only commits): " \
+        f"offers/{OFFER}/; commit them to plan them" in flat
+
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "offers")
+    (repo / "offers" / OFFER / "offer.yaml").write_text("changed on disk\n")
+    ran = _offerctl("plan", "--repo", str(repo))
+
+    flat = " ".join(ran.out.split())
+    assert f"{OFFER} - → Validating submit" in flat  # the committed version is planned
+    assert f"uncommitted changes this plan does not include: offers/{OFFER}/offer.yaml " \
+        "(modified)" in flat
