@@ -429,7 +429,7 @@ class Reconciler:
         """The records a pass on `branch` reads and writes."""
         if self.records is not None:
             return self.records
-        return FileRecords(self.repo.private_dir, watch_key(branch, self.watch.remote))
+        return FileRecords(self.repo.private_dir, branch, self.watch.remote)
 
     def _branch(self) -> str:
         if self.watch.branch:

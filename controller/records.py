@@ -6,10 +6,11 @@ learn which submission it made. What it last decided for an offer (the status
 it computed, with the submission it follows) is kept here instead, one JSON
 file per offer under the repository's private directory:
 
-    <git-dir>/offerctl/records/<watch>/<offer>.json
+    <git-dir>/offerctl/records/<local | remote=NAME>/<branch>/<offer>.json
 
-`<watch>` names the watched branch (`local/main`, `origin/main`), so a
-controller for one branch never inherits another branch's submissions. A
+with every name percent-encoded (`release%2F1`), so that distinct branches
+never share a folder and a controller for one branch never inherits another
+branch's submissions. A
 daemon's shards share the branch's records: each offer has one file, written
 only by the shard that owns the offer.
 
@@ -23,10 +24,10 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import quote
 
 from controller import status
 from controller.fsio import atomic_write
@@ -37,7 +38,6 @@ log = logging.getLogger(__name__)
 RECORD_VERSION = 1
 RECORDS_DIR = "records"
 MAX_RECORD_BYTES = 1024 * 1024  # a record is a status: a few KiB
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
 class RecordStore(Protocol):
@@ -57,20 +57,24 @@ class RecordStore(Protocol):
 
 
 def watch_key(branch: str, remote: str | None) -> str:
-    """The records' name for a watched branch: `origin/main`, or `local/main` without a remote."""
+    """A watched branch in words: `origin/main`, or `local/main` without a remote."""
     return f"{remote}/{branch}" if remote else f"local/{branch}"
+
+
+def _name(text: str) -> str:
+    """One path segment for `text`, different for different texts (never `.` or `..`)."""
+    return quote(text, safe="").replace(".", "%2E")
 
 
 class FileRecords:
     """Records as JSON files, one per offer, written atomically."""
 
-    def __init__(self, private_dir: Path, key: str) -> None:
-        self.root = private_dir / RECORDS_DIR / _UNSAFE.sub("_", key)
+    def __init__(self, private_dir: Path, branch: str, remote: str | None = None) -> None:
+        where = "local" if remote is None else f"remote={_name(remote)}"
+        self.root = private_dir / RECORDS_DIR / where / _name(branch)
 
     def _path(self, offer: str) -> Path:
-        # Folder names reach here only after the reconciler's folder check; the
-        # substitution keeps any odd character from naming another path.
-        return self.root / (_UNSAFE.sub("_", offer) + ".json")
+        return self.root / f"{_name(offer)}.json"
 
     def load(self, offer: str) -> OfferStatus | None:
         path = self._path(offer)

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from controller.model import OfferStatus, Phase, SubmissionRef, Target
-from controller.records import DisplayRecords, FileRecords, watch_key
+from controller.records import DisplayRecords, FileRecords
 
 ALPHA = OfferStatus(
     "alpha-offer",
@@ -18,16 +18,17 @@ ALPHA = OfferStatus(
 
 
 def test_a_saved_record_reads_back_equal(tmp_path: Path) -> None:
-    records = FileRecords(tmp_path, watch_key("main", None))
+    records = FileRecords(tmp_path, "main")
     assert not records.exists()
     records.save("alpha-offer", ALPHA)
     assert records.exists()
     assert records.load("alpha-offer") == ALPHA
-    assert FileRecords(tmp_path, watch_key("main", "origin")).load("alpha-offer") is None
+    assert FileRecords(tmp_path, "main", "origin").load("alpha-offer") is None
+    assert FileRecords(tmp_path, "main", "local").load("alpha-offer") is None
 
 
 def test_a_dropped_or_missing_record_is_none(tmp_path: Path) -> None:
-    records = FileRecords(tmp_path, "local/main")
+    records = FileRecords(tmp_path, "main")
     records.save("alpha-offer", ALPHA)
     records.drop("alpha-offer")
     records.drop("alpha-offer")  # twice is fine
@@ -35,7 +36,7 @@ def test_a_dropped_or_missing_record_is_none(tmp_path: Path) -> None:
 
 
 def test_a_record_holding_another_offers_status_is_not_used(tmp_path: Path) -> None:
-    records = FileRecords(tmp_path, "local/main")
+    records = FileRecords(tmp_path, "main")
     records.save("alpha-offer", ALPHA)
     moved = records.root / "beta-offer.json"
     (records.root / "alpha-offer.json").rename(moved)  # copied or renamed by hand
@@ -43,7 +44,7 @@ def test_a_record_holding_another_offers_status_is_not_used(tmp_path: Path) -> N
 
 
 def test_an_unreadable_record_means_never_seen(tmp_path: Path) -> None:
-    records = FileRecords(tmp_path, "local/main")
+    records = FileRecords(tmp_path, "main")
     records.root.mkdir(parents=True)
     (records.root / "alpha-offer.json").write_bytes(b"\xff{not json")
     assert records.load("alpha-offer") is None
@@ -51,10 +52,12 @@ def test_an_unreadable_record_means_never_seen(tmp_path: Path) -> None:
     assert records.load("alpha-offer") is None
 
 
-def test_branch_names_cannot_escape_the_records_folder(tmp_path: Path) -> None:
-    records = FileRecords(tmp_path, "origin/../../x")
+def test_branch_names_cannot_escape_the_records_folder_or_share_one(tmp_path: Path) -> None:
+    records = FileRecords(tmp_path, "../../x", "..")
     records.save("alpha-offer", ALPHA)
-    assert records.root.parent == tmp_path / "records"
+    assert records.root.parent.parent == tmp_path / "records"
+    assert FileRecords(tmp_path, "a/b").root != FileRecords(tmp_path, "a_b").root
+    assert FileRecords(tmp_path, "a/b").root.parent == tmp_path / "records" / "local"
 
 
 def test_display_records_only_show_each_offers_own_status() -> None:
