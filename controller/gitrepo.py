@@ -661,6 +661,27 @@ class GitRepo:
         except GitCommandError as exc:
             raise FatalError(f"could not record the reconciled commit: {_stderr(exc)}") from None
 
+    def uncommitted(self, folder: str) -> list[tuple[str, str]]:
+        """Files under `folder` whose working-tree or index copy differs from HEAD.
+
+        Pairs of (path, "untracked" | "deleted" | "modified"), sorted; empty in a
+        bare repository. `folder` is a fixed name of ours (`offers`), never input.
+        """
+        if self.worktree is None:
+            return []
+        out = self._git(
+            "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames",
+            "--", folder,
+        )  # fmt: skip
+        found: list[tuple[str, str]] = []
+        for item in str(out).split("\0"):
+            if len(item) < 4:
+                continue
+            code, path = item[:2], item[3:]
+            kind = "untracked" if code == "??" else "deleted" if "D" in code else "modified"
+            found.append((path, kind))
+        return sorted(found)
+
     @property
     def private_dir(self) -> Path:
         """.git/offerctl: the controller's own files (state, private indexes, pass lock)."""
