@@ -8,15 +8,20 @@ and a crash shows up exactly as a user would see it.
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from git_helpers import GitRepos
+
+from controller import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "offers"
@@ -53,6 +58,14 @@ def offers_repo(
     return gitrepos.init(name, files)
 
 
+@pytest.fixture
+def no_offerctl_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No OFFERCTL_* setting from the developer's shell reaches an in-process command."""
+    for name in list(os.environ):
+        if name.startswith("OFFERCTL_"):
+            monkeypatch.delenv(name)
+
+
 @dataclass(frozen=True)
 class Ran:
     code: int
@@ -87,3 +100,25 @@ def offerctl(
         proc.stdout.decode("utf-8", "replace"),
         proc.stderr.decode("utf-8", "replace"),
     )
+
+
+def offerctl_here(*argv: str) -> Ran:
+    """The real CLI in this process (faster than a child); stdout and stderr captured."""
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = cli.main(list(argv))
+    return Ran(code, out.getvalue(), err.getvalue())
+
+
+def offerctl_into_closed_pipe(*argv: str) -> Ran:
+    """The real CLI in this process, its stdout a pipe whose reader is gone (`| head -0`)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    err = io.StringIO()
+    with (
+        os.fdopen(write_end, "w", encoding="utf-8") as out,
+        redirect_stdout(out),
+        redirect_stderr(err),
+    ):
+        code = cli.main(list(argv))
+    return Ran(code, "", err.getvalue())
