@@ -7,6 +7,11 @@ on stderr and their exit code; so does an `OSError` from the machine (a full
 disk, a read-only filesystem), through `errors.from_os_error`; nothing prints
 a traceback at a user. When the reader of our output goes away
 (`offerctl status | head -1`) the command ends quietly.
+
+Everything a command prints goes through `escaping.EscapingStream`, installed
+here once for stdout and stderr: text from the repository (folder names,
+manifest fields, paths) can carry bidi overrides or terminal escapes, and no
+view has to remember to escape it.
 """
 
 from __future__ import annotations
@@ -15,10 +20,13 @@ import argparse
 import importlib
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import TextIO, cast
 
 from controller import __version__
 from controller.errors import EXIT_USAGE, OfferctlError, exit_code_for, from_os_error
+from controller.escaping import EscapingStream
 
 # Verbs in the order `offerctl --help` lists them; one module each under controller/commands/.
 COMMANDS: tuple[str, ...] = (
@@ -53,13 +61,26 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    with _escaped_output():
+        try:
+            code = _main(argv)
+            sys.stdout.flush()  # a closed pipe shows up here for buffered output
+        except BrokenPipeError as exc:
+            _silence_stdout()
+            return exit_code_for(exc)
+        return code
+
+
+@contextmanager
+def _escaped_output() -> Iterator[None]:
+    """stdout and stderr escape unsafe characters while a command runs."""
+    out, err = sys.stdout, sys.stderr
+    sys.stdout = cast(TextIO, EscapingStream(out))
+    sys.stderr = cast(TextIO, EscapingStream(err))
     try:
-        code = _main(argv)
-        sys.stdout.flush()  # a closed pipe shows up here for buffered output
-    except BrokenPipeError as exc:
-        _silence_stdout()
-        return exit_code_for(exc)
-    return code
+        yield
+    finally:
+        sys.stdout, sys.stderr = out, err
 
 
 def _main(argv: Sequence[str] | None) -> int:
