@@ -52,6 +52,16 @@ def _escape(match: re.Match[str]) -> str:
     return f"\\U{code:08x}"
 
 
+def _escape_portable(match: re.Match[str]) -> str:
+    """`\\uXXXX` (a surrogate pair above U+FFFF): valid inside JSON and YAML strings too."""
+    char = match.group(0)[0]
+    code = ord(char)
+    if code <= 0xFFFF:
+        return f"\\u{code:04x}"
+    code -= 0x10000
+    return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+
+
 def printable(text: str, *, lines: bool = False) -> str:
     """`text` with every control, bidi and invisible character shown as an escape.
 
@@ -62,8 +72,12 @@ def printable(text: str, *, lines: bool = False) -> str:
 
 
 def terminal_safe(text: str) -> str:
-    """Like `printable(text, lines=True)`, but SGR colour sequences pass (our own styling)."""
-    return _UNSAFE_KEEP_SGR.sub(_escape, text)
+    """Like `printable(text, lines=True)`, but SGR colour sequences pass (our own styling).
+
+    Escapes are always `\\uXXXX` here: this runs over whole outputs, including
+    `-o json`, and a JSON string must stay valid JSON meaning the same text.
+    """
+    return _UNSAFE_KEEP_SGR.sub(_escape_portable, text)
 
 
 class EscapingStream:

@@ -125,7 +125,7 @@ _PATH = st.lists(st.text(alphabet="ab", min_size=1, max_size=4), min_size=1, max
 )
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(pattern=_PATTERN, path=_PATH)
 def test_linear_matcher_agrees_with_the_regex_meaning(pattern: str, path: str) -> None:
     glob, _ = codeowners.compile_pattern(pattern)

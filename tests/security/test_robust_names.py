@@ -4,6 +4,7 @@ characters are never printed raw, on the terminal or in the controller's commit 
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -93,7 +94,7 @@ class TestBidiAndControlCharacters:
         ran = offerctl_here("status", "--repo", str(repo))
 
         assert "\x1b" not in ran.out + ran.err
-        assert "x\\x1b]0;pwned" in ran.out  # (rich drops the BEL itself)
+        assert "x\\u001b]0;pwned" in ran.out  # (rich drops the BEL itself)
 
     def test_an_error_naming_the_offer_is_escaped(self, gitrepos: GitRepos) -> None:
         repo = offers_repo(gitrepos, [GOOD])
@@ -125,4 +126,24 @@ def test_printable_escapes_exactly_the_unsafe_characters(raw: str, shown: str) -
 
 def test_terminal_safe_keeps_colour_and_newlines_but_not_other_sequences() -> None:
     assert terminal_safe("\x1b[1;31mred\x1b[0m\n") == "\x1b[1;31mred\x1b[0m\n"
-    assert terminal_safe("\x1b]8;;http://x\x1b\\") == "\\x1b]8;;http://x\\x1b\\"
+    assert terminal_safe("\x1b]8;;http://x\x1b\\") == "\\u001b]8;;http://x\\u001b\\"
+
+
+@pytest.mark.parametrize("value", ["a\u202eb", "c1\x85", "tag\U000e0041", "zw\u200b", "ok"])
+def test_json_output_through_the_escaping_stream_stays_valid_and_equal(value: str) -> None:
+    text = json.dumps({"offer": value}, ensure_ascii=False)
+
+    assert json.loads(terminal_safe(text)) == {"offer": value}
+
+
+def test_status_json_with_a_bidi_folder_name_parses_back_to_the_name(
+    gitrepos: GitRepos,
+) -> None:
+    name = f"invoice{RLO}fdp.exe"
+    repo = offers_repo(gitrepos, [GOOD, name])
+
+    ran = offerctl_here("status", "--repo", str(repo), "-o", "json")
+
+    assert ran.code == 0, ran.err
+    assert RLO not in ran.out
+    assert name in json.dumps(json.loads(ran.out), ensure_ascii=False)
