@@ -78,7 +78,7 @@ def from_os_error(error: OSError, doing: str = "") -> OfferctlError:
     head = doing or ("cannot write" if error.errno in _WRITE_ERRNOS else "cannot access")
     text = f"{head} {where}: {reason}" if where else f"{head}: {reason}"
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
-        text += " (free some space; offerctl retries)"
+        text += " (free some space and try again)"
     if error.errno in _TRANSIENT_ERRNOS:
         return TransientError(text)
     return FatalError(text)

@@ -11,8 +11,9 @@
 The endpoint faces the network, so every resource a client can hold is
 bounded (`Limits`): at most `max_connections` connections at once (one more
 is closed at once with a 503, so idle sockets cannot pile up threads); each
-socket read or write times out after `io_timeout` seconds and a whole body
-must arrive within `body_deadline`; a delivery without a well-formed
+socket read or write times out after `io_timeout` seconds, and a whole request (line, headers and
+body) must arrive within `request_deadline`, so a client trickling a byte at
+a time cannot keep its slot (a reaper thread closes it); a delivery without a well-formed
 signature header, or declaring more than `webhook.MAX_BODY`, is refused
 before a byte of its body is read; a body is hashed as it arrives and at most
 `webhook.MAX_KEPT` bytes of it are held in memory.
@@ -22,6 +23,7 @@ The server knows nothing about the daemon beyond the callables in `HttpApp`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import time
@@ -29,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from threading import BoundedSemaphore, Thread
+from threading import BoundedSemaphore, Event, Lock, Thread
 from typing import Any
 
 from controller.daemon import webhook
@@ -52,7 +54,7 @@ class Limits:
 
     max_connections: int = 64
     io_timeout: float = 10.0  # seconds any one read or write may wait
-    body_deadline: float = 30.0  # seconds a whole request body may take to arrive
+    request_deadline: float = 30.0  # seconds a whole request (headers and body) may take
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +89,28 @@ class _Server(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         self.app = app
         self._slots = BoundedSemaphore(app.limits.max_connections)
+        self._deadlines: dict[socket.socket, float] = {}
+        self._deadlines_lock = Lock()
         super().__init__(address, _Handler)
+
+    def arm(self, connection: socket.socket, deadline: float | None) -> None:
+        """The time by which `connection`'s request must be in; None: no request under way."""
+        with self._deadlines_lock:
+            if deadline is None:
+                self._deadlines.pop(connection, None)
+            else:
+                self._deadlines[connection] = deadline
+
+    def reap(self, now: float) -> int:
+        """Shut down connections whose request is past its deadline; how many."""
+        with self._deadlines_lock:
+            late = [c for c, deadline in self._deadlines.items() if deadline < now]
+            for connection in late:
+                del self._deadlines[connection]
+        for connection in late:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)  # the handler's read returns at once
+        return len(late)
 
     def process_request(self, request: Any, client_address: Any) -> None:
         """Hand the connection to a thread only while under the cap; else 503 and close."""
@@ -127,6 +150,17 @@ class _Handler(BaseHTTPRequestHandler):
         # Every socket operation times out, so an idle keep-alive or a stalled
         # sender frees its thread and its slot.
         self.connection.settimeout(self.server.app.limits.io_timeout)
+        self._deadline = 0.0
+
+    def handle_one_request(self) -> None:
+        # The clock starts while waiting for the request line: an idle keep-alive is
+        # ended by io_timeout first, a trickling request by the reaper.
+        self._deadline = time.monotonic() + self.server.app.limits.request_deadline
+        self.server.arm(self.connection, self._deadline)
+        try:
+            super().handle_one_request()
+        finally:
+            self.server.arm(self.connection, None)
 
     def do_GET(self) -> None:
         app = self.server.app
@@ -194,7 +228,7 @@ class _Handler(BaseHTTPRequestHandler):
         (kept bytes, whether that is the whole body); None when the sender is too
         slow (the body deadline passed) or the connection broke.
         """
-        deadline = time.monotonic() + self.server.app.limits.body_deadline
+        deadline = self._deadline
         kept = bytearray()
         left = length
         try:
@@ -248,6 +282,8 @@ class HttpServer:
             name="offerctl-http",
             daemon=True,
         )
+        self._stopped = Event()
+        self._reaper = Thread(target=self._reap_forever, name="offerctl-http-reaper", daemon=True)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -256,8 +292,17 @@ class HttpServer:
 
     def start(self) -> None:
         self._thread.start()
+        self._reaper.start()
+
+    def _reap_forever(self) -> None:
+        period = min(1.0, self._server.app.limits.request_deadline / 4)
+        while not self._stopped.wait(period):
+            self._server.reap(time.monotonic())
 
     def stop(self) -> None:
+        self._stopped.set()
+        if self._reaper.is_alive():
+            self._reaper.join(timeout=5)
         if self._thread.is_alive():  # shutdown() waits forever for a loop that never ran
             self._server.shutdown()
             self._thread.join(timeout=5)

@@ -131,7 +131,7 @@ def test_a_declared_length_over_the_cap_is_refused_before_it_is_sent() -> None:
 
 
 def test_a_slow_body_is_dropped_at_the_deadline() -> None:
-    with serving(Limits(io_timeout=2, body_deadline=0.5)) as (port, recorder):
+    with serving(Limits(io_timeout=2, request_deadline=0.5)) as (port, recorder):
         with connect(port) as sock:
             sock.sendall(head(1000, webhook.sign(SECRET, b"x" * 1000)))
             started = time.monotonic()
@@ -152,6 +152,27 @@ def test_a_slow_body_is_dropped_at_the_deadline() -> None:
             assert closed
             assert time.monotonic() - started < 3
         assert recorder.pushes == []
+
+
+def test_headers_trickled_a_byte_at_a_time_are_cut_off_at_the_deadline() -> None:
+    with serving(Limits(io_timeout=2, request_deadline=0.8)) as (port, _), connect(port) as sock:
+        sock.sendall(b"POST /hooks/git HTTP/1.1\r\n")
+        started = time.monotonic()
+        closed = False
+        sock.settimeout(0.2)
+        while time.monotonic() - started < 6:
+            try:
+                sock.sendall(b"X")  # one more byte of an endless header line
+                if sock.recv(1) == b"":
+                    closed = True
+                    break
+            except TimeoutError:
+                continue
+            except OSError:
+                closed = True
+                break
+        assert closed
+        assert time.monotonic() - started < 4
 
 
 def test_many_large_mis_signed_bodies_are_hashed_not_buffered() -> None:
