@@ -545,7 +545,10 @@ class GitRepo:
             if after is None:
                 target.unlink(missing_ok=True)
             else:
-                atomic_write(target, self._checkout_bytes(worktree, path, after.oid))
+                data = self._checkout_bytes(worktree, path, after.oid)
+                if data is None:
+                    continue  # a smudge filter failed: the file shows as changed, nothing lost
+                atomic_write(target, data)
             synced.append(path)
         if synced:
             try:
@@ -596,11 +599,17 @@ class GitRepo:
             found.update(zip(files, out.split(), strict=True))
         return found
 
-    def _checkout_bytes(self, worktree: Path, path: str, oid: str) -> bytes:
-        """The bytes `git checkout` would write for blob `oid` at `path` (smudge, eol)."""
-        data: bytes = self._git(
-            "-C", str(worktree), "cat-file", "--filters", f"--path={path}", oid, binary=True
-        )
+    def _checkout_bytes(self, worktree: Path, path: str, oid: str) -> bytes | None:
+        """The bytes `git checkout` would write for blob `oid` at `path` (smudge, eol);
+        None, with a warning, when a configured filter fails."""
+        try:
+            data: bytes = self._run(
+                ["-C", str(worktree), "cat-file", "--filters", f"--path={path}", oid],
+                binary=True,
+            )
+        except GitCommandError as exc:
+            log.warning("could not write %s through git's filters: %s", path, _stderr(exc))
+            return None
         return data
 
     # -- remotes ------------------------------------------------------------------------

@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 DEFAULT_LISTEN = "127.0.0.1:9464"
 HOOK_PATH = "/hooks/git"
 _CHUNK = 64 * 1024
+_REFUSAL_LOG_INTERVAL = 10.0  # seconds between "refused over the cap" warnings
 _BUSY = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
     b"Connection: close\r\nRetry-After: 1\r\n\r\n"
@@ -91,6 +92,8 @@ class _Server(ThreadingHTTPServer):
         self._slots = BoundedSemaphore(app.limits.max_connections)
         self._deadlines: dict[socket.socket, float] = {}
         self._deadlines_lock = Lock()
+        self._refused = 0  # since the last warning
+        self._refused_logged = -_REFUSAL_LOG_INTERVAL
         super().__init__(address, _Handler)
 
     def arm(self, connection: socket.socket, deadline: float | None) -> None:
@@ -115,7 +118,6 @@ class _Server(ThreadingHTTPServer):
     def process_request(self, request: Any, client_address: Any) -> None:
         """Hand the connection to a thread only while under the cap; else 503 and close."""
         if not self._slots.acquire(blocking=False):
-            log.warning("http: connection from %s refused: at the cap", client_address[0])
             self._refuse(request)
             return
         try:
@@ -131,6 +133,16 @@ class _Server(ThreadingHTTPServer):
             self._slots.release()
 
     def _refuse(self, request: socket.socket) -> None:
+        # One warning per interval with a count, so a flood does not flood the log too.
+        self._refused += 1
+        now = time.monotonic()
+        if now - self._refused_logged >= _REFUSAL_LOG_INTERVAL:
+            log.warning(
+                "http: refused %d connection(s) over the cap of %d",
+                self._refused,
+                self.app.limits.max_connections,
+            )
+            self._refused, self._refused_logged = 0, now
         try:
             request.setblocking(False)  # never wait on a client from the accepting thread
             request.send(_BUSY)

@@ -91,3 +91,18 @@ def test_a_status_the_user_edited_is_left_alone_under_autocrlf(gitrepos: GitRepo
     a_pass_that_changes_status(repo)
 
     assert (repo / STATUS).read_bytes() == edited
+
+
+def test_a_failing_smudge_filter_leaves_the_file_alone_and_the_pass_succeeds(
+    gitrepos: GitRepos,
+) -> None:
+    repo = offers_repo(gitrepos, [OFFER], {".gitattributes": "status.yaml filter=broken\n"})
+    git(repo, "config", "filter.broken.clean", "cat")
+    git(repo, "config", "filter.broken.smudge", "false")
+    git(repo, "config", "filter.broken.required", "true")  # a failure is an error, not a no-op
+
+    ran = offerctl_here("reconcile", "--repo", str(repo), *FAST)
+
+    assert ran.code == 0, ran.err
+    assert STATUS in git(repo, "ls-tree", "-r", "--name-only", "HEAD").split()
+    assert not (repo / STATUS).exists()  # not written: git could not make its checkout form
