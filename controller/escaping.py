@@ -33,6 +33,11 @@ _UNSAFE_CLASS = (
 _UNSAFE = re.compile(f"[{_UNSAFE_CLASS}\x1b\t\n]")
 _UNSAFE_KEEP_LINES = re.compile(f"[{_UNSAFE_CLASS}\x1b]")
 _UNSAFE_KEEP_SGR = re.compile(f"[{_UNSAFE_CLASS}]|\x1b(?!\\[[0-9;]*m)")
+# On a terminal rich also redraws in place (`status --watch`): carriage return, cursor
+# moves, line erase and cursor show/hide. Titles, hyperlinks, clipboard (OSC) and
+# device strings stay escaped.
+_CURSOR_CLASS = _UNSAFE_CLASS.replace("\x0b-\x1a", "\x0b\x0c\x0e-\x1a")
+_UNSAFE_KEEP_CURSOR = re.compile(f"[{_CURSOR_CLASS}]|\x1b(?!\\[\\??[0-9;]*[A-HJKhlm])")
 
 
 _NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
@@ -80,6 +85,11 @@ def terminal_safe(text: str) -> str:
     return _UNSAFE_KEEP_SGR.sub(_escape_portable, text)
 
 
+def terminal_safe_redraw(text: str) -> str:
+    """`terminal_safe`, also passing the cursor sequences rich redraws a live view with."""
+    return _UNSAFE_KEEP_CURSOR.sub(_escape_portable, text)
+
+
 class EscapingStream:
     """A text stream that escapes unsafe characters in everything written through it.
 
@@ -89,9 +99,14 @@ class EscapingStream:
 
     def __init__(self, stream: TextIO) -> None:
         self.wrapped = stream
+        try:
+            tty = stream.isatty()
+        except (AttributeError, ValueError):
+            tty = False
+        self._escape = terminal_safe_redraw if tty else terminal_safe
 
     def write(self, text: str) -> int:
-        self.wrapped.write(terminal_safe(text))
+        self.wrapped.write(self._escape(text))
         return len(text)
 
     def writelines(self, lines: Any) -> None:

@@ -12,7 +12,7 @@ import pytest
 from git_helpers import GitRepos, git
 from robust_helpers import FAST, no_offerctl_env, offerctl_here, offers_repo
 
-from controller.escaping import printable, terminal_safe
+from controller.escaping import EscapingStream, printable, terminal_safe
 
 GOOD = "fabrikam-case-triage"
 RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE
@@ -147,3 +147,22 @@ def test_status_json_with_a_bidi_folder_name_parses_back_to_the_name(
     assert ran.code == 0, ran.err
     assert RLO not in ran.out
     assert name in json.dumps(json.loads(ran.out), ensure_ascii=False)
+
+
+def test_on_a_terminal_the_stream_passes_rich_redraws_but_not_titles_or_bidi() -> None:
+    import pty
+
+    primary, secondary = pty.openpty()
+    try:
+        with os.fdopen(secondary, "w", encoding="utf-8", closefd=False) as tty:
+            stream = EscapingStream(tty)
+            stream.write("\r\x1b[2K\x1b[1A\x1b[?25lrow\x1b]0;title\x07 a\u202eb\n")
+            stream.flush()
+        shown = os.read(primary, 4096).decode()
+    finally:
+        os.close(primary)
+        os.close(secondary)
+
+    assert "\x1b[2K\x1b[1A\x1b[?25lrow" in shown
+    assert "\\u001b]0;title\\u0007" in shown
+    assert "\u202e" not in shown and "a\\u202eb" in shown
