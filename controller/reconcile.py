@@ -61,6 +61,7 @@ from typing import Any, Protocol
 
 from controller import __version__, pipeline, status
 from controller.errors import FatalError, TransientError, UserError
+from controller.escaping import printable
 from controller.failpoint import (
     AFTER_COMMIT_OBJECT,
     AFTER_GO_LIVE,
@@ -127,7 +128,8 @@ POLLED_PHASES = frozenset({
     Phase.GOING_LIVE, Phase.WITHDRAWING,
 })  # fmt: skip
 # Folder names a status.yaml may be written under; validation reports ids it does not accept.
-_FOLDER = re.compile(r"^[^\x00-\x1f\x7f/\\.][^\x00-\x1f\x7f/\\]{0,254}$")
+# Lone surrogates: bytes that were not UTF-8 (surrogateescape); no status can name them.
+_FOLDER = re.compile(r"^[^\x00-\x1f\x7f/\\.\ud800-\udfff][^\x00-\x1f\x7f/\\\ud800-\udfff]{0,254}$")
 
 Clock = Callable[[], datetime]
 # A marketplace's error text may quote a signed URL (SAS `sig=`) or a token; status.yaml,
@@ -948,7 +950,7 @@ def commit_message(transitions: Sequence[Transition], written: Sequence[str]) ->
     body = "\n".join(lines[:200])
     if len(lines) > 200:
         body += f"\n... and {len(lines) - 200} more"
-    return f"{subject}\n\n{body}\n"
+    return printable(f"{subject}\n\n{body}\n", lines=True)  # offer ids come from folder names
 
 
 def _transitions(
