@@ -21,6 +21,11 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
+from jsonschema import Draft202012Validator
+from jsonschema.validators import validator_for
+
+from controller.errors import FatalError
+from controller.validation import schemas
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD_OFFER = "contoso-field-insights"
@@ -43,6 +48,21 @@ def test_packaged_schemas_are_the_repository_schemas() -> None:
     assert "offer.schema.json" in source
     stale = sorted(n for n in source.keys() | packaged.keys() if source.get(n) != packaged.get(n))
     assert not stale, f"controller/schemas/ differs from schemas/ in {stale}: run `make schemas`"
+
+
+def test_every_packaged_schema_is_valid_against_its_metaschema() -> None:
+    """The check offerctl no longer runs at every start: a broken schema fails here instead."""
+    names = schemas.names()
+    assert {"offer.schema.json", "publishing.schema.json", "signoff.schema.json",
+            "status.schema.json"} <= set(names)
+    for name in names:
+        document = schemas.schema(name)
+        validator_for(document, default=Draft202012Validator).check_schema(document)
+
+
+def test_a_schema_that_is_not_shipped_is_a_clear_error() -> None:
+    with pytest.raises(FatalError, match=r"schema nosuch\.schema\.json is not installed"):
+        schemas.schema("nosuch")
 
 
 # ------------------------------------------------------------------ helpers
