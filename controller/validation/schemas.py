@@ -13,24 +13,31 @@ reaching the network. Formats are checked (jsonschema ignores `format`
 without a FormatChecker). The schemas are checked against their metaschema
 by the test suite (tests/test_schemas.py), not on every start: that check
 alone took longer than validating an offer.
+
+jsonschema itself is imported only to explain an invalid document (or for a
+schema the compiler does not handle): its import is about half the start-up
+of `offerctl validate`. The compiled predicate checks formats through
+`LazyFormats`, which answers the formats our schemas use exactly as
+jsonschema's FORMAT_CHECKER does and loads jsonschema for any other.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 from collections.abc import Callable
 from importlib.resources import files
 from importlib.resources.abc import Traversable
-from typing import Any
-
-import jsonschema
-import referencing
-import referencing.jsonschema
-from jsonschema.protocols import Validator
+from typing import TYPE_CHECKING, Any, cast
 
 from controller.errors import FatalError
 from controller.validation.compiled import Unsupported, compile_schema
+
+if TYPE_CHECKING:
+    import referencing
+    from jsonschema import FormatChecker
+    from jsonschema.protocols import Validator
 
 SCHEMA_DIR: Traversable = files("controller") / "schemas"
 SUFFIX = ".schema.json"
@@ -64,6 +71,9 @@ def schema(name: str) -> dict[str, Any]:
 
 @functools.cache
 def _registry() -> referencing.Registry[Any]:
+    import referencing  # noqa: PLC0415 - lazy: see the module docstring
+    import referencing.jsonschema  # noqa: PLC0415
+
     resources = []
     for file in names():
         document = schema(file)
@@ -74,10 +84,56 @@ def _registry() -> referencing.Registry[Any]:
 
 
 def _validator_class(document: dict[str, Any]) -> type[Validator]:
+    import jsonschema  # noqa: PLC0415 - lazy: see the module docstring
+
     cls: type[Validator] = jsonschema.validators.validator_for(
         document, default=jsonschema.Draft202012Validator
     )
     return cls
+
+
+DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
+
+
+class LazyFormats:
+    """jsonschema's FORMAT_CHECKER for a draft 2020-12 schema, loaded only when needed.
+
+    `checkers` and `conforms` are what the compiled predicate uses. The answers
+    for `email`, `idn-email` and `uri` copy jsonschema's: it checks an email
+    for an "@" and checks `uri` only when rfc3987 or rfc3986-validator is
+    installed. tests/test_install_startup.py holds them to jsonschema's own.
+    """
+
+    _EMAIL = frozenset({"email", "idn-email"})
+    _URI_LIBRARIES = ("rfc3987", "rfc3986_validator")
+
+    def __init__(self, load: Callable[[], FormatChecker]) -> None:
+        self._load = load
+
+    @property
+    def checkers(self) -> LazyFormats:
+        return self  # a container of the format names that are checked
+
+    def __contains__(self, name: object) -> bool:
+        if name in self._EMAIL:
+            return True
+        if name == "uri":
+            return any(importlib.util.find_spec(lib) is not None for lib in self._URI_LIBRARIES)
+        return name in self._load().checkers
+
+    def conforms(self, instance: object, format: str) -> bool:
+        if format in self._EMAIL:
+            return not isinstance(instance, str) or "@" in instance
+        return self._load().conforms(instance, format)
+
+
+def _format_checker(document: dict[str, Any]) -> FormatChecker:
+    def load() -> FormatChecker:
+        return _validator_class(document).FORMAT_CHECKER
+
+    if document.get("$schema", DRAFT_2020_12) != DRAFT_2020_12:
+        return load()
+    return cast("FormatChecker", LazyFormats(functools.cache(load)))
 
 
 @functools.cache
@@ -97,6 +153,6 @@ def is_valid(name: str) -> Callable[[Any], bool]:
     """
     document = schema(name)
     try:
-        return compile_schema(document, _validator_class(document).FORMAT_CHECKER)
+        return compile_schema(document, _format_checker(document))
     except Unsupported:
         return validator(name).is_valid
