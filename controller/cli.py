@@ -1,12 +1,13 @@
 """The `offerctl` command line: the composition root, and the only module that imports everything.
 
-Each verb lives in `controller/commands/<verb>.py` and exposes
-`register(subparsers) -> None`, which adds its parser and sets `func` to a
-`run(args) -> int`. Errors raised as `OfferctlError` become a one-line message
-on stderr and their exit code; so does an `OSError` from the machine (a full
-disk, a read-only filesystem), through `errors.from_os_error`; nothing prints
-a traceback at a user. When the reader of our output goes away
-(`offerctl status | head -1`) the command ends quietly.
+Each verb runs from `controller/commands/<verb>.py` (`run(args) -> int`); its
+name, help and options are in `controller.commands.options.VERBS`, so building
+the parser imports no verb: `--version` and `--help` stay fast, and a verb's
+libraries load only when that verb runs. Errors raised as `OfferctlError`
+become a one-line message on stderr and their exit code; so does an `OSError`
+from the machine (a full disk, a read-only filesystem), through
+`errors.from_os_error`; nothing prints a traceback at a user. When the reader
+of our output goes away (`offerctl status | head -1`) the command ends quietly.
 
 Everything a command prints goes through `escaping.EscapingStream`, installed
 here once for stdout and stderr: text from the repository (folder names,
@@ -17,7 +18,6 @@ view has to remember to escape it.
 from __future__ import annotations
 
 import argparse
-import importlib
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -25,21 +25,12 @@ from contextlib import contextmanager
 from typing import TextIO, cast
 
 from controller import __version__
+from controller.commands import options
 from controller.errors import EXIT_USAGE, OfferctlError, exit_code_for, from_os_error
 from controller.escaping import EscapingStream
 
 # Verbs in the order `offerctl --help` lists them; one module each under controller/commands/.
-COMMANDS: tuple[str, ...] = (
-    "validate",
-    "reconcile",
-    "run",
-    "status",
-    "plan",
-    "signoff",
-    "history",
-    "marketplace",
-    "demo",
-)
+COMMANDS: tuple[str, ...] = tuple(verb.name for verb in options.VERBS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -49,14 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"offerctl {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"controller.commands.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name == f"controller.commands.{name}":
-                continue  # verb not built yet
-            raise
-        module.register(subparsers)
+    options.register(subparsers)
     return parser
 
 

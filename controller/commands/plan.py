@@ -28,13 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from controller.commands.options import (
-    ENV_MARKETPLACE,
-    add_branch_options,
-    add_marketplace_options,
-    add_repo_option,
-)
-from controller.commands.status import add_color_options
+from controller.commands.options import ENV_MARKETPLACE
 from controller.commands.wiring import marketplace_at, watch_from_args
 from controller.errors import EXIT_FAIL, EXIT_OK, UsageError
 from controller.gitrepo import OFFERS_DIR, GitRepo
@@ -58,47 +52,6 @@ from controller.statusread import check_offer_id, read_statuses, resolve, status
 
 EXIT_CHANGES = 2  # --detailed-exitcode: changes pending (terraform's convention; it is also
 # the usage-error status, as it is for terraform: scripts tell them apart by stderr)
-
-
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "plan",
-        help="what the next reconcile pass would do per offer, and why; changes nothing",
-        description=(
-            "Validate every offer, ask the marketplace where each stands, and decide as a "
-            "reconcile pass would, then stop: nothing is submitted, cancelled or committed. "
-            "Each offer shows its phase now and next, the marketplace calls the pass would "
-            "make (submit, cancel, go live, withdraw) or what it waits for, and why."
-        ),
-    )
-    parser.add_argument("offers", nargs="*", metavar="OFFER", help="show only these offers")
-    add_repo_option(parser)
-    parser.add_argument(
-        "--rev",
-        metavar="REV",
-        default=None,
-        help="commit to plan against (default: HEAD; with --remote, the fetched branch tip)",
-    )
-    add_branch_options(
-        parser,
-        remote_help="configured remote to fetch first",
-        branch_help="branch a pass would reconcile",
-    )
-    parser.add_argument(
-        "--detailed-exitcode",
-        action="store_true",
-        help="exit 0 when nothing would change, 2 when changes are pending, 1 on errors",
-    )
-    parser.add_argument(
-        "-o",
-        "--output",
-        choices=("text", *data.DATA_FORMATS),
-        default="text",
-        help="text (default), json or yaml",
-    )
-    add_color_options(parser)
-    add_marketplace_options(parser)
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
