@@ -2,8 +2,9 @@
 
 PATH may be an offer.yaml, an offer folder, or a folder of offers (default:
 `offers/` under --repo). Precheck (certification's rules) runs on every
-offer; `--strict` makes its warnings errors. Exit 0 when everything is valid, 1 when something
-is invalid, 2 on usage errors (including a PATH that does not exist).
+offer; `--strict` makes its warnings errors. Exit 0 when everything is
+valid, 1 when something is invalid, 2 on usage errors (including a PATH that
+does not exist).
 """
 
 from __future__ import annotations
@@ -13,10 +14,8 @@ import os
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 from controller import report
-from controller.commands.options import add_repo_option
 from controller.errors import EXIT_FAIL, EXIT_OK, UsageError
 from controller.model import Severity
 from controller.validation.engine import (
@@ -33,46 +32,6 @@ from controller.validation.repository import (
     check_repository,
     misnamed_manifests,
 )
-
-
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "validate",
-        help="check offer manifests against the schema and the marketplace's rules",
-        description=(
-            "Validate offer.yaml files: safe YAML, the JSON Schema, then checks a schema "
-            "cannot express (folder name, unique ids, assets, markets, HTML, secrets) and "
-            "precheck, the certification rules the marketplace runs (virus scan, AppSource "
-            "package structure, image sizes, links, placeholder text). Without PATHs the "
-            "whole repository: publishing.yaml, each signoff.yaml, CODEOWNERS and misnamed "
-            "files too. Errors read FILE:LINE:COL: error: MESSAGE (at JSON-PATH)."
-        ),
-    )
-    parser.add_argument(
-        "paths",
-        nargs="*",
-        metavar="PATH",
-        help="offer.yaml files, offer folders or folders of offers (default: offers/ of --repo)",
-    )
-    add_repo_option(parser)
-    parser.add_argument(
-        "-o", "--output", choices=("text", "json"), default="text", help="output format"
-    )
-    parser.add_argument(
-        "--format",
-        choices=("text", "github"),
-        default="text",
-        help="text lines, or GitHub Actions ::error annotations",
-    )
-    parser.add_argument(
-        "-j", "--jobs", type=int, metavar="N", default=None, help="worker processes"
-    )
-    parser.add_argument(
-        "--strict",
-        action="store_true",
-        help="treat warnings (risks certification may flag) as errors",
-    )
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
