@@ -21,12 +21,13 @@ from enum import StrEnum
 
 from controller.escaping import printable
 from controller.validation.files import FileReadError, Kind, is_safe_relative
+from controller.validation.limits import MAX_PACKAGE_BYTES, SYMLINK_RULE
 
 log = logging.getLogger(__name__)
 
 # Argo CD caps manifests at 10 MB; assets (technical packages) are bigger, so
-# the snapshot's cap is per blob and generous, and validation applies its own.
-DEFAULT_MAX_BLOB_BYTES = 64 * 1024 * 1024
+# the snapshot's cap is per blob: the package cap `validate` applies too.
+DEFAULT_MAX_BLOB_BYTES = MAX_PACKAGE_BYTES
 
 
 class EntryKind(StrEnum):
@@ -207,7 +208,7 @@ _MESSAGES: dict[Kind, str] = {
     "missing": "does not exist in the commit",
     "dir": "is a directory, not a file",
     "other": "is a submodule or another entry that is not a regular file",
-    "symlink": "is a symlink; links are not followed in a commit, commit the file itself",
+    "symlink": SYMLINK_RULE,
     "file": "",
 }
 

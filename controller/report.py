@@ -48,17 +48,27 @@ def text_report(results: Sequence[Result], show_file: ShowFile = _same) -> str:
 
 
 def summary(results: Sequence[Result]) -> str:
+    """`2 offers valid`; with repository files (publishing.yaml, CODEOWNERS) a part for them."""
     errors = sum(1 for r in results for f in r.findings if f.severity == Severity.ERROR)
     warnings = sum(1 for r in results for f in r.findings if f.severity == Severity.WARNING)
-    invalid = sum(1 for r in results if not r.ok)
-    offers = f"{len(results)} offer{'s' if len(results) != 1 else ''}"
-    if not invalid:
+    offers = [r for r in results if r.offer_id]
+    others = [r for r in results if not r.offer_id]  # repository files
+    parts = [_count(offers, "offer")] + ([_count(others, "repository file")] if others else [])
+    if all(r.ok for r in results):
         tail = f", {warnings} warning{'s' if warnings != 1 else ''}" if warnings else ""
-        return f"{offers} valid{tail}"
+        return ", ".join(parts) + tail
     return (
-        f"{invalid} of {offers} invalid: {errors} error{'s' if errors != 1 else ''}"
-        f", {warnings} warning{'s' if warnings != 1 else ''}"
+        ", ".join(parts)
+        + f": {errors} error{'s' if errors != 1 else ''}"
+        + f", {warnings} warning{'s' if warnings != 1 else ''}"
     )
+
+
+def _count(results: Sequence[Result], noun: str) -> str:
+    """`3 offers valid` or `1 of 3 offers invalid`."""
+    total = f"{len(results)} {noun}{'s' if len(results) != 1 else ''}"
+    invalid = sum(1 for r in results if not r.ok)
+    return f"{invalid} of {total} invalid" if invalid else f"{total} valid"
 
 
 def json_report(results: Sequence[Result], show_file: ShowFile = _same) -> str:

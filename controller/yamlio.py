@@ -30,6 +30,10 @@ from controller.errors import UserError
 MAX_BYTES = 1024 * 1024  # a manifest over 1 MiB is refused before parsing
 MAX_DEPTH = 64  # real manifests nest about 10 levels; recursion stays far away
 MAX_EXPANDED_NODES = 100_000  # nodes after expanding aliases; bombs expand to billions
+# Characters in one integer scalar. Python refuses to convert a decimal string of
+# more than 4,300 digits (a ValueError deep inside the constructor); no offerctl
+# file holds a number anywhere near this long.
+MAX_NUMBER_CHARS = 100
 
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
@@ -215,6 +219,12 @@ class _DuplicateKeyError(yaml.YAMLError):
         self.first_line = first_line
 
 
+class _NumberTooLongError(yaml.YAMLError):
+    def __init__(self, node: yaml.Node) -> None:
+        super().__init__("number too long")
+        self.node = node
+
+
 class _ForbiddenTagError(yaml.YAMLError):
     def __init__(self, node: yaml.Node) -> None:
         super().__init__("forbidden tag")
@@ -225,6 +235,12 @@ def _refuse_tag(loader: yaml.SafeLoader, node: yaml.Node) -> NoReturn:
     raise _ForbiddenTagError(node)
 
 
+def _bounded_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Any:
+    if len(node.value) > MAX_NUMBER_CHARS:
+        raise _NumberTooLongError(node)
+    return yaml.constructor.SafeConstructor.construct_yaml_int(loader, node)
+
+
 def _timestamp_as_text(loader: yaml.SafeLoader, node: yaml.Node) -> str:
     return str(node.value)
 
@@ -233,6 +249,7 @@ _SafeLoader.add_constructor(None, _refuse_tag)  # any tag without a constructor:
 for _tag in ("binary", "set", "omap", "pairs"):  # safe, but not JSON: no schema could accept them
     _SafeLoader.add_constructor(_TAG_PREFIX + _tag, _refuse_tag)
 _SafeLoader.add_constructor(_TAG_PREFIX + "timestamp", _timestamp_as_text)
+_SafeLoader.add_constructor(_TAG_PREFIX + "int", _bounded_int)
 
 
 def load_yaml(data: bytes, *, name: str, max_bytes: int = MAX_BYTES) -> LoadedYaml:
@@ -424,6 +441,15 @@ def _translate(exc: yaml.YAMLError, name: str, text: str) -> YamlError:
         message = f"duplicate key {key} (first defined on line {exc.first_line})"
         return YamlError(
             "DuplicateKey", message, name=name, line=mark.line + 1, column=mark.column + 1
+        )
+    if isinstance(exc, _NumberTooLongError):
+        mark = exc.node.start_mark
+        message = (
+            f"a number of {len(exc.node.value):,} characters is longer than the limit of "
+            f"{MAX_NUMBER_CHARS}; quote it if it is text"
+        )
+        return YamlError(
+            "NumberTooLong", message, name=name, line=mark.line + 1, column=mark.column + 1
         )
     if isinstance(exc, _ForbiddenTagError):
         mark = exc.node.start_mark

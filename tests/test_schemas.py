@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import functools
 import importlib.util
+import io
 import json
 import re
 import struct
@@ -28,6 +29,8 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from controller import model
+from controller.validation.appsource import check_package
+from controller.validation.zipscan import scan_bytes
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMAS = ROOT / "schemas"
@@ -929,38 +932,35 @@ def test_shipped_offer_folder_holds_every_file_it_refers_to(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", shipped_offers(), ids=lambda p: p.parent.name)
-def test_shipped_technical_package_is_a_solution_zip(path: Path) -> None:
+def test_shipped_technical_package_is_an_appsource_package(path: Path) -> None:
     package = path.parent / load_yaml(path)["spec"]["technicalConfiguration"]["packageFile"]
     with zipfile.ZipFile(package) as archive:
         assert archive.testzip() is None
-        assert {"solution.xml", "[Content_Types].xml"} <= set(archive.namelist())
+        names = set(archive.namelist())
+        assert {"[Content_Types].xml", "input.xml", "package.zip"} <= names
+        assert {"logo32x32.png", "TermsOfUse.html"} <= names
+        with zipfile.ZipFile(io.BytesIO(archive.read("package.zip"))) as inner:
+            assert "[Content_Types].xml" in inner.namelist()
+    assert check_package(package.read_bytes()) == []
 
 
 @pytest.mark.parametrize("path", shipped_offers(), ids=lambda p: p.parent.name)
-def test_only_the_rejection_example_carries_the_eicar_signature(path: Path) -> None:
+def test_no_example_carries_the_eicar_signature(path: Path) -> None:
+    # The rejection example is rejected by the deployment test, not by precheck.
     package = path.parent / load_yaml(path)["spec"]["technicalConfiguration"]["packageFile"]
-    raw = package.read_bytes()
-    assert (EICAR in raw) == (path.parent.name == REJECTED_EXAMPLE)
+    assert EICAR not in package.read_bytes()
+    assert scan_bytes(package.name, package.read_bytes()) == []
 
 
-def test_rejection_example_stores_eicar_uncompressed_and_says_why() -> None:
+def test_rejection_example_says_why_in_its_header() -> None:
     path = OFFERS / REJECTED_EXAMPLE / "offer.yaml"
-    spec = load_yaml(path)["spec"]
-    with zipfile.ZipFile(path.parent / spec["technicalConfiguration"]["packageFile"]) as archive:
-        carriers = [i for i in archive.infolist() if archive.read(i) == EICAR]
-    assert [i.compress_type for i in carriers] == [zipfile.ZIP_STORED]
-    assert "Lorem ipsum" in spec["listings"]["en-us"]["description"]
     header = path.read_text("utf-8").split("apiVersion:")[0]
-    assert "EICAR" in header
-    assert "Lorem ipsum" in header
+    assert "deployment test" in header
+    assert "TailspinPricingEngine" in header
 
 
-@pytest.mark.parametrize(
-    "path",
-    [path for path in shipped_offers() if path.parent.name != REJECTED_EXAMPLE],
-    ids=lambda p: p.parent.name,
-)
-def test_other_examples_have_no_placeholder_text(path: Path) -> None:
+@pytest.mark.parametrize("path", shipped_offers(), ids=lambda p: p.parent.name)
+def test_no_example_has_placeholder_text(path: Path) -> None:
     assert "lorem ipsum" not in path.read_text("utf-8").lower()
 
 

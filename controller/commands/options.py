@@ -200,6 +200,11 @@ def _validate(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "-j", "--jobs", type=int, metavar="N", default=None, help="worker processes"
     )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="treat warnings (risks certification may flag) as errors",
+    )
 
 
 def _reconcile(parser: argparse.ArgumentParser) -> None:
@@ -467,8 +472,11 @@ VERBS: tuple[Verb, ...] = (
         help="check offer manifests against the schema and the marketplace's rules",
         description=(
             "Validate offer.yaml files: safe YAML, the JSON Schema, then checks a schema "
-            "cannot express (folder name, unique ids, assets, links, markets, HTML, secrets). "
-            "Errors read FILE:LINE:COL: error: MESSAGE (at JSON-PATH)."
+            "cannot express (folder name, unique ids, assets, markets, HTML, secrets) and "
+            "precheck, the certification rules the marketplace runs (virus scan, AppSource "
+            "package structure, image sizes, links, placeholder text). Without PATHs the "
+            "whole repository: publishing.yaml, each signoff.yaml, CODEOWNERS and misnamed "
+            "files too. Errors read FILE:LINE:COL: error: MESSAGE (at JSON-PATH)."
         ),
         arguments=_validate,
         run="controller.commands.validate:run",

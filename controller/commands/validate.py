@@ -1,8 +1,10 @@
 """`offerctl validate [PATH...]`: schema and semantic checks, every error of every file.
 
 PATH may be an offer.yaml, an offer folder, or a folder of offers (default:
-`offers/` under --repo). Exit 0 when everything is valid, 1 when something
-is invalid, 2 on usage errors (including a PATH that does not exist).
+`offers/` under --repo). Precheck (certification's rules) runs on every
+offer; `--strict` makes its warnings errors. Exit 0 when everything is
+valid, 1 when something is invalid, 2 on usage errors (including a PATH that
+does not exist).
 """
 
 from __future__ import annotations
@@ -10,10 +12,12 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from controller import report
 from controller.errors import EXIT_FAIL, EXIT_OK, UsageError
+from controller.model import Severity
 from controller.validation.engine import (
     MANIFEST,
     OFFERS_DIR,
@@ -23,6 +27,11 @@ from controller.validation.engine import (
     validate_repo,
 )
 from controller.validation.files import WorktreeFiles
+from controller.validation.repository import (
+    check_offer_files,
+    check_repository,
+    misnamed_manifests,
+)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,11 +44,16 @@ def run(args: argparse.Namespace) -> int:
     results: list[OfferValidation] = []
     for root, dirs in groups.items():
         files = WorktreeFiles(root)
-        results += validate_repo(
+        found = validate_repo(
             files, dirs, collect_files=False, keep_manifests=False, workers=args.jobs
         )
+        results += check_offer_files(files, found)
+        if not args.paths:  # the whole repository: its other files too
+            results = check_repository(files) + results + misnamed_manifests(files, dirs)
     if len(groups) > 1:
         results = cross_check(results)
+    if args.strict:
+        results = [_strict(r) for r in results]
     cwd = Path.cwd()
     if args.output == "json":
         sys.stdout.write(report.json_report(results, _shower(groups, cwd)))
@@ -48,6 +62,17 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(report.text_report(results, _shower(groups, cwd)))
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAIL
+
+
+def _strict(result: OfferValidation) -> OfferValidation:
+    """Warnings become errors: `--strict` fails on anything certification might flag."""
+    if all(f.severity != Severity.WARNING for f in result.findings):
+        return result
+    findings = tuple(
+        replace(f, severity=Severity.ERROR) if f.severity == Severity.WARNING else f
+        for f in result.findings
+    )
+    return replace(result, findings=findings)
 
 
 def _shower(groups: dict[Path, list[str]], cwd: Path) -> report.ShowFile:
@@ -95,6 +120,8 @@ def _targets(repo: Path, paths: list[str]) -> dict[Path, list[str]]:
 
 def _offer_dirs(path: Path, text: str) -> list[Path]:
     if path.is_file() or (path.exists() and not path.is_dir()):
+        if path.name.casefold() in ("offer.yml", "offer.yaml") and path.name != MANIFEST:
+            raise UsageError(f"{text}: offerctl reads only {MANIFEST}; rename the file")
         if path.name != MANIFEST:
             raise UsageError(f"{text}: expected an {MANIFEST} file or a folder")
         return [path.parent]

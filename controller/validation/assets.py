@@ -1,8 +1,12 @@
-"""Checking the files a manifest names: inside the offer folder, present, PNGs of the right size.
+"""Reading the files a manifest names: inside the offer folder, present, regular, within the cap.
 
-Reads go through a `FileSource`, so a symlink out of the repository, a FIFO or
-an oversized file is reported, never followed, opened or loaded. The bytes of
-each good asset are kept for submission when the caller asks for them.
+Reads go through a `FileSource`, so a symlink, a FIFO or an oversized file is
+reported, never followed, opened or loaded. The rules here are the ones
+`validate` (a working tree) and reconcile (a commit's tree) share: the size
+caps (`MAX_IMAGE_BYTES`, `MAX_PACKAGE_BYTES`, also the commit snapshot's blob
+cap) and "an asset is a regular file, never a symlink" (git stores a link's
+text, not what it points at, so a link cannot be submitted). What the bytes
+hold is precheck's business (`precheck`).
 """
 
 from __future__ import annotations
@@ -11,12 +15,9 @@ from dataclasses import dataclass, field
 
 from controller.validation.files import FileReadError, FileSource, is_safe_relative
 from controller.validation.issues import Issue
-from controller.validation.png import NotPngError, png_size
+from controller.validation.limits import MAX_IMAGE_BYTES, MAX_PACKAGE_BYTES, SYMLINK_RULE
 from controller.validation.semantic import AssetRef
 from controller.yamlio import show_text
-
-IMAGE_LIMIT = 10 * 1024 * 1024
-PACKAGE_LIMIT = 200 * 1024 * 1024
 
 
 class _Shown:
@@ -33,26 +34,29 @@ class _Shown:
 class AssetResult:
     issues: list[Issue] = field(default_factory=list)
     files: dict[str, bytes] = field(default_factory=dict)  # offer-relative path -> bytes
+    read: dict[str, bytes] = field(default_factory=dict)  # every file read, for precheck
 
 
 def check_assets(
     refs: list[AssetRef], offer_dir: str, files: FileSource, *, collect: bool
 ) -> AssetResult:
-    """Check every referenced file once; keep its bytes when `collect` (packages only then)."""
+    """Read every referenced file once; `read` holds all their bytes, `files` too when `collect`."""
     result = AssetResult()
     checked: dict[tuple[str, str], Issue | None] = {}  # the same file may fill several slots
     for ref in refs:
         key = (ref.file, ref.what)
         if key not in checked:
-            checked[key] = _check_one(ref, offer_dir, files, collect, result.files)
+            checked[key] = _check_one(ref, offer_dir, files, result.read)
         problem = checked[key]
         if problem is not None:
             result.issues.append(Issue(problem.code, problem.message, ref.path))
+    if collect:
+        result.files = dict(result.read)
     return result
 
 
 def _check_one(
-    ref: AssetRef, offer_dir: str, files: FileSource, collect: bool, out: dict[str, bytes]
+    ref: AssetRef, offer_dir: str, files: FileSource, out: dict[str, bytes]
 ) -> Issue | None:
     shown = _Shown(ref.file)
     if not is_safe_relative(ref.file) or ref.file.startswith("./"):
@@ -66,30 +70,12 @@ def _check_one(
     if kind == "missing":
         return Issue("AssetMissing", f"{ref.what} {shown} does not exist in the offer folder")
     if kind == "symlink":
-        return Issue(
-            "AssetOutsideOffer",
-            f"{ref.what} {shown} is a symlink that leads outside the repository (or loops)",
-        )
+        return Issue("AssetSymlink", f"{ref.what} {shown} {SYMLINK_RULE}")
     if kind != "file":
         return Issue("AssetNotAFile", f"{ref.what} {shown} is not a regular file")
-    if ref.png_size is None and not collect:
-        return None  # a package is only read when it is to be submitted
-    limit = IMAGE_LIMIT if ref.png_size else PACKAGE_LIMIT
+    limit = MAX_PACKAGE_BYTES if ref.png_size is None else MAX_IMAGE_BYTES
     try:
-        data = files.read(repo_path, limit)
+        out[ref.file] = files.read(repo_path, limit)
     except FileReadError as exc:
         return Issue(exc.code, f"{ref.what} {shown} {exc.message}")
-    if ref.png_size is not None:
-        try:
-            size = png_size(data)
-        except NotPngError as exc:
-            return Issue("NotPng", f"{ref.what} {shown} is not a PNG image: {exc}")
-        if size != ref.png_size:
-            want = "x".join(map(str, ref.png_size))
-            return Issue(
-                "PngSize",
-                f"{ref.what} {shown} is {size[0]}x{size[1]} pixels; it must be {want}",
-            )
-    if collect:
-        out[ref.file] = data
     return None

@@ -1,9 +1,10 @@
 """Validating offers: one manifest, a whole repository, or any document against a named schema.
 
 Per offer, in order: read `offers/<id>/offer.yaml` through a `FileSource`
-(size-capped, no FIFOs, no escaping symlinks), load it safely, validate it
-against `schemas/offer.schema.json`, then run the semantic checks and the
-asset checks. Every problem of every stage is collected; none stops the
+(size-capped, no FIFOs, no symlinks), load it safely, validate it against
+`schemas/offer.schema.json`, then run the semantic checks, read the assets and
+run precheck on them (`precheck`: the certification rules the simulated
+marketplace runs too). Every problem of every stage is collected; none stops the
 others except a file that cannot be parsed. Valid files take the fast path:
 `is_valid` on the compiled validator, and node positions are computed only
 when there is a finding to place.
@@ -30,6 +31,7 @@ from controller.validation import schemas
 from controller.validation.assets import check_assets
 from controller.validation.files import FileReadError, FileSource, WorktreeFiles
 from controller.validation.issues import Issue, Path, json_path
+from controller.validation.precheck import precheck
 from controller.validation.schema_errors import schema_issues
 from controller.validation.semantic import asset_refs, check_manifest, secret_paths
 from controller.yamlio import MAX_BYTES, LoadedYaml, YamlError, load_mapping, load_yaml
@@ -40,6 +42,8 @@ PARALLEL_MIN = 200  # below this many offers a pool costs more than it saves
 CHUNK = 64
 # Schema findings a semantic finding at the same path explains better (and without echoing).
 _SUPERSEDED = frozenset({"SchemaPattern", "SchemaFormat"})
+# Precheck findings an invalid schema already reports (as a required field).
+_SCHEMA_EXPLAINS = frozenset({"PrivacyPolicyMissing"})
 
 
 @dataclass(frozen=True)
@@ -87,16 +91,20 @@ def validate_offer(
         return OfferValidation(offer_id, file, None, (finding,))
     manifest: dict[str, Any] = loaded.document
     assets = check_assets(asset_refs(manifest), offer_dir, files, collect=collect_files)
-    issues = _manifest_issues(manifest, offer_id, assets.issues)
+    spec = manifest.get("spec")
+    prechecked = precheck(spec, assets.read) if isinstance(spec, dict) else []
+    issues = _manifest_issues(manifest, offer_id, assets.issues + prechecked)
     return OfferValidation(offer_id, file, manifest, _place(issues, loaded, file), assets.files)
 
 
 def _manifest_issues(
-    manifest: dict[str, Any], offer_id: str, asset_issues: list[Issue]
+    manifest: dict[str, Any], offer_id: str, content_issues: list[Issue]
 ) -> list[Issue]:
-    semantic = check_manifest(manifest, offer_id) + asset_issues
+    semantic = check_manifest(manifest, offer_id) + content_issues
     if schemas.is_valid("offer")(manifest):
         return semantic
+    # The schema names a missing required field itself; precheck would repeat it.
+    semantic = [i for i in semantic if i.code not in _SCHEMA_EXPLAINS]
     validator = schemas.validator("offer")
     secrets = secret_paths(manifest)
     found = schema_issues(validator.iter_errors(manifest), validator.schema, secrets)

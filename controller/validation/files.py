@@ -1,11 +1,12 @@
 """Reading repository files by repo-relative POSIX path, without ever leaving the repository.
 
 `FileSource` is the narrow interface validation reads through, so the same
-checks run on a working tree (`WorktreeFiles`) and on a commit's tree (a
-git-backed source elsewhere). A source refuses paths that are absolute or
-climb with `..`, follows a symlink only while it stays inside the repository,
-reports FIFOs, sockets and devices as `other` without opening them, and reads
-at most `limit` bytes.
+checks run on a working tree (`WorktreeFiles`) and on a commit's tree
+(`controller.gittree.GitTreeFiles`). A source refuses paths that are absolute
+or climb with `..`, never follows a symlink (a commit holds only the link's
+text, so a working tree must not accept what reconcile would refuse: see
+`limits.SYMLINK_RULE`), reports FIFOs, sockets and devices as `other` without
+opening them, and reads at most `limit` bytes.
 """
 
 # os.* on str paths on purpose: O_NOFOLLOW/O_NONBLOCK opens need os.open, and plain
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Literal, Protocol
 
 from controller.errors import UserError
+from controller.validation.limits import SYMLINK_RULE
 
 Kind = Literal["file", "dir", "symlink", "missing", "other"]
 
@@ -39,8 +41,8 @@ class FileSource(Protocol):
     """Read-only access to one repository's files, by repo-relative POSIX path."""
 
     def kind(self, path: str) -> Kind:
-        """What `path` is. `symlink` means a link that cannot be followed safely
-        (it leaves the repository, dangles or loops); links inside are followed."""
+        """What `path` is. `symlink` means the path is a link or passes through one:
+        links are never followed, wherever they point."""
         ...
 
     def read(self, path: str, limit: int) -> bytes:
@@ -80,6 +82,8 @@ class WorktreeFiles:
         if real is None:
             # A well-formed path can only resolve outside through a symlink.
             return "symlink" if is_safe_relative(path) else "missing"
+        if os.path.normpath(real) != os.path.normpath(os.path.join(self._root_text, path)):
+            return "symlink"  # the path is a link, or a folder on the way is
         try:
             mode = os.stat(real).st_mode
         except OSError as exc:
@@ -167,6 +171,6 @@ _KIND_MESSAGES: dict[Kind, str] = {
     "missing": "does not exist",
     "dir": "is a directory, not a file",
     "other": "is not a regular file (a FIFO, socket or device); it was not opened",
-    "symlink": "is a symlink that leads outside the repository, dangles or loops",
+    "symlink": SYMLINK_RULE,
     "file": "",
 }

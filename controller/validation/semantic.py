@@ -1,10 +1,11 @@
 """The checks a JSON Schema cannot express, on a parsed manifest: pure functions, no I/O.
 
-Folder name versus `metadata.name`, https links, ISO 3166 markets, the
-description's HTML subset, inline secrets, the help link versus the support
-link, and which asset files the manifest refers to (checked on disk by
-`assets`). Every function tolerates a manifest that failed the schema: a value
-of the wrong type is skipped here, because the schema already reported it.
+Folder name versus `metadata.name`, ISO 3166 markets, the description's
+HTML subset, inline secrets, and which asset files the manifest refers to
+(read by `assets`). Links, placeholders and the help link are certification
+rules and live in `precheck`, shared with the simulated marketplace. Every
+function tolerates a manifest that failed the schema: a value of the wrong
+type is skipped here, because the schema already reported it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from typing import Any
 
 import pycountry
 
-from controller.model import Severity
 from controller.validation import html
 from controller.validation.issues import Issue, Path
 from controller.validation.secrets import secret_kind
@@ -91,7 +91,7 @@ def _invisible_note(text: str) -> str:
 
 
 def check_strings(manifest: dict[str, Any]) -> list[Issue]:
-    """Insecure links and inline secrets, wherever they are."""
+    """Inline secrets, wherever they are."""
     issues = []
     for path, key, value in walk_strings(manifest):
         what = secret_kind(value, key)
@@ -106,10 +106,6 @@ def check_strings(manifest: dict[str, Any]) -> list[Issue]:
                 )
             issues.append(
                 Issue("InlineSecret", f"{field} holds {what} (value not shown){hint}", path)
-            )
-        elif value[:7].lower() == "http://":
-            issues.append(
-                Issue("InsecureLink", f"link {show_text(value)} uses http://; use https://", path)
             )
     return issues
 
@@ -173,35 +169,7 @@ def check_listings(manifest: dict[str, Any]) -> list[Issue]:
                 Issue("HtmlTagNotAllowed", problem, (*base, "description"))
                 for problem in html.html_problems(description)
             ]
-        help_link = listing.get("helpLink")
-        support = _get(listing, "contacts", "support", "url")
-        if (
-            isinstance(help_link, str)
-            and isinstance(support, str)
-            and _same_url(help_link, support)
-        ):
-            issues.append(
-                Issue(
-                    "HelpLinkSameAsSupport",
-                    "helpLink must differ from contacts.support.url",
-                    (*base, "helpLink"),
-                )
-            )
-        if "lorem ipsum" in str(description).lower():
-            issues.append(
-                Issue(
-                    "PlaceholderText",
-                    "the description contains placeholder text (Lorem ipsum); "
-                    "certification rejects it",
-                    (*base, "description"),
-                    Severity.WARNING,
-                )
-            )
     return issues
-
-
-def _same_url(a: str, b: str) -> bool:
-    return a.strip().rstrip("/").lower() == b.strip().rstrip("/").lower()
 
 
 def asset_refs(manifest: dict[str, Any]) -> list[AssetRef]:

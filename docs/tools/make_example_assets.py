@@ -2,8 +2,16 @@
 
 Writes small but real PNG files of the exact pixel sizes the listing rules ask
 for (216x216, 90x90, 48x48 logos; 1280x720 screenshots and video thumbnails)
-and each offer's technical package zip. The outputs are committed; this script
-exists so they can be regenerated or changed on purpose.
+and each offer's technical package: a well-formed AppSource package
+(`[Content_Types].xml`, `input.xml` naming the inner `package.zip`, a 32x32
+logo and the terms file; the inner package holds its own content types, the
+deployer assembly and the managed solution). The outputs are committed; this
+script exists so they can be regenerated or changed on purpose.
+
+tailspin-quote-builder passes precheck but its solution requires another
+solution (`TailspinPricingEngine`) that neither the package nor the
+marketplace's clean test environment has: only the simulated deployment test
+finds that, so certification rejects it (`make demo` shows Rejected).
 
 Output is byte-for-byte reproducible (fixed zip timestamps, fixed zlib level):
 the files are part of each offer's generation digest, so a re-run must not
@@ -30,10 +38,6 @@ WHITE: Rgb = (255, 255, 255)
 PAPER: Rgb = (243, 242, 241)
 INK: Rgb = (50, 49, 48)
 GREY: Rgb = (200, 198, 196)
-
-# The EICAR anti-virus test string, assembled from halves so that this script
-# itself is not flagged by scanners that look for the signature anywhere.
-EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 
 # Zip entries carry a timestamp; a fixed one keeps the archive reproducible.
 ZIP_TIME = (2025, 1, 6, 9, 0, 0)
@@ -101,16 +105,41 @@ def video_thumbnail(brand: Rgb) -> bytes:
 # ----------------------------------------------------------- package writing
 
 
-def solution_files(
-    unique_name: str, display: str, publisher: str, prefix: str, version: str
-) -> dict[str, bytes]:
-    """The three files of a (tiny) Dynamics 365 solution package."""
-    content_types = (
+# Every extension [Content_Types].xml must declare (Partner Center's list).
+CONTENT_EXTENSIONS = (
+    "xml", "xaml", "dll", "zip", "jpg", "gif", "png", "htm", "html", "db", "css", "json", "msapp",
+)  # fmt: skip
+
+
+def content_types() -> bytes:
+    defaults = "".join(
+        f'  <Default Extension="{ext}" ContentType="application/octet-stream" />\n'
+        for ext in CONTENT_EXTENSIONS
+    )
+    return (
         '<?xml version="1.0" encoding="utf-8"?>\n'
         '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">\n'
-        '  <Default Extension="xml" ContentType="application/octet-stream" />\n'
-        '  <Default Extension="txt" ContentType="application/octet-stream" />\n'
-        "</Types>\n"
+        f"{defaults}</Types>\n"
+    ).encode()
+
+
+def solution_files(
+    unique_name: str,
+    display: str,
+    publisher: str,
+    prefix: str,
+    version: str,
+    *,
+    requires: tuple[str, ...] = (),
+) -> dict[str, bytes]:
+    """The files of a (tiny) managed Dynamics 365 solution; `requires` are missing dependencies."""
+    dependencies = "".join(
+        "      <MissingDependency>\n"
+        f'        <Required type="1" schemaName="{prefix}_pricelist" displayName="Price list" '
+        f'solution="{name} (1.2.0.0)" />\n'
+        f'        <Dependent type="1" schemaName="{prefix}_quote" displayName="Quote" />\n'
+        "      </MissingDependency>\n"
+        for name in requires
     )
     solution = (
         '<?xml version="1.0" encoding="utf-8"?>\n'
@@ -130,6 +159,7 @@ def solution_files(
         f"      <CustomizationPrefix>{prefix}</CustomizationPrefix>\n"
         "    </Publisher>\n"
         "    <RootComponents />\n"
+        f"    <MissingDependencies>\n{dependencies}    </MissingDependencies>\n"
         "  </SolutionManifest>\n"
         "</ImportExportXml>\n"
     )
@@ -141,20 +171,80 @@ def solution_files(
         "</ImportExportXml>\n"
     )
     return {
-        "[Content_Types].xml": content_types.encode(),
+        "[Content_Types].xml": content_types(),
         "solution.xml": solution.encode(),
         "customizations.xml": customizations.encode(),
     }
 
 
-def zip_bytes(files: dict[str, bytes], stored: frozenset[str] = frozenset()) -> bytes:
-    """A reproducible zip; names in `stored` are kept uncompressed so raw-byte scanners see them."""
+def input_xml(provider: str, anchor: str) -> bytes:
+    """Partner Center's input.xml: the inner package, the solution anchor, logo and terms."""
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>\n'
+        "<PvsPackageData>\n"
+        f"  <ProviderName>{provider}</ProviderName>\n"
+        "  <PackageFile>package.zip</PackageFile>\n"
+        f"  <SolutionAnchorName>{anchor}</SolutionAnchorName>\n"
+        "  <StartDate>01/06/2025</StartDate>\n"
+        "  <EndDate>01/01/2031</EndDate>\n"
+        "  <SupportedCountries>US,CA,GB,DE</SupportedCountries>\n"
+        "  <LearnMoreLink>https://learn.microsoft.com/dynamics365/</LearnMoreLink>\n"
+        "  <Locales>\n"
+        '    <PackageLocale Code="1033" IsDefault="true">\n'
+        "      <Logo>logo32x32.png</Logo>\n"
+        '      <Terms><PackageTerm File="TermsOfUse.html" /></Terms>\n'
+        "    </PackageLocale>\n"
+        "  </Locales>\n"
+        "</PvsPackageData>\n"
+    ).encode()
+
+
+def terms_of_use(provider: str) -> bytes:
+    return (
+        "<!DOCTYPE html>\n<html><head><title>Terms of use</title></head><body>\n"
+        f"<p>{provider} licenses this app under the Microsoft standard contract for "
+        "AppSource.</p>\n</body></html>\n"
+    ).encode()
+
+
+def appsource_package(example: Example) -> bytes:
+    """The AppSource package zip: outer files, and the Package Deployer package inside."""
+    unique, _, publisher, _, _ = example.solution
+    anchor = f"{unique}_managed.zip"
+    deployer = zip_bytes(
+        {
+            "[Content_Types].xml": content_types(),
+            # Not a real assembly: a PE header is enough for the structure check.
+            f"{unique}Package.dll": b"MZ\x90\x00" + b"\x00" * 60,
+            "PkgFolder/ImportConfig.xml": (
+                '<?xml version="1.0" encoding="utf-16"?>\n<configdatastorage>'
+                f'<solutions><configsolutionfile solutionpackagefilename="{anchor}" />'
+                "</solutions></configdatastorage>\n"
+            ).encode(),
+            f"PkgFolder/{anchor}": zip_bytes(
+                solution_files(*example.solution, requires=example.requires)
+            ),
+        }
+    )
+    return zip_bytes(
+        {
+            "[Content_Types].xml": content_types(),
+            "input.xml": input_xml(publisher, anchor),
+            "package.zip": deployer,
+            "logo32x32.png": logo(32, example.brand, example.accent),
+            "TermsOfUse.html": terms_of_use(publisher),
+        }
+    )
+
+
+def zip_bytes(files: dict[str, bytes]) -> bytes:
+    """A reproducible zip: fixed timestamps and permissions, deflate level 9."""
     buffer = BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, data in files.items():
             info = zipfile.ZipInfo(name, date_time=ZIP_TIME)
             info.external_attr = 0o644 << 16
-            info.compress_type = zipfile.ZIP_STORED if name in stored else zipfile.ZIP_DEFLATED
+            info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, data, compresslevel=9)
     return buffer.getvalue()
 
@@ -174,7 +264,7 @@ class Example:
     solution: tuple[
         str, str, str, str, str
     ]  # unique name, display name, publisher, prefix, version
-    eicar: bool = False
+    requires: tuple[str, ...] = ()  # solutions the package needs but does not bring
 
 
 EXAMPLES = (
@@ -217,7 +307,7 @@ EXAMPLES = (
         False,
         "package/tailspin-quote-builder.zip",
         ("TailspinQuoteBuilder", "Tailspin Quote Builder", "Tailspin Toys", "tqb", "1.0.0.0"),
-        eicar=True,
+        requires=("TailspinPricingEngine",),
     ),
 )
 
@@ -232,13 +322,7 @@ def assets(example: Example) -> dict[str, bytes]:
         out[f"media/screen-{i + 1}.png"] = screenshot(i, example.brand, example.accent)
     if example.video:
         out["media/video-thumb.png"] = video_thumbnail(example.brand)
-    files = solution_files(*example.solution)
-    stored: frozenset[str] = frozenset()
-    if example.eicar:
-        # A web resource that is really the AV test file: certification must catch it.
-        files["WebResources/tqb_/diagnostics/selftest.txt"] = EICAR
-        stored = frozenset({"WebResources/tqb_/diagnostics/selftest.txt"})
-    out[example.package] = zip_bytes(files, stored)
+    out[example.package] = appsource_package(example)
     return out
 
 

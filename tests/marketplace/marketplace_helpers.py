@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import copy
-import io
 import zipfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from appsource_helpers import appsource_package, make_zip, png
 
 from controller.marketplace.api import OfferPayload
 from controller.marketplace.certify import EICAR
@@ -28,25 +29,17 @@ class StepClock:
         self.now += timedelta(**kwargs)
 
 
-def make_zip(members: dict[str, bytes], *, compression: int = zipfile.ZIP_DEFLATED) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", compression=compression) as archive:
-        for name, data in members.items():
-            archive.writestr(name, data)
-    return buf.getvalue()
-
-
 def clean_package() -> bytes:
-    return make_zip(
-        {
-            "solution.xml": b"<ImportExportXml version='9.2'/>",
-            "customizations.xml": b"<ImportExportXml><Entities/></ImportExportXml>",
-        }
-    )
+    """A well-formed AppSource package: precheck and certification find nothing in it."""
+    return appsource_package()
 
 
 def eicar_package(*, compression: int = zipfile.ZIP_DEFLATED) -> bytes:
-    return make_zip({"solution.xml": b"<x/>", "tests/selftest.txt": EICAR}, compression=compression)
+    """A well-formed package that also carries the EICAR test file as a member."""
+    return appsource_package(extra={"tests/selftest.txt": EICAR}, compression=compression)
+
+
+__all__ = ["make_zip"]
 
 
 CLEAN_SPEC: dict[str, Any] = {
@@ -96,7 +89,6 @@ CLEAN_SPEC: dict[str, Any] = {
     },
 }
 
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
 
 
 def spec(changes: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -117,7 +109,7 @@ def spec(changes: dict[str, Any] | None = None) -> dict[str, Any]:
 def payload(spec_: dict[str, Any] | None = None, package: bytes | None = None) -> OfferPayload:
     files = {
         PACKAGE: clean_package() if package is None else package,
-        "media/logo-216.png": PNG,
-        "media/screen-1.png": PNG,
+        "media/logo-216.png": png(216, 216),
+        "media/screen-1.png": png(1280, 720),
     }
     return OfferPayload(spec=CLEAN_SPEC if spec_ is None else spec_, files=files)

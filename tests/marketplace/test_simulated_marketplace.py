@@ -124,7 +124,8 @@ class TestIdempotentSubmit:
             "while not go.exists(): time.sleep(0.001)\n"
             f"print(m.submit({OFFER!r}, {GEN1!r}, Target.LIVE, payload(), {KEY1!r}).id)\n"
         )
-        env = dict(os.environ, PYTHONPATH=str(REPO))
+        # tests/ too: marketplace_helpers builds packages with tests/appsource_helpers.py.
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), str(REPO / "tests")]))
         procs = [
             subprocess.Popen(
                 [

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from appsource_helpers import appsource_package
 
 BASE = (Path(__file__).parent / "base_offer.yaml").read_text(encoding="utf-8")
 OFFER_ID = "northwind-loyalty-hub"
@@ -36,7 +37,7 @@ def write_assets(folder: Path) -> None:
     (folder / "media" / "logo-216.png").write_bytes(png(216, 216))
     (folder / "media" / "logo-90.png").write_bytes(png(90, 90))
     (folder / "media" / "screen-1.png").write_bytes(png(1280, 720))
-    (folder / "package" / f"{OFFER_ID}.zip").write_bytes(b"PK\x05\x06" + b"\0" * 18)
+    (folder / "package" / f"{OFFER_ID}.zip").write_bytes(appsource_package())
 
 
 WriteOffer = Callable[..., Path]

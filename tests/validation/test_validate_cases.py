@@ -87,10 +87,13 @@ def test_a_secret_is_never_echoed_in_any_message(write_offer: WriteOffer) -> Non
     assert all("c2VjcmV0" not in f.message for f in result.findings)
 
 
-def test_placeholder_text_is_a_warning_not_an_error(write_offer: WriteOffer) -> None:
+def test_placeholder_text_is_an_error_because_certification_rejects_it(
+    write_offer: WriteOffer,
+) -> None:
+    # Was a warning; issue 11: certification rejects it, so the gate must too.
     from cases import sub
 
     root = write_offer(sub("<p>Journeys", "<p>Lorem ipsum dolor sit amet. Journeys"))
     result = validate_offer(f"offers/{OFFER_ID}", WorktreeFiles(root))
-    assert result.ok
-    assert [(f.code, str(f.severity)) for f in result.findings] == [("PlaceholderText", "warning")]
+    assert not result.ok
+    assert [(f.code, str(f.severity)) for f in result.findings] == [("PlaceholderText", "error")]

@@ -62,9 +62,23 @@ def test_symlinked_directory_leaving_the_repository_is_not_followed(tree: Path) 
     assert WorktreeFiles(tree).kind("offers/a/media/outside.txt") == "symlink"
 
 
-def test_symlink_inside_the_repository_is_followed(tree: Path) -> None:
+def test_symlink_inside_the_repository_is_refused_as_a_commit_would_refuse_it(
+    tree: Path,
+) -> None:
+    # A commit stores only the link text, so reconcile cannot submit what it points at;
+    # validate must not pass what reconcile refuses (issue 11).
     (tree / "offers" / "a" / "same.txt").symlink_to("f.txt")
-    assert WorktreeFiles(tree).read("offers/a/same.txt", 100) == b"hello"
+    files = WorktreeFiles(tree)
+    assert files.kind("offers/a/same.txt") == "symlink"
+    with pytest.raises(FileReadError) as caught:
+        files.read("offers/a/same.txt", 100)
+    assert "is a symlink" in caught.value.message
+    assert "outside the repository" not in caught.value.message
+
+
+def test_folder_symlink_inside_the_repository_is_refused(tree: Path) -> None:
+    (tree / "offers" / "b").symlink_to("a")
+    assert WorktreeFiles(tree).kind("offers/b/f.txt") == "symlink"
 
 
 def test_symlink_loop_is_reported_not_followed(tree: Path) -> None:

@@ -108,3 +108,37 @@ class TestDump:
         assert "Außendienst" in text
         assert "text: |-" in text
         assert load_yaml(text.encode(), name="x").document == data
+
+
+class TestBoundedNumbers:
+    """Integers longer than Python's int-string limit are a positioned YamlError, not a crash."""
+
+    @pytest.mark.parametrize(
+        ("text", "line", "column"),
+        [
+            (b"a:\n  b: " + b"9" * 5000 + b"\n", 2, 6),
+            (b"a: [1, " + b"-" + b"7" * 5000 + b"]\n", 1, 8),
+            (b"base: &n {x: " + b"1" * 200 + b"}\nc:\n  <<: *n\n", 1, 14),
+        ],
+        ids=["block", "flow-negative", "through-a-merge-key"],
+    )
+    def test_long_integer_is_refused_where_it_stands(
+        self, text: bytes, line: int, column: int
+    ) -> None:
+        with pytest.raises(YamlError) as caught:
+            load_yaml(text, name="f.yaml")
+        assert (caught.value.code, caught.value.line, caught.value.column) == (
+            "NumberTooLong",
+            line,
+            column,
+        )
+
+    def test_the_same_digits_quoted_are_text(self) -> None:
+        assert load_yaml(b'a: "' + b"9" * 5000 + b'"\n', name="f").document == {"a": "9" * 5000}
+
+    def test_ordinary_integers_still_load(self) -> None:
+        assert load_yaml(b"a: 12\nb: 0x1f\nc: -3\n", name="f").document == {
+            "a": 12,
+            "b": 31,
+            "c": -3,
+        }

@@ -1,0 +1,210 @@
+"""Precheck: the certification rules that can be checked before submission, in one place.
+
+`offerctl validate` and the simulated marketplace's Certification stage both
+call `precheck`, so the gate and the marketplace can never disagree about
+them. Pure: a spec (the manifest's `spec` mapping) and the bytes of the files
+it refers to go in; `Issue`s with JSON paths from the manifest root come out.
+No I/O, no clock.
+
+Rules: a virus scan of every file (the EICAR test signature, in raw bytes, in
+zip members at any nesting depth and in members hidden from the central
+directory, with caps against bombs); the AppSource package structure (see
+`appsource`); PNG sizes from the header against the slot's required size;
+links that are not https anywhere in the text, HTML included; placeholder text
+(lorem ipsum, TODO, TBD, "coming soon", ...) anywhere in listing text and
+captions; a missing privacy policy; a help link equal to the support link.
+
+An `ERROR` is something certification rejects; a `WARNING` is a risk it may
+flag (`validate --strict` makes warnings errors). A finding inside a package
+sits on the manifest line that names the package and names the member in its
+message.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from controller.model import Severity
+from controller.validation.appsource import check_package
+from controller.validation.issues import Issue, Path
+from controller.validation.png import NotPngError, png_size
+from controller.validation.secrets import secret_kind
+from controller.validation.semantic import AssetRef, asset_refs, walk_strings
+from controller.validation.zipscan import DEFAULT_LIMITS, ScanLimits, ScanProblem, scan_bytes
+from controller.yamlio import show_text
+
+PACKAGE_PATH: Path = ("spec", "technicalConfiguration", "packageFile")
+
+_PLACEHOLDER = re.compile(
+    r"lorem\s+ipsum|\b(?:TODO|TBD|FIXME|XXX)\b|\bplaceholder\b|\bcoming\s+soon\b"
+    r"|\[insert[^\]]*\]",
+    re.IGNORECASE,
+)
+# A cheap pre-test: every placeholder contains one of these, in lower case.
+_MARKERS = ("lorem", "todo", "tbd", "fixme", "xxx", "placeholder", "coming", "[insert")
+# Uppercase-only markers: "todo" in prose ("a to-do app") is not a placeholder.
+_CASE_SENSITIVE = frozenset({"TODO", "TBD", "FIXME", "XXX"})
+_USERINFO = re.compile(r"://[^/@]*@")
+_URL = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*)://[^\s\"'<>]+")
+# Listing values that are addresses or file names, not text a customer reads.
+_NOT_TEXT = frozenset({"url", "email", "phone", "path", "thumbnail", "helpLink", "logos"})
+
+
+def precheck(
+    spec: Mapping[str, Any], files: Mapping[str, bytes], limits: ScanLimits = DEFAULT_LIMITS
+) -> list[Issue]:
+    """Every precheck finding for `spec` and the files it refers to (offer-relative paths)."""
+    try:
+        issues = list(check_files(spec, files, limits))
+    except Exception as exc:  # hostile bytes must never stop the other offers
+        issues = [
+            Issue(
+                "PackageUnscannable",
+                f"the offer's files could not be checked ({type(exc).__name__}); "
+                "certification rejects what it cannot scan",
+                PACKAGE_PATH,
+            )
+        ]
+    issues += insecure_links(spec)
+    issues += placeholders(spec)
+    issues += privacy_policy(spec)
+    issues += help_links(spec)
+    return issues
+
+
+def check_files(
+    spec: Mapping[str, Any], files: Mapping[str, bytes], limits: ScanLimits = DEFAULT_LIMITS
+) -> Iterator[Issue]:
+    """The virus scan of every file, the package's structure and every image's PNG size."""
+    refs = asset_refs({"spec": spec}) if isinstance(spec, dict) else []
+    by_file: dict[str, AssetRef] = {}
+    for ref in refs:
+        by_file.setdefault(ref.file, ref)
+    package = next((ref.file for ref in refs if ref.path == PACKAGE_PATH), None)
+    for name in sorted(files):
+        data = files[name]
+        named = by_file.get(name)
+        path: Path = named.path if named is not None else ("spec",)
+        problems = scan_bytes(name, data, limits)
+        if name == package:
+            problems += [_in(name, p) for p in check_package(data, limits)]
+        yield from (_issue(p, path) for p in problems)
+    for ref in refs:
+        image = files.get(ref.file)
+        if ref.png_size is not None and image is not None:
+            yield from _png(ref, image)
+
+
+def _in(package: str, problem: ScanProblem) -> ScanProblem:
+    """Prefix a structure problem with the package's name, as scan problems are."""
+    return ScanProblem(problem.code, f"{package}: {problem.message}", problem.warning)
+
+
+def _issue(problem: ScanProblem, path: Path) -> Issue:
+    severity = Severity.WARNING if problem.warning else Severity.ERROR
+    return Issue(problem.code, problem.message, path, severity)
+
+
+def _png(ref: AssetRef, data: bytes) -> Iterator[Issue]:
+    try:
+        size = png_size(data)
+    except NotPngError as exc:
+        shown = show_text(ref.file)
+        yield Issue("NotPng", f"{ref.what} {shown} is not a PNG image: {exc}", ref.path)
+        return
+    if ref.png_size is not None and size != ref.png_size:
+        want = "x".join(map(str, ref.png_size))
+        yield Issue(
+            "PngSize",
+            f"{ref.what} {show_text(ref.file)} is {size[0]}x{size[1]} pixels; it must be {want}",
+            ref.path,
+        )
+
+
+def insecure_links(spec: Mapping[str, Any]) -> Iterator[Issue]:
+    """Links whose scheme is not https, in any string of the spec (HTML text included)."""
+    for path, key, text in walk_strings(spec):
+        if "://" not in text or secret_kind(text, key):
+            continue  # a secret is reported by validation as InlineSecret, never echoed
+        bad = [m for m in _URL.finditer(text) if m.group(1).lower() != "https"]
+        if bad:
+            # Echo no query string and no user:password@ (either may carry a secret).
+            link = _USERINFO.sub("://", bad[0].group(0).split("?", 1)[0].split("#", 1)[0])
+            scheme = bad[0].group(1).lower()
+            yield Issue(
+                "InsecureLink",
+                f"link {show_text(link)} uses {scheme}://; use https://",
+                ("spec", *path),
+            )
+
+
+def placeholders(spec: Mapping[str, Any]) -> Iterator[Issue]:
+    """Placeholder text anywhere in a listing's text: names, descriptions, captions, keywords."""
+    listings = spec.get("listings")
+    if not isinstance(listings, Mapping):
+        return
+    for lang, listing in listings.items():
+        for path, _, text in walk_strings(listing):
+            if any(part in _NOT_TEXT for part in path if isinstance(part, str)):
+                continue
+            word = placeholder_in(text)
+            if word:
+                yield Issue(
+                    "PlaceholderText",
+                    f"listing text still contains placeholder text ({show_text(word)}); "
+                    "certification rejects it",
+                    ("spec", "listings", lang, *path),
+                )
+
+
+def placeholder_in(text: str) -> str:
+    """The first placeholder marker in `text`, or ""."""
+    lowered = text.lower()
+    if not any(marker in lowered for marker in _MARKERS):
+        return ""  # the common case, without running the regex
+    for match in _PLACEHOLDER.finditer(text):
+        word = match.group(0)
+        if word.upper() in _CASE_SENSITIVE and word != word.upper():
+            continue
+        return word
+    return ""
+
+
+def privacy_policy(spec: Mapping[str, Any]) -> Iterator[Issue]:
+    legal = _get(spec, "properties", "legal")
+    privacy = legal.get("privacyPolicyUrl") if isinstance(legal, Mapping) else None
+    if not (isinstance(privacy, str) and privacy.strip()):
+        yield Issue(
+            "PrivacyPolicyMissing",
+            "a privacy policy URL is required",
+            ("spec", "properties", "legal", "privacyPolicyUrl"),
+        )
+
+
+def help_links(spec: Mapping[str, Any]) -> Iterator[Issue]:
+    listings = spec.get("listings")
+    if not isinstance(listings, Mapping):
+        return
+    for lang, listing in listings.items():
+        help_link = _get(listing, "helpLink")
+        support = _get(listing, "contacts", "support", "url")
+        if isinstance(help_link, str) and isinstance(support, str) and _same(help_link, support):
+            yield Issue(
+                "HelpLinkSameAsSupport",
+                "helpLink must differ from contacts.support.url",
+                ("spec", "listings", lang, "helpLink"),
+            )
+
+
+def _same(a: str, b: str) -> bool:
+    return bool(a.strip()) and a.strip().rstrip("/").lower() == b.strip().rstrip("/").lower()
+
+
+def _get(value: Any, *keys: str) -> Any:
+    for key in keys:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(key)
+    return value

@@ -1,0 +1,278 @@
+"""Bounded reading of untrusted zip archives: the virus scan and size-capped member reads.
+
+Pure: bytes in, problems out, no I/O. Every read is bounded by one shared
+budget per scanned file (`ScanLimits`: members, decompressed bytes, ratio,
+nesting depth), so a zip bomb, a quine or a million-member archive is
+reported, never unpacked. Past a budget the file is rejected, not scanned.
+
+The virus scan looks at the raw bytes, at every member the central directory
+lists (recursively into nested zips), and at every local file header the
+central directory does not list: a member hidden that way is invisible to
+`zipfile` and to most tools, yet still in the file a customer downloads.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import zipfile
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+# The EICAR anti-virus test string, assembled at import so that this source
+# file itself does not carry the signature (scanners would flag our repo).
+EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-" + b"TEST-FILE!$H+H*"
+
+_LOCAL_HEADER = b"PK\x03\x04"
+_LOCAL_FIXED = struct.Struct("<4s5H3I2H")  # signature .. extra length: 30 bytes
+_STORED, _DEFLATED = 0, 8
+# Everything zipfile raises for a damaged archive: bad headers (BadZipFile, ValueError,
+# OSError, EOFError), bad compressed data (zlib.error) and encryption (RuntimeError).
+ZIP_ERRORS: tuple[type[Exception], ...] = (
+    zipfile.BadZipFile,
+    zipfile.LargeZipFile,
+    EOFError,
+    OSError,
+    ValueError,
+    RuntimeError,
+    zlib.error,
+)
+# ... and a compression method zipfile lacks.
+READ_ERRORS: tuple[type[Exception], ...] = (*ZIP_ERRORS, NotImplementedError)
+_Header = tuple[str, int, int, int]  # name, method, data start, compressed size
+_Reader = Callable[[int], bytes]  # read(at most n bytes); b"" at the end
+
+
+@dataclass(frozen=True, slots=True)
+class ScanLimits:
+    """Bounds on how much a scan unpacks; past them the package is rejected, not scanned."""
+
+    max_members: int = 2_000  # entries per archive (nested archives included)
+    max_total_bytes: int = 64 * 1024 * 1024  # decompressed bytes over the whole package
+    max_ratio: int = 200  # decompressed/compressed per member: beyond this it is a bomb
+    max_depth: int = 4  # AppSource nests three deep: package > package.zip > solution zip
+    chunk: int = 64 * 1024
+
+
+DEFAULT_LIMITS = ScanLimits()
+
+
+@dataclass(frozen=True, slots=True)
+class ScanProblem:
+    code: str
+    message: str
+    warning: bool = False  # a risk certification may flag, not a certain rejection
+
+
+def is_zip(data: bytes) -> bool:
+    """True when the bytes start like a zip archive (a local header or an empty archive)."""
+    return data[:4] in (_LOCAL_HEADER, b"PK\x05\x06")
+
+
+def scan_bytes(name: str, data: bytes, limits: ScanLimits = DEFAULT_LIMITS) -> list[ScanProblem]:
+    """Virus-scan one file: its raw bytes, and the members of a zip (recursively, bounded)."""
+    scan = _Scan(limits)
+    scan.file(name, data, depth=0)
+    return scan.problems
+
+
+class _Scan:
+    """One bounded scan: the budgets are shared by every nested archive of the file."""
+
+    def __init__(self, limits: ScanLimits) -> None:
+        self.limits = limits
+        self.members_left = limits.max_members
+        self.bytes_left = limits.max_total_bytes
+        self.stopped = False  # a bomb or an exhausted budget: the rest is not scanned
+        self.problems: list[ScanProblem] = []
+
+    def problem(self, code: str, message: str, *, warning: bool = False) -> None:
+        self.problems.append(ScanProblem(code, message, warning))
+
+    def file(self, name: str, data: bytes, depth: int) -> None:
+        if EICAR in data:
+            self.problems.append(_virus(name))
+            return
+        if not is_zip(data):
+            return
+        if depth >= self.limits.max_depth:
+            self.problem("PackageTooDeep", f"{name}: archives nested more than {depth} deep")
+            return
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                listed = _listed_spans(data, archive)
+                self.archive(name, archive, depth)
+        except NotImplementedError as exc:  # a compression method zipfile lacks
+            self.problem("PackageUnscannable", f"{name}: {exc}")
+            return
+        except ZIP_ERRORS as exc:
+            self.problem("PackageCorrupt", f"{name}: cannot read the archive ({exc})")
+            return
+        if not self.stopped:
+            self.hidden(name, data, listed, depth)
+
+    def archive(self, name: str, archive: zipfile.ZipFile, depth: int) -> None:
+        for info in archive.infolist():
+            if self.stopped:
+                return
+            # Not info.is_dir(): it raises IndexError for a member with an empty name.
+            if info.filename.endswith("/"):
+                continue
+            member = f"{name}!{info.filename}"
+            if not self.count(name):
+                return
+            if info.flag_bits & 0x1:
+                self.problem("PackageEncrypted", f"{member}: encrypted members cannot be scanned")
+                continue
+            with archive.open(info) as stream:
+                nested = self.stream(stream.read, info.compress_size, member, depth)
+            if nested is not None:
+                self.file(member, nested, depth + 1)
+
+    def count(self, name: str) -> bool:
+        self.members_left -= 1
+        if self.members_left >= 0:
+            return True
+        self.stopped = True
+        self.problem(
+            "PackageTooManyFiles",
+            f"{name}: more than {self.limits.max_members} files; the package is not scanned",
+        )
+        return False
+
+    def hidden(self, name: str, data: bytes, listed: dict[int, int], depth: int) -> None:
+        """Scan members whose local header the central directory does not list.
+
+        `listed` maps each listed member's header offset to the end of its data;
+        signatures inside a listed member (a stored nested zip) are not headers.
+        """
+        offset = data.find(_LOCAL_HEADER)
+        while offset >= 0 and not self.stopped:
+            if offset in listed:
+                offset = data.find(_LOCAL_HEADER, max(listed[offset], offset + 4))
+                continue
+            header = _local_header(data, offset)
+            if header is not None:
+                member_name, _, start, size = header
+                member = f"{name}!{member_name}"
+                self.problem(
+                    "PackageHiddenMember",
+                    f"{member}: a member the archive's directory does not list "
+                    "(hidden from most tools)",
+                    warning=True,
+                )
+                if not self.count(name):
+                    return
+                nested = self.hidden_member(data, header, member, depth)
+                if nested is not None:
+                    self.file(member, nested, depth + 1)
+                if size:
+                    offset = data.find(_LOCAL_HEADER, start + size)
+                    continue
+            offset = data.find(_LOCAL_HEADER, offset + 4)
+
+    def hidden_member(self, data: bytes, header: _Header, member: str, depth: int) -> bytes | None:
+        _, method, start, size = header
+        # The raw bytes were already scanned as a whole, so stored data needs no second
+        # look unless it is itself an archive.
+        if method == _STORED:
+            body = data[start : start + size] if size else data[start:]
+            return body if is_zip(body) and depth + 1 <= self.limits.max_depth else None
+        if method != _DEFLATED:
+            return None
+        source = data[start : start + size] if size else data[start:]
+        inflater = zlib.decompressobj(-15)
+        feed = io.BytesIO(source)
+
+        def read(count: int) -> bytes:
+            out = b""
+            while not out and not inflater.eof:
+                chunk = inflater.unconsumed_tail or feed.read(count)
+                if not chunk:
+                    break
+                try:
+                    out = inflater.decompress(chunk, count)
+                except zlib.error:
+                    return b""
+            return out
+
+        return self.stream(read, len(source), member, depth)
+
+    def stream(self, read: _Reader, compressed: int, member: str, depth: int) -> bytes | None:
+        """Stream one member through the scanner; its bytes only when it is itself a zip.
+
+        Sizes declared in the archive can lie, so only bytes actually read count.
+        """
+        limits = self.limits
+        # A floor, so a tiny text file that compresses well is not called a bomb.
+        ratio_cap = max(limits.max_ratio * max(compressed, 1), 1024 * 1024)
+        keep: bytearray | None = None
+        tail = b""
+        total = 0
+        while chunk := read(limits.chunk):
+            if total == 0 and is_zip(chunk) and depth + 1 <= limits.max_depth:
+                keep = bytearray()
+            total += len(chunk)
+            self.bytes_left -= len(chunk)
+            if self.bytes_left < 0:
+                mib = limits.max_total_bytes // (1024 * 1024)
+                self.stop("PackageTooLarge", f"{member}: expands beyond {mib} MiB")
+                return None
+            if total > ratio_cap:
+                self.stop(
+                    "PackageBomb",
+                    f"{member}: expands more than {limits.max_ratio} times its "
+                    "compressed size (zip bomb)",
+                )
+                return None
+            if keep is not None:
+                keep += chunk
+                continue
+            # Keep a signature-sized tail so a match across chunk borders is seen.
+            window = tail + chunk
+            if EICAR in window:
+                self.problems.append(_virus(member))
+                return None
+            tail = window[-len(EICAR) :]
+        return bytes(keep) if keep is not None else None
+
+    def stop(self, code: str, message: str) -> None:
+        self.stopped = True
+        self.problem(code, message + "; the package is not scanned further")
+
+
+def _local_header(data: bytes, offset: int) -> _Header | None:
+    """(name, method, data start, compressed size) of the local header at `offset`."""
+    fixed = data[offset : offset + _LOCAL_FIXED.size]
+    if len(fixed) < _LOCAL_FIXED.size:
+        return None
+    fields = _LOCAL_FIXED.unpack(fixed)
+    method, compressed, name_len, extra_len = fields[3], fields[7], fields[9], fields[10]
+    start = offset + _LOCAL_FIXED.size + name_len + extra_len
+    if start > len(data):
+        return None
+    raw_name = data[offset + _LOCAL_FIXED.size : offset + _LOCAL_FIXED.size + name_len]
+    return raw_name.decode("utf-8", errors="replace"), method, start, compressed
+
+
+def _listed_spans(data: bytes, archive: zipfile.ZipFile) -> dict[int, int]:
+    spans = {}
+    for info in archive.infolist():
+        header = _local_header(data, info.header_offset)
+        if header is not None:
+            spans[info.header_offset] = header[2] + info.compress_size
+    return spans
+
+
+def _virus(name: str) -> ScanProblem:
+    return ScanProblem("VirusFound", f"{name}: the virus scan found the EICAR-Test-File signature")
+
+
+def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes | None:
+    """A member's bytes when they fit in `limit` (counted as read, not as declared); else None."""
+    if info.file_size > limit or info.flag_bits & 0x1:
+        return None
+    with archive.open(info) as stream:
+        data = stream.read(limit + 1)
+    return data if len(data) <= limit else None
