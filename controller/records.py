@@ -1,6 +1,6 @@
 """The controller's own record of each offer, kept outside the working tree.
 
-status.yaml is output only (DESIGN.md, "The trust boundary"): anyone who can
+status.yaml is output only (docs/DESIGN.md §4, "The trust boundary"): anyone who can
 open a pull request can write one, so the controller never reads it back to
 learn which submission it made. What it last decided for an offer (the status
 it computed, with the submission it follows) is kept here instead, one JSON
