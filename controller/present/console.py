@@ -40,6 +40,7 @@ def make_console(
             no_color=color == "auto" and no_color_requested(env),
             highlight=False,  # never guess colours for numbers and paths in messages
             emoji=False,
+            markup=False,  # repository text ("[bold]x" as a folder name) is never markup
         )
         if console.is_terminal:
             return console
@@ -49,6 +50,7 @@ def make_console(
         color_system=None,  # no escape sequences at all
         highlight=False,
         emoji=False,
+        markup=False,
         width=PLAIN_WIDTH,
     )
 

@@ -115,3 +115,11 @@ def test_no_color_keeps_styles_but_drops_colour_on_a_terminal(
     assert "\x1b[32m" in with_colour.getvalue()  # green "True"
     assert "\x1b[32m" not in without.getvalue()
     assert "\x1b[1m" in without.getvalue()  # the bold header stays
+
+
+@pytest.mark.parametrize("color", ["never", "always"])
+def test_repository_text_in_a_cell_is_shown_literally_never_as_markup(color: str) -> None:
+    entries = [OfferEntry("[bold red]x[/]", None, problem="[link=https://evil.example]y")]
+    out = io.StringIO()
+    make_console(color, file=out, env={}).print(offers_table(entries, NOW))
+    assert "[bold red]x[/]" in out.getvalue()
