@@ -58,7 +58,8 @@ def add_marketplace_options(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         default=None,
         help="sim (default: simulated, state in .git/offerctl/), sqlite:///PATH, "
-        f"or an http(s):// marketplace API (env {ENV_MARKETPLACE})",
+        "an http(s):// marketplace API, partnercenter or partnercenter+https://HOST/PATH "
+        f"(env {ENV_MARKETPLACE})",
     )
     group.add_argument(
         "--time-scale",
@@ -67,6 +68,14 @@ def add_marketplace_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="simulated marketplace only: run N times faster than real time; "
         f"1000000 makes a week 0.6 s (env {ENV_TIME_SCALE}; default 1)",
+    )
+    group.add_argument(
+        "--poll-interval",
+        metavar="SECONDS",
+        type=float,
+        default=None,
+        help="Partner Center: read an in-flight submission at most this often "
+        "(env OFFERCTL_POLL_INTERVAL; default 60)",
     )
 
 
@@ -84,8 +93,14 @@ def marketplace_from_args(
     scale = getattr(args, "time_scale", None)
     if scale is None and not env.get(ENV_TIME_SCALE) and not _is_http(url):
         scale = default_time_scale
-    return open_marketplace(url, repo_git_dir=find_git_dir(repo_dir), time_scale=scale, env=env)
+    return open_marketplace(
+        url,
+        repo_git_dir=find_git_dir(repo_dir),
+        time_scale=scale,
+        env=env,
+        poll_interval=getattr(args, "poll_interval", None),
+    )
 
 
 def _is_http(url: str | None) -> bool:
-    return bool(url) and str(url).lower().startswith(("http://", "https://"))
+    return bool(url) and str(url).lower().startswith(("http://", "https://", "partnercenter"))
