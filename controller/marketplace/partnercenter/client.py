@@ -39,7 +39,7 @@ from controller.marketplace.api import (
     Submission,
     SubmissionResult,
 )
-from controller.model import Stage, StageState, Target
+from controller.model import ConditionType, Stage, StageState, Target
 
 from . import mapping
 from .package import BlobPackageStore, PackageError, given_location, needs_renewal
@@ -74,6 +74,7 @@ class Drift(MarketplaceError):
     """The draft was changed outside offerctl since the last submitted generation."""
 
     reason = "Drift"
+    condition = ConditionType.DRIFT
 
     def __init__(self, message: str, fields: tuple[str, ...]) -> None:
         super().__init__(message, transient=False)
