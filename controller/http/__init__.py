@@ -54,6 +54,10 @@ class HttpError(Exception):
         self.body = body
 
 
+class NotJson(HttpError):
+    """A 2xx answer whose body is not JSON (e.g. a proxy's HTML page)."""
+
+
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
     """How long to wait for an answer and how to retry; one object for every client."""
@@ -64,6 +68,9 @@ class RetryPolicy:
     max_backoff: float = 30.0
     max_retry_after: float = 120.0
     sleep: Callable[[float], None] = field(default=time.sleep, compare=False)
+    # 0..1; None: random. Tests pin it to make the backoff sequence exact.
+    jitter: Callable[[], float] | None = field(default=None, compare=False)
+    now: Callable[[], float] = field(default=time.time, compare=False)  # for HTTP-date Retry-After
 
     def __post_init__(self) -> None:
         if self.timeout <= 0 or self.max_attempts < 1 or self.backoff < 0:
@@ -127,7 +134,7 @@ class _RetryWait(tenacity.wait.wait_base):
 
     def __init__(self, policy: RetryPolicy) -> None:
         self._policy = policy
-        self._random = random.Random()  # noqa: S311 - jitter, not security
+        self._jitter = policy.jitter or random.Random().random  # noqa: S311 - not security
 
     def __call__(self, retry_state: tenacity.RetryCallState) -> float:
         outcome = retry_state.outcome
@@ -136,7 +143,7 @@ class _RetryWait(tenacity.wait.wait_base):
             return exc.retry_after
         exponent = max(0, retry_state.attempt_number - 1)
         ceiling = min(self._policy.max_backoff, self._policy.backoff * 2.0**exponent)
-        return ceiling * (0.5 + 0.5 * self._random.random())  # "equal jitter": never 0
+        return ceiling * (0.5 + 0.5 * self._jitter())  # "equal jitter": never 0, spread out
 
 
 def _retryable(policy: RetryPolicy) -> Callable[[BaseException], bool]:
@@ -258,17 +265,17 @@ class JsonHttp:
             raise HttpError(f"{where}: answer larger than {MAX_RESPONSE_BYTES} bytes",
                             status=response.status_code, transient=False)  # fmt: skip
         if response.status_code >= 300:
-            raise _status_error(where, response)
+            raise _status_error(where, response, self.policy.now())
         if not raw.strip():
             return None, response.headers
         try:
             return json.loads(raw), response.headers
         except (ValueError, RecursionError):
-            raise HttpError(f"{where}: the answer is not JSON", status=response.status_code,
-                            transient=False) from None  # fmt: skip
+            raise NotJson(f"{where}: the answer is not JSON", status=response.status_code,
+                          transient=False) from None  # fmt: skip
 
 
-def _status_error(where: str, response: httpx.Response) -> HttpError:
+def _status_error(where: str, response: httpx.Response, now: float) -> HttpError:
     status = response.status_code
     body: Any
     try:
@@ -281,7 +288,8 @@ def _status_error(where: str, response: httpx.Response) -> HttpError:
         return HttpError(f"{where}: HTTP {status}: redirect refused", status=status,
                          transient=False)  # fmt: skip
     transient = status in RETRY_STATUSES
-    retry_after = parse_retry_after(response.headers.get("Retry-After")) if transient else None
+    header = response.headers.get("Retry-After")
+    retry_after = parse_retry_after(header, now) if transient else None
     return HttpError(text, status=status, transient=transient, retry_after=retry_after, body=body)
 
 
