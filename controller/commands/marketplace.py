@@ -106,6 +106,13 @@ def register(subparsers: Any) -> None:
         help="partnercenter: require the header x-ms-publisherId with this value",
     )
     serve.add_argument(
+        "--no-contract-check",
+        dest="contract_check",
+        action="store_false",
+        help="partnercenter: accept request bodies that break the v1 JSON Schemas "
+        "(default: refuse them with 400 and count them in /_emulator/stats)",
+    )
+    serve.add_argument(
         "--certification-after-signoff",
         action="store_true",
         help="partnercenter: report the Certification step in the live push, after sign-off",
@@ -206,6 +213,7 @@ def _serve_partnercenter(  # noqa: PLR0917 - the composition root of one command
             publisher_id=args.publisher_id,
             faults=faults,
             certification_after_signoff=args.certification_after_signoff,
+            check_requests=args.contract_check,
             log=log,
         )
     except OSError as exc:

@@ -228,6 +228,24 @@ class TestConcurrency:
         v1.call("POST", f"/products/{ids.pid}/submissions", submission_request(ids), expect=409)
         assert emulator.stats()["portalSubmissions"] == {ids.pid: 1}
 
+    def test_a_body_off_the_v1_contract_is_refused_and_counted(
+        self, v1: V1, emulator: PartnerCenterEmulator
+    ) -> None:
+        misspelt = {
+            "resourceType": "AzureDynamics365ForCustomerEngagement",
+            "name": "Contoso",
+            "externalIds": [{"type": "AzureOfferId", "value": "contoso"}],
+            "isModularPublishing": "yes",
+        }
+        answer = v1.http.post(f"{emulator.url}/products", json=misspelt, headers=v1.headers)
+        assert answer.status_code == 400
+        details = [d["message"] for d in answer.json()["error"]["details"]]
+        assert any("'yes' is not of type 'boolean'" in d for d in details), details
+        stats = emulator.stats()
+        assert stats["contractViolations"] == 1
+        assert "AzureProduct" in stats["lastViolations"][0]
+        assert v1.call("GET", "/products")["value"] == []
+
     def test_a_submission_must_name_every_module_draft(self, v1: V1, package_host: str) -> None:
         ids = create_product(v1, "contoso-app", package_uri=package_host + PACKAGE_PATH)
         request = submission_request(ids)

@@ -38,10 +38,11 @@ from typing import Any
 import httpx
 
 from controller.model import Stage
+from controller.validation.v1schemas import v1_errors
 
 from ..faults import Fault, FaultConfig, FaultConfigError, FaultInjector
 from ..simulated import SimulatedMarketplace
-from . import views
+from . import contract, views
 from .store import MEDIA_KINDS, ApiError, Store
 
 API_PREFIX = "/v1.0/ingestion"
@@ -124,9 +125,12 @@ class PartnerCenterEmulator(ThreadingHTTPServer):
         publisher_id: str | None = None,
         faults: FaultConfig | None = None,
         certification_after_signoff: bool = False,
+        check_requests: bool = True,
         log: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(address, _Handler)
+        self.check_requests = check_requests
+        self.violations: list[str] = []  # request bodies off the v1 contract, newest last
         self._http: httpx.Client | None = None
         self.store = Store(
             engine,
@@ -182,6 +186,8 @@ class PartnerCenterEmulator(ThreadingHTTPServer):
                 "promotes": dict(store.promotes),
                 "products": {p.offer_id: pid for pid, p in store.products.items()},
                 "faults": {k.value: v for k, v in self.faults.counts.items()},
+                "contractViolations": len(self.violations),
+                "lastViolations": self.violations[-10:],
             }
 
     def stop(self) -> None:
@@ -357,12 +363,31 @@ class _Handler(BaseHTTPRequestHandler):
     # --- the v1 API -------------------------------------------------------------------
 
     def _api(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> Any:
+        if self.server.check_requests and body is not None:
+            self._check_contract(method, path, body)
         for name, pattern in ROUTES:
             m = pattern.match(path)
             if m:
                 handler = getattr(self, f"_r_{name}")
                 return handler(method, query, body, m.groups())
         raise error_reply(404, "NoRoute", f"no route {path}")
+
+    def _check_contract(self, method: str, path: str, body: Any) -> None:
+        """Refuse a request body that breaks the v1 schema of its route: 400 with every reason."""
+        try:
+            document = contract.request_document(method, path)
+        except contract.UnknownRoute:
+            return  # answered 404/405 by the routing below
+        if document is None:
+            return
+        problems = v1_errors(document, body)
+        if problems:
+            self.server.violations.append(f"{method} {path}: {document}: {'; '.join(problems)}")
+            raise Reply(400, {"error": {
+                "code": "InvalidRequest",
+                "message": f"the body is not a valid {document}",
+                "details": [{"code": "SchemaValidationError", "message": p} for p in problems],
+            }})  # fmt: skip
 
     @staticmethod
     def _allow(method: str, *allowed: str) -> None:
