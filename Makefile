@@ -36,7 +36,7 @@ pytest: $(STAMP) $(NODE_STAMP) ## the test suite
 
 test: lint pytest ## everything CI runs: lint, then tests
 
-bench: $(STAMP) ## benchmarks, as ratios against baselines measured in the same run
+bench: $(STAMP) $(NODE_STAMP) ## benchmarks, as ratios against baselines measured in the same run
 	$(PY) bench/run.py
 
 clean: ## remove the venv and caches

@@ -22,7 +22,7 @@ from typing import Any
 from controller.http import RetryPolicy
 from controller.marketplace.partnercenter import PartnerCenterMarketplace, open_partnercenter
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 TOKEN = "test-token-7c1e9d0b5f"
 
 
@@ -57,8 +57,9 @@ class Emulator:
 
 
 @contextmanager
-def emulator(tmp_path: Path, *extra: str, time_scale: str = "1e7") -> Iterator[Emulator]:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+def emulator(tmp_path: Path, *extra: str, time_scale: str = "1e7",
+             env_extra: dict[str, str] | None = None) -> Iterator[Emulator]:  # fmt: skip
+    env = dict(os.environ, PYTHONPATH=str(REPO), **(env_extra or {}))
     for name in ("OFFERCTL_TIME_SCALE", "OFFERCTL_FAULTS"):
         env.pop(name, None)
     proc = subprocess.Popen(

@@ -46,12 +46,14 @@ class HttpError(Exception):
         transient: bool,
         retry_after: float | None = None,
         body: Any = None,
+        unsent: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.transient = transient
         self.retry_after = retry_after
         self.body = body
+        self.unsent = unsent  # certainly not acted on (429, refused connection): safe to resend
 
 
 class NotJson(HttpError):
@@ -146,10 +148,12 @@ class _RetryWait(tenacity.wait.wait_base):
         return ceiling * (0.5 + 0.5 * self._jitter())  # "equal jitter": never 0, spread out
 
 
-def _retryable(policy: RetryPolicy) -> Callable[[BaseException], bool]:
+def _retryable(policy: RetryPolicy, *, unsent_only: bool) -> Callable[[BaseException], bool]:
     def check(exc: BaseException) -> bool:
         if not isinstance(exc, HttpError) or not exc.transient:
             return False
+        if unsent_only and not exc.unsent:
+            return False  # a non-idempotent call whose outcome is unknown: the caller looks it up
         # A wait longer than we are willing to block goes back to the caller.
         return exc.retry_after is None or exc.retry_after <= policy.max_retry_after
 
@@ -201,7 +205,7 @@ class JsonHttp:
         headers: Mapping[str, str] | None = None,
         retry: bool = True,
     ) -> tuple[Any, httpx.Headers]:
-        """One call, transient failures retried: the decoded JSON (None if empty), the headers."""
+        """One call, transient failures retried (`retry=False`: only those surely not acted on): the decoded JSON (None if empty), the headers."""
         url = path if path.startswith(("http://", "https://")) else self.base_url + path
         return self.send(method, url, json_body=body, params=params, headers=headers, retry=retry)
 
@@ -224,11 +228,11 @@ class JsonHttp:
                 data = json.dumps(json_body).encode("utf-8")
             except (TypeError, ValueError, RecursionError) as exc:
                 raise HttpError(f"cannot encode the request: {exc}", transient=False) from None
-        attempts = self.policy.max_attempts if retry else 1
+        attempts = self.policy.max_attempts
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(attempts),
             wait=_RetryWait(self.policy),
-            retry=tenacity.retry_if_exception(_retryable(self.policy)),
+            retry=tenacity.retry_if_exception(_retryable(self.policy, unsent_only=not retry)),
             sleep=self.policy.sleep,
             before_sleep=self._count_retry,
             reraise=True,
@@ -256,6 +260,8 @@ class JsonHttp:
             raise HttpError(
                 f"{where}: no answer within {self.policy.timeout:g}s", transient=True
             ) from None
+        except httpx.ConnectError:
+            raise HttpError(f"{where}: cannot connect", transient=True, unsent=True) from None
         except httpx.TransportError as exc:
             # Includes a reset after the request was sent: the outcome is unknown.
             raise HttpError(f"{where}: connection failed: {type(exc).__name__}",
@@ -290,7 +296,8 @@ def _status_error(where: str, response: httpx.Response, now: float) -> HttpError
     transient = status in RETRY_STATUSES
     header = response.headers.get("Retry-After")
     retry_after = parse_retry_after(header, now) if transient else None
-    return HttpError(text, status=status, transient=transient, retry_after=retry_after, body=body)
+    return HttpError(text, status=status, transient=transient, retry_after=retry_after, body=body,
+                     unsent=status == 429)  # fmt: skip
 
 
 def error_message(body: Any) -> str:

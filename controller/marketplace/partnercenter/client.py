@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from controller.failpoint import failpoint
 from controller.http import HttpError
 from controller.marketplace import wire
 from controller.marketplace.api import (
@@ -42,7 +43,13 @@ from controller.marketplace.api import (
 from controller.model import ConditionType, Stage, StageState, Target
 
 from . import mapping
-from .package import BlobPackageStore, PackageError, given_location, needs_renewal
+from .package import (
+    BlobPackageStore,
+    PackageError,
+    given_location,
+    needs_renewal,
+    secret_from_env,
+)
 from .state import Attempt, ClientState
 from .v1 import StaleEtag, V1Api
 
@@ -51,6 +58,7 @@ log = logging.getLogger(__name__)
 DEFAULT_POLL_INTERVAL = 60.0  # Microsoft asks clients to poll no more than once a minute
 MEDIA_PROCESS_POLLS = 20
 RESELLER_MODULE = "ResellerConfiguration"
+AFTER_POST = "partnercenter-after-post"  # failpoint: submission created, its id not recorded
 DRIFT_MARK = "__drift__"  # baseline entry: the generation a drift was reported for
 # Module → collection for getByInstanceID reads and for PUTs (v1 spells them differently).
 COLLECTIONS = {"Property": "properties", "Listing": "listings",
@@ -138,7 +146,19 @@ class PartnerCenterMarketplace:
                           product=product, resources=resources,
                           created_at=self._clock().isoformat())  # fmt: skip
         self.state.record(attempt)  # before the call: a crash after it is recognisable
-        answer = self.api.create_submission(product, mapping.submission_request(resources, key))
+        try:
+            answer = self.api.create_submission(
+                product, mapping.submission_request(resources, key)
+            )
+        except MarketplaceError as exc:
+            if not exc.transient:
+                raise
+            # The answer was lost; the submission may exist. Look it up before anything else.
+            found = self.find(key)
+            if found is None:
+                raise
+            return found
+        failpoint(AFTER_POST)
         attempt.submission = str(answer["id"])
         self.state.record(attempt)
         for module, document in self._pending_baselines.items():
@@ -221,6 +241,14 @@ class PartnerCenterMarketplace:
             raise InvalidState(f"submission {submission_id} is past sign-off; it cannot be "
                                "cancelled")  # fmt: skip
         current = self.api.submission(product, sid)
+        if (str(current.get("state")), str(current.get("substate"))) == (
+            "Published", "ReadyToPublish"
+        ):
+            # A preview awaiting Go Live cannot be deleted; it is superseded by the next
+            # submission and offerctl never promotes it.
+            attempt.target = "cancelled"
+            self.state.record(attempt)
+            return self._cancelled(attempt)
         if str(current.get("state")) != "InProgress":
             raise InvalidState(f"submission {submission_id} is {current.get('state')}/"
                                f"{current.get('substate')}; only one in progress can be "
@@ -470,7 +498,8 @@ class PartnerCenterMarketplace:
         if not isinstance(created, dict) or not created.get("id"):
             raise MarketplaceError(f"POST {path}: the answer has no id", transient=False)
         holder = created.get("thumbnail") if media.collection == "videos" else created
-        sas = str((holder or {}).get("fileSasUri", "")) if isinstance(holder, Mapping) else ""
+        sas = str(holder.get("fileSasUri") or "") if isinstance(holder, Mapping) else ""
+        sas = sas or str(created.get("fileSasUri") or "")
         if not sas.startswith(("https://", "http://")):
             raise MarketplaceError(f"POST {path}: no fileSasUri to upload to", transient=False)
         try:
@@ -498,11 +527,17 @@ class PartnerCenterMarketplace:
         return str(created["id"])
 
     def _sync_leads(self, product: str, spec: Mapping[str, Any]) -> None:
-        desired = mapping.lead_document(spec)
+        desired = mapping.lead_document(spec, lambda name: secret_from_env(name, self._env))
         if desired is None:
             return
-        current = self.api.call("GET", f"/products/{product}/leadconfiguration")
-        if isinstance(current, Mapping) and not mapping.managed_differences(desired, current):
+        try:
+            current = self.api.call("GET", f"/products/{product}/leadconfiguration")
+        except NotFound:
+            current = None  # none configured yet
+        public = {k: v for k, v in desired.items() if k not in mapping.LEAD_SECRETS}
+        has_secret = len(public) != len(desired)
+        if (isinstance(current, Mapping) and not has_secret
+                and not mapping.managed_differences(public, current)):  # fmt: skip
             return
         self.api.call("POST", f"/products/{product}/leadconfiguration", body=desired)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -224,26 +224,47 @@ def package_document(spec: Mapping[str, Any], package_uri: str) -> dict[str, Any
     }  # fmt: skip
 
 
-def lead_document(spec: Mapping[str, Any]) -> dict[str, Any] | None:
-    """The lead configuration for destinations that carry no secret; None for `none`.
-
-    Destinations with credentials (azureTable, dynamics, salesforce, marketo)
-    raise MappingError: their secrets must be entered in Partner Center.
-    """
+def lead_document(spec: Mapping[str, Any],
+                  secret: Callable[[str], str]) -> dict[str, Any] | None:  # fmt: skip
+    """The lead configuration (None for `none`); `secret(NAME)` reads a *SecretRef variable."""
     leads = _map(_get(spec, "offerSetup", "customerLeads"))
     destination = str(leads.get("leadDestination", "none"))
+    block = _map(leads.get(destination))
     if destination == "none":
         return None
     if destination == "httpsEndpoint":
-        return {
-            "resourceType": "HttpsEndpointLeadConfiguration",
-            "httpsEndpointUri": str(_map(leads.get("httpsEndpoint")).get("url", "")),
-            "contactEmail": "",
+        return {"resourceType": "HttpsEndpointLeadConfiguration",
+                "httpsEndpointUri": str(block.get("url", ""))}  # fmt: skip
+    if destination == "azureTable":
+        ref = str(block.get("connectionStringSecretRef", ""))
+        return {"resourceType": "AzureTableLeadConfiguration", "connectionString": secret(ref)}
+    if destination == "dynamics":
+        auth = _map(block.get("authentication"))
+        doc = {
+            "resourceType": "DynamicsCustomerRelationshipManagementLeadConfiguration",
+            "uri": str(block.get("instanceUrl", "")),
+            "authentication": "AzureAD" if auth.get("type") == "azureAD" else "Office365",
         }
-    raise MappingError(
-        f"offerSetup.customerLeads.leadDestination {destination!r}: its credentials must be set "
-        "in Partner Center; offerctl sets only httpsEndpoint leads"
-    )
+        if auth.get("type") == "azureAD":
+            doc["applicationID"] = str(auth.get("applicationId", ""))
+            doc["directoryID"] = str(auth.get("directoryId", ""))
+            doc["applicationKey"] = secret(str(auth.get("applicationKeySecretRef", "")))
+        else:
+            doc["userName"] = str(auth.get("userName", ""))
+            doc["password"] = secret(str(auth.get("passwordSecretRef", "")))
+        return doc
+    if destination == "salesforce":
+        return {"resourceType": "SalesForceLeadConfiguration",
+                "objectIdentifier": str(block.get("organizationId", ""))}  # fmt: skip
+    if destination == "marketo":
+        return {"resourceType": "MarketoLeadConfiguration",
+                "munchkinAccountID": str(block.get("munchkinId", "")),
+                "formID": str(block.get("formId", ""))}  # fmt: skip
+    raise MappingError(f"offerSetup.customerLeads.leadDestination {destination!r} is not known")
+
+
+# Lead fields that carry a secret: never compared, logged or shown.
+LEAD_SECRETS = frozenset({"connectionString", "applicationKey", "password"})
 
 
 def submission_request(resources: Mapping[str, str], key: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ message: errors name the blob and the variable, not the URL's query.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -53,6 +54,22 @@ def sas_expiry(uri: str) -> datetime | None:
 def needs_renewal(uri: str, now: datetime) -> bool:
     expiry = sas_expiry(uri)
     return expiry is None or expiry - now < timedelta(days=RENEW_DAYS)
+
+
+def secret_from_env(name: str, env: Mapping[str, str]) -> str:
+    """The value of a manifest's `*SecretRef` variable; never one of the controller's own."""
+    if not name:
+        raise PackageError("a secret reference (…SecretRef) is empty")
+    if name.upper().startswith(_FORBIDDEN_PREFIXES):
+        raise PackageError(
+            f"the secret reference {name!r} names one of the controller's own credential "
+            "variables; give the offer a variable of its own"
+        )
+    value = env.get(name, "").strip()
+    if not value:
+        raise PackageError(f"the secret variable {name} (named in offer.yaml) is not set in the "
+                           "controller's environment")  # fmt: skip
+    return value
 
 
 def given_location(tech: Mapping[str, Any], env: Mapping[str, str]) -> str | None:
@@ -105,7 +122,11 @@ class BlobPackageStore:
 
     def location(self, content: bytes) -> str:
         """A SAS URL for `content`, uploading it first when the container lacks it."""
-        from azure.core.exceptions import AzureError, ResourceExistsError  # noqa: PLC0415
+        from azure.core.exceptions import (  # noqa: PLC0415
+            AzureError,
+            ResourceExistsError,
+            ResourceNotFoundError,
+        )
         from azure.storage.blob import (  # noqa: PLC0415
             BlobSasPermissions,
             BlobServiceClient,
@@ -130,9 +151,16 @@ class BlobPackageStore:
             if not blob.exists():
                 try:
                     blob.upload_blob(content, overwrite=False)
+                except ResourceNotFoundError:
+                    # A fresh container name: make it (private), then upload once more.
+                    with contextlib.suppress(ResourceExistsError):
+                        container.create_container()
+                    blob.upload_blob(content, overwrite=False)
                     self.uploads += 1
                 except ResourceExistsError:
                     pass  # uploaded meanwhile: same name, same content
+                else:
+                    self.uploads += 1
             now = self._now()
             start = now - timedelta(minutes=5)  # clock skew
             expiry = now + timedelta(days=self.sas_days)
