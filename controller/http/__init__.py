@@ -205,7 +205,11 @@ class JsonHttp:
         headers: Mapping[str, str] | None = None,
         retry: bool = True,
     ) -> tuple[Any, httpx.Headers]:
-        """One call, transient failures retried (`retry=False`: only those surely not acted on): the decoded JSON (None if empty), the headers."""
+        """One call, transient failures retried: the decoded JSON (None if empty), the headers.
+
+        `retry=False` (non-idempotent calls) retries only failures surely not acted
+        on (429, a refused connection); the caller looks any other outcome up.
+        """
         url = path if path.startswith(("http://", "https://")) else self.base_url + path
         return self.send(method, url, json_body=body, params=params, headers=headers, retry=retry)
 
