@@ -349,6 +349,25 @@ class TestAccess:
             assert retry_after == "7"
         assert calm.status_code == 200
 
+    def test_an_early_answer_leaves_no_body_behind_on_a_kept_alive_connection(
+        self, tmp_path: Path, clock: StepClock
+    ) -> None:
+        product = {
+            "resourceType": "AzureDynamics365ForCustomerEngagement",
+            "name": "Contoso",
+            "externalIDs": [{"type": "AzureOfferId", "value": "contoso"}],
+        }
+        with _emulator(tmp_path, clock, faults=FaultConfig(throttle=1.0)) as server:
+            v1 = V1(server.url)
+            v1.call("POST", "/products", product, expect=429)
+            v1.headers["Authorization"] = "Basic not-a-bearer"
+            v1.call("POST", "/products", product, expect=429)
+            v1.http.post(f"{server.base_url}/_emulator/faults", json={"settings": []})
+            v1.call("POST", "/products", product, expect=401)
+            v1.headers["Authorization"] = "Bearer t"
+            created = v1.call("POST", "/products", product, expect=201)
+        assert created["name"] == "Contoso"
+
     def test_products_are_found_by_offer_id_and_paged(self, v1: V1) -> None:
         for n in range(102):
             v1.call(

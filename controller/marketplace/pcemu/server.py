@@ -243,6 +243,8 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "offerctl-pcemu"
     protocol_version = "HTTP/1.1"
 
+    _body = b""
+
     def setup(self) -> None:
         super().setup()
         # Headers and body go out in two writes; without this, Nagle's algorithm and the
@@ -279,6 +281,9 @@ class _Handler(BaseHTTPRequestHandler):
         query = urllib.parse.parse_qs(url.query)
         fault: Fault | None = None
         try:
+            # Read the whole body before any answer: an early answer (a fault, a 401) that
+            # left it unread would have it parsed as the next request on a kept-alive connection.
+            self._body = self._read_body()
             if path.startswith("/_emulator/"):
                 result: Any = self._admin(method, path[len("/_emulator") :], query)
             elif path.startswith("/_blob/"):
@@ -703,26 +708,35 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _length(self) -> int:
         if self.headers.get("Transfer-Encoding"):
+            self.close_connection = True  # the unread body must not be parsed as a request
             raise error_reply(411, "LengthRequired", "send Content-Length, not a chunked body")
         try:
             length = int(self.headers.get("Content-Length", "0"))
         except ValueError:
+            self.close_connection = True
             raise error_reply(400, "InvalidRequest", "Content-Length is not a number") from None
         if length < 0 or length > MAX_BODY:
             self.close_connection = True
             raise error_reply(413, "RequestTooLarge", f"body over {MAX_BODY} bytes")
         return length
 
+    def _read_body(self) -> bytes:
+        self._body = b""
+        length = self._length()
+        if length and self.command not in ("POST", "PUT"):
+            self.close_connection = True  # not worth reading; do not reuse the connection
+            raise error_reply(400, "InvalidRequest", f"{self.command} takes no body")
+        return self.rfile.read(length) if length else b""
+
     def _raw_body(self) -> bytes:
-        return self.rfile.read(self._length())
+        return self._body
 
     def _json_body(self, method: str) -> Any:
         if method not in ("POST", "PUT"):
             return None
-        length = self._length()
-        if length == 0:
+        raw = self._body
+        if not raw:
             return {}
-        raw = self.rfile.read(length)
         ctype = self.headers.get("Content-Type", "application/json").split(";")[0].strip()
         if ctype != "application/json":
             raise error_reply(415, "UnsupportedMediaType", "send application/json")
