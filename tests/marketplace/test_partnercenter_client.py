@@ -11,7 +11,12 @@ import pytest
 from marketplace_helpers import clean_package, eicar_package, payload, spec
 from pc_helpers import Emulator, client, emulator, file_server
 
-from controller.marketplace.api import InvalidState, Submission, SubmissionResult
+from controller.marketplace.api import (
+    InvalidState,
+    MarketplaceError,
+    Submission,
+    SubmissionResult,
+)
 from controller.marketplace.partnercenter import PartnerCenterMarketplace
 from controller.marketplace.partnercenter.client import Drift, PortalSubmission
 from controller.model import Stage, StageState, Target
@@ -157,6 +162,33 @@ class TestPublish:
         with pytest.raises(InvalidState, match="ReadyToPublish"):
             pc.go_live(first.id)
         assert slow.stats()["promotes"].get(product_of(first), 0) == 0
+
+
+class TestFaults:
+    """Throttling and server errors are retried; a lost answer never makes a second submission."""
+
+    def test_a_storm_of_429_and_5xx_converges_to_one_submission(
+        self, emu: Emulator, tmp_path: Path, packages: tuple[str, dict[str, bytes]], offer: str,
+        clients: list[PartnerCenterMarketplace],
+    ) -> None:
+        pc = pc_client(emu, tmp_path, clients)
+        body = offer_payload(packages[0])
+        emu.admin("faults", {"settings": ["throttle=0.3", "error=0.2", "retry_after=0"]})
+        try:
+            submission = None
+            for _ in range(30):  # as passes of the reconciler would: look up, else submit
+                try:
+                    submission = pc.find("k1") or pc.submit(offer, "sha256:a", Target.LIVE,
+                                                            body, "k1")  # fmt: skip
+                    break
+                except MarketplaceError as exc:
+                    assert exc.transient, exc
+        finally:
+            emu.admin("faults", {"settings": []})
+        assert submission is not None
+        assert pc.api.http.retries > 0
+        assert emu.stats()["submissions"][product_of(submission)] == 1
+        wait_for(pc, submission, at_signoff)
 
 
 class TestFindings:
