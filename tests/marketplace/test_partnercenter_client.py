@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
+import pc_contract
 import pytest
 from marketplace_helpers import clean_package, eicar_package, payload, spec
 from pc_helpers import Emulator, client, emulator, file_server
@@ -260,3 +263,39 @@ class TestDrift:
         newer = offer_payload(packages[0], changes={"listings.en-us.name": "Contoso App 3"})
         third = pc.submit(offer, "sha256:c", Target.PREVIEW, newer, "k3")
         assert third.id != first.id
+
+
+class TestContract:
+    """Every request the client sends, and every answer it reads, matches the v1 schemas."""
+
+    def test_every_request_and_response_of_a_full_publish_follows_the_v1_schemas(
+        self, emu: Emulator, tmp_path: Path, packages: tuple[str, dict[str, bytes]], offer: str,
+        clients: list[PartnerCenterMarketplace],
+    ) -> None:
+        pc = pc_client(emu, tmp_path, clients)
+        seen: list[tuple[str, str, bytes, int, bytes]] = []
+
+        def record(response: httpx.Response) -> None:
+            response.read()
+            request = response.request
+            seen.append((request.method, str(request.url), request.content,
+                         response.status_code, response.content))  # fmt: skip
+
+        pc.api.http._client.event_hooks["response"].append(record)
+        first = pc.submit(offer, "sha256:a", Target.LIVE, offer_payload(packages[0]), "k1")
+        pc.go_live(wait_for(pc, first, at_signoff).id)
+        checked = 0
+        for method, url, sent, status, answer in seen:
+            if "/v1.0/ingestion/" not in url:
+                continue  # the media bytes PUT to a fileSasUri
+            path = pc_contract.api_path(url)
+            wanted = pc_contract.request_document(method, path)
+            if sent:
+                assert wanted is not None, (method, path)
+                pc_contract.check(wanted, json.loads(sent))
+            got = pc_contract.response_document(method, path, status)
+            if got is not None and answer.strip():
+                pc_contract.check(got, json.loads(answer))
+            checked += 1
+        assert checked > 20
+        assert {m for m, *_ in seen} >= {"GET", "PUT", "POST"}
