@@ -9,8 +9,9 @@ uploaded. Passes:
 
 - full: the first pass, which creates products and submits every offer
   (reported, not judged: creating a product takes many calls);
-- settle: passes while offers are in flight; goal: at most 1 call per
-  in-flight offer per pass on average;
+- settle: passes a second apart while offers are in flight (certification
+  takes up to a minute at this time scale, so most polls find nothing new);
+  goal: at most 1 call per in-flight offer per pass on average;
 - no-op: nothing changed and everything settled; goal: 0 calls per settled offer;
 - one offer changed (its description): goal: no listing file or package is
   uploaded again, since their content did not change.
@@ -49,9 +50,9 @@ from controller.gitrepo import GitRepo  # noqa: E402
 from controller.marketplace.partnercenter import open_partnercenter  # noqa: E402
 from controller.reconcile import PassResult, Reconciler, Watch, default_validate  # noqa: E402
 
-TIME_SCALE = "100000"  # a week of certification in 6 s: several passes see an offer in flight
-SETTLE_PASSES = 40
-PASS_GAP_SECONDS = 0.5
+TIME_SCALE = "10000"  # a week of certification in 60 s: many passes see an offer in flight
+SETTLE_PASSES = 60
+PASS_GAP_SECONDS = 1.0
 TOKEN = "bench-token"  # noqa: S105 - the emulator is told to accept exactly this
 IN_FLIGHT_GOAL = 1.0  # calls per in-flight offer per pass, on average
 SETTLED_GOAL = 0.0  # calls per settled offer per pass
