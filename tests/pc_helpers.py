@@ -21,6 +21,7 @@ from typing import Any
 
 from controller.http import RetryPolicy
 from controller.marketplace.partnercenter import PartnerCenterMarketplace, open_partnercenter
+from controller.marketplace.partnercenter.package import BlobPackageStore
 
 REPO = Path(__file__).resolve().parents[1]
 TOKEN = "test-token-7c1e9d0b5f"
@@ -81,6 +82,7 @@ def emulator(tmp_path: Path, *extra: str, time_scale: str = "1e7",
 
 def client(emu: Emulator, tmp_path: Path, *, poll_interval: float = 0.0,
            env: dict[str, str] | None = None, state: str = "pc-state.json",
+           package_store: BlobPackageStore | None = None,
            ) -> PartnerCenterMarketplace:  # fmt: skip
     environ = {"OFFERCTL_PARTNERCENTER_TOKEN": TOKEN,
                "OFFERCTL_PARTNERCENTER_STATE": str(tmp_path / state), **(env or {})}  # fmt: skip
@@ -90,6 +92,7 @@ def client(emu: Emulator, tmp_path: Path, *, poll_interval: float = 0.0,
         env=environ,
         poll_interval=poll_interval,
         policy=FAST_RETRIES,
+        package_store=package_store,
     )
 
 

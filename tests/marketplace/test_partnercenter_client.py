@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pc_contract
 import pytest
+from azurite_helpers import Azurite
 from marketplace_helpers import clean_package, eicar_package, payload, spec
 from pc_helpers import Emulator, client, emulator, file_server
 
@@ -22,6 +24,7 @@ from controller.marketplace.api import (
 )
 from controller.marketplace.partnercenter import PartnerCenterMarketplace
 from controller.marketplace.partnercenter.client import Drift, PortalSubmission
+from controller.marketplace.partnercenter.package import BlobPackageStore, sas_expiry
 from controller.model import Stage, StageState, Target
 
 pytestmark = pytest.mark.slow  # a subprocess per test; each still takes about a second
@@ -299,3 +302,52 @@ class TestContract:
             checked += 1
         assert checked > 20
         assert {m for m, *_ in seen} >= {"GET", "PUT", "POST"}
+
+
+class TestPackageUpload:
+    """With only packageFile, the zip goes to the operator's container with a renewed SAS."""
+
+    def test_an_expiring_sas_is_renewed_and_the_package_is_not_uploaded_again(
+        self, azurite: Azurite, tmp_path: Path, offer: str, monkeypatch: pytest.MonkeyPatch,
+        clients: list[PartnerCenterMarketplace],
+    ) -> None:
+        trust = {k: v for k, v in azurite.env().items()
+                 if k in ("SSL_CERT_FILE", "REQUESTS_CA_BUNDLE")}  # fmt: skip
+        for name, value in trust.items():
+            monkeypatch.setenv(name, value)
+        body = payload(spec({"technicalConfiguration.packageLocationUrl": None}))
+        container = azurite.container_url("packages")
+        short = BlobPackageStore(container, connection_string=azurite.connection_string,
+                                 sas_days=10)  # fmt: skip
+        renewing = BlobPackageStore(container, connection_string=azurite.connection_string)
+        with emulator(tmp_path, env_extra=trust) as running:
+            pc = pc_client(running, tmp_path, clients, package_store=short)
+            first = wait_for(pc, pc.submit(offer, "sha256:a", Target.PREVIEW, body, "k1"),
+                             at_signoff)  # fmt: skip
+            assert first.result is SubmissionResult.PENDING, first.feedback  # the package was read
+            product = product_of(first)
+            uri = draft_package_uri(pc, product)
+            assert "sig=" in uri and "spr=https" in uri and "sp=r" in uri
+            assert timedelta(days=9) < days_left(uri) < timedelta(days=11)
+            # Fewer than 30 days left: the next submission carries a fresh 45-day SAS.
+            pc = pc_client(running, tmp_path, clients, package_store=renewing)
+            pc.submit(offer, "sha256:b", Target.PREVIEW, body, "k2")
+            renewed = draft_package_uri(pc, product)
+            assert days_left(renewed) >= timedelta(days=44)
+            assert renewed.split("?")[0] == uri.split("?")[0]  # same blob: named by content
+            assert short.uploads == 1 and renewing.uploads == 0
+            # 45 days left: kept as it is, no new SAS.
+            pc.submit(offer, "sha256:c", Target.PREVIEW, body, "k3")
+            assert draft_package_uri(pc, product) == renewed
+
+
+def days_left(uri: str) -> timedelta:
+    expiry = sas_expiry(uri)
+    assert expiry is not None, "the SAS has no expiry"
+    return expiry - datetime.now(UTC)
+
+
+def draft_package_uri(pc: PartnerCenterMarketplace, product: str) -> str:
+    instance = pc.api.branch_instance(product, "Package")
+    found = pc.api.by_instance(product, "packageConfigurations", instance)
+    return str(found[0]["packageLocationUri"])

@@ -27,7 +27,7 @@ from controller.http import RetryPolicy, check_base_url
 
 from .auth import seller_id, token_source
 from .client import DEFAULT_POLL_INTERVAL, PartnerCenterMarketplace
-from .package import store_from_env
+from .package import BlobPackageStore, store_from_env
 from .state import ClientState
 from .v1 import V1Api
 
@@ -72,13 +72,14 @@ def open_partnercenter(
     poll_interval: float | None = None,
     clock: Callable[[], datetime] | None = None,
     policy: RetryPolicy | None = None,
+    package_store: BlobPackageStore | None = None,
 ) -> PartnerCenterMarketplace:
     """A Partner Center marketplace configured from the operator's URL and environment."""
     env = os.environ if env is None else env
     base, allow_http = parse_url(url)
     try:
         seller = seller_id(env)
-        store = store_from_env(env)
+        store = package_store or store_from_env(env)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     state_path: Path | None
