@@ -161,6 +161,60 @@ class TestPublishing:
         assert [name for name, _ in steps["Live"]] == ["Certification", "Publish"]
 
 
+class TestEveryRoute:
+    """The routes the publishing flow does not walk also answer v1 documents (checked by V1)."""
+
+    def test_reads_writes_and_deletes_follow_the_schemas(self, v1: V1, package_host: str) -> None:
+        ids = create_product(v1, "contoso-app", package_uri=package_host + PACKAGE_PATH)
+        pid = ids.pid
+        assert v1.call("GET", f"/products/{pid}")["externalIDs"][0]["value"] == "contoso-app"
+        assert v1.call("GET", f"/products/{pid}/setup")["sellingOption"] == "ListingOnly"
+        v1.call("GET", f"/products/{pid}/leadconfiguration", expect=404)
+        lead = {"resourceType": "HttpsEndpointLeadConfiguration",
+                "httpsEndpointUri": "https://leads.contoso.example/in",
+                "contactEmail": "leads@contoso.example"}  # fmt: skip
+        v1.call("POST", f"/products/{pid}/leadconfiguration", lead, expect=200)
+        assert v1.call("GET", f"/products/{pid}/leadconfiguration") == lead
+        assert v1.call("GET", f"/products/{pid}/resellerConfiguration")["resourceType"] == (
+            "ResellerConfiguration"
+        )
+        assert v1.call("GET", f"/products/{pid}/properties/{ids.prop['id']}")["categories"] == [
+            "Sales"
+        ]
+        avail = v1.call("GET", f"/products/{pid}/featureavailabilities/{ids.availability['id']}")
+        assert avail["marketStates"] is None  # only with $expand=MarketStates, as in v1
+        package = v1.call("GET", f"/products/{pid}/packageconfigurations/{ids.package['id']}")
+        assert package["baseLicenseModel"] == "User"
+        listing_path = f"/products/{pid}/listings/{ids.listing}"
+        asset = v1.call("POST", f"{listing_path}/assets", {
+            "resourceType": "ListingAsset", "fileName": "scenario.pdf", "type": "PdfDocument",
+            "state": "PendingUpload"}, expect=201)  # fmt: skip
+        video = v1.call("POST", f"{listing_path}/videos", {
+            "resourceType": "ListingVideo", "fileName": "intro.mp4", "state": "PendingUpload",
+            "thumbnail": {"fileName": "intro.png", "title": "Intro", "state": "PendingUpload"},
+        }, expect=201)  # fmt: skip
+        assert [a["id"] for a in v1.call("GET", f"{listing_path}/assets")["value"]] == [asset["id"]]
+        assert v1.call("GET", f"{listing_path}/videos/{video['id']}")["fileName"] == "intro.mp4"
+        v1.call("DELETE", f"{listing_path}/assets/{asset['id']}", expect=204)
+        assert v1.call("GET", f"{listing_path}/assets")["value"] == []
+        v1.call("DELETE", listing_path, expect=204)
+        v1.call("GET", listing_path, expect=404)
+
+    def test_a_submission_freezes_the_instances_it_names(self, v1: V1, package_host: str) -> None:
+        ids = create_product(v1, "contoso-app", package_uri=package_host + PACKAGE_PATH)
+        sub = _submit(v1, ids)
+        frozen = {r["type"]: r["value"] for r in sub["resources"]}
+        assert frozen["Listing"] != ids.drafts["Listing"]
+        current = v1.call("GET", f"/products/{ids.pid}/listings/{ids.listing}")
+        v1.call("PUT", f"/products/{ids.pid}/listings/{ids.listing}",
+                {**current, "title": "Edited after submitting"},
+                etag=current["@odata.etag"], expect=200)  # fmt: skip
+        by_instance = f"/products/{ids.pid}/listings/getByInstanceID(instanceID={{}})"
+        (listing,) = v1.call("GET", by_instance.format(frozen["Listing"]))["value"]
+        (draft,) = v1.call("GET", by_instance.format(ids.drafts["Listing"]))["value"]
+        assert (listing["title"], draft["title"]) == ("Contoso App", "Edited after submitting")
+
+
 class TestConcurrency:
     """ETags, the one-in-progress rule, cancel, and edits made in the portal."""
 
