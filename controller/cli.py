@@ -25,6 +25,8 @@ COMMANDS: tuple[str, ...] = (
     "plan",
     "signoff",
     "history",
+    "import_",
+    "diff",
     "marketplace",
     "demo",
 )

@@ -245,6 +245,33 @@ class JsonHttp:
         result: tuple[Any, httpx.Headers] = retrying(self._send_once, request)
         return result
 
+    def fetch(self, url: str, *, limit: int = 64 * 1024 * 1024) -> bytes:
+        """Raw bytes from a full URL (a SAS link), without the client's own headers; retried."""
+        def once() -> bytes:
+            self.calls += 1
+            try:
+                response = self._client.get(url)
+            except httpx.TimeoutException:
+                raise HttpError(f"GET {_display(url)}: timed out", transient=True) from None
+            except httpx.TransportError as exc:
+                raise HttpError(f"GET {_display(url)}: {type(exc).__name__}",
+                                transient=True) from None  # fmt: skip
+            if response.status_code >= 300:
+                raise _status_error(f"GET {_display(url)}", response, self.policy.now())
+            if len(response.content) > limit:
+                raise HttpError(f"GET {_display(url)}: larger than {limit} bytes", transient=False)
+            return response.content
+
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.policy.max_attempts),
+            wait=_RetryWait(self.policy),
+            retry=tenacity.retry_if_exception(_retryable(self.policy, unsent_only=False)),
+            sleep=self.policy.sleep,
+            reraise=True,
+        )
+        data: bytes = retrying(once)
+        return data
+
     def _count_retry(self, _state: tenacity.RetryCallState) -> None:
         self.retries += 1
 

@@ -89,6 +89,19 @@ class Drift(MarketplaceError):
         self.fields = fields
 
 
+@dataclass(frozen=True, slots=True)
+class RemoteOffer:
+    """An offer as Partner Center holds it: documents by module and listings with media."""
+
+    offer: str
+    product: str
+    product_doc: dict[str, Any]
+    setup: dict[str, Any]
+    documents: dict[str, dict[str, Any]]  # Property, Availability, Package, Listing.<lang>
+    listings: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]]
+    leads: dict[str, Any] | None
+
+
 @dataclass(slots=True)
 class _Seen:
     submission: Submission
@@ -274,6 +287,72 @@ class PartnerCenterMarketplace:
             if s.offer == offer and s.result is SubmissionResult.SUCCEEDED:
                 live = s.generation
         return OfferListing(offer, live_generation=live)
+
+    # --- reading an offer back (diff, import) -----------------------------------------------
+
+    def remote_offer(self, offer: str, view: str = "draft") -> RemoteOffer | None:
+        """The offer's documents in Partner Center: its draft, or what its preview/live shows.
+
+        None when Partner Center has no such offer, or no preview/live of it yet.
+        """
+        found = self.api.find_product(offer)
+        if found is None:
+            return None
+        product = str(found["id"])
+        instances: dict[str, str] | None
+        if view == "draft":
+            instances = {m: self.api.branch_instance(product, m) for m in mapping.MODULES}
+        else:
+            instances = self._published_instances(product, view)
+        if instances is None:
+            return None
+        docs: dict[str, dict[str, Any]] = {}
+        for module in ("Property", "Availability", "Package"):
+            docs[module] = self._single(product, module, instances[module])
+        listings: dict[str, tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+        for item in self.api.by_instance(product, "listings", instances["Listing"]):
+            lang = str(item.get("languageCode", "")).lower()
+            docs[f"Listing.{lang}"] = item
+            base = f"/products/{product}/listings/{item.get('id', '')}"
+            media = [*self.api.items(f"{base}/images?$expand=FileSasUri"),
+                     *self.api.items(f"{base}/videos?$expand=FileSasUri")]  # fmt: skip
+            listings[lang] = (item, media)
+        try:
+            setup = self.api.call("GET", f"/products/{product}/setup")
+        except NotFound:
+            setup = {}
+        try:
+            leads = self.api.call("GET", f"/products/{product}/leadconfiguration")
+        except NotFound:
+            leads = None
+        return RemoteOffer(offer, product, found, setup if isinstance(setup, dict) else {},
+                           docs, listings, leads if isinstance(leads, dict) else None)  # fmt: skip
+
+    def _published_instances(self, product: str, view: str) -> dict[str, str] | None:
+        wanted = ("InStore",) if view == "live" else ("ReadyToPublish", "Publishing", "Published",
+                                                       "InStore")  # fmt: skip
+        chosen: dict[str, Any] | None = None
+        for item in self.api.submissions(product):
+            if str(item.get("substate")) in wanted and (
+                chosen is None or int(item.get("releaseNumber") or 0)
+                >= int(chosen.get("releaseNumber") or 0)
+            ):
+                chosen = item
+        if chosen is None:
+            return None
+        resources = _resources_of(chosen)
+        if not all(m in resources for m in mapping.MODULES):
+            return None
+        return resources
+
+    def download(self, url: str) -> bytes:
+        """The bytes behind a SAS URL (media, package), without sending our token."""
+        try:
+            response = self.api.http.fetch(url)
+        except HttpError as exc:
+            raise MarketplaceError(f"download failed: HTTP {exc.status or 'error'}",
+                                   transient=exc.transient) from None  # fmt: skip
+        return response
 
     # --- products and drafts ----------------------------------------------------------------
 

@@ -474,3 +474,196 @@ def _map(value: Any) -> Mapping[str, Any]:
 
 def _list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list | tuple) else []
+
+
+# --- comparison and import (v1 documents → manifest) -----------------------------------------
+
+# Fields a diff does not compare: the SAS changes with every renewal.
+_NOT_COMPARED = frozenset({"packageLocationUri"})
+
+
+def desired_documents(spec: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    """The managed documents a manifest asks for, by module (`Listing.<lang>` per language)."""
+    docs: dict[str, dict[str, Any]] = {
+        "Property": property_document(spec),
+        "Availability": availability_document(spec, stop_selling=False),
+        "Package": {k: v for k, v in package_document(spec, "").items() if k not in _NOT_COMPARED},
+    }
+    listings = spec.get("listings")
+    for language, listing in (listings if isinstance(listings, Mapping) else {}).items():
+        docs[f"Listing.{str(language).lower()}"] = listing_document(str(language), listing, spec)
+    return docs
+
+
+def differences(desired: Mapping[str, Mapping[str, Any]],
+                remote: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, Any, Any]]:  # fmt: skip
+    """(module.field, manifest value, marketplace value) for every managed field that differs."""
+    found: list[tuple[str, Any, Any]] = []
+    for module in sorted(set(desired) | set(remote)):
+        want, have = desired.get(module), remote.get(module)
+        if want is None or have is None:
+            found.append((module, "present" if want else "absent", "present" if have else "absent"))
+            continue
+        for name in managed_differences(want, have):
+            found.append((f"{module}.{name}", _dotted(want, name), _dotted(have, name)))
+    return found
+
+
+def spec_from_documents(
+    *,
+    product: Mapping[str, Any],
+    setup: Mapping[str, Any],
+    prop: Mapping[str, Any],
+    listings: Mapping[str, tuple[Mapping[str, Any], Sequence[Mapping[str, Any]]]],
+    availability: Mapping[str, Any],
+    package: Mapping[str, Any],
+    leads: Mapping[str, Any] | None,
+    package_file: str,
+    secret_prefix: str,
+) -> dict[str, Any]:
+    """An offer.yaml `spec` that maps back onto these documents (import from Partner Center).
+
+    `listings` maps a language to its AzureListing and its media items;
+    media land in `media/<name>` (the content-digest prefix offerctl adds is
+    dropped). Fields v1 does not carry (azureAdApplicationId, packageVersion)
+    get placeholders the importer tells the user to review.
+    """
+    first = next(iter(listings.values()), ({}, []))[0]
+    uris = {str(u.get("type")): str(u.get("uri", "")) for u in _list(first.get("listingUris"))
+            if isinstance(u, Mapping)}  # fmt: skip
+    standard = prop.get("useEnterpriseContract") is True
+    legal: dict[str, Any] = {"privacyPolicyUrl": uris.get("PrivacyUri", "")}
+    if standard:
+        legal["useStandardContract"] = True
+    else:
+        legal["termsOfUseUrl"] = str(prop.get("termsOfUse") or "")
+    properties: dict[str, Any] = {"categories": list(_list(prop.get("categories")))}
+    if _list(prop.get("industries")):
+        properties["industries"] = list(_list(prop.get("industries")))
+    properties["appVersion"] = str(prop.get("appVersion") or "")
+    properties["legal"] = legal
+    call = str(setup.get("callToAction") or "free")
+    model = {v: k for k, v in _CALL_TO_ACTION.items()}.get(call, "free")
+    if model == "marketplace":
+        model = "contactMe"  # plans are not read through v1 for this offer type
+    states = [m for m in _list(availability.get("marketStates")) if isinstance(m, Mapping)]
+    markets = sorted(str(m.get("marketCode")) for m in states if m.get("state") == "Enabled")
+    model_name = str(package.get("baseLicenseModel") or "User").lower()
+    regions = [r for r in _list(package.get("packageRegionAvailabilities"))
+               if isinstance(r, Mapping)]  # fmt: skip
+    return {
+        "type": "dynamics-365-customer-engagement",
+        "target": "draft",
+        "offerSetup": {
+            "alias": str(product.get("name") or "")[:50],
+            "customerLeads": _leads_spec(leads, secret_prefix),
+        },
+        "properties": properties,
+        "listings": {lang: _listing_spec(doc, media) for lang, (doc, media) in listings.items()},
+        "availability": {"markets": markets, "pricing": {"model": model}},
+        "technicalConfiguration": {
+            "packageFile": package_file,
+            "azureAdApplicationId": "00000000-0000-0000-0000-000000000000",
+            "regions": [str(r.get("region")) for r in regions if r.get("isAvailable")],
+            "packageVersion": "1.0.0.0",
+            "baseLicenseModel": model_name if model_name in _LICENSE_MODEL else "user",
+            "requireS2SOutboundAndCrmSecureStoreAccess": package.get(
+                "requireS2SOutboundAndCrmSecureStoreAccess"
+            ) is True,
+        },
+    }
+
+
+def media_file(item: Mapping[str, Any]) -> str:
+    """Where an imported media item goes in the offer folder."""
+    name = str(item.get("fileName") or "file")
+    head, sep, tail = name.partition("-")
+    if sep and len(head) == 16 and all(c in "0123456789abcdef" for c in head):
+        name = tail  # drop offerctl's content-digest prefix
+    safe = "".join(c if c.isalnum() or c in "._-" else "-" for c in posixpath.basename(name))
+    return f"media/{safe.lstrip('.') or 'file'}"
+
+
+def _listing_spec(doc: Mapping[str, Any], media: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "name": str(doc.get("title") or ""),
+        "searchResultsSummary": str(doc.get("summary") or ""),
+        "description": str(doc.get("description") or ""),
+    }
+    if doc.get("gettingStartedInstructions"):
+        out["gettingStartedInstructions"] = str(doc["gettingStartedInstructions"])
+    if _list(doc.get("keywords")):
+        out["searchKeywords"] = [str(k) for k in _list(doc.get("keywords"))]
+    links = [{"name": str(u.get("displayText") or ""), "url": str(u.get("uri") or "")}
+             for u in _list(doc.get("listingUris"))
+             if isinstance(u, Mapping) and u.get("type") == "UsefulLink"]  # fmt: skip
+    if links:
+        out["usefulLinks"] = links
+    for u in _list(doc.get("listingUris")):
+        if isinstance(u, Mapping) and u.get("type") == "HelpUri":
+            out["helpLink"] = str(u.get("uri") or "")
+    contacts: dict[str, Any] = {}
+    for c in _list(doc.get("listingContacts")):
+        if not isinstance(c, Mapping):
+            continue
+        key = {"CustomerSupport": "support", "Engineering": "engineering"}.get(str(c.get("type")))
+        if key:
+            person = {k: str(c.get(k) or "") for k in ("name", "email", "phone")}
+            if c.get("uri"):
+                person["url"] = str(c["uri"])
+            contacts[key] = person
+    out["contacts"] = contacts
+    kinds = {v: k for k, v in _LOGO_TYPES.items()}
+    images = [m for m in media if m.get("resourceType") != "ListingVideo"]
+    logos = {kinds[str(m.get("type"))]: media_file(m)
+             for m in images if str(m.get("type")) in kinds}  # fmt: skip
+    if logos:
+        out["logos"] = logos
+    shots = sorted((m for m in media if m.get("type") == "AzureLogoScreenshot"),
+                   key=lambda m: int(m.get("order") or 0))  # fmt: skip
+    if shots:
+        out["screenshots"] = [{"path": media_file(m), "caption": str(m.get("description") or "")}
+                              for m in shots]  # fmt: skip
+    videos = [m for m in media if m.get("resourceType") == "ListingVideo"]
+    if videos:
+        out["videos"] = [{"name": str(_map(v.get("thumbnail")).get("title") or ""),
+                          "url": str(v.get("streamingUri") or ""),
+                          "thumbnail": media_file(v)} for v in videos]  # fmt: skip
+    return out
+
+
+def _leads_spec(leads: Mapping[str, Any] | None, prefix: str) -> dict[str, Any]:
+    kind = str((leads or {}).get("resourceType") or "")
+    lead = leads or {}
+    if kind == "HttpsEndpointLeadConfiguration":
+        return {"leadDestination": "httpsEndpoint",
+                "httpsEndpoint": {"url": str(lead.get("httpsEndpointUri") or "")}}  # fmt: skip
+    if kind == "AzureTableLeadConfiguration":
+        ref = f"{prefix}_LEADS_CONNECTION"
+        return {"leadDestination": "azureTable", "azureTable": {"connectionStringSecretRef": ref}}
+    if kind == "SalesForceLeadConfiguration":
+        org = str(lead.get("objectIdentifier") or "")
+        return {"leadDestination": "salesforce", "salesforce": {"organizationId": org}}
+    if kind == "MarketoLeadConfiguration":
+        return {"leadDestination": "marketo",
+                "marketo": {"munchkinId": str(lead.get("munchkinAccountID") or ""),
+                            "formId": str(lead.get("formID") or "")}}  # fmt: skip
+    if kind == "DynamicsCustomerRelationshipManagementLeadConfiguration":
+        auth: dict[str, Any]
+        if str(lead.get("authentication")) == "AzureAD":
+            auth = {"type": "azureAD", "applicationId": str(lead.get("applicationID") or ""),
+                    "directoryId": str(lead.get("directoryID") or ""),
+                    "applicationKeySecretRef": f"{prefix}_LEADS_APP_KEY"}  # fmt: skip
+        else:
+            auth = {"type": "office365", "userName": str(lead.get("userName") or ""),
+                    "passwordSecretRef": f"{prefix}_LEADS_PASSWORD"}  # fmt: skip
+        dynamics = {"instanceUrl": str(lead.get("uri") or ""), "authentication": auth}
+        return {"leadDestination": "dynamics", "dynamics": dynamics}
+    return {"leadDestination": "none"}
+
+
+def _dotted(doc: Mapping[str, Any], name: str) -> Any:
+    node: Any = doc
+    for part in name.split("."):
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return node
