@@ -351,3 +351,35 @@ def draft_package_uri(pc: PartnerCenterMarketplace, product: str) -> str:
     instance = pc.api.branch_instance(product, "Package")
     found = pc.api.by_instance(product, "packageConfigurations", instance)
     return str(found[0]["packageLocationUri"])
+
+
+class TestPollingCost:
+    """An in-flight submission costs one call per poll; a settled one none."""
+
+    def test_polls_during_validation_cost_one_call_each(
+        self, slow: Emulator, tmp_path: Path, packages: tuple[str, dict[str, bytes]], offer: str,
+        clients: list[PartnerCenterMarketplace],
+    ) -> None:
+        running = pc_client(slow, tmp_path, clients)
+        first = running.submit(offer, "sha256:a", Target.LIVE, offer_payload(packages[0]), "k1")
+        running.get(first.id)
+        before = running.api.calls
+        for _ in range(3):
+            running.get(first.id)
+        assert running.api.calls - before == 3  # the workflow details only
+
+    def test_polls_at_signoff_cost_one_call_and_a_live_submission_none(
+        self, emu: Emulator, tmp_path: Path, packages: tuple[str, dict[str, bytes]], offer: str,
+        clients: list[PartnerCenterMarketplace],
+    ) -> None:
+        pc = pc_client(emu, tmp_path, clients)
+        body = offer_payload(packages[0])
+        ready = wait_for(pc, pc.submit(offer, "sha256:a", Target.LIVE, body, "k1"), at_signoff)
+        before = pc.api.calls
+        for _ in range(3):
+            pc.get(ready.id)
+        assert pc.api.calls - before == 3  # the submission only
+        live = wait_for(pc, pc.go_live(ready.id), settled)
+        before = pc.api.calls
+        pc.get(live.id)
+        assert pc.api.calls == before

@@ -102,6 +102,16 @@ class RemoteOffer:
     leads: dict[str, Any] | None
 
 
+@dataclass(frozen=True, slots=True)
+class _Raw:
+    """The last v1 reads of a submission, so a poll re-reads only what can have moved."""
+
+    item: dict[str, Any]
+    workflows: list[dict[str, Any]]
+    findings: tuple[Any, ...]
+    findings_at: str  # "", "ready" or "failed": when the findings were read
+
+
 @dataclass(slots=True)
 class _Seen:
     submission: Submission
@@ -134,6 +144,7 @@ class PartnerCenterMarketplace:
         self._seen: dict[str, _Seen] = {}
         self._products: dict[str, str] = state.products()  # offer → product id
         self._pending_baselines: dict[str, Any] = {}  # written once the submission exists
+        self._raw: dict[str, _Raw] = {}
 
     def close(self) -> None:
         """Close the HTTP connections (the daemon keeps one client for its lifetime)."""
@@ -213,7 +224,7 @@ class PartnerCenterMarketplace:
             attempt = self._foreign(product, sid)
         if attempt.target == "cancelled":
             return self._cancelled(attempt)
-        return self._observe(attempt, self.api.submission(product, sid), force=True)
+        return self._poll(attempt, product, sid)
 
     def go_live(self, submission_id: str) -> Submission:
         product, sid = _split_id(submission_id)
@@ -622,17 +633,50 @@ class PartnerCenterMarketplace:
 
     # --- observation ----------------------------------------------------------------------
 
-    def _observe(self, attempt: Attempt, item: Mapping[str, Any], *, force: bool) -> Submission:
+    def _poll(self, attempt: Attempt, product: str, sid: str) -> Submission:
+        """One read of an in-flight submission, usually one call.
+
+        While the steps run (InProgress/Submitted) the workflow details say
+        how far it is; the submission itself is read again only when no step
+        runs or one failed. Otherwise the submission is read, and the workflow
+        details only when its state or substate moved.
+        """
+        raw = self._raw.get(_full_id(product, sid))
+        if raw is None:
+            return self._observe(attempt, self.api.submission(product, sid))
+        item, workflows = raw.item, raw.workflows
+        if _phase(item) == ("InProgress", "Submitted"):
+            workflows = self.api.submission_part(product, sid, "workflowdetails")
+            states = {str(step.get("state", "")) for step in _steps(workflows)}
+            signoff = any(str(step.get("name", "")).lower() == "publisher signoff"
+                          and step.get("state") == "InProgress" for step in _steps(workflows))
+            if (signoff or "InProgress" not in states
+                    or states - {"InProgress", "NotStarted", "Success"}):  # fmt: skip
+                item = self.api.submission(product, sid)
+            return self._observe(attempt, item, workflows=workflows)
+        item = self.api.submission(product, sid)
+        fresh = None if _phase(item) != _phase(raw.item) else workflows
+        return self._observe(attempt, item, workflows=fresh)
+
+    def _observe(self, attempt: Attempt, item: Mapping[str, Any], *, force: bool = True,
+                 workflows: list[dict[str, Any]] | None = None) -> Submission:  # fmt: skip
         """The Submission offerctl sees: stages from workflow details, findings when settled."""
         product, sid = attempt.product, str(item.get("id", attempt.submission))
-        workflows = self.api.submission_part(product, sid, "workflowdetails")
+        full = _full_id(product, sid)
+        if workflows is None:
+            workflows = self.api.submission_part(product, sid, "workflowdetails")
         progress = mapping.progress_of(item, workflows)
-        findings: tuple[Any, ...] = ()
-        if progress.result is SubmissionResult.FAILED or progress.awaiting_promote:
+        raw = self._raw.get(full)
+        findings: tuple[Any, ...] = raw.findings if raw is not None else ()
+        moment = "failed" if progress.result is SubmissionResult.FAILED else (
+            "ready" if progress.awaiting_promote else "")
+        if moment and (raw is None or raw.findings_at != moment):
             findings = mapping.findings_of(
                 self.api.submission_part(product, sid, "validations"),
                 self.api.submission_part(product, sid, "reports"),
             )
+        self._raw[full] = _Raw(dict(item), workflows, findings, moment or (
+            raw.findings_at if raw else ""))
         submission = Submission(
             id=_full_id(product, sid),
             offer=attempt.offer,
@@ -678,6 +722,15 @@ def mapping_blob_name(content: bytes) -> str:
     import hashlib  # noqa: PLC0415 - local: only the package name needs it
 
     return hashlib.sha256(content).hexdigest() + ".zip"
+
+
+def _phase(item: Mapping[str, Any]) -> tuple[str, str]:
+    return str(item.get("state", "")), str(item.get("substate", ""))
+
+
+def _steps(workflows: list[dict[str, Any]]) -> list[Mapping[str, Any]]:
+    return [step for w in workflows for step in (w.get("workflowSteps") or [])
+            if isinstance(step, Mapping)]  # fmt: skip
 
 
 def _full_id(product: str, submission: str) -> str:

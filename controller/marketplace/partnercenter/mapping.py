@@ -354,7 +354,8 @@ def progress_of(submission: Mapping[str, Any], workflows: Sequence[Mapping[str, 
                                         old.started_at if old else None,
                                         old.finished_at if old else None)  # fmt: skip
         seen[Stage.LIVE] = StageProgress(Stage.LIVE, StageState.SUCCEEDED)
-    elif publishing and seen.get(Stage.PUBLISHING) is None:
+    elif publishing and (seen.get(Stage.PUBLISHING) is None
+                         or seen[Stage.PUBLISHING].state is StageState.PENDING):  # fmt: skip
         seen[Stage.PUBLISHING] = StageProgress(Stage.PUBLISHING, StageState.RUNNING)
     failed = substate in ("Failed", "FailedInCertification") or any(
         p.state is StageState.FAILED for p in seen.values()
