@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from controller.errors import UsageError
+from controller.marketplace.api import MarketplaceError
 from controller.marketplace.factory import open_marketplace
 from controller.marketplace.partnercenter import PRODUCTION_URL, PartnerCenterMarketplace
 
@@ -60,3 +61,12 @@ def test_a_bad_seller_id_or_poll_interval_is_a_usage_error_without_the_token(
 def test_time_scale_is_refused_for_partner_center(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="simulated"):
         open_marketplace("partnercenter", repo_git_dir=tmp_path, time_scale=10.0, env=ENV)
+
+
+def test_withdrawal_says_plainly_that_it_is_done_in_partner_center(tmp_path: Path) -> None:
+    market = open_pc("partnercenter+http://127.0.0.1:9/v1.0/ingestion", tmp_path)
+    with pytest.raises(MarketplaceError, match="Stop distribution") as caught:
+        market.withdraw("contoso-app")
+    assert not caught.value.transient  # a stalled, explained state, never a silent no-op
+    assert market.api.calls == 0
+    market.close()
