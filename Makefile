@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-dev
 NODE_STAMP := node_modules/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test lint pytest bench clean
+.PHONY: help setup demo test lint pytest bench clean schemas install-check
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -35,6 +35,14 @@ pytest: $(STAMP) $(NODE_STAMP) ## the test suite
 	$(VENV)/bin/pytest -n 2 -q
 
 test: lint pytest ## everything CI runs: lint, then tests
+
+install-check: $(STAMP) ## install the wheel as users do (pip, pre-commit) and use it elsewhere
+	OFFERCTL_INSTALL_TESTS=1 $(VENV)/bin/pytest -q -n 0 -p no:randomly tests/test_install.py
+
+schemas: ## copy schemas/ (edited here, named by editor modelines) into the package
+	cp schemas/*.schema.json controller/schemas/
+	mkdir -p controller/schemas/partnercenter
+	cp schemas/partnercenter/*.schema.json controller/schemas/partnercenter/
 
 bench: $(STAMP) $(NODE_STAMP) ## benchmarks, as ratios against baselines measured in the same run
 	$(PY) bench/run.py

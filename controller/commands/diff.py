@@ -15,11 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from controller.commands.options import (
-    add_marketplace_options,
-    add_repo_option,
-    marketplace_from_args,
-)
+from controller.commands.options import marketplace_from_args
 from controller.errors import EXIT_FAIL, EXIT_OK, UsageError, UserError
 from controller.marketplace.api import MarketplaceError
 from controller.marketplace.partnercenter import PartnerCenterMarketplace, mapping
@@ -28,22 +24,6 @@ from controller.validation import engine
 from controller.validation.files import WorktreeFiles
 
 VIEWS = ("draft", "preview", "live")
-
-
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "diff",
-        help="manifest vs the marketplace's draft/preview/live, field by field",
-        description="Compare offers/OFFER/offer.yaml with what Partner Center holds for the "
-        "offer: its draft (default), its latest preview or its live version.",
-    )
-    parser.add_argument("offer", metavar="OFFER", help="offer id (its folder under offers/)")
-    parser.add_argument("--against", choices=(*VIEWS, "all"), default="draft",
-                        help="which version to compare with (default: draft)")  # fmt: skip
-    parser.add_argument("-o", "--output", choices=("text", "json"), default="text")
-    add_repo_option(parser)
-    add_marketplace_options(parser)
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,10 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from controller.commands.diff import open_partnercenter_from
-from controller.commands.options import add_marketplace_options, add_repo_option
 from controller.errors import EXIT_OK, UserError
 from controller.marketplace.api import MarketplaceError
 from controller.marketplace.partnercenter import mapping
@@ -33,20 +31,6 @@ HEADER = """\
 # (the ingestion API does not carry them), and lead secrets are read from the
 # variables named by *SecretRef.
 """
-
-
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "import",
-        help="write offers/<id>/ from an offer that exists in the marketplace",
-        description="Read an offer from Partner Center (its draft) and write "
-        "offers/OFFER-ID/offer.yaml with its media and package.",
-    )
-    parser.add_argument("offer", metavar="OFFER-ID", help="the offer id in Partner Center")
-    parser.add_argument("--force", action="store_true", help="overwrite an existing offer.yaml")
-    add_repo_option(parser)
-    add_marketplace_options(parser)
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -24,7 +24,9 @@ SUFFIX = ".schema.json"
 
 def documents() -> list[str]:
     """The names of every v1 document with a schema (`AzureListing`, `SubmissionCollection`...)."""
-    return sorted(p.name.removesuffix(SUFFIX) for p in V1_SCHEMA_DIR.glob("*" + SUFFIX))
+    return sorted(
+        p.name.removesuffix(SUFFIX) for p in V1_SCHEMA_DIR.iterdir() if p.name.endswith(SUFFIX)
+    )
 
 
 @functools.cache
