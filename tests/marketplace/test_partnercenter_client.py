@@ -374,7 +374,9 @@ class TestPollingCost:
     ) -> None:
         pc = pc_client(emu, tmp_path, clients)
         body = offer_payload(packages[0])
-        ready = wait_for(pc, pc.submit(offer, "sha256:a", Target.LIVE, body, "k1"), at_signoff)
+        # Wait until Published/ReadyToPublish was read: the steady state at sign-off.
+        ready = wait_for(pc, pc.submit(offer, "sha256:a", Target.LIVE, body, "k1"),
+                         lambda s: bool(s.preview_url))  # fmt: skip
         before = pc.api.calls
         for _ in range(3):
             pc.get(ready.id)
