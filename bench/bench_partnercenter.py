@@ -216,7 +216,9 @@ def _run(tmp: Path, count: int, storage_env: dict[str, str]) -> dict[str, float]
               f"({flying_calls:,} calls, {polled_offers:,} offer-polls)", flush=True)
         _, _, _, noop_settled = one_pass("no-op pass")
         blobs_before = package_blobs(env)
-        manifest = manifests[count // 2]
+        # An offer that is submitted at all (a draft-target one would make no call anyway).
+        manifest = next(m for m in manifests[count // 2 :] + manifests
+                        if "  target: preview" in m.read_text(encoding="utf-8"))  # fmt: skip
         text = manifest.read_text(encoding="utf-8")
         manifest.write_text(text.replace("      name: ", "      name: Renamed ", 1), "utf-8")
         _git(repo_dir, "commit", "-q", "-am", "change one offer's listing name")
