@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-dev
+# Node tools the tests run (Azurite, the Azure Storage emulator), pinned in package-lock.json.
+NODE_STAMP := node_modules/.installed
 
 .DEFAULT_GOAL := help
 .PHONY: help setup demo test lint pytest bench clean schemas install-check
@@ -16,7 +18,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-setup: $(STAMP) ## create .venv and install offerctl with its dev tools
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts
+	touch $(NODE_STAMP)
+
+setup: $(STAMP) $(NODE_STAMP) ## create .venv, install offerctl with its dev tools, and Azurite
 
 demo: $(STAMP) ## the main job: run offerctl on the shipped example offers
 	$(PY) -m controller demo
@@ -25,7 +31,7 @@ lint: $(STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check controller tests bench
 	$(VENV)/bin/mypy
 
-pytest: $(STAMP) ## the test suite
+pytest: $(STAMP) $(NODE_STAMP) ## the test suite
 	$(VENV)/bin/pytest -n 2 -q
 
 test: lint pytest ## everything CI runs: lint, then tests
@@ -35,9 +41,11 @@ install-check: $(STAMP) ## install the wheel as users do (pip, pre-commit) and u
 
 schemas: ## copy schemas/ (edited here, named by editor modelines) into the package
 	cp schemas/*.schema.json controller/schemas/
+	mkdir -p controller/schemas/partnercenter
+	cp schemas/partnercenter/*.schema.json controller/schemas/partnercenter/
 
-bench: $(STAMP) ## benchmarks, as ratios against baselines measured in the same run
+bench: $(STAMP) $(NODE_STAMP) ## benchmarks, as ratios against baselines measured in the same run
 	$(PY) bench/run.py
 
 clean: ## remove the venv and caches
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache node_modules

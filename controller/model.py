@@ -87,6 +87,7 @@ class ConditionType(StrEnum):
     SIGNOFF_STALE = "SignOffStale"  # True when signoff.yaml approves another generation
     STAGE_OVERDUE = "StageOverdue"  # True when a stage runs past its documented maximum
     MARKETPLACE_ERROR = "MarketplaceError"  # True when the last marketplace call failed
+    DRIFT = "Drift"  # True when the marketplace's draft was edited outside offerctl
 
 
 class Reason(StrEnum):

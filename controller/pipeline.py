@@ -779,9 +779,10 @@ def _conditions(
     if overdue is not None:
         wanted.append(overdue)
     result = [_condition(inp.last, *w, now=now) for w in wanted]
-    carried = inp.last.condition(ConditionType.MARKETPLACE_ERROR) if inp.last else None
-    if carried is not None:
-        result.append(carried)
+    for kind in (ConditionType.MARKETPLACE_ERROR, ConditionType.DRIFT):
+        carried = inp.last.condition(kind) if inp.last else None
+        if carried is not None:
+            result.append(carried)
     return tuple(result)
 
 

@@ -652,6 +652,7 @@ class Reconciler:
         if decision is None:  # pragma: no cover - MAX_ROUNDS >= 1
             raise FatalError("no decision was made")
         after = pipeline.remove_condition(decision.status, ConditionType.MARKETPLACE_ERROR)
+        after = pipeline.remove_condition(after, ConditionType.DRIFT)
         return _Outcome(
             work.offer,
             work.committed,
@@ -776,15 +777,19 @@ class Reconciler:
             # First sight and the marketplace is down: what validation alone can tell.
             empty = pipeline.Observation(OfferListing(work.offer), (), work.verdict)
             base = pipeline.decide(work.input(None, empty), self.clock()).status
-        held = last.condition(ConditionType.MARKETPLACE_ERROR) if last else None
+        # An adapter may name the condition and reason (e.g. Drift, PortalSubmissionInProgress).
+        kind = getattr(exc, "condition", ConditionType.MARKETPLACE_ERROR)
+        held = last.condition(kind) if last else None
         if held is not None and held.status is ConditionStatus.TRUE:
             reason, message = held.reason, held.message
         else:
-            reason = "MarketplaceUnavailable" if exc.transient else "MarketplaceCallFailed"
+            reason = getattr(exc, "reason", "") or (
+                "MarketplaceUnavailable" if exc.transient else "MarketplaceCallFailed"
+            )
             message = _REDACT(str(exc)) or type(exc).__name__
         after = pipeline.set_condition(
             base,
-            ConditionType.MARKETPLACE_ERROR,
+            kind,
             ConditionStatus.TRUE,
             reason,
             message,

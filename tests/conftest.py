@@ -5,6 +5,7 @@ modules in one run share the name, and which one an import finds would
 depend on collection order.
 """
 
+from azurite_helpers import azurite
 from git_helpers import _pinned_git_env, gitrepos, make_repo
 
-__all__ = ["_pinned_git_env", "gitrepos", "make_repo"]
+__all__ = ["_pinned_git_env", "azurite", "gitrepos", "make_repo"]

@@ -1,6 +1,9 @@
 """`offerctl marketplace serve`: the simulated marketplace over HTTP, until SIGTERM/SIGINT.
 
-Other processes then reach it with `--marketplace http://HOST:PORT`. The
+Other processes then reach it with `--marketplace http://HOST:PORT`; with
+`--api partnercenter` it speaks the Partner Center ingestion API v1 instead
+(`controller.marketplace.pcemu`), reached with
+`--marketplace partnercenter+http://HOST:PORT/v1.0/ingestion`. The
 state file defaults to the one the embedded simulator uses
 (`<repo>/.git/offerctl/marketplace.sqlite3`), so switching a repository
 between the embedded and the served marketplace keeps its submissions.
@@ -12,13 +15,17 @@ import argparse
 import signal
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from controller.errors import EXIT_OK, UsageError
 from controller.marketplace.api import MarketplaceError
 from controller.marketplace.factory import default_db_path, find_git_dir, resolve_time_scale
 from controller.marketplace.faults import FaultConfig, FaultConfigError
+from controller.marketplace.pcemu.server import PartnerCenterEmulator, serve_until
 from controller.marketplace.server import MarketplaceServer, serve_forever_until
 from controller.marketplace.simulated import SimulatedMarketplace
 
@@ -55,6 +62,8 @@ def run_serve(args: argparse.Namespace) -> int:
     except MarketplaceError as exc:
         raise UsageError(str(exc)) from None
     log = None if args.quiet else _log
+    if args.api == "partnercenter":
+        return _serve_partnercenter(args, (host, port), marketplace, faults, log, db, scale)
     try:
         server = MarketplaceServer(
             (host, port),
@@ -86,6 +95,59 @@ def run_serve(args: argparse.Namespace) -> int:
             signal.signal(sig, handler)
     print("offerctl marketplace: stopped", flush=True)
     return EXIT_OK
+
+
+def _serve_partnercenter(  # noqa: PLR0917 - the composition root of one command
+    args: argparse.Namespace,
+    address: tuple[str, int],
+    engine: SimulatedMarketplace,
+    faults: FaultConfig,
+    log: Any,
+    db: Path,
+    scale: float,
+) -> int:
+    if args.publisher_id is not None and not args.publisher_id.isdigit():
+        raise UsageError("--publisher-id must be a positive number, as Partner Center's seller id")
+    try:
+        server = PartnerCenterEmulator(
+            address,
+            engine,
+            token=args.token,
+            publisher_id=args.publisher_id,
+            faults=faults,
+            certification_after_signoff=args.certification_after_signoff,
+            check_requests=args.contract_check,
+            log=log,
+        )
+    except OSError as exc:
+        raise UsageError(f"--listen {args.listen}: {exc.strerror or exc}") from None
+    stop = threading.Event()
+    with _signals_set(stop):
+        fault_note = f", faults {_describe(faults)}" if faults.enabled else ""
+        print(
+            f"offerctl marketplace: serving {server.url} (Partner Center v1 emulator, "
+            f"state {db}, time scale {scale:g}{fault_note})",
+            flush=True,
+        )
+        serve_until(server, stop)
+    print("offerctl marketplace: stopped", flush=True)
+    return EXIT_OK
+
+
+@contextmanager
+def _signals_set(stop: threading.Event) -> Iterator[None]:
+    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    for sig in previous:
+        signal.signal(sig, on_signal)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 def _default_db(repo: Path) -> Path:

@@ -111,7 +111,8 @@ def add_marketplace_options(parser: argparse.ArgumentParser) -> None:
         metavar="URL",
         default=None,
         help="sim (default: simulated, state in .git/offerctl/), sqlite:///PATH, "
-        f"or an http(s):// marketplace API (env {ENV_MARKETPLACE})",
+        "an http(s):// marketplace API, partnercenter or partnercenter+https://HOST/PATH "
+        f"(env {ENV_MARKETPLACE})",
     )
     group.add_argument(
         "--time-scale",
@@ -120,6 +121,14 @@ def add_marketplace_options(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="simulated marketplace only: run N times faster than real time; "
         f"1000000 makes a week 0.6 s (env {ENV_TIME_SCALE}; default 1)",
+    )
+    group.add_argument(
+        "--poll-interval",
+        metavar="SECONDS",
+        type=float,
+        default=None,
+        help="Partner Center: read an in-flight submission at most this often "
+        "(env OFFERCTL_POLL_INTERVAL; default 60)",
     )
 
 
@@ -159,11 +168,17 @@ def marketplace_from_args(
     scale = getattr(args, "time_scale", None)
     if scale is None and not env.get(ENV_TIME_SCALE) and not _is_http(url):
         scale = default_time_scale
-    return open_marketplace(url, repo_git_dir=find_git_dir(repo_dir), time_scale=scale, env=env)
+    return open_marketplace(
+        url,
+        repo_git_dir=find_git_dir(repo_dir),
+        time_scale=scale,
+        env=env,
+        poll_interval=getattr(args, "poll_interval", None),
+    )
 
 
 def _is_http(url: str | None) -> bool:
-    return bool(url) and str(url).lower().startswith(("http://", "https://"))
+    return bool(url) and str(url).lower().startswith(("http://", "https://", "partnercenter"))
 
 
 # ------------------------------------------------------------------ the verbs
@@ -375,6 +390,28 @@ def _history(parser: argparse.ArgumentParser) -> None:
     add_color_options(parser)
 
 
+def _import(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("offer", metavar="OFFER-ID", help="the offer id in Partner Center")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing offer.yaml")
+    add_repo_option(parser)
+    add_marketplace_options(parser)
+
+
+def _diff(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("offer", metavar="OFFER", help="offer id (its folder under offers/)")
+    parser.add_argument(
+        "--against",
+        choices=("draft", "preview", "live", "all"),
+        default="draft",
+        help="which version to compare with (default: draft)",
+    )
+    parser.add_argument(
+        "-o", "--output", choices=("text", "json"), default="text", help="output format"
+    )
+    add_repo_option(parser)
+    add_marketplace_options(parser)
+
+
 def _marketplace(parser: argparse.ArgumentParser) -> None:
     verbs = parser.add_subparsers(dest="marketplace_command", metavar="VERB")
     serve = verbs.add_parser(
@@ -422,6 +459,37 @@ def _marketplace(parser: argparse.ArgumentParser) -> None:
         help=f"largest request body accepted (default {MAX_BODY})",
     )
     serve.add_argument("--quiet", action="store_true", help="do not log requests")
+    serve.add_argument(
+        "--api",
+        choices=("offerctl", "partnercenter"),
+        default="offerctl",
+        help="offerctl: offerctl's own REST API (default); partnercenter: the Partner Center "
+        "ingestion API v1 under /v1.0/ingestion, with an admin API under /_emulator/",
+    )
+    serve.add_argument(
+        "--token",
+        metavar="TOKEN",
+        default=None,
+        help="partnercenter: accept only this bearer token (default: any non-empty one)",
+    )
+    serve.add_argument(
+        "--publisher-id",
+        metavar="ID",
+        default=None,
+        help="partnercenter: require the header x-ms-publisherId with this value",
+    )
+    serve.add_argument(
+        "--no-contract-check",
+        dest="contract_check",
+        action="store_false",
+        help="partnercenter: accept request bodies that break the v1 JSON Schemas "
+        "(default: refuse them with 400 and count them in /_emulator/stats)",
+    )
+    serve.add_argument(
+        "--certification-after-signoff",
+        action="store_true",
+        help="partnercenter: report the Certification step in the live push, after sign-off",
+    )
     serve.set_defaults(func=Command("controller.commands.marketplace:run_serve"))
     parser.set_defaults(func=_MissingVerb(parser))
 
@@ -547,6 +615,22 @@ VERBS: tuple[Verb, ...] = (
         ),
         arguments=_history,
         run="controller.commands.history:run",
+    ),
+    Verb(
+        "import",
+        help="write offers/<id>/ from an offer that exists in the marketplace",
+        description="Read an offer from Partner Center (its draft) and write "
+        "offers/OFFER-ID/offer.yaml with its media and package.",
+        arguments=_import,
+        run="controller.commands.import_:run",
+    ),
+    Verb(
+        "diff",
+        help="manifest vs the marketplace's draft/preview/live, field by field",
+        description="Compare offers/OFFER/offer.yaml with what Partner Center holds for the "
+        "offer: its draft (default), its latest preview or its live version.",
+        arguments=_diff,
+        run="controller.commands.diff:run",
     ),
     Verb(
         "marketplace",

@@ -7,6 +7,13 @@
   `/tmp/m.db`; `sqlite://m.db` is relative to the working directory).
 - "http://..." or "https://...": a marketplace REST API (`HttpMarketplace`),
   with a bearer token from `OFFERCTL_MARKETPLACE_TOKEN` when set.
+- "partnercenter": Microsoft Partner Center's ingestion API v1;
+  "partnercenter+https://HOST/PATH" another endpoint speaking it
+  ("partnercenter+http://" only for loopback hosts, i.e. emulators). Its
+  state lives in `<git-dir>/offerctl/partnercenter.json`; tokens and the
+  package storage come from the environment (see `partnercenter/__init__.py`).
+  `--poll-interval` / `OFFERCTL_POLL_INTERVAL` (default 60 s) bound how often
+  an in-flight submission is read.
 
 Time scale (simulated only): the argument, else `OFFERCTL_TIME_SCALE`, else 1.
 `OFFERCTL_FAULTS` (e.g. `error=0.1,throttle=0.05`) and `OFFERCTL_SIM_SEED`
@@ -34,6 +41,7 @@ ENV_SEED = "OFFERCTL_SIM_SEED"
 ENV_TOKEN = "OFFERCTL_MARKETPLACE_TOKEN"  # noqa: S105 - the variable's name, not a secret
 DB_RELATIVE = Path("offerctl") / "marketplace.sqlite3"
 SIM_NAMES = frozenset({"", "sim", "simulated"})
+PARTNERCENTER = "partnercenter"
 
 
 def open_marketplace(
@@ -43,10 +51,19 @@ def open_marketplace(
     time_scale: float | None,
     env: Mapping[str, str] | None = None,
     clock: Callable[[], datetime] | None = None,
+    poll_interval: float | None = None,
 ) -> Marketplace:
     """The marketplace `url` names; raises UsageError for anything malformed."""
     env = os.environ if env is None else env
     url = (url or "").strip()
+    if url.lower() == PARTNERCENTER or url.lower().startswith(PARTNERCENTER + "+"):
+        if time_scale is not None:
+            raise UsageError("--time-scale applies to the simulated marketplace only")
+        from .partnercenter import open_partnercenter  # noqa: PLC0415 - azure libs load lazily
+
+        return open_partnercenter(
+            url, repo_git_dir=repo_git_dir, env=env, poll_interval=poll_interval, clock=clock
+        )
     if url.lower().startswith(("http://", "https://")):
         if time_scale is not None:
             raise UsageError(
@@ -71,7 +88,8 @@ def open_marketplace(
         path = Path(raw)
     else:
         raise UsageError(
-            f"unknown marketplace {url!r}; use sim, sqlite:///PATH or an http(s):// URL"
+            f"unknown marketplace {url!r}; use sim, sqlite:///PATH, an http(s):// URL, "
+            "partnercenter or partnercenter+https://HOST/PATH"
         )
     scale = resolve_time_scale(time_scale, env)
     try:

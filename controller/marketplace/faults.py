@@ -5,7 +5,8 @@ A `FaultConfig` holds rates (each in [0, 1], summing to at most 1) of:
 - `error`: a transient server error (HTTP 503) before the call takes effect;
 - `timeout`: no answer in time (HTTP: the server holds the request past the
   client's timeout, then answers 504); the call does not take effect;
-- `throttle`: HTTP 429 with `Retry-After: retry_after` seconds; no effect;
+- `throttle`: HTTP 429 with `Retry-After: retry_after` seconds (as an HTTP
+  date instead when `retry_after_date` is non-zero); no effect;
 - `reset`: the call *takes effect*, then the connection drops before the
   answer: the caller cannot tell, which is what idempotency keys are for.
 
@@ -50,6 +51,7 @@ class FaultConfig:
     reset: float = 0.0
     retry_after: float = 1.0  # seconds announced with a throttle
     timeout_delay: float = 30.0  # seconds the HTTP server holds a timed-out request
+    retry_after_date: float = 0.0  # non-zero: announce Retry-After as an HTTP date, not seconds
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -59,7 +61,7 @@ class FaultConfig:
                 raise FaultConfigError(f"fault rate {kind.value}={rate!r} is not within [0, 1]")
         if self.total > 1 + 1e-9:
             raise FaultConfigError(f"fault rates add up to {self.total:g}, more than 1")
-        for name in ("retry_after", "timeout_delay"):
+        for name in ("retry_after", "timeout_delay", "retry_after_date"):
             value = getattr(self, name)
             if not (math.isfinite(value) and value >= 0):
                 raise FaultConfigError(f"{name}={value!r} must be a non-negative number")

@@ -137,9 +137,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self, method: str) -> None:
         fault = self.server.faults.draw() if self.server.faults else None
         try:
+            # The body first: an early (faulted) answer that left it unread would have it
+            # parsed as the next request on a kept-alive connection.
+            body = self._body(method)
             if fault is not None and self._before(fault):
                 return
-            body = self._body(method)
             result = self._route(method, body)
         except _Reply as reply:
             self._send_error(reply)
