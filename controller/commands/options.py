@@ -5,8 +5,12 @@ NAME --branch NAME` the branch a pass reads and pushes.
 
 `--marketplace URL` (default: the simulated marketplace in the repository's
 `.git/`; also env `OFFERCTL_MARKETPLACE`) and `--time-scale N` (simulated
-only; also env `OFFERCTL_TIME_SCALE`). Precedence: flag, environment,
-`publishing.yaml` (passed in by the caller as defaults), built-in default.
+only; also env `OFFERCTL_TIME_SCALE`). Precedence: flag, environment, then
+(time scale only) `publishing.yaml`, then the built-in default. Where the
+marketplace is, like where the GitHub API is (`--github-api-url`, env
+`OFFERCTL_GITHUB_API_URL`), is the operator's choice alone: the repository
+is written by whoever opens a pull request, and must not pick the host a
+token is sent to.
 """
 
 from __future__ import annotations
@@ -22,6 +26,11 @@ from controller.marketplace.factory import (
     find_git_dir,
     open_marketplace,
     parse_time_scale,
+)
+from controller.signoff.operator import (
+    DEFAULT_GITHUB_API_URL,
+    ENV_GITHUB_API_URL,
+    ENV_GITHUB_TOKEN,
 )
 
 ENV_MARKETPLACE = "OFFERCTL_MARKETPLACE"
@@ -68,19 +77,27 @@ def add_marketplace_options(parser: argparse.ArgumentParser) -> None:
         help="simulated marketplace only: run N times faster than real time; "
         f"1000000 makes a week 0.6 s (env {ENV_TIME_SCALE}; default 1)",
     )
+    signoff = parser.add_argument_group("sign-off evidence")
+    signoff.add_argument(
+        "--github-api-url",
+        metavar="URL",
+        default=None,
+        help="GitHub REST API for the github sign-off provider (env "
+        f"{ENV_GITHUB_API_URL}; default {DEFAULT_GITHUB_API_URL}); the token "
+        f"{ENV_GITHUB_TOKEN} is sent only there",
+    )
 
 
 def marketplace_from_args(
     args: argparse.Namespace,
     repo_dir: Path,
     *,
-    default_url: str | None = None,
     default_time_scale: float | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Marketplace:
     """Open the marketplace the command line (or environment, or repo policy) names."""
     env = os.environ if env is None else env
-    url = getattr(args, "marketplace", None) or env.get(ENV_MARKETPLACE) or default_url
+    url = getattr(args, "marketplace", None) or env.get(ENV_MARKETPLACE)
     scale = getattr(args, "time_scale", None)
     if scale is None and not env.get(ENV_TIME_SCALE) and not _is_http(url):
         scale = default_time_scale

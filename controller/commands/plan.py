@@ -23,7 +23,7 @@ from controller.commands.options import (
     add_repo_option,
 )
 from controller.commands.status import add_color_options
-from controller.commands.wiring import marketplace_at, watch_from_args
+from controller.commands.wiring import judge_from_args, marketplace_at, watch_from_args
 from controller.errors import EXIT_FAIL, EXIT_OK, UsageError
 from controller.gitrepo import GitRepo
 from controller.model import API_VERSION
@@ -35,7 +35,6 @@ from controller.reconcile import (
     PlannedOffer,
     Reconciler,
     Watch,
-    default_judge,
     default_validate,
 )
 from controller.statusread import check_offer_id, resolve, status_path
@@ -100,7 +99,7 @@ def run(args: argparse.Namespace) -> int:
             repo,
             marketplace,
             validate=default_validate,
-            judge=default_judge(repo),
+            judge=judge_from_args(args, repo, watch),
             watch=watch,
             clock=lambda: datetime.now(UTC),
         )
