@@ -443,6 +443,9 @@ class TestPullRequestCannotChooseWhereCredentialsGo:
         seen = proc.stdout + proc.stderr + json.dumps(operator_github.requests)
         assert WEBHOOK_SECRET not in seen
         assert MARKET_TOKEN not in seen
+        # The moved keys are reported to the operator, not obeyed.
+        for key in ("$.marketplace.url", "$.signoff.github.apiUrl", "$.signoff.github.tokenEnv"):
+            assert f"warning: publishing.yaml: {key}" in proc.stderr
 
     def test_github_token_goes_only_to_the_api_the_operator_named(
         self,
