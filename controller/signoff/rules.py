@@ -435,6 +435,11 @@ def _count(
         message += f"; not counted: {ignored_text}"
     if notes:
         message += f"; note: {notes}"
+    if _verified_git(policy) and required > 1:
+        message += (
+            "; note: the git provider verifies one approval per merge (its signer's), so "
+            f"requiredApprovals: {required} needs the github provider or trust: push-access"
+        )
     return base.verdict(reason, message, approvers=names)
 
 

@@ -251,3 +251,12 @@ def test_verdicts_round_trip_through_status_yaml() -> None:
     back = parse(text.encode())
 
     assert back is not None and back.signoff == verdict
+
+
+def test_more_than_one_required_signed_approval_says_why_it_cannot_be_met() -> None:
+    evidence = merge_evidence(ANA, signature=SignatureStatus.GOOD, signer="ana@contoso.com")
+
+    result = decide(evidence, SignOffPolicy(required_approvals=2))
+
+    assert result.reason == "NotEnoughApprovals"
+    assert "one approval per merge" in result.message
