@@ -1,8 +1,11 @@
-"""The generation of an offer: a digest of what would be submitted.
+"""The generation of an offer: a digest of which offer would be submitted, and with what.
 
-A generation covers the canonical spec (sorted-key JSON) and the content
-digests of the asset files the spec refers to, so replacing a logo or the
-technical package makes a new generation just as a spec edit does.
+A generation covers the offer id, the canonical spec (sorted-key JSON) and
+the content digests of the asset files the spec refers to, so replacing a
+logo or the technical package makes a new generation just as a spec edit
+does. The id is part of it because the spec leaves out `metadata.name`: a
+folder copied under another name must be a different generation, or a
+sign-off of the copy would approve the original's content (issue 10).
 
 `spec.target` and `spec.suspend` are left out: they say what to do with the
 content, not what the content is. Raising a preview to live must promote the
@@ -32,16 +35,18 @@ def file_digest(data: bytes) -> str:
     return PREFIX + hashlib.sha256(data).hexdigest()
 
 
-def generation(spec: Mapping[str, Any], file_digests: Mapping[str, str] | None = None) -> str:
-    """`sha256:<hex>` of the spec less its control fields, and of the files' digests when given.
+def generation(
+    spec: Mapping[str, Any], file_digests: Mapping[str, str] | None = None, *, offer: str
+) -> str:
+    """`sha256:<hex>` of the offer id, the spec less its control fields, and the files' digests.
 
-    With no files the digest is of the spec's canonical JSON alone, as DESIGN.md
-    describes; files are folded in under their offer-relative paths.
+    The digest is of one canonical JSON object `{"offer", "spec", "files"}`;
+    files are folded in under their offer-relative paths.
     """
+    if not offer:
+        raise ValueError("a generation needs the offer id it belongs to")
     content = {key: value for key, value in spec.items() if key not in CONTROL_FIELDS}
-    text = canonical_json(content)
-    if file_digests:
-        text = canonical_json({"spec": content, "files": dict(file_digests)})
+    text = canonical_json({"offer": offer, "spec": content, "files": dict(file_digests or {})})
     return PREFIX + hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

@@ -513,6 +513,13 @@ class GitRepo:
         otherwise the user's edit stays, and shows as a change against the new
         HEAD. Returns the paths updated. Does nothing unless `branch` is checked
         out here.
+
+        "Equal" is judged the way git judges it: the working file is hashed
+        through git's clean filters (`core.autocrlf`, `eol`/`text` attributes,
+        filter drivers), so a CRLF checkout of an untouched file still counts
+        as untouched; and a new version is written as git's checkout would
+        write it (smudged, with the checkout's line endings), so the next
+        `git status` sees it unchanged.
         """
         worktree = self.worktree
         if worktree is None or self.head_branch() != branch:
@@ -522,21 +529,26 @@ class GitRepo:
             return []
         old_entries = self.ls_tree(old, paths)
         new_entries = self.ls_tree(new, paths)
-        staged = self._staged(paths)
+        moved = [p for p in paths if old_entries.get(p) != new_entries.get(p)]
+        if not moved:
+            return []
+        staged = self._staged(moved)
+        on_disk = self._worktree_oids(worktree, moved)
         synced: list[str] = []
-        for path in paths:
+        for path in moved:
             before = old_entries.get(path)
             after = new_entries.get(path)
-            if before == after:
-                continue
             before_oid = before.oid if before else None
-            if staged.get(path) != before_oid or self._worktree_oid(worktree, path) != before_oid:
+            if staged.get(path) != before_oid or on_disk.get(path) != before_oid:
                 continue  # the user has their own version of this path: leave it alone
             target = worktree / path
             if after is None:
                 target.unlink(missing_ok=True)
             else:
-                atomic_write(target, self.read_blob(after.oid))
+                data = self._checkout_bytes(worktree, path, after.oid)
+                if data is None:
+                    continue  # a smudge filter failed: the file shows as changed, nothing lost
+                atomic_write(target, data)
             synced.append(path)
         if synced:
             try:
@@ -560,15 +572,45 @@ class GitRepo:
                 staged[raw.decode("utf-8", "surrogateescape")] = meta.split()[1].decode()
         return staged
 
-    def _worktree_oid(self, worktree: Path, path: str) -> str | None:
-        target = worktree / path
-        if target.is_symlink():
-            return "symlink"
-        if not target.exists():
+    def _worktree_oids(self, worktree: Path, paths: Sequence[str]) -> dict[str, str | None]:
+        """Each path's working-tree file as git would store it: its blob id after the clean
+        filters, None when absent, "symlink"/"other" for what is not a regular file."""
+        found: dict[str, str | None] = {}
+        files: list[str] = []
+        for path in paths:
+            target = worktree / path
+            if target.is_symlink():
+                found[path] = "symlink"
+            elif not target.exists():
+                found[path] = None
+            elif not target.is_file() or "\n" in path:
+                found[path] = "other"  # never hashed: treated as the user's own version
+            else:
+                files.append(path)
+        if files:
+            try:
+                out: str = self._run(
+                    ["-C", str(worktree), "hash-object", "--stdin-paths"],
+                    stdin="".join(f"{path}\n" for path in files).encode("utf-8", "surrogateescape"),
+                )
+            except GitCommandError as exc:  # a filter that fails: leave these paths alone
+                log.warning("could not hash status files in the working tree: %s", _stderr(exc))
+                return {**found, **dict.fromkeys(files, "other")}
+            found.update(zip(files, out.split(), strict=True))
+        return found
+
+    def _checkout_bytes(self, worktree: Path, path: str, oid: str) -> bytes | None:
+        """The bytes `git checkout` would write for blob `oid` at `path` (smudge, eol);
+        None, with a warning, when a configured filter fails."""
+        try:
+            data: bytes = self._run(
+                ["-C", str(worktree), "cat-file", "--filters", f"--path={path}", oid],
+                binary=True,
+            )
+        except GitCommandError as exc:
+            log.warning("could not write %s through git's filters: %s", path, _stderr(exc))
             return None
-        if not target.is_file():
-            return "other"
-        return blob_oid(target.read_bytes(), self.object_format)
+        return data
 
     # -- remotes ------------------------------------------------------------------------
 
@@ -660,6 +702,27 @@ class GitRepo:
             )
         except GitCommandError as exc:
             raise FatalError(f"could not record the reconciled commit: {_stderr(exc)}") from None
+
+    def uncommitted(self, folder: str) -> list[tuple[str, str]]:
+        """Files under `folder` whose working-tree or index copy differs from HEAD.
+
+        Pairs of (path, "untracked" | "deleted" | "modified"), sorted; empty in a
+        bare repository. `folder` is a fixed name of ours (`offers`), never input.
+        """
+        if self.worktree is None:
+            return []
+        out = self._git(
+            "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames",
+            "--", folder,
+        )  # fmt: skip
+        found: list[tuple[str, str]] = []
+        for item in str(out).split("\0"):
+            if len(item) < 4:
+                continue
+            code, path = item[:2], item[3:]
+            kind = "untracked" if code == "??" else "deleted" if "D" in code else "modified"
+            found.append((path, kind))
+        return sorted(found)
 
     @property
     def private_dir(self) -> Path:

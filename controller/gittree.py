@@ -13,12 +13,16 @@ interface: symlinks are reported as symlinks and never followed, submodules as
 
 from __future__ import annotations
 
+import logging
 import posixpath
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from controller.escaping import printable
 from controller.validation.files import FileReadError, Kind, is_safe_relative
+
+log = logging.getLogger(__name__)
 
 # Argo CD caps manifests at 10 MB; assets (technical packages) are bigger, so
 # the snapshot's cap is per blob and generous, and validation applies its own.
@@ -88,18 +92,38 @@ class TreeSnapshot:
         return path.rstrip("/") in self._dirs
 
     def offer_ids(self) -> list[str]:
-        """Folder names under offers/ that hold anything at all, sorted."""
+        """Folder names under offers/ that hold anything at all, sorted.
+
+        A name that is not UTF-8 is skipped with a warning (like a folder whose
+        name differs only in case): no status file, marketplace key or commit
+        message can name it, and it must not stop the other offers.
+        """
         ids = {
             parts[1]
             for parts in (p.split("/", 2) for p in self.entries)
             if len(parts) == 3 and parts[0] == "offers"
         }
+        for name in sorted(n for n in ids if not is_utf8_name(n)):
+            log.warning(
+                "skipping folder offers/%s: its name is not valid UTF-8 (rename the folder)",
+                printable(name),
+            )
+            ids.discard(name)
         return sorted(ids)
 
     def under(self, prefix: str) -> Iterator[TreeEntry]:
         """Entries whose path starts with `prefix/`."""
         start = prefix.rstrip("/") + "/"
         return (e for p, e in self.entries.items() if p.startswith(start))
+
+
+def is_utf8_name(name: str) -> bool:
+    """False for a name read from git with `surrogateescape` that held bytes not UTF-8."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _parent_dirs(paths: Iterable[str]) -> set[str]:

@@ -6,6 +6,10 @@ an `OfferPlan` people can read: the phase now and after, the marketplace
 calls the pass would make, what it would wait for, and whether status.yaml
 would change. Nothing here does I/O.
 
+Plans are made from commits only. Files under offers/ that are not committed
+yet are pointed out (`uncommitted_notes`), so an offer that passes `validate`
+on disk but is missing from the plan does not go unexplained.
+
 An offer has *changes pending* when the pass would call the marketplace
 (submit, cancel, go live, withdraw) or commit a different status.yaml;
 `offerctl plan --detailed-exitcode` exits 2 when any offer has.
@@ -192,3 +196,40 @@ def summarize(plans: Sequence[OfferPlan]) -> Summary:
         status_writes=sum(1 for p in plans if p.writes_status),
         errors=sum(1 for p in plans if p.step is Step.ERROR),
     )
+
+
+MAX_LISTED = 10  # uncommitted paths named one by one; the rest are counted
+
+
+def uncommitted_notes(changes: Sequence[tuple[str, str]], planned: Sequence[str]) -> list[str]:
+    """Hints about offer files not committed: (path, kind) pairs from `git status`.
+
+    An offer folder with nothing committed is named once; changed files of
+    offers in the plan are listed. status.yaml is left out: the controller
+    writes it, and a local edit there means nothing to a plan.
+    """
+    relevant = [(p, k) for p, k in changes if not p.endswith("/status.yaml")]
+    folders: dict[str, list[tuple[str, str]]] = {}
+    loose: list[tuple[str, str]] = []
+    for path, kind in relevant:
+        parts = path.split("/")
+        if len(parts) >= 3:
+            folders.setdefault(parts[1], []).append((path, kind))
+        else:
+            loose.append((path, kind))
+    known = set(planned)
+    new = sorted(o for o in folders if o not in known)
+    edited = [c for o in sorted(folders) if o in known for c in folders[o]] + loose
+    notes: list[str] = []
+    if new:
+        named = ", ".join(f"offers/{o}/" for o in new)
+        notes.append(
+            f"not committed yet, so not in this plan (a plan reads only commits): {named}; "
+            "commit them to plan them"
+        )
+    if edited:
+        listed = ", ".join(f"{p} ({k})" for p, k in edited[:MAX_LISTED])
+        if len(edited) > MAX_LISTED:
+            listed += f" and {len(edited) - MAX_LISTED} more"
+        notes.append(f"uncommitted changes this plan does not include: {listed}")
+    return notes

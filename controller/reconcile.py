@@ -24,6 +24,14 @@ the pass wrote is also updated in their index and working tree, but only when
 they have not touched that file (see `GitRepo.sync_checked_out`), so `git
 status` stays clean and a hand edit stays theirs.
 
+status.yaml is output only. What the controller last decided for an offer,
+with the submission it follows, is its own record outside the working tree
+(`controller.records`, under .git/offerctl/records/); a status.yaml that was
+hand-edited, copied from another folder or forged changes nothing but itself
+and is rewritten. Every submission observed is checked to belong to the offer
+it is observed for (the marketplace names each submission's offer), and only
+such submissions are acted on.
+
 Incremental passes: the last reconciled commit is kept in a ref under
 refs/offerctl/ and the offers still in flight in .git/offerctl/state/; the
 next pass diffs that commit against the new tip. A missing or mismatched
@@ -53,6 +61,7 @@ from typing import Any, Protocol
 
 from controller import __version__, pipeline, status
 from controller.errors import FatalError, TransientError, UserError
+from controller.escaping import printable
 from controller.failpoint import (
     AFTER_COMMIT_OBJECT,
     AFTER_GO_LIVE,
@@ -94,6 +103,7 @@ from controller.model import (
     Target,
 )
 from controller.policy import POLICY_FILE, Policy, Provider, parse_policy
+from controller.records import FileRecords, RecordStore, watch_key
 from controller.redaction import Redactor
 from controller.signoff import evaluate_signoff
 from controller.signoff import rules as signoff_rules
@@ -104,6 +114,7 @@ from controller.yamlio import YamlError, load_mapping
 log = logging.getLogger(__name__)
 
 MAX_ROUNDS = 3  # decide -> act -> observe rounds per offer and pass
+MAX_ATTEMPT_PROBES = 16  # later attempts of one generation looked up past the expected ones
 PUSH_ATTEMPTS = 5  # tries to land the status commit when the branch keeps moving
 BACKOFF_SECONDS = 0.5  # first wait before rebuilding; doubles per attempt
 STATE_VERSION = 1
@@ -117,7 +128,8 @@ POLLED_PHASES = frozenset({
     Phase.GOING_LIVE, Phase.WITHDRAWING,
 })  # fmt: skip
 # Folder names a status.yaml may be written under; validation reports ids it does not accept.
-_FOLDER = re.compile(r"^[^\x00-\x1f\x7f/\\.][^\x00-\x1f\x7f/\\]{0,254}$")
+# Lone surrogates: bytes that were not UTF-8 (surrogateescape); no status can name them.
+_FOLDER = re.compile(r"^[^\x00-\x1f\x7f/\\.\ud800-\udfff][^\x00-\x1f\x7f/\\\ud800-\udfff]{0,254}$")
 
 Clock = Callable[[], datetime]
 # A marketplace's error text may quote a signed URL (SAS `sig=`) or a token; status.yaml,
@@ -176,7 +188,7 @@ def default_validate(files: FileSource, offer: str) -> OfferCheck:
     target = Target(raw_target) if raw_target in set(Target) else None
     digests = {path: file_digest(data) for path, data in result.referenced_files.items()}
     return OfferCheck(
-        generation=generation(spec, digests),
+        generation=generation(spec, digests, offer=offer),
         target=target,
         suspend=spec.get("suspend") is True,
         findings=result.findings,
@@ -295,7 +307,8 @@ class _Work:
 
     offer: str
     policy: Policy
-    last: OfferStatus | None
+    last: OfferStatus | None  # the controller's own record (never status.yaml)
+    committed: OfferStatus | None = None  # status.yaml at the commit: shown, never obeyed
     desired: pipeline.Desired | None = None
     payload: OfferPayload | None = None
     verdict: SignOffVerdict | None = None
@@ -342,9 +355,13 @@ class Reconciler:
         identity: Identity | None = None,
         include: Callable[[str], bool] | None = None,
         part: str = "",
+        records: RecordStore | None = None,
     ) -> None:
         """`include` limits the pass to the offers it accepts (a daemon shard); such a
-        subset must be named by `part` so that it keeps its own reconciled record."""
+        subset must be named by `part` so that it keeps its own reconciled record.
+
+        `records` is where the controller keeps what it decided per offer (default:
+        files under the repository's private directory, per watched branch)."""
         if include is not None and not part:
             raise ValueError("a pass limited by `include` needs a `part` name")
         self.include = include
@@ -357,6 +374,8 @@ class Reconciler:
         self.clock = clock
         self.sleep = sleep
         self.identity_override = identity
+        self.records = records
+        self._store: RecordStore | None = None  # the records of the branch being read
         self._dry_run = False  # set only inside `plan_pass`: decide, never act
 
     # -- the pass ---------------------------------------------------------------------
@@ -364,7 +383,8 @@ class Reconciler:
     def run_pass(self, *, full: bool = False) -> PassResult:
         """One pass; `full` evaluates every offer regardless of what changed."""
         branch = self._branch()
-        key = f"{self.watch.remote}/{branch}" if self.watch.remote else f"local/{branch}"
+        key = watch_key(branch, self.watch.remote)
+        self._store = self.records_for(branch)
         if self.part:
             key = f"{key}@{self.part}"
         with self.repo.pass_lock(key):
@@ -391,7 +411,9 @@ class Reconciler:
         """
         self._dry_run = True
         try:
-            base = base or self._locate(self._branch())
+            branch = self._branch()
+            self._store = self.records_for(branch)
+            base = base or self._locate(branch)
             outcomes = self._evaluate(base, _Scope(True, None), overrides={})
         finally:
             self._dry_run = False
@@ -400,6 +422,16 @@ class Reconciler:
             for _, o in sorted(outcomes.items())
         )
         return base, planned
+
+    def branch_records(self) -> RecordStore:
+        """The records a pass on the watched branch would read and write."""
+        return self.records_for(self._branch())
+
+    def records_for(self, branch: str) -> RecordStore:
+        """The records a pass on `branch` reads and writes."""
+        if self.records is not None:
+            return self.records
+        return FileRecords(self.repo.private_dir, branch, self.watch.remote)
 
     def _branch(self) -> str:
         if self.watch.branch:
@@ -567,7 +599,11 @@ class Reconciler:
         override: OfferStatus | None,
     ) -> _Outcome:
         folder = f"{OFFERS_DIR}/{offer}"
-        work = _Work(offer, policy, last=override or _last_status(snapshot, folder))
+        store = self._store
+        if store is None:  # pragma: no cover - set by run_pass and plan_pass
+            raise FatalError("no records to read: evaluate only within a pass")
+        committed = _last_status(snapshot, folder)
+        work = _Work(offer, policy, last=override or store.load(offer), committed=committed)
         if snapshot.entry(f"{folder}/{MANIFEST_FILE}") is not None:
             check = self.validate(files, offer)
             work.desired = _desired(check, work.last, snapshot.commit)
@@ -588,6 +624,11 @@ class Reconciler:
             # Manifest deleted and nothing in the marketplace: the offer is gone for good.
             outcome.after = None
             outcome.delete = snapshot.entry(f"{folder}/{STATUS_FILE}") is not None
+        if not self._dry_run:
+            if outcome.after is not None:
+                store.save(offer, outcome.after)
+            elif gone or outcome.delete:
+                store.drop(offer)
         return outcome
 
     def _converge(self, work: _Work) -> _Outcome:
@@ -600,7 +641,8 @@ class Reconciler:
                 decision = pipeline.decide(work.input(previous, observed), self.clock())
                 if not decision.effectful or self._dry_run:
                     break
-                returned = self._act(work.offer, decision.effectful, work.payload)
+                owned = frozenset(s.id for s in observed.submissions)
+                returned = self._act(work.offer, decision.effectful, work.payload, owned)
                 previous = decision.status
                 observed = self._observe(
                     work.offer, work.generation, previous, work.verdict, returned
@@ -611,7 +653,11 @@ class Reconciler:
             raise FatalError("no decision was made")
         after = pipeline.remove_condition(decision.status, ConditionType.MARKETPLACE_ERROR)
         return _Outcome(
-            work.offer, work.last, after, in_flight=_in_flight(decision), actions=decision.actions
+            work.offer,
+            work.committed,
+            after,
+            in_flight=_in_flight(decision),
+            actions=decision.actions,
         )
 
     def _observe(
@@ -622,28 +668,82 @@ class Reconciler:
         verdict: SignOffVerdict | None,
         returned: Sequence[Submission] = (),
     ) -> pipeline.Observation:
-        """What the marketplace says now: the submissions `pipeline.lookups` names, the listing."""
+        """What the marketplace says now: the submissions `pipeline.lookups` names, the listing.
+
+        `last` is the controller's own record. Only submissions the marketplace
+        says belong to `offer` are kept: an id that names another offer's
+        submission (a stale or tampered record) is dropped with a warning, so
+        nothing is ever decided, let alone done, about another offer's work.
+        """
         wanted = pipeline.lookups(offer, generation, last)
         found: dict[str, Submission] = {s.id: s for s in returned}
         for key in wanted.keys:
             submission = self.marketplace.find(key)
             if submission is not None:
                 found[submission.id] = submission
+        if generation is not None and wanted.keys:
+            found.update(self._later_attempts(offer, generation, wanted.keys[-1], found))
         for submission_id in wanted.submission_ids:
-            with contextlib.suppress(NotFound):  # a status naming an unknown id: ignore it
+            with contextlib.suppress(NotFound):  # a record naming an unknown id: ignore it
                 found[submission_id] = self.marketplace.get(submission_id)
+        mine = {i: s for i, s in found.items() if _belongs(s, offer)}
+        for submission_id in sorted(set(found) - set(mine)):
+            log.warning(
+                "offer %s: submission %s belongs to offer %r; ignored",
+                offer,
+                submission_id,
+                found[submission_id].offer,
+            )
         try:
             listing = self.marketplace.listing(offer)
         except NotFound:
             listing = OfferListing(offer)
-        return pipeline.Observation(listing, tuple(found.values()), verdict)
+        return pipeline.Observation(listing, tuple(mine.values()), verdict)
+
+    def _later_attempts(
+        self, offer: str, generation: str, last_key: str, found: Mapping[str, Submission]
+    ) -> dict[str, Submission]:
+        """Attempts after the last expected one, when that one exists (e.g. no record is left).
+
+        `lookups` expects the attempt the record follows and the one after it;
+        without a record it expects the first two. When the second exists there
+        may be more: look them up by key, so a lost record never resubmits a
+        generation that already has a later attempt in the marketplace.
+        """
+        if not any(s.idempotency_key == last_key for s in found.values()):
+            return {}
+        more: dict[str, Submission] = {}
+        attempt = pipeline.attempt_of(last_key)
+        for _ in range(MAX_ATTEMPT_PROBES):
+            attempt += 1
+            submission = self.marketplace.find(pipeline.attempt_key(offer, generation, attempt))
+            if submission is None:
+                break
+            more[submission.id] = submission
+        return more
 
     def _act(
-        self, offer: str, actions: Sequence[pipeline.Action], payload: OfferPayload | None
+        self,
+        offer: str,
+        actions: Sequence[pipeline.Action],
+        payload: OfferPayload | None,
+        owned: frozenset[str],
     ) -> list[Submission]:
-        """Run the actions in order; the first failure raises and ends the round."""
+        """Run the actions in order; the first failure raises and ends the round.
+
+        `owned` are the ids the marketplace just said belong to `offer`: a go-live
+        or cancel of any other id is refused (the pipeline never asks for one).
+        """
         returned: list[Submission] = []
         for action in actions:
+            if isinstance(action, pipeline.GoLive | pipeline.Cancel) and (
+                action.submission_id not in owned
+            ):
+                raise MarketplaceError(
+                    f"{offer}: refusing to act on submission {action.submission_id}, "
+                    "which the marketplace does not list as this offer's",
+                    transient=False,
+                )
             if isinstance(action, pipeline.Submit):
                 if payload is None:
                     raise MarketplaceError(f"{offer}: nothing to submit", transient=False)
@@ -670,7 +770,7 @@ class Reconciler:
         self, work: _Work, decision: pipeline.Decision | None, exc: MarketplaceError
     ) -> _Outcome:
         """Keep what is known, flag the error; the same error again changes nothing."""
-        last = work.last
+        last = work.last  # the record: what is known
         base = decision.status if decision is not None else last
         if base is None:
             # First sight and the marketplace is down: what validation alone can tell.
@@ -691,7 +791,9 @@ class Reconciler:
             now=self.clock(),
         )
         log.warning("offer %s: marketplace error: %s", work.offer, exc)
-        return _Outcome(work.offer, last, after, in_flight=True, error=_REDACT(str(exc)))
+        return _Outcome(
+            work.offer, work.committed, after, in_flight=True, error=_REDACT(str(exc))
+        )
 
     # -- record and flush -------------------------------------------------------------------
 
@@ -848,7 +950,7 @@ def commit_message(transitions: Sequence[Transition], written: Sequence[str]) ->
     body = "\n".join(lines[:200])
     if len(lines) > 200:
         body += f"\n... and {len(lines) - 200} more"
-    return f"{subject}\n\n{body}\n"
+    return printable(f"{subject}\n\n{body}\n", lines=True)  # offer ids come from folder names
 
 
 def _transitions(
@@ -898,6 +1000,11 @@ def _in_flight(decision: pipeline.Decision) -> bool:
     return any(
         s.state is StageState.RUNNING and s.deadline is not None for s in decision.status.stages
     )
+
+
+def _belongs(submission: Submission, offer: str) -> bool:
+    """Whether the marketplace lists `submission` as `offer`'s."""
+    return submission.offer == offer
 
 
 def _last_status(snapshot: TreeSnapshot, folder: str) -> OfferStatus | None:

@@ -149,7 +149,7 @@ class PipelineMachine(RuleBasedStateMachine):
 
     def _set_spec(self, version: int, rejected: bool) -> str:
         payload = payload_for(version, rejected=rejected)
-        gen = generation(payload.spec)
+        gen = generation(payload.spec, offer=OFFER)
         self.payloads[gen] = payload
         return gen
 

@@ -1,1 +1,1 @@
-"""One module per `offerctl` verb; each exposes `register(subparsers)`."""
+"""One module per `offerctl` verb, each with `run(args) -> int`; their options are in options.py."""

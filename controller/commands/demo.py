@@ -34,11 +34,10 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import controller
 from controller.commands import status as status_command
-from controller.commands.options import time_scale_arg
 from controller.errors import EXIT_FAIL, EXIT_OK, UsageError, UserError
 from controller.generation import short
 from controller.gitrepo import GitRepo
@@ -47,10 +46,6 @@ from controller.present.progress import progress
 from controller.statusread import read_statuses
 
 SHIPPED_OFFERS = Path(controller.__file__).parent.parent / "offers"
-# Tuned so that the shipped offers' whole pipeline (a week of certification and four days
-# of going live, as the simulator draws them) takes about a minute of wall time.
-DEFAULT_TIME_SCALE = 10_000.0
-DEFAULT_TIMEOUT = 180.0
 POLL_SECONDS = 0.1  # how often the demo looks at origin's branch tip (a local rev-parse)
 DAEMON_POLL_SECONDS = "0.3"  # the daemon's ls-remote interval: it sees the sign-off merge fast
 STOP_TIMEOUT = 30.0  # as docs/deploy recommends for TimeoutStopSec
@@ -82,43 +77,6 @@ _DROPPED_ENV = frozenset({
     "OFFERCTL_MARKETPLACE", "OFFERCTL_TIME_SCALE", "OFFERCTL_FAULTS", "OFFERCTL_SIM_SEED",
     "OFFERCTL_WEBHOOK_SECRET",
 })  # fmt: skip
-
-
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "demo",
-        help="run the daemon on a scratch copy of the example offers, sign-off included",
-        description=(
-            "Copy the shipped example offers into a scratch repository with a bare origin, "
-            "run `offerctl run` on it against the simulated marketplace (time compressed so "
-            "the whole pipeline takes about a minute), sign off the offer that awaits it as a "
-            "reviewed merge, and print the status table once every offer has settled."
-        ),
-    )
-    parser.add_argument(
-        "--workdir",
-        metavar="DIR",
-        type=Path,
-        help="scratch directory to create (must not exist or be empty; default: a new temp "
-        "dir, removed afterwards unless --keep)",
-    )
-    parser.add_argument(
-        "--time-scale",
-        metavar="N",
-        type=time_scale_arg,
-        default=DEFAULT_TIME_SCALE,
-        help=f"simulated marketplace speed-up (default: {DEFAULT_TIME_SCALE:g}, about a minute)",
-    )
-    parser.add_argument(
-        "--timeout",
-        metavar="S",
-        type=float,
-        default=DEFAULT_TIMEOUT,
-        help=f"give up when the offers have not settled after S seconds "
-        f"(default: {DEFAULT_TIMEOUT:g})",
-    )
-    parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

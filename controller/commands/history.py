@@ -18,8 +18,6 @@ from typing import Any
 from rich.console import Group
 from rich.text import Text
 
-from controller.commands.options import add_repo_option
-from controller.commands.status import add_color_options
 from controller.errors import EXIT_OK, UsageError, UserError
 from controller.gitrepo import GitRepo
 from controller.model import API_VERSION
@@ -34,40 +32,6 @@ from controller.statusread import (
     status_path,
     status_versions,
 )
-
-
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "history",
-        help="an offer's phase transitions, from the git log of its status.yaml",
-        description=(
-            "List when an offer moved from phase to phase, with the commit that recorded "
-            "each move, from the first-parent git history of offers/OFFER/status.yaml at "
-            "HEAD (or --rev). Oldest first."
-        ),
-    )
-    parser.add_argument("offer", metavar="OFFER", help="offer id (its folder under offers/)")
-    add_repo_option(parser)
-    parser.add_argument(
-        "--rev", metavar="REV", default="HEAD", help="commit to read history from (default: HEAD)"
-    )
-    parser.add_argument(
-        "--all",
-        action="store_true",
-        help="every status commit, also those that did not change the phase",
-    )
-    parser.add_argument(
-        "-n", "--limit", metavar="N", type=int, default=None, help="only the last N entries"
-    )
-    parser.add_argument(
-        "-o",
-        "--output",
-        choices=("table", *data.DATA_FORMATS),
-        default="table",
-        help="table (default), json or yaml",
-    )
-    add_color_options(parser)
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,82 +14,15 @@ import sys
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Any
 
 from controller.errors import EXIT_OK, UsageError
 from controller.marketplace.api import MarketplaceError
 from controller.marketplace.factory import default_db_path, find_git_dir, resolve_time_scale
 from controller.marketplace.faults import FaultConfig, FaultConfigError
-from controller.marketplace.server import DEFAULT_MAX_BODY, MarketplaceServer, serve_forever_until
+from controller.marketplace.server import MarketplaceServer, serve_forever_until
 from controller.marketplace.simulated import SimulatedMarketplace
 
-from .options import add_repo_option, time_scale_arg
-
 DEFAULT_LISTEN = "127.0.0.1:8765"
-
-
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "marketplace",
-        help="the simulated marketplace (serve it over HTTP)",
-        description="Work with the simulated marketplace.",
-    )
-    verbs = parser.add_subparsers(dest="marketplace_command", metavar="VERB")
-    serve = verbs.add_parser(
-        "serve",
-        help="serve the simulated marketplace as a REST API until SIGTERM/SIGINT",
-        description="Serve the simulated marketplace as a JSON REST API; "
-        "other commands reach it with --marketplace http://HOST:PORT.",
-    )
-    serve.add_argument(
-        "--listen",
-        metavar="HOST:PORT",
-        default=DEFAULT_LISTEN,
-        help=f"address to bind (default {DEFAULT_LISTEN}; port 0 picks a free one)",
-    )
-    add_repo_option(serve)
-    serve.add_argument(
-        "--db",
-        metavar="PATH",
-        default=None,
-        help="state file (default: <repo>/.git/offerctl/marketplace.sqlite3)",
-    )
-    serve.add_argument(
-        "--time-scale",
-        metavar="N",
-        type=time_scale_arg,
-        default=None,
-        help="run N times faster than real time (env OFFERCTL_TIME_SCALE; default 1)",
-    )
-    serve.add_argument("--seed", type=int, default=0, help="seed for stage durations (default 0)")
-    serve.add_argument(
-        "--fault-rate",
-        "--fault",
-        dest="faults",
-        metavar="NAME=VALUE",
-        action="append",
-        default=[],
-        help="inject faults: error=, timeout=, throttle=, reset= rates in [0, 1]; "
-        "retry_after=SECONDS, timeout_delay=SECONDS, seed=N (repeatable)",
-    )
-    serve.add_argument(
-        "--max-body",
-        metavar="BYTES",
-        type=int,
-        default=DEFAULT_MAX_BODY,
-        help=f"largest request body accepted (default {DEFAULT_MAX_BODY})",
-    )
-    serve.add_argument("--quiet", action="store_true", help="do not log requests")
-    serve.set_defaults(func=run_serve)
-    parser.set_defaults(func=_usage(parser))
-
-
-def _usage(parser: argparse.ArgumentParser) -> Any:
-    def run(args: argparse.Namespace) -> int:
-        parser.print_help(sys.stderr)
-        raise UsageError("say what to do with the marketplace, e.g. `offerctl marketplace serve`")
-
-    return run
 
 
 def parse_listen(text: str) -> tuple[str, int]:

@@ -8,26 +8,39 @@ when an offer could not be evaluated or the repository could not be read, 2
 on usage errors; with `--detailed-exitcode` (as terraform plan): 0 nothing
 to do, 2 changes pending (a marketplace call, or a status.yaml to write), 1
 error.
+
+Where the observations come from (issue 11): the marketplace named by
+--marketplace (or the environment, or publishing.yaml), or the simulated one
+when its store exists in this repository's git directory (the controller's
+own clone). Elsewhere, a publisher's clone or a CI runner, an empty local
+simulator would claim every Live offer "will be resubmitted"; there the plan
+is made from the statuses the controller last committed, and says so. Those
+statuses are a display of what the controller observed: plan never acts, and
+reconcile never reads them back.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from controller.commands.options import (
-    add_branch_options,
-    add_marketplace_options,
-    add_repo_option,
+from controller.commands.options import ENV_MARKETPLACE
+from controller.commands.wiring import (
+    judge_from_args,
+    marketplace_at,
+    warn_moved_keys,
+    watch_from_args,
 )
-from controller.commands.status import add_color_options
-from controller.commands.wiring import judge_from_args, marketplace_at, watch_from_args
 from controller.errors import EXIT_FAIL, EXIT_OK, UsageError
-from controller.gitrepo import GitRepo
-from controller.model import API_VERSION
-from controller.planning import OfferPlan, plan_offer, summarize
+from controller.gitrepo import OFFERS_DIR, GitRepo
+from controller.marketplace.committed import CommittedObservations
+from controller.marketplace.factory import SIM_NAMES, default_db_path
+from controller.model import API_VERSION, OfferStatus
+from controller.planning import OfferPlan, plan_offer, summarize, uncommitted_notes
 from controller.present import data
 from controller.present.console import make_console, show, unicode_ok
 from controller.present.plan import plan_view
@@ -37,51 +50,11 @@ from controller.reconcile import (
     Watch,
     default_validate,
 )
-from controller.statusread import check_offer_id, resolve, status_path
+from controller.records import DisplayRecords
+from controller.statusread import check_offer_id, read_statuses, resolve, status_path
 
 EXIT_CHANGES = 2  # --detailed-exitcode: changes pending (terraform's convention; it is also
 # the usage-error status, as it is for terraform: scripts tell them apart by stderr)
-
-
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "plan",
-        help="what the next reconcile pass would do per offer, and why; changes nothing",
-        description=(
-            "Validate every offer, ask the marketplace where each stands, and decide as a "
-            "reconcile pass would, then stop: nothing is submitted, cancelled or committed. "
-            "Each offer shows its phase now and next, the marketplace calls the pass would "
-            "make (submit, cancel, go live, withdraw) or what it waits for, and why."
-        ),
-    )
-    parser.add_argument("offers", nargs="*", metavar="OFFER", help="show only these offers")
-    add_repo_option(parser)
-    parser.add_argument(
-        "--rev",
-        metavar="REV",
-        default=None,
-        help="commit to plan against (default: HEAD; with --remote, the fetched branch tip)",
-    )
-    add_branch_options(
-        parser,
-        remote_help="configured remote to fetch first",
-        branch_help="branch a pass would reconcile",
-    )
-    parser.add_argument(
-        "--detailed-exitcode",
-        action="store_true",
-        help="exit 0 when nothing would change, 2 when changes are pending, 1 on errors",
-    )
-    parser.add_argument(
-        "-o",
-        "--output",
-        choices=("text", *data.DATA_FORMATS),
-        default="text",
-        help="text (default), json or yaml",
-    )
-    add_color_options(parser)
-    add_marketplace_options(parser)
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -94,25 +67,61 @@ def run(args: argparse.Namespace) -> int:
             policy_commit = repo.resolve(repo.tracking_ref(watch.remote, watch.branch))
         else:
             base = policy_commit = resolve(repo, _local_rev(args))
-        marketplace = marketplace_at(args, repo, policy_commit)
-        reconciler = Reconciler(
-            repo,
-            marketplace,
-            validate=default_validate,
-            judge=judge_from_args(args, repo, watch),
-            watch=watch,
-            clock=lambda: datetime.now(UTC),
-        )
+        from_committed = not _marketplace_here(args, repo, policy_commit)
+        if from_committed:
+            if policy_commit:  # marketplace_at, which warns otherwise, is not called here
+                warn_moved_keys(repo, policy_commit)
+            if base is None and watch.remote and watch.branch:
+                base = repo.fetch(watch.remote, watch.branch)
+            if base is None:  # pragma: no cover - set above in both modes
+                raise UsageError("nothing to plan against")
+            committed = _committed_statuses(repo, base)
+            reconciler = Reconciler(
+                repo,
+                CommittedObservations(committed),
+                validate=default_validate,
+                judge=judge_from_args(args, repo, watch),
+                watch=watch,
+                clock=lambda: datetime.now(UTC),
+                records=DisplayRecords(committed),
+            )
+        else:
+            reconciler = Reconciler(
+                repo,
+                marketplace_at(args, repo, policy_commit),
+                validate=default_validate,
+                judge=judge_from_args(args, repo, watch),
+                watch=watch,
+                clock=lambda: datetime.now(UTC),
+            )
+            if not reconciler.branch_records().exists():
+                # Not the controller's clone: no record of what it decided. Show the
+                # committed statuses as the last decision (times, the submission
+                # followed); the marketplace still says which submissions are whose.
+                if base is None and watch.remote and watch.branch:
+                    base = repo.fetch(watch.remote, watch.branch)
+                if base is not None:
+                    reconciler.records = DisplayRecords(_committed_statuses(repo, base))
         commit, planned = reconciler.plan_pass(base)
         plans = [_plan(repo, commit, p) for p in planned if not wanted or p.offer in wanted]
+        notes = _uncommitted_notes(args, repo, watch, [p.offer for p in planned])
     missing = sorted(set(wanted) - {p.offer for p in plans})
     if missing:
         raise UsageError(f"no offer {', '.join(missing)} at {commit[:12]}")
     summary = summarize(plans)
     if args.output == "text":
-        show(console, plan_view(plans, summary, commit=commit, unicode=unicode_ok(console)))
+        view = plan_view(
+            plans,
+            summary,
+            commit=commit,
+            unicode=unicode_ok(console),
+            from_committed=from_committed,
+            notes=notes,
+        )
+        show(console, view)
     else:
-        show(console, data.dumps(plan_data(plans, commit), args.output))
+        document = plan_data(plans, commit, from_committed=from_committed, notes=notes)
+        show(console, data.dumps(document, args.output))
     if summary.errors:
         return EXIT_FAIL
     if args.detailed_exitcode and summary.changes:
@@ -120,15 +129,51 @@ def run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def plan_data(plans: list[OfferPlan], commit: str) -> dict[str, Any]:
+def plan_data(
+    plans: list[OfferPlan],
+    commit: str,
+    *,
+    from_committed: bool = False,
+    notes: Sequence[str] = (),
+) -> dict[str, Any]:
     summary = summarize(plans)
     return {
         "apiVersion": API_VERSION,
         "kind": "Plan",
         "commit": commit,
+        # Where observations came from: the marketplace, or the committed statuses.
+        "observedFrom": "committedStatus" if from_committed else "marketplace",
         "changes": summary.changes,
         "offers": [p.as_dict() for p in plans],
+        "notes": list(notes),
     }
+
+
+def _marketplace_here(args: argparse.Namespace, repo: GitRepo, commit: str | None) -> bool:
+    """Whether a marketplace with the controller's observations can be asked from here.
+
+    Any marketplace named by the operator (flag, environment) is (publishing.yaml
+    may not name one: a pull request must not pick where a token goes); the
+    simulated default is only when its store already exists in this
+    repository's git directory, i.e. in the controller's own clone.
+    """
+    url = args.marketplace or os.environ.get(ENV_MARKETPLACE) or ""
+    if (url or "").strip().lower() not in SIM_NAMES:
+        return True
+    return default_db_path(repo.common_dir).exists()
+
+
+def _committed_statuses(repo: GitRepo, commit: str) -> dict[str, OfferStatus]:
+    return {e.offer: e.status for e in read_statuses(repo, commit) if e.status is not None}
+
+
+def _uncommitted_notes(
+    args: argparse.Namespace, repo: GitRepo, watch: Watch, planned: Sequence[str]
+) -> list[str]:
+    """Hints about offer files on disk that the plan (of commits) cannot see."""
+    if watch.remote or args.rev or args.branch:
+        return []  # not a plan of the checkout: its working tree is beside the point
+    return uncommitted_notes(repo.uncommitted(OFFERS_DIR), planned)
 
 
 def _plan(repo: GitRepo, commit: str, planned: PlannedOffer) -> OfferPlan:

@@ -15,13 +15,7 @@ import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
-from controller.commands.options import (
-    add_branch_options,
-    add_marketplace_options,
-    add_repo_option,
-)
 from controller.commands.wiring import judge_from_args, known_tip, marketplace_at, watch_from_args
 from controller.errors import EXIT_FAIL, EXIT_OK
 from controller.gitrepo import GitRepo
@@ -35,28 +29,6 @@ from controller.reconcile import (
     default_judge,
     default_validate,
 )
-
-
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "reconcile",
-        help="one reconcile pass: validate, drive offers through the marketplace, commit status",
-        description=(
-            "Read offers from a commit (the remote branch's tip with --remote, else HEAD of "
-            "the checked-out branch), move each toward its target, and commit status.yaml "
-            "changes in one commit (pushed with --remote)."
-        ),
-    )
-    add_repo_option(parser)
-    add_branch_options(parser)
-    parser.add_argument(
-        "--full", action="store_true", help="evaluate every offer, not only the changed ones"
-    )
-    parser.add_argument(
-        "-o", "--output", choices=("text", "json"), default="text", help="summary format"
-    )
-    add_marketplace_options(parser)
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,23 +16,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 from controller import status
-from controller.commands.options import (
-    add_branch_options,
-    add_marketplace_options,
-    add_repo_option,
-)
 from controller.commands.wiring import judge_from_args, known_tip, marketplace_at, watch_from_args
 from controller.daemon import logging as daemon_logging
-from controller.daemon.http import DEFAULT_LISTEN, parse_listen
+from controller.daemon.http import parse_listen
 from controller.daemon.lock import DaemonLock, default_lock_path
 from controller.daemon.loop import Daemon, DaemonConfig, PassReport
 from controller.daemon.metrics import DaemonMetrics, InstrumentedMarketplace
 from controller.daemon.shard import ALL_SHARDS, parse_shard
 from controller.daemon.triggers import Probe, ls_remote_probe
-from controller.daemon.webhook import DEFAULT_SECRET_ENV, secret_from_env
+from controller.daemon.webhook import secret_from_env
 from controller.daemon.workqueue import WorkQueue
 from controller.errors import OfferctlError, TransientError, UsageError
 from controller.gitrepo import GitRepo, PassLockBusy
@@ -50,73 +44,6 @@ log = logging.getLogger("controller.run")
 # marketplace time; polling an in-flight offer every minute of it sees each stage end.
 IN_FLIGHT_POLL_SECONDS = 60.0
 MIN_IN_FLIGHT_POLL = 0.05
-
-
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "run",
-        help="the daemon: watch the repository, reconcile, write status, until SIGTERM",
-        description=(
-            "Reconcile whenever something changes: a commit on the watched branch, an edit "
-            "under offers/, a push reported by webhook or seen by polling the remote, or an "
-            "offer's next stage coming due. Serves /healthz, /readyz, /metrics and "
-            "POST /hooks/git on --listen."
-        ),
-    )
-    add_repo_option(parser)
-    add_branch_options(parser)
-    parser.add_argument(
-        "--interval",
-        metavar="S",
-        type=_seconds,
-        default=30.0,
-        help="seconds between polls of the remote (default: 30)",
-    )
-    parser.add_argument(
-        "--resync",
-        metavar="S",
-        type=_seconds,
-        default=300.0,
-        help="seconds between full passes over every offer (default: 300)",
-    )
-    parser.add_argument(
-        "--listen",
-        metavar="HOST:PORT",
-        default=DEFAULT_LISTEN,
-        help=f"address for the HTTP endpoints (default: {DEFAULT_LISTEN})",
-    )
-    parser.add_argument(
-        "--shard",
-        metavar="K/N",
-        default=None,
-        help="reconcile only offers with sha256(id) %% N == K",
-    )
-    parser.add_argument(
-        "--webhook-secret-env",
-        metavar="NAME",
-        default=DEFAULT_SECRET_ENV,
-        help="environment variable holding the webhook secret "
-        f"(default: {DEFAULT_SECRET_ENV}; unset: webhook disabled)",
-    )
-    parser.add_argument(
-        "--log-format",
-        choices=("auto", "json", "text"),
-        default="auto",
-        help="log lines as JSON or text (default: text on a terminal)",
-    )
-    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    add_marketplace_options(parser)
-    parser.set_defaults(func=run)
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 < value < 86400 * 7:
-        raise argparse.ArgumentTypeError(f"{text!r}: use a number of seconds above 0")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

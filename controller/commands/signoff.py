@@ -23,10 +23,8 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from controller import githistory
-from controller.commands.options import add_repo_option
 from controller.errors import EXIT_OK, UsageError, UserError
 from controller.generation import short
 from controller.githistory import GitHistoryError
@@ -67,45 +65,6 @@ class _Job:
     @property
     def path(self) -> str:
         return f"offers/{self.offer}/signoff.yaml"
-
-
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "signoff",
-        help="branch with signoff.yaml for the generation awaiting sign-off",
-        description="Write offers/OFFER/signoff.yaml for the generation awaiting sign-off "
-        "onto a new branch signoff/OFFER-<generation>, ready to push and open as a pull request. "
-        "Your working tree is not touched.",
-    )
-    parser.add_argument("offer", metavar="OFFER", help="offer id (its folder under offers/)")
-    add_repo_option(parser)
-    parser.add_argument(
-        "--from",
-        dest="base",
-        metavar="REV",
-        default="HEAD",
-        help="commit to read status from and branch off (default: HEAD)",
-    )
-    parser.add_argument(
-        "--remote",
-        metavar="NAME",
-        default="origin",
-        help="remote named in the printed push command (default: origin)",
-    )
-    parser.add_argument(
-        "--note",
-        metavar="TEXT",
-        default="",
-        help="note for reviewers, stored in signoff.yaml (what you checked)",
-    )
-    parser.add_argument(
-        "--sign",
-        action=argparse.BooleanOptionalAction,
-        default=None,
-        help="sign the commit with your git signing key (default: as commit.gpgSign says, "
-        "else whenever publishing.yaml's git provider counts only signed approvals)",
-    )
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

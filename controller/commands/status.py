@@ -24,12 +24,12 @@ from rich.live import Live
 from rich.text import Text
 
 from controller import status as status_file
-from controller.commands.options import add_repo_option
+from controller.commands.options import STATUS_INTERVAL
 from controller.errors import EXIT_OK, UsageError, UserError
 from controller.gitrepo import GitRepo
 from controller.model import API_VERSION, OfferStatus
 from controller.present import data
-from controller.present.console import COLOR_CHOICES, make_console, plain, show, unicode_ok
+from controller.present.console import make_console, plain, show, unicode_ok
 from controller.present.offers import offer_detail, offers_table, table_footer
 from controller.statusread import (
     OfferEntry,
@@ -40,68 +40,7 @@ from controller.statusread import (
     status_versions,
 )
 
-OUTPUTS = ("table", *data.DATA_FORMATS)
-DEFAULT_INTERVAL = 2.0
-
-
-def add_color_options(parser: argparse.ArgumentParser) -> None:
-    """`--color WHEN` and `--no-color`, shared by the commands that draw tables."""
-    parser.add_argument(
-        "--color",
-        choices=COLOR_CHOICES,
-        default="auto",
-        help="colour: auto (on a terminal, unless NO_COLOR is set), always, never",
-    )
-    parser.add_argument(
-        "--no-color",
-        dest="color",
-        action="store_const",
-        const="never",
-        help="same as --color never",
-    )
-
-
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "status",
-        help="table of offers: phase, stage progress, time in phase, ETA, Ready",
-        description=(
-            "Show where offers stand, from the status.yaml files committed at HEAD (or --rev): "
-            "what the controller last wrote, not the working tree. Needs no marketplace "
-            "access. With OFFER, a detailed view: stages, conditions, feedback with the "
-            "manifest paths it points at, sign-off and recent history."
-        ),
-    )
-    parser.add_argument("offer", nargs="?", metavar="OFFER", help="one offer id: detailed view")
-    add_repo_option(parser)
-    parser.add_argument(
-        "--rev",
-        metavar="REV",
-        default="HEAD",
-        help="commit or branch to read status from (default: HEAD)",
-    )
-    parser.add_argument(
-        "-o",
-        "--output",
-        choices=OUTPUTS,
-        default="table",
-        help="table (default), or the status data as json or yaml",
-    )
-    parser.add_argument(
-        "-w",
-        "--watch",
-        action="store_true",
-        help="keep refreshing (in place on a terminal) until interrupted",
-    )
-    parser.add_argument(
-        "--interval",
-        metavar="SECONDS",
-        type=float,
-        default=DEFAULT_INTERVAL,
-        help=f"seconds between refreshes with --watch (default: {DEFAULT_INTERVAL:g})",
-    )
-    add_color_options(parser)
-    parser.set_defaults(func=run)
+DEFAULT_INTERVAL = STATUS_INTERVAL
 
 
 def run(args: argparse.Namespace) -> int:

@@ -11,10 +11,8 @@ import argparse
 import os
 import sys
 from pathlib import Path
-from typing import Any
 
 from controller import report
-from controller.commands.options import add_repo_option
 from controller.errors import EXIT_FAIL, EXIT_OK, UsageError
 from controller.validation.engine import (
     MANIFEST,
@@ -25,38 +23,6 @@ from controller.validation.engine import (
     validate_repo,
 )
 from controller.validation.files import WorktreeFiles
-
-
-def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser(
-        "validate",
-        help="check offer manifests against the schema and the marketplace's rules",
-        description=(
-            "Validate offer.yaml files: safe YAML, the JSON Schema, then checks a schema "
-            "cannot express (folder name, unique ids, assets, links, markets, HTML, secrets). "
-            "Errors read FILE:LINE:COL: error: MESSAGE (at JSON-PATH)."
-        ),
-    )
-    parser.add_argument(
-        "paths",
-        nargs="*",
-        metavar="PATH",
-        help="offer.yaml files, offer folders or folders of offers (default: offers/ of --repo)",
-    )
-    add_repo_option(parser)
-    parser.add_argument(
-        "-o", "--output", choices=("text", "json"), default="text", help="output format"
-    )
-    parser.add_argument(
-        "--format",
-        choices=("text", "github"),
-        default="text",
-        help="text lines, or GitHub Actions ::error annotations",
-    )
-    parser.add_argument(
-        "-j", "--jobs", type=int, metavar="N", default=None, help="worker processes"
-    )
-    parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -8,18 +8,31 @@
   the body is parsed; unsigned or mis-signed deliveries get 401 and change
   nothing; without a configured secret the endpoint answers 503 to everyone.
 
+The endpoint faces the network, so every resource a client can hold is
+bounded (`Limits`): at most `max_connections` connections at once (one more
+is closed at once with a 503, so idle sockets cannot pile up threads); each
+socket read or write times out after `io_timeout` seconds, and a whole request (line, headers and
+body) must arrive within `request_deadline`, so a client trickling a byte at
+a time cannot keep its slot (a reaper thread closes it); a delivery without a well-formed
+signature header, or declaring more than `webhook.MAX_BODY`, is refused
+before a byte of its body is read; a body is hashed as it arrives and at most
+`webhook.MAX_KEPT` bytes of it are held in memory.
+
 The server knows nothing about the daemon beyond the callables in `HttpApp`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from threading import Thread
+from threading import BoundedSemaphore, Event, Lock, Thread
+from typing import Any
 
 from controller.daemon import webhook
 from controller.errors import FatalError, UsageError
@@ -28,6 +41,21 @@ log = logging.getLogger(__name__)
 
 DEFAULT_LISTEN = "127.0.0.1:9464"
 HOOK_PATH = "/hooks/git"
+_CHUNK = 64 * 1024
+_REFUSAL_LOG_INTERVAL = 10.0  # seconds between "refused over the cap" warnings
+_BUSY = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+    b"Connection: close\r\nRetry-After: 1\r\n\r\n"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """What one client may hold: connections at once, and how long a socket may sit idle."""
+
+    max_connections: int = 64
+    io_timeout: float = 10.0  # seconds any one read or write may wait
+    request_deadline: float = 30.0  # seconds a whole request (headers and body) may take
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +68,7 @@ class HttpApp:
     metrics_content_type: str
     on_push: Callable[[webhook.PushEvent], str]  # returns a short note for the response
     webhook_secret: bytes | None = None
+    limits: Limits = field(default_factory=Limits)
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -54,12 +83,72 @@ def parse_listen(text: str) -> tuple[str, int]:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True  # a stuck client never holds up shutdown
     allow_reuse_address = True  # a restarted daemon rebinds at once despite TIME_WAIT
+    request_queue_size = 128  # the accept backlog: connections over the cap are answered, not lost
 
     def __init__(self, address: tuple[str, int], app: HttpApp) -> None:
         if ":" in address[0]:
             self.address_family = socket.AF_INET6
         self.app = app
+        self._slots = BoundedSemaphore(app.limits.max_connections)
+        self._deadlines: dict[socket.socket, float] = {}
+        self._deadlines_lock = Lock()
+        self._refused = 0  # since the last warning
+        self._refused_logged = -_REFUSAL_LOG_INTERVAL
         super().__init__(address, _Handler)
+
+    def arm(self, connection: socket.socket, deadline: float | None) -> None:
+        """The time by which `connection`'s request must be in; None: no request under way."""
+        with self._deadlines_lock:
+            if deadline is None:
+                self._deadlines.pop(connection, None)
+            else:
+                self._deadlines[connection] = deadline
+
+    def reap(self, now: float) -> int:
+        """Shut down connections whose request is past its deadline; how many."""
+        with self._deadlines_lock:
+            late = [c for c, deadline in self._deadlines.items() if deadline < now]
+            for connection in late:
+                del self._deadlines[connection]
+        for connection in late:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)  # the handler's read returns at once
+        return len(late)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Hand the connection to a thread only while under the cap; else 503 and close."""
+        if not self._slots.acquire(blocking=False):
+            self._refuse(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def _refuse(self, request: socket.socket) -> None:
+        # One warning per interval with a count, so a flood does not flood the log too.
+        self._refused += 1
+        now = time.monotonic()
+        if now - self._refused_logged >= _REFUSAL_LOG_INTERVAL:
+            log.warning(
+                "http: refused %d connection(s) over the cap of %d",
+                self._refused,
+                self.app.limits.max_connections,
+            )
+            self._refused, self._refused_logged = 0, now
+        try:
+            request.setblocking(False)  # never wait on a client from the accepting thread
+            request.send(_BUSY)
+        except OSError:
+            pass
+        self.shutdown_request(request)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -67,6 +156,23 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "offerctl"
     sys_version = ""
+
+    def setup(self) -> None:
+        super().setup()
+        # Every socket operation times out, so an idle keep-alive or a stalled
+        # sender frees its thread and its slot.
+        self.connection.settimeout(self.server.app.limits.io_timeout)
+        self._deadline = 0.0
+
+    def handle_one_request(self) -> None:
+        # The clock starts while waiting for the request line: an idle keep-alive is
+        # ended by io_timeout first, a trickling request by the reaper.
+        self._deadline = time.monotonic() + self.server.app.limits.request_deadline
+        self.server.arm(self.connection, self._deadline)
+        try:
+            super().handle_one_request()
+        finally:
+            self.server.arm(self.connection, None)
 
     def do_GET(self) -> None:
         app = self.server.app
@@ -97,11 +203,23 @@ class _Handler(BaseHTTPRequestHandler):
         if int(length) > webhook.MAX_BODY:
             self._text(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload too large")
             return
-        body = self.rfile.read(int(length))
-        if not webhook.verify(app.webhook_secret, body, self.headers.get(webhook.SIGNATURE_HEADER)):
+        check = webhook.SignatureCheck.start(
+            app.webhook_secret, self.headers.get(webhook.SIGNATURE_HEADER)
+        )
+        if check is None:  # refused before reading the body: nothing could verify it
+            log.warning(
+                "webhook refused: no valid signature header from %s", self.client_address[0]
+            )
+            self._text(HTTPStatus.UNAUTHORIZED, "bad signature")
+            return
+        kept = self._read_body(int(length), check)
+        if kept is None:
+            return  # the sender stalled or vanished; the connection is closed
+        if not check.valid():
             log.warning("webhook refused: bad signature from %s", self.client_address[0])
             self._text(HTTPStatus.UNAUTHORIZED, "bad signature")
             return
+        body, complete = kept
         event = self.headers.get(webhook.EVENT_HEADER, "push")
         if event == "ping":
             self._text(HTTPStatus.OK, "pong")
@@ -110,11 +228,38 @@ class _Handler(BaseHTTPRequestHandler):
             self._text(HTTPStatus.ACCEPTED, f"ignored event {event}")
             return
         try:
-            push = webhook.parse_push(body)
+            push = webhook.parse_push(body) if complete else webhook.parse_truncated_push(body)
         except (ValueError, UnicodeDecodeError) as exc:
             self._text(HTTPStatus.BAD_REQUEST, f"not a push payload: {exc}")
             return
         self._text(HTTPStatus.ACCEPTED, app.on_push(push))
+
+    def _read_body(self, length: int, check: webhook.SignatureCheck) -> tuple[bytes, bool] | None:
+        """Hash `length` bytes as they arrive, keeping at most MAX_KEPT of them.
+
+        (kept bytes, whether that is the whole body); None when the sender is too
+        slow (the body deadline passed) or the connection broke.
+        """
+        deadline = self._deadline
+        kept = bytearray()
+        left = length
+        try:
+            while left:
+                if time.monotonic() > deadline:
+                    raise TimeoutError("request body deadline passed")
+                chunk = self.rfile.read1(min(left, _CHUNK))
+                if not chunk:
+                    raise ConnectionError("connection closed mid-body")
+                left -= len(chunk)
+                check.update(chunk)
+                room = webhook.MAX_KEPT - len(kept)
+                if room > 0:
+                    kept += chunk[:room]
+        except OSError as exc:
+            log.info("webhook body from %s abandoned: %s", self.client_address[0], exc)
+            self.close_connection = True
+            return None
+        return bytes(kept), length <= webhook.MAX_KEPT
 
     def _text(self, status: HTTPStatus, text: str) -> None:
         self._send(status, (text + "\n").encode("utf-8"), "text/plain; charset=utf-8")
@@ -149,6 +294,8 @@ class HttpServer:
             name="offerctl-http",
             daemon=True,
         )
+        self._stopped = Event()
+        self._reaper = Thread(target=self._reap_forever, name="offerctl-http-reaper", daemon=True)
 
     @property
     def address(self) -> tuple[str, int]:
@@ -157,8 +304,17 @@ class HttpServer:
 
     def start(self) -> None:
         self._thread.start()
+        self._reaper.start()
+
+    def _reap_forever(self) -> None:
+        period = min(1.0, self._server.app.limits.request_deadline / 4)
+        while not self._stopped.wait(period):
+            self._server.reap(time.monotonic())
 
     def stop(self) -> None:
+        self._stopped.set()
+        if self._reaper.is_alive():
+            self._reaper.join(timeout=5)
         if self._thread.is_alive():  # shutdown() waits forever for a loop that never ran
             self._server.shutdown()
             self._thread.join(timeout=5)

@@ -21,6 +21,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,13 @@ DEFAULT_SECRET_ENV = "OFFERCTL_WEBHOOK_SECRET"  # noqa: S105 - a variable's name
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 EVENT_HEADER = "X-GitHub-Event"
 MAX_BODY = 5 * 1024 * 1024  # GitHub caps payloads at 25 MB; pushes we act on are far smaller
+# Bytes of one delivery held in memory. The rest of a larger body is only fed to
+# the HMAC, so unauthenticated senders cannot make the daemon buffer megabytes
+# per connection; an authentic delivery that big just asks for a full pass.
+MAX_KEPT = 256 * 1024
+_SIGNATURE = re.compile(r"sha256=[0-9a-fA-F]{64}")
+# GitHub writes "ref" first in a push payload, so a kept prefix still names the branch.
+_REF = re.compile(rb'^\s*\{\s*"ref"\s*:\s*"(refs/[A-Za-z0-9._/-]{1,250})"')
 _GITHUB_COMMITS_SHOWN = 20  # GitHub lists at most 20 commits in a push payload
 
 
@@ -47,10 +55,38 @@ def sign(secret: bytes, body: bytes) -> str:
 
 def verify(secret: bytes | None, body: bytes, header: str | None) -> bool:
     """True only when `header` is a valid sha256 signature of `body` under `secret`."""
-    if not secret or not header or not header.startswith("sha256="):
+    check = SignatureCheck.start(secret, header)
+    if check is None:
         return False
-    expected = sign(secret, body)
-    return hmac.compare_digest(expected.encode("ascii"), header.strip().encode("ascii", "replace"))
+    check.update(body)
+    return check.valid()
+
+
+def signature_well_formed(header: str | None) -> bool:
+    """Whether `header` could be a signature at all (checked before any body is read)."""
+    return header is not None and _SIGNATURE.fullmatch(header.strip()) is not None
+
+
+class SignatureCheck:
+    """The HMAC of a body fed in pieces, so a body is hashed as it arrives."""
+
+    def __init__(self, secret: bytes, header: str) -> None:
+        self._mac = hmac.new(secret, digestmod=hashlib.sha256)
+        self._header = header.strip().lower()
+
+    @classmethod
+    def start(cls, secret: bytes | None, header: str | None) -> SignatureCheck | None:
+        """A check to feed, or None when nothing could ever verify (no secret, bad header)."""
+        if not secret or header is None or not signature_well_formed(header):
+            return None
+        return cls(secret, header)
+
+    def update(self, chunk: bytes) -> None:
+        self._mac.update(chunk)
+
+    def valid(self) -> bool:
+        expected = "sha256=" + self._mac.hexdigest()
+        return hmac.compare_digest(expected.encode("ascii"), self._header.encode("ascii"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +103,17 @@ def parse_push(body: bytes) -> PushEvent:
     if not isinstance(data, dict) or not isinstance(data.get("ref"), str):
         raise ValueError("not a push payload: no ref")
     return PushEvent(ref=data["ref"], keys=frozenset(_touched_keys(data)))
+
+
+def parse_truncated_push(prefix: bytes) -> PushEvent:
+    """An authentic push too large to keep: its branch from the prefix, and a full pass.
+
+    ValueError when the prefix does not start with the ref, as GitHub's payloads do.
+    """
+    found = _REF.match(prefix)
+    if found is None:
+        raise ValueError("payload too large to read and its ref is not at the start")
+    return PushEvent(ref=found.group(1).decode("ascii"), keys=frozenset({ALL}))
 
 
 def _touched_keys(data: Mapping[str, Any]) -> set[str]:

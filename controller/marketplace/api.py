@@ -38,6 +38,11 @@ class StageProgress:
 class Submission:
     """One publishing attempt of one generation of one offer.
 
+    `offer` is the marketplace's own word on which offer the submission belongs
+    to (never an echo of what the caller claims): the reconciler acts on a
+    submission only when `offer` names the offer it is reconciling, so every
+    implementation must fill it from its own records.
+
     Every submission runs Validation, Certification and Packaging, then waits
     at SignOff (Running) until `go_live` is called; a preview is available from
     then on (`preview_url`). A submission whose target is preview simply never

@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 
-from controller.errors import UsageError
+from controller.errors import FatalError, TransientError, UsageError
 
 from .api import Marketplace, MarketplaceError
 from .faults import FaultConfig, FaultConfigError
@@ -87,8 +87,8 @@ def open_marketplace(
             seed=seed,
             faults=faults if faults.enabled else None,
         )
-    except MarketplaceError as exc:
-        raise UsageError(str(exc)) from None
+    except MarketplaceError as exc:  # the store, not the command line: never exit 2
+        raise (TransientError if exc.transient else FatalError)(str(exc)) from None
 
 
 def default_db_path(git_dir: Path) -> Path:

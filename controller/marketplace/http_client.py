@@ -126,17 +126,16 @@ class HttpMarketplace:
         return None
 
     def get(self, submission_id: str) -> Submission:
-        return wire.submission_from_json(
-            self._request("GET", f"/submissions/{_seg(submission_id)}")
-        )
+        data = self._request("GET", f"/submissions/{_seg(submission_id)}")
+        return _the_one_asked(submission_id, wire.submission_from_json(data))
 
     def go_live(self, submission_id: str) -> Submission:
         data = self._request("POST", f"/submissions/{_seg(submission_id)}/go-live", body={})
-        return wire.submission_from_json(data)
+        return _the_one_asked(submission_id, wire.submission_from_json(data))
 
     def cancel(self, submission_id: str) -> Submission:
         data = self._request("POST", f"/submissions/{_seg(submission_id)}/cancel", body={})
-        return wire.submission_from_json(data)
+        return _the_one_asked(submission_id, wire.submission_from_json(data))
 
     def withdraw(self, offer: str) -> OfferListing:
         data = self._request("POST", f"/offers/{_seg(offer)}/withdraw", body={})
@@ -285,3 +284,13 @@ def _is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def _the_one_asked(submission_id: str, submission: Submission) -> Submission:
+    """The answer must describe the submission asked about: the reconciler trusts its `offer`
+    to tell whose submission it is, so an answer about another one is a wire error."""
+    if submission.id != submission_id:
+        raise wire.WireError(
+            f"asked about submission {submission_id!r}, answered about {submission.id!r}"
+        )
+    return submission

@@ -429,10 +429,15 @@ class SimulatedMarketplace:
                         f"{SCHEMA_VERSION}; remove the file to start afresh",
                         transient=False,
                     )
-        except sqlite3.DatabaseError as exc:
+        except sqlite3.OperationalError as exc:  # disk full, I/O error, locked: may pass
             raise MarketplaceError(
-                f"cannot open the simulated marketplace at {self.db_path}: {exc}",
-                transient=isinstance(exc, sqlite3.OperationalError),
+                f"cannot open the simulated marketplace at {self.db_path}: {exc}", transient=True
+            ) from exc
+        except sqlite3.DatabaseError as exc:  # not a database, corrupt: retrying cannot help
+            raise MarketplaceError(
+                f"the simulated marketplace at {self.db_path} is corrupt ({exc}); "
+                "restore it from a backup, or move it aside to start afresh",
+                transient=False,
             ) from exc
         except OSError as exc:
             raise MarketplaceError(

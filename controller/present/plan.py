@@ -29,9 +29,22 @@ STEP_STYLES: dict[Step, str] = {
 }
 
 
+COMMITTED_SOURCE = (
+    "from the statuses the controller last committed: there is no marketplace here "
+    "(pass --marketplace URL to ask the controller's)"
+)
+
+
 def plan_view(
-    plans: Sequence[OfferPlan], summary: Summary, *, commit: str, unicode: bool = True
+    plans: Sequence[OfferPlan],
+    summary: Summary,
+    *,
+    commit: str,
+    unicode: bool = True,
+    from_committed: bool = False,
+    notes: Sequence[str] = (),
 ) -> RenderableType:
+    """The plan table; `from_committed`: observations are the committed statuses."""
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
     for header in ("", "OFFER", "NOW", "", "NEXT", "STEP", "WHAT AND WHY"):
         table.add_column(header, no_wrap=header != "WHAT AND WHY")
@@ -48,5 +61,7 @@ def plan_view(
             Text(plan.step.value, style=STEP_STYLES[plan.step]),
             what,
         )
-    title = Text(f"Planned against commit {commit[:12]}; nothing was changed.", style="dim")
-    return Group(title, "", table, "", Text(summary.line(), style="bold"))
+    source = f" {COMMITTED_SOURCE}" if from_committed else ""
+    title = Text(f"Planned against commit {commit[:12]}{source}; nothing was changed.", style="dim")
+    hints = [Text(f"note: {note}", style="yellow") for note in notes]
+    return Group(title, "", table, "", Text(summary.line(), style="bold"), *hints)

@@ -40,10 +40,10 @@ class Rule:
     pattern: str
     owners: tuple[str, ...]
     line: int
-    regex: re.Pattern[str]
+    glob: Glob
 
     def matches(self, path: str) -> bool:
-        return self.regex.match(path) is not None
+        return self.glob.matches(path)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,8 +74,8 @@ def parse(text: str, file: str = "CODEOWNERS") -> CodeOwners:
         if not tokens:
             continue
         pattern, owner_tokens = tokens[0], tokens[1:]
-        regex, error = compile_pattern(pattern)
-        if regex is None:
+        glob, error = compile_pattern(pattern)
+        if glob is None:
             problems.append(f"{file}:{number}: {error}; line skipped")
             continue
         owners = []
@@ -87,7 +87,7 @@ def parse(text: str, file: str = "CODEOWNERS") -> CodeOwners:
         if owner_tokens and not owners:
             problems.append(f"{file}:{number}: no valid owner; line skipped")
             continue
-        rules.append(Rule(pattern, tuple(owners), number, regex))
+        rules.append(Rule(pattern, tuple(owners), number, glob))
     return CodeOwners(file, tuple(rules), tuple(problems))
 
 
@@ -120,8 +120,8 @@ def _tokens(line: str) -> list[str]:
     return tokens
 
 
-def compile_pattern(pattern: str) -> tuple[re.Pattern[str] | None, str]:
-    """The regex a CODEOWNERS pattern means, or None and why it is not accepted."""
+def compile_pattern(pattern: str) -> tuple[Glob | None, str]:
+    """The matcher a CODEOWNERS pattern means, or None and why it is not accepted."""
     if pattern.startswith("!"):
         return None, f"negation ({pattern!r}) is not supported in CODEOWNERS"
     if _has_unescaped(pattern, "["):
@@ -135,33 +135,112 @@ def compile_pattern(pattern: str) -> tuple[re.Pattern[str] | None, str]:
     if pattern.endswith("/"):
         segments.append("**")  # a directory's contents, at any depth
     segments = _collapse_double_stars(segments)
-    last = len(segments) - 1
-    parts = ["^"]
-    need_slash = False
-    for index, segment in enumerate(segments):
-        if segment == "**":
-            if index == 0 and index == last:
-                parts.append(".+")
-            elif index == 0:
-                parts.append("(?:.+/)?")
-                need_slash = False
-            elif index == last:
-                parts.append("/.+")
-            else:
-                parts.append("(?:/.+)?")
-                need_slash = True
+    parts = tuple(None if s == "**" else _segment_tokens(s) for s in segments)
+    return Glob(pattern, parts, children_only=segments[-1] == "*"), ""
+
+
+# One token of a path segment's pattern: a literal character, `?` (ANY_ONE) or `*` (ANY_RUN).
+ANY_ONE = "?"
+ANY_RUN = "*"
+_Token = tuple[str, str]  # (kind, literal): kind is "lit", ANY_ONE or ANY_RUN
+_Segment = tuple[_Token, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Glob:
+    """A compiled CODEOWNERS pattern, matched without backtracking.
+
+    `parts` holds one entry per pattern segment: None for `**` (any number of
+    whole path segments) or the tokens of a one-segment glob. Matching walks
+    the path's segments once per part, keeping the set of positions reachable
+    so far, and matches each segment glob with the greedy two-pointer method,
+    so the cost is bounded by (pattern length x path length) whatever the
+    pattern: a line such as `/offers/*a*a*a*a*a*a*a*a*z/` cannot stall a pass
+    the way a backtracking regex does.
+    """
+
+    pattern: str
+    parts: tuple[_Segment | None, ...]
+    children_only: bool  # the last part is a lone `*`: direct children only
+
+    def matches(self, path: str) -> bool:
+        """Whether `path` (repository-relative, no leading slash) is owned by this pattern."""
+        if path == "":
+            return False
+        names = path.split("/")
+        count = len(names)
+        last = len(self.parts) - 1
+        reach = [True] + [False] * count  # reach[j]: the parts so far matched names[:j]
+        for index, part in enumerate(self.parts):
+            first = min((j for j in range(count + 1) if reach[j]), default=None)
+            if first is None:
+                return False
+            if part is None:
+                if index == last:  # trailing `**`: at least one more name
+                    return first < count
+                # `**` before something else: zero or more whole names
+                reach = [j >= first for j in range(count + 1)]
+                continue
+            step = [False] * (count + 1)
+            for j in range(count):
+                if reach[j] and _segment_matches(part, names[j]):
+                    step[j + 1] = True
+            reach = step
+        if self.children_only:
+            return reach[count]
+        # A file, or a directory and everything below it.
+        return any(reach)
+
+
+def _segment_tokens(segment: str) -> _Segment:
+    tokens: list[_Token] = []
+    index = 0
+    while index < len(segment):
+        char = segment[index]
+        if char == "\\" and index + 1 < len(segment):
+            tokens.append(("lit", segment[index + 1]))
+            index += 2
             continue
-        if need_slash:
-            parts.append("/")
-        parts.append("[^/]+" if segment == "*" else _segment_regex(segment))
-        need_slash = True
-    if segments[last] == "*":
-        parts.append("$")  # `docs/*`: direct children only
-    elif segments[last] != "**":
-        parts.append("(?:/.*)?$")  # a file, or a directory and everything below it
-    else:
-        parts.append("$")
-    return re.compile("".join(parts), re.DOTALL), ""
+        if char == "*":
+            if tokens and tokens[-1][0] == ANY_RUN:
+                index += 1
+                continue  # `a**b` inside one segment is the same as `a*b`
+            tokens.append((ANY_RUN, ""))
+        elif char == "?":
+            tokens.append((ANY_ONE, ""))
+        else:
+            tokens.append(("lit", char))
+        index += 1
+    if segment == "*":
+        return ((ANY_ONE, ""), (ANY_RUN, ""))  # a lone `*` needs a non-empty name
+    return tuple(tokens)
+
+
+def _segment_matches(tokens: _Segment, name: str) -> bool:
+    """Glob match of one path segment: greedy, backing up only to the latest `*`.
+
+    Each `*` that is passed fixes everything before it for good, so the
+    work is at most len(tokens) x len(name) steps (the classic wildcard
+    two-pointer algorithm), never exponential.
+    """
+    t = n = 0
+    star_t = star_n = -1
+    while n < len(name):
+        if t < len(tokens) and tokens[t][0] == ANY_RUN:
+            star_t, star_n = t, n
+            t += 1
+        elif t < len(tokens) and (tokens[t][0] == ANY_ONE or tokens[t][1] == name[n]):
+            t += 1
+            n += 1
+        elif star_t >= 0:
+            t = star_t + 1
+            star_n += 1
+            n = star_n
+        else:
+            return False
+    while t < len(tokens) and tokens[t][0] == ANY_RUN:
+        t += 1
+    return t == len(tokens)
 
 
 def _collapse_double_stars(segments: Sequence[str]) -> list[str]:
@@ -171,25 +250,6 @@ def _collapse_double_stars(segments: Sequence[str]) -> list[str]:
             continue
         out.append(segment)
     return out
-
-
-def _segment_regex(segment: str) -> str:
-    parts: list[str] = []
-    index = 0
-    while index < len(segment):
-        char = segment[index]
-        if char == "\\" and index + 1 < len(segment):
-            parts.append(re.escape(segment[index + 1]))
-            index += 2
-            continue
-        if char == "*":
-            parts.append("[^/]*")
-        elif char == "?":
-            parts.append("[^/]")
-        else:
-            parts.append(re.escape(char))
-        index += 1
-    return "".join(parts)
 
 
 def _has_unescaped(pattern: str, char: str) -> bool:

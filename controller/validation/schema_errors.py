@@ -12,12 +12,13 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
-
-from jsonschema.exceptions import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from controller.validation.issues import Issue, Path
 from controller.yamlio import show_text
+
+if TYPE_CHECKING:  # importing jsonschema costs about half of `offerctl validate`'s start
+    from jsonschema.exceptions import ValidationError
 
 _TYPE_NAMES = {
     "string": "a string",

@@ -1,11 +1,12 @@
 """Generate docs/reference.md: every command's options and every publishing.yaml field.
 
-The commands come from `controller.cli.build_parser()` (their descriptions,
+The commands come from `controller.cli.build_parser()`, built from the verb
+registry in controller/commands/options.py (their descriptions,
 arguments, defaults and choices), the fields from
 schemas/publishing.schema.json (titles, descriptions, types, defaults), and
 the stage table from `controller.present.stages`. The page is rendered from
 the parser's actions rather than argparse's help text, so it reads the same
-on every Python version. tests/cli/test_reference.py fails when the
+on every Python version. tests/cli/test_docs_and_integrations.py fails when the
 committed page differs from this output: after changing a command or the
 schema, run
 

@@ -366,6 +366,12 @@ class TestUnexpectedAnswers:
         with canned(json_answer(doc)) as url, pytest.raises(MarketplaceError, match="another key"):
             HttpMarketplace(url, sleep=Sleeps()).find(KEY)
 
+    def test_get_answering_about_another_submission_is_a_marketplace_error(self) -> None:
+        # The reconciler trusts the answer's `offer` to say whose submission it is.
+        doc = self.submission_doc(id="sub-2", offer="someone-else")
+        with canned(json_answer(doc)) as url, pytest.raises(MarketplaceError, match="sub-2"):
+            HttpMarketplace(url, sleep=Sleeps()).get("sub-1")
+
     def test_redirects_are_refused(self) -> None:
         moved = lambda _: (302, {"Location": "http://127.0.0.1:9/elsewhere"}, b"")  # noqa: E731
         with canned(moved) as url, pytest.raises(MarketplaceError, match="redirect") as caught:

@@ -77,7 +77,7 @@ class OffersRepo:
 
     def generation(self, ref: str = "HEAD") -> str:
         text = self.git("show", f"{ref}:offers/{OFFER}/offer.yaml")
-        return generation(yaml.safe_load(text)["spec"])
+        return generation(yaml.safe_load(text)["spec"], offer=OFFER)
 
     def commit(
         self,

@@ -6,8 +6,8 @@ from controller.validation import schemas
 from controller.validation.engine import check_document, check_instance
 
 
-def test_every_schema_compiles_against_its_metaschema() -> None:
-    names = sorted(p.name for p in schemas.SCHEMA_DIR.glob("*.schema.json"))
+def test_every_shipped_schema_builds_one_validator() -> None:
+    names = schemas.names()
     assert {"offer.schema.json", "status.schema.json", "publishing.schema.json"} <= set(names)
     for name in names:
         assert schemas.validator(name) is schemas.validator(name)  # compiled once

@@ -1,0 +1,144 @@
+"""The controller's own record of each offer, kept outside the working tree.
+
+status.yaml is output only (DESIGN.md, "The trust boundary"): anyone who can
+open a pull request can write one, so the controller never reads it back to
+learn which submission it made. What it last decided for an offer (the status
+it computed, with the submission it follows) is kept here instead, one JSON
+file per offer under the repository's private directory:
+
+    <git-dir>/offerctl/records/<local | remote=NAME>/<branch>/<offer>.json
+
+with every name percent-encoded (`release%2F1`), so that distinct branches
+never share a folder and a controller for one branch never inherits another
+branch's submissions. A
+daemon's shards share the branch's records: each offer has one file, written
+only by the shard that owns the offer.
+
+A missing or unreadable record means "never seen" (a fresh clone, a new
+machine, an upgrade from an offerctl that kept no records): the reconciler
+then finds the offer's submissions in the marketplace by idempotency key,
+which the marketplace binds to the offer, and never by a status file.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import quote
+
+from controller import status
+from controller.fsio import atomic_write
+from controller.model import OfferStatus
+
+log = logging.getLogger(__name__)
+
+RECORD_VERSION = 1
+RECORDS_DIR = "records"
+MAX_RECORD_BYTES = 1024 * 1024  # a record is a status: a few KiB
+
+
+class RecordStore(Protocol):
+    """Where the reconciler keeps what it last decided per offer."""
+
+    def load(self, offer: str) -> OfferStatus | None:
+        """The last status the controller computed for `offer`; None: no record."""
+        ...
+
+    def save(self, offer: str, value: OfferStatus) -> None: ...
+
+    def drop(self, offer: str) -> None: ...
+
+    def exists(self) -> bool:
+        """Whether any record was ever kept here (a controller ran for this branch)."""
+        ...
+
+
+def watch_key(branch: str, remote: str | None) -> str:
+    """A watched branch in words: `origin/main`, or `local/main` without a remote."""
+    return f"{remote}/{branch}" if remote else f"local/{branch}"
+
+
+def _name(text: str) -> str:
+    """One path segment for `text`, different for different texts (never `.` or `..`)."""
+    return quote(text, safe="").replace(".", "%2E")
+
+
+class FileRecords:
+    """Records as JSON files, one per offer, written atomically."""
+
+    def __init__(self, private_dir: Path, branch: str, remote: str | None = None) -> None:
+        where = "local" if remote is None else f"remote={_name(remote)}"
+        self.root = private_dir / RECORDS_DIR / where / _name(branch)
+
+    def _path(self, offer: str) -> Path:
+        return self.root / f"{_name(offer)}.json"
+
+    def load(self, offer: str) -> OfferStatus | None:
+        path = self._path(offer)
+        try:
+            if path.stat().st_size > MAX_RECORD_BYTES:
+                log.warning("record %s is oversized; treating %s as never seen", path, offer)
+                return None
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            log.warning("record %s is unreadable (%s); treating %s as never seen", path, exc, offer)
+            return None
+        if (
+            not isinstance(data, dict)
+            or data.get("version") != RECORD_VERSION
+            or data.get("offer") != offer
+        ):
+            return None
+        found = status.from_dict(data.get("status"))
+        if found is None or found.offer != offer:
+            return None
+        return found
+
+    def save(self, offer: str, value: OfferStatus) -> None:
+        if value.offer != offer:
+            raise ValueError(f"a record for {offer} cannot hold {value.offer}'s status")
+        document = {"version": RECORD_VERSION, "offer": offer, "status": status.to_dict(value)}
+        data = json.dumps(document, indent=1, sort_keys=True).encode("utf-8")
+        path = self._path(offer)
+        try:
+            if path.read_bytes() == data:
+                return  # unchanged: spare the disk a write per offer and pass
+        except OSError:
+            pass
+        atomic_write(path, data)
+
+    def drop(self, offer: str) -> None:
+        self._path(offer).unlink(missing_ok=True)
+
+    def exists(self) -> bool:
+        return self.root.is_dir()
+
+
+class DisplayRecords:
+    """Read-only records taken from committed status files, for `offerctl plan` only.
+
+    In a clone that is not the controller's there are no records; plan shows
+    what the controller last observed, from the committed statuses. These are
+    never authority to act: a store of this kind refuses to be written, and a
+    reconcile pass never uses one.
+    """
+
+    def __init__(self, statuses: Mapping[str, OfferStatus]) -> None:
+        self.statuses = {o: s for o, s in statuses.items() if s.offer == o}
+
+    def load(self, offer: str) -> OfferStatus | None:
+        return self.statuses.get(offer)
+
+    def save(self, offer: str, value: OfferStatus) -> None:
+        raise RuntimeError("committed statuses are a display; nothing is recorded from them")
+
+    def drop(self, offer: str) -> None:
+        raise RuntimeError("committed statuses are a display; nothing is recorded from them")
+
+    def exists(self) -> bool:
+        return False

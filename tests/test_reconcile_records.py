@@ -1,0 +1,87 @@
+"""The reconciler's own records: where they live, and that only the offer's own submissions count.
+
+In-process passes over a real git repository and the simulated marketplace on
+a clock the test moves; `Interposed` shows which effectful calls were made.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import pytest
+from git_helpers import GitRepos, git
+from market_helpers import Clock, Interposed
+
+from controller.gitrepo import GitRepo
+from controller.marketplace.simulated import SimulatedMarketplace
+from controller.reconcile import PassResult, Reconciler, default_judge, default_validate
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "security"))
+from status_world import offer_files
+
+RECORDS = Path(".git") / "offerctl" / "records" / "local" / "main"
+
+
+class Pass:
+    def __init__(self, gitrepos: GitRepos) -> None:
+        self.clock = Clock()
+        self.market = Interposed(
+            SimulatedMarketplace(gitrepos.root / "market.db", time_scale=1.0, clock=self.clock)
+        )
+        files = {**offer_files("alpha-offer", "preview"), **offer_files("beta-offer", "preview")}
+        self.repo = gitrepos.init("work", files)
+
+    def run(self) -> PassResult:
+        with GitRepo(self.repo) as repo:
+            return Reconciler(
+                repo,
+                self.market,
+                validate=default_validate,
+                judge=default_judge(repo),
+                clock=self.clock,
+                sleep=lambda _: None,
+            ).run_pass()
+
+    def record(self, offer: str) -> dict[str, object]:
+        data: dict[str, object] = json.loads((self.repo / RECORDS / f"{offer}.json").read_text())
+        return data
+
+
+@pytest.fixture
+def world(gitrepos: GitRepos) -> Pass:
+    return Pass(gitrepos)
+
+
+def test_records_are_kept_outside_the_working_tree_per_watched_branch(world: Pass) -> None:
+    world.run()
+    record = world.record("alpha-offer")
+    status = record["status"]
+    assert isinstance(status, dict)
+    assert status["phase"] == "Validating"
+    assert status["submission"]["idempotencyKey"].startswith("alpha-offer@")
+    assert git(world.repo, "status", "--porcelain") == ""  # nothing for git to see
+
+
+def test_a_record_naming_another_offers_submission_is_ignored(
+    world: Pass, caplog: pytest.LogCaptureFixture
+) -> None:
+    world.run()
+    alpha, beta = world.record("alpha-offer"), world.record("beta-offer")
+    beta_status = beta["status"]
+    assert isinstance(beta_status, dict)
+    tampered = {**alpha, "status": {**alpha["status"], "submission": beta_status["submission"]}}  # type: ignore[dict-item]
+    (world.repo / RECORDS / "alpha-offer.json").write_text(json.dumps(tampered))
+    world.market.calls.clear()
+
+    with caplog.at_level(logging.WARNING, logger="controller.reconcile"):
+        world.run()
+
+    assert not [c for c in world.market.calls if c[0] == "cancel"]
+    assert world.market.submits == []  # alpha's own submission is found by its key
+    assert "belongs to offer 'beta-offer'; ignored" in caplog.text
+    record = world.record("alpha-offer")["status"]
+    assert isinstance(record, dict)
+    assert record["submission"]["idempotencyKey"].startswith("alpha-offer@")

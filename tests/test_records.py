@@ -1,0 +1,67 @@
+"""The controller's own per-offer records: written atomically, read back only when they fit."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from controller.model import OfferStatus, Phase, SubmissionRef, Target
+from controller.records import DisplayRecords, FileRecords
+
+ALPHA = OfferStatus(
+    "alpha-offer",
+    Phase.CERTIFYING,
+    Target.LIVE,
+    observed_generation="sha256:" + "a" * 64,
+    submission=SubmissionRef("sub-1", "sha256:" + "a" * 64, "alpha-offer@sha256:aa", Target.LIVE),
+)
+
+
+def test_a_saved_record_reads_back_equal(tmp_path: Path) -> None:
+    records = FileRecords(tmp_path, "main")
+    assert not records.exists()
+    records.save("alpha-offer", ALPHA)
+    assert records.exists()
+    assert records.load("alpha-offer") == ALPHA
+    assert FileRecords(tmp_path, "main", "origin").load("alpha-offer") is None
+    assert FileRecords(tmp_path, "main", "local").load("alpha-offer") is None
+
+
+def test_a_dropped_or_missing_record_is_none(tmp_path: Path) -> None:
+    records = FileRecords(tmp_path, "main")
+    records.save("alpha-offer", ALPHA)
+    records.drop("alpha-offer")
+    records.drop("alpha-offer")  # twice is fine
+    assert records.load("alpha-offer") is None
+
+
+def test_a_record_holding_another_offers_status_is_not_used(tmp_path: Path) -> None:
+    records = FileRecords(tmp_path, "main")
+    records.save("alpha-offer", ALPHA)
+    moved = records.root / "beta-offer.json"
+    (records.root / "alpha-offer.json").rename(moved)  # copied or renamed by hand
+    assert records.load("beta-offer") is None
+
+
+def test_an_unreadable_record_means_never_seen(tmp_path: Path) -> None:
+    records = FileRecords(tmp_path, "main")
+    records.root.mkdir(parents=True)
+    (records.root / "alpha-offer.json").write_bytes(b"\xff{not json")
+    assert records.load("alpha-offer") is None
+    (records.root / "alpha-offer.json").write_text(json.dumps({"version": 99}))
+    assert records.load("alpha-offer") is None
+
+
+def test_branch_names_cannot_escape_the_records_folder_or_share_one(tmp_path: Path) -> None:
+    records = FileRecords(tmp_path, "../../x", "..")
+    records.save("alpha-offer", ALPHA)
+    assert records.root.parent.parent == tmp_path / "records"
+    assert FileRecords(tmp_path, "a/b").root != FileRecords(tmp_path, "a_b").root
+    assert FileRecords(tmp_path, "a/b").root.parent == tmp_path / "records" / "local"
+
+
+def test_display_records_only_show_each_offers_own_status() -> None:
+    shown = DisplayRecords({"alpha-offer": ALPHA, "beta-offer": ALPHA})
+    assert shown.load("alpha-offer") == ALPHA
+    assert shown.load("beta-offer") is None  # a status naming another offer shows nothing
+    assert not shown.exists()
