@@ -363,8 +363,8 @@ def _signoff(parser: argparse.ArgumentParser) -> None:
         "--sign",
         action=argparse.BooleanOptionalAction,
         default=None,
-        help="sign the commit with your git signing key (default: as commit.gpgSign says, "
-        "else whenever publishing.yaml's git provider counts only signed approvals)",
+        help="sign the commit with your git signing key (default: whenever publishing.yaml's "
+        "git provider counts only signed approvals, else as commit.gpgSign says)",
     )
 
 

@@ -10,9 +10,9 @@ the person asking for sign-off is the change's author, and so can never
 approve it. The output says how to push it and who may approve it.
 
 The commit is signed (`git commit-tree -S`, with the user's own signing
-key and `gpg.format`) when `--sign` is given, when git's `commit.gpgSign`
-says so, or by default when the repository's git provider counts only
-signed approvals (`signoff.trust: signature`): there, who wrote a sign-off
+key and `gpg.format`) when `--sign` is given, whenever the repository's
+git provider counts only signed approvals (unless `--no-sign`), or when
+git's `commit.gpgSign` says so (`signoff.trust: signature`): there, who wrote a sign-off
 branch is known only from its signatures, so an unsigned one never counts.
 """
 
@@ -210,13 +210,13 @@ def _create_branch(job: _Job, branch: str, generation: str) -> str:
 def _should_sign(job: _Job) -> bool:
     if job.sign is not None:
         return job.sign
+    settings = _policy(job.repo, job.base).signoff
+    if settings.provider is Provider.GIT and settings.trust is ApprovalTrust.SIGNATURE:
+        return True  # an unsigned sign-off branch could never count
     configured = githistory.run_git(
         job.repo, ["config", "--bool", "--get", "commit.gpgSign"], check=False
     )
-    if configured.returncode == 0:
-        return configured.stdout.decode().strip() == "true"
-    settings = _policy(job.repo, job.base).signoff
-    return settings.provider is Provider.GIT and settings.trust is ApprovalTrust.SIGNATURE
+    return configured.returncode == 0 and configured.stdout.decode().strip() == "true"
 
 
 def _print_next_steps(job: _Job, branch: str, commit: str, generation: str) -> None:
