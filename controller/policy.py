@@ -10,6 +10,10 @@ returns the best policy it can build together with every finding.
 What a broken policy means differs by section, on purpose:
 - controller identity, prune, holidays, marketplace: a value that does not
   check out falls back to its default, and a finding says so;
+- endpoints and credentials (`marketplace.url`, `signoff.github.apiUrl`,
+  `signoff.github.tokenEnv`) are the operator's, never the repository's:
+  anyone who can open a pull request can write this file, so those keys are
+  ignored with a warning saying where they moved (see `MOVED_TO_OPERATOR`);
 - signoff: any finding there is recorded in `SignOffPolicy.problems`, and
   while there are problems no sign-off counts. Falling back to defaults there
   could silently lower the bar someone meant to set (a misspelt
@@ -31,7 +35,6 @@ POLICY_FILE = "publishing.yaml"
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
 _LOGIN = re.compile(r"^@[A-Za-z0-9][A-Za-z0-9-]*(?:/[A-Za-z0-9._-]+)?$")
 _GROUP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-_ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]{0,127}$")
 _REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
 _SAFE_SEGMENT = re.compile(r"^(?:[A-Za-z0-9_-]|\.[A-Za-z0-9_-])[A-Za-z0-9._-]*$")
 _LOOPBACK_HTTP = re.compile(r"^http://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?(/\S*)?$")
@@ -45,6 +48,15 @@ class Provider(StrEnum):
     NONE = "none"  # any commit counts; local experiments only, marked unreviewed
 
 
+class ApprovalTrust(StrEnum):
+    """What the git provider accepts as an approval (`signoff.trust`)."""
+
+    # Default: an approval counts only when signed by the approver's own key.
+    SIGNATURE = "signature"
+    # A typed trailer counts; status says it is unverified and who wrote the merge.
+    PUSH_ACCESS = "push-access"
+
+
 @dataclass(frozen=True, slots=True)
 class ControllerIdentity:
     """Who the controller commits status.yaml as."""
@@ -53,21 +65,33 @@ class ControllerIdentity:
     email: str = "offerctl@localhost"
 
 
+# Keys publishing.yaml no longer decides, and where the operator sets them instead.
+MOVED_TO_OPERATOR: dict[str, str] = {
+    "$.marketplace.url": "the marketplace is the operator's choice: pass --marketplace URL "
+    "(or set OFFERCTL_MARKETPLACE)",
+    "$.signoff.github.apiUrl": "the GitHub API the token is sent to is the operator's choice: "
+    "pass --github-api-url URL (or set OFFERCTL_GITHUB_API_URL)",
+    "$.signoff.github.tokenEnv": "the GitHub token is always read from OFFERCTL_GITHUB_TOKEN, "
+    "set by the operator",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class MarketplaceSettings:
-    """Which marketplace to talk to; command-line options override these."""
+    """Simulated-marketplace settings the repository may choose (the URL is the operator's)."""
 
-    url: str = ""  # "" means the embedded simulated marketplace
     time_scale: float | None = None  # simulated marketplace only
 
 
 @dataclass(frozen=True, slots=True)
 class GitHubSettings:
-    """The github review provider's settings. The token is read from `token_env`, never stored."""
+    """What the repository may say about the github provider: which repository it is.
+
+    Where the API lives and which token is sent there come from the operator
+    (`controller.signoff.operator`), never from this file.
+    """
 
     repository: str = ""  # owner/name
-    token_env: str = "GITHUB_TOKEN"  # noqa: S105 - the variable's name, not a token
-    api_url: str = "https://api.github.com"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +107,7 @@ class SignOffPolicy:
     approvers: tuple[str, ...] = ()
     groups: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (name, members), in file order
     required_approvals: int = 1
+    trust: ApprovalTrust = ApprovalTrust.SIGNATURE
     require_signed_commits: bool = False
     allowed_signers_file: str = ""  # repository-relative
     gpg_home: str = ""
@@ -195,7 +220,9 @@ def parse_policy(data: Mapping[str, Any] | None) -> tuple[Policy, list[Finding]]
     )
     findings = _findings(data, reader)
     signoff_problems = tuple(
-        f"{f.path}: {f.message}" for f in findings if f.path.startswith("$.signoff")
+        f"{f.path}: {f.message}"
+        for f in findings
+        if f.path.startswith("$.signoff") and f.severity is Severity.ERROR
     )
     if signoff_problems:
         policy = Policy(
@@ -243,7 +270,7 @@ def _holidays(reader: _Reader, data: Mapping[str, Any]) -> str:
 
 def _marketplace(reader: _Reader, data: Mapping[str, Any]) -> MarketplaceSettings:
     section = reader.section(data, "marketplace", "$")
-    url = reader.text(section, "url", "$.marketplace", re.compile(r"^https?://\S+$"))
+    _moved(reader, section, "url", "$.marketplace")
     scale = section.get("timeScale")
     time_scale: float | None = None
     if scale is not None:
@@ -251,7 +278,17 @@ def _marketplace(reader: _Reader, data: Mapping[str, Any]) -> MarketplaceSetting
             reader.bad("$.marketplace.timeScale", f"timeScale must be a number > 0, not {scale!r}")
         else:
             time_scale = float(scale)
-    return MarketplaceSettings(url=_or(url, ""), time_scale=time_scale)
+    return MarketplaceSettings(time_scale=time_scale)
+
+
+def _moved(reader: _Reader, section: Mapping[str, Any], key: str, path: str) -> None:
+    if key in section:
+        where = MOVED_TO_OPERATOR[f"{path}.{key}"]
+        reader.bad(
+            f"{path}.{key}",
+            f"{key} is no longer read from publishing.yaml and is ignored: {where}",
+            "MovedToOperator",
+        )
 
 
 def _signoff(reader: _Reader, data: Mapping[str, Any]) -> SignOffPolicy:
@@ -283,6 +320,15 @@ def _signoff(reader: _Reader, data: Mapping[str, Any]) -> SignOffPolicy:
         )
         required = default.required_approvals
 
+    trust = default.trust
+    trust_text = reader.text(section, "trust", path)
+    if trust_text is not None:
+        try:
+            trust = ApprovalTrust(trust_text)
+        except ValueError:
+            reader.bad(
+                f"{path}.trust", f"trust must be signature or push-access, not {trust_text!r}"
+            )
     signed = _or(reader.flag(section, "requireSignedCommits", path), False)
     signers = reader.text(section, "allowedSignersFile", path)
     if signers is not None and not is_safe_repo_path(signers):
@@ -321,6 +367,7 @@ def _signoff(reader: _Reader, data: Mapping[str, Any]) -> SignOffPolicy:
         approvers=approvers,
         groups=groups,
         required_approvals=required,
+        trust=trust,
         require_signed_commits=signed,
         allowed_signers_file=_or(signers, ""),
         gpg_home=_or(gpg_home, ""),
@@ -344,21 +391,10 @@ def _groups(
 def _github(reader: _Reader, section: Mapping[str, Any], path: str) -> GitHubSettings:
     raw = reader.section(section, "github", path)
     sub = f"{path}.github"
-    default = GitHubSettings()
     repository = reader.text(raw, "repository", sub, _REPOSITORY)
-    token_env = reader.text(raw, "tokenEnv", sub, _ENV_NAME)
-    api_url = reader.text(raw, "apiUrl", sub)
-    if api_url is not None and not is_acceptable_api_url(api_url):
-        reader.bad(
-            f"{sub}.apiUrl",
-            f"apiUrl {api_url!r} must be https:// (plain http only for a loopback test server)",
-        )
-        api_url = None
-    return GitHubSettings(
-        repository=_or(repository, ""),
-        token_env=_or(token_env, default.token_env),
-        api_url=_or(api_url, default.api_url).rstrip("/"),
-    )
+    for key in ("apiUrl", "tokenEnv"):
+        _moved(reader, raw, key, sub)
+    return GitHubSettings(repository=_or(repository, ""))
 
 
 def _is_group_name(principal: str) -> bool:
@@ -382,6 +418,7 @@ def _with_problems(signoff: SignOffPolicy, problems: tuple[str, ...]) -> SignOff
         approvers=signoff.approvers,
         groups=signoff.groups,
         required_approvals=signoff.required_approvals,
+        trust=signoff.trust,
         require_signed_commits=signoff.require_signed_commits,
         allowed_signers_file=signoff.allowed_signers_file,
         gpg_home=signoff.gpg_home,
@@ -399,7 +436,8 @@ def _findings(data: object, reader: _Reader) -> list[Finding]:
         if path in seen and code == "PolicyInvalid":
             continue
         seen.add(path)
-        severity = Severity.WARNING if code == "UnknownHolidayCountry" else Severity.ERROR
+        warning = code in {"UnknownHolidayCountry", "MovedToOperator"}
+        severity = Severity.WARNING if warning else Severity.ERROR
         findings.append(
             Finding(code=code, message=message, path=path, severity=severity, file=POLICY_FILE)
         )

@@ -121,6 +121,9 @@ class TestTheDemo:
         )
         assert status["signOff"]["valid"] is True
         assert APPROVER[1] in str(status["signOff"]["approvers"])
+        # Verified, not typed: the approver's own key signed the merge.
+        assert status["signOff"]["trust"] == "signed"
+        assert git(origin, "cat-file", "commit", merge).count("gpgsig") == 1
 
     def test_the_scratch_directory_stays_when_named(
         self, demo_run: tuple[subprocess.CompletedProcess[str], Path]

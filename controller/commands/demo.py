@@ -1,14 +1,18 @@
 """`offerctl demo`: the main job, end to end, on a scratch copy of the shipped example offers.
 
 Sets up a scratch directory with a bare `origin.git`, a publisher's clone
-seeded with the shipped `offers/` and a `publishing.yaml` naming an approver,
-and a separate checkout for the daemon. Starts `offerctl run` on it as a real
-process (the simulated marketplace, time compressed so the whole pipeline
-takes about a minute), prints one line per phase change as status commits
-reach origin, signs off every offer that comes to await sign-off the way a
-publisher would (`offerctl signoff`, then a reviewer's `--no-ff` merge with an
-`Approved-by:` trailer, pushed), waits until every offer settles, stops the
-daemon with SIGTERM and prints the status table.
+seeded with the shipped `offers/`, a `publishing.yaml` naming an approver and
+an allowed-signers file mapping the publisher and the approver to ssh keys
+generated for the demo with `ssh-keygen`, and a separate checkout for the
+daemon. Starts `offerctl run` on it as a real process (the simulated
+marketplace, time compressed so the whole pipeline takes about a minute),
+prints one line per phase change as status commits reach origin, signs off
+every offer that comes to await sign-off the way a publisher would
+(`offerctl signoff`, its commit signed with the publisher's key, then the
+approver's `--no-ff` merge with an `Approved-by:` trailer, signed with the
+approver's own key, pushed), waits until every offer settles, stops the
+daemon with SIGTERM and prints the status table. The approval is verified,
+not typed: the controller counts it because the approver's key signed it.
 
 Every git process runs with a pinned identity and a private global config in
 the scratch directory, so the user's git settings are neither read nor
@@ -54,6 +58,7 @@ STUCK = frozenset({Phase.INVALID, Phase.FAILED})  # settled too, but the demo fa
 
 PUBLISHER = ("Dana Publisher", "dana@contoso.example")
 APPROVER = ("Rita Reviewer", "rita@contoso.example")
+SIGNERS_FILE = ".github/allowed_signers"
 PUBLISHING_YAML = f"""\
 # yaml-language-server: $schema=schemas/publishing.schema.json
 apiVersion: offers.marketplace/v1
@@ -62,6 +67,8 @@ signoff:
   provider: git
   approvers: [{APPROVER[1]}]
   requiredApprovals: 1
+  # An approval counts only when the approver's own key (listed here) signs it.
+  allowedSignersFile: {SIGNERS_FILE}
 """
 # Variables that would point git or offerctl somewhere other than the scratch directory.
 _DROPPED_ENV = frozenset({
@@ -187,10 +194,48 @@ class Scratch:
                     ignore=shutil.ignore_patterns("status.yaml", "signoff.yaml"),
                 )
         (self.publisher / "publishing.yaml").write_text(PUBLISHING_YAML, encoding="utf-8")
+        signers = self.publisher / SIGNERS_FILE
+        signers.parent.mkdir(parents=True, exist_ok=True)
+        signers.write_text(self.make_keys(), encoding="utf-8")
         self.git(self.publisher, "add", "-A")
         self.git(self.publisher, "commit", "-q", "-m", "Add the example offers")
         self.git(self.publisher, "push", "-q", "origin", f"HEAD:{BRANCH}")
         self.git(self.root, "clone", "-q", str(self.origin), str(self.checkout))
+
+    def key(self, who: tuple[str, str]) -> Path:
+        """The private ssh key the demo generated for `who`."""
+        return self.root / "keys" / who[1].partition("@")[0]
+
+    def signing(self, who: tuple[str, str]) -> tuple[str, ...]:
+        """git options that make the next commit signed with `who`'s ssh key."""
+        return ("-c", "gpg.format=ssh", "-c", f"user.signingKey={self.key(who)}")
+
+    def make_keys(self) -> str:
+        """An ssh signing key each for the publisher and the approver; the allowed signers."""
+        if shutil.which("ssh-keygen") is None:
+            raise DemoError("ssh-keygen is needed to make the demo's signing keys; install openssh")
+        (self.root / "keys").mkdir(mode=0o700, exist_ok=True)
+        lines = []
+        for who in (PUBLISHER, APPROVER):
+            key = self.key(who)
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", who[1], "-f", str(key)],
+                check=True, capture_output=True, env=dict(self.env),
+            )  # fmt: skip
+            kind, blob = key.with_suffix(".pub").read_text(encoding="utf-8").split()[:2]
+            lines.append(f"{who[1]} {kind} {blob}\n")
+        return "".join(lines)
+
+    def publisher_env(self) -> dict[str, str]:
+        """The environment for the publisher's `offerctl signoff`: commits signed by her key."""
+        config = self.root / "home" / "publisher.gitconfig"
+        config.write_text(
+            (self.root / "home" / ".gitconfig").read_text(encoding="utf-8")
+            + f"[commit]\n\tgpgSign = true\n[gpg]\n\tformat = ssh\n"
+            f"[user]\n\tsigningKey = {self.key(PUBLISHER)}\n",
+            encoding="utf-8",
+        )
+        return {**self.env, "GIT_CONFIG_GLOBAL": str(config)}
 
     def catch_up(self) -> None:
         """The publisher's clone at origin's tip (it never has work of its own left over)."""
@@ -314,7 +359,8 @@ class Demo:
         count = len(list(scratch.publisher.glob("offers/*/offer.yaml")))
         _say(
             f"  origin.git   the remote: {count} example offers and publishing.yaml "
-            f"(approver {APPROVER[1]}), pushed by {PUBLISHER[0]}"
+            f"(approver {APPROVER[1]}) and {SIGNERS_FILE} (their ssh signing keys, made with "
+            f"ssh-keygen), pushed by {PUBLISHER[0]}"
         )
         _say("  publisher/   the publisher's clone (where sign-offs are made and merged)")
         _say("  controller/  the daemon's own checkout, which it fetches into and pushes from")
@@ -402,26 +448,33 @@ class Demo:
         proc = subprocess.run(
             [sys.executable, "-m", "controller", "signoff", offer, "--repo", str(scratch.publisher),
              "--note", "Checked the preview: listing, plans and the package install."],
-            cwd=scratch.root, env=dict(scratch.env), capture_output=True, text=True, check=False,
+            cwd=scratch.root, env=scratch.publisher_env(), capture_output=True, text=True,
+            check=False,
         )  # fmt: skip
         if proc.returncode != 0:
             raise DemoError(f"offerctl signoff {offer} failed: {proc.stderr.strip()}")
         scratch.git(scratch.publisher, "push", "-q", "origin", branch)
-        _say(f"{pad}  {PUBLISHER[0]} runs `offerctl signoff {offer}` and pushes {branch}")
+        _say(
+            f"{pad}  {PUBLISHER[0]} runs `offerctl signoff {offer}` (commit signed with her key) "
+            f"and pushes {branch}"
+        )
         trailer = f"Approved-by: {APPROVER[0]} <{APPROVER[1]}>"
         for _ in range(PUSH_TRIES):
             # The daemon keeps pushing status: merge onto the newest tip, never force.
             scratch.catch_up()
             scratch.git(
-                scratch.publisher, "merge", "-q", "--no-ff", "--no-edit", "-m",
-                f"Merge {branch}: Go Live for {offer}", "-m", trailer, f"origin/{branch}",
-                who=APPROVER,
+                scratch.publisher, *scratch.signing(APPROVER), "merge", "-q", "--no-ff",
+                "--no-edit", "-S", "-m", f"Merge {branch}: Go Live for {offer}", "-m", trailer,
+                f"origin/{branch}", who=APPROVER,
             )  # fmt: skip
             pushed = scratch.git(
                 scratch.publisher, "push", "-q", "origin", f"HEAD:{BRANCH}", check=False
             )
             if pushed.returncode == 0:
-                _say(f"{pad}  {APPROVER[0]} approves and merges it into {BRANCH} ({trailer})")
+                _say(
+                    f"{pad}  {APPROVER[0]} approves: merges it into {BRANCH} ({trailer}), "
+                    "signed with her own key"
+                )
                 return
         raise DemoError(f"could not push the sign-off merge in {PUSH_TRIES} tries")
 

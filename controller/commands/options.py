@@ -12,8 +12,12 @@ Shared options: `--repo DIR` (default: the current directory) names the
 checkout; `--remote NAME --branch NAME` the branch a pass reads and pushes.
 `--marketplace URL` (default: the simulated marketplace in the repository's
 `.git/`; also env `OFFERCTL_MARKETPLACE`) and `--time-scale N` (simulated
-only; also env `OFFERCTL_TIME_SCALE`). Precedence: flag, environment,
-`publishing.yaml` (passed in by the caller as defaults), built-in default.
+only; also env `OFFERCTL_TIME_SCALE`). Precedence: flag, environment, then
+(time scale only) `publishing.yaml`, then the built-in default. Where the
+marketplace is, like where the GitHub API is (`--github-api-url`, env
+`OFFERCTL_GITHUB_API_URL`), is the operator's choice alone: the repository
+is written by whoever opens a pull request, and must not pick the host a
+token is sent to.
 
 Defaults that other modules also name (listen addresses, body limit, colour
 and data-format choices) are spelled out here so the parser need not import
@@ -36,6 +40,9 @@ if TYPE_CHECKING:
 
 ENV_MARKETPLACE = "OFFERCTL_MARKETPLACE"
 ENV_TIME_SCALE = "OFFERCTL_TIME_SCALE"  # = controller.marketplace.factory.ENV_TIME_SCALE
+ENV_GITHUB_API_URL = "OFFERCTL_GITHUB_API_URL"  # = controller.signoff.operator.ENV_GITHUB_API_URL
+ENV_GITHUB_TOKEN = "OFFERCTL_GITHUB_TOKEN"  # noqa: S105 - = signoff.operator.ENV_GITHUB_TOKEN
+DEFAULT_GITHUB_API_URL = "https://api.github.com"  # = signoff.operator.DEFAULT_GITHUB_API_URL
 COLOR_CHOICES = ("auto", "always", "never")  # = controller.present.console.COLOR_CHOICES
 DATA_FORMATS = ("json", "yaml")  # = controller.present.data.DATA_FORMATS
 DAEMON_LISTEN = "127.0.0.1:9464"  # = controller.daemon.http.DEFAULT_LISTEN
@@ -130,6 +137,15 @@ def add_marketplace_options(parser: argparse.ArgumentParser) -> None:
         help="Partner Center: read an in-flight submission at most this often "
         "(env OFFERCTL_POLL_INTERVAL; default 60)",
     )
+    signoff = parser.add_argument_group("sign-off evidence")
+    signoff.add_argument(
+        "--github-api-url",
+        metavar="URL",
+        default=None,
+        help="GitHub REST API for the github sign-off provider (env "
+        f"{ENV_GITHUB_API_URL}; default {DEFAULT_GITHUB_API_URL}); the token "
+        f"{ENV_GITHUB_TOKEN} is sent only there",
+    )
 
 
 def add_color_options(parser: argparse.ArgumentParser) -> None:
@@ -153,7 +169,6 @@ def marketplace_from_args(
     args: argparse.Namespace,
     repo_dir: Path,
     *,
-    default_url: str | None = None,
     default_time_scale: float | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Marketplace:
@@ -164,7 +179,7 @@ def marketplace_from_args(
     )
 
     env = os.environ if env is None else env
-    url = getattr(args, "marketplace", None) or env.get(ENV_MARKETPLACE) or default_url
+    url = getattr(args, "marketplace", None) or env.get(ENV_MARKETPLACE)
     scale = getattr(args, "time_scale", None)
     if scale is None and not env.get(ENV_TIME_SCALE) and not _is_http(url):
         scale = default_time_scale
@@ -363,6 +378,13 @@ def _signoff(parser: argparse.ArgumentParser) -> None:
         metavar="TEXT",
         default="",
         help="note for reviewers, stored in signoff.yaml (what you checked)",
+    )
+    parser.add_argument(
+        "--sign",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="sign the commit with your git signing key (default: whenever publishing.yaml's "
+        "git provider counts only signed approvals, else as commit.gpgSign says)",
     )
 
 

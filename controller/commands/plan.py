@@ -29,7 +29,12 @@ from pathlib import Path
 from typing import Any
 
 from controller.commands.options import ENV_MARKETPLACE
-from controller.commands.wiring import marketplace_at, watch_from_args
+from controller.commands.wiring import (
+    judge_from_args,
+    marketplace_at,
+    warn_moved_keys,
+    watch_from_args,
+)
 from controller.errors import EXIT_FAIL, EXIT_OK, UsageError
 from controller.gitrepo import OFFERS_DIR, GitRepo
 from controller.marketplace.committed import CommittedObservations
@@ -43,9 +48,7 @@ from controller.reconcile import (
     PlannedOffer,
     Reconciler,
     Watch,
-    default_judge,
     default_validate,
-    policy_at,
 )
 from controller.records import DisplayRecords
 from controller.statusread import check_offer_id, read_statuses, resolve, status_path
@@ -66,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
             base = policy_commit = resolve(repo, _local_rev(args))
         from_committed = not _marketplace_here(args, repo, policy_commit)
         if from_committed:
+            if policy_commit:  # marketplace_at, which warns otherwise, is not called here
+                warn_moved_keys(repo, policy_commit)
             if base is None and watch.remote and watch.branch:
                 base = repo.fetch(watch.remote, watch.branch)
             if base is None:  # pragma: no cover - set above in both modes
@@ -75,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
                 repo,
                 CommittedObservations(committed),
                 validate=default_validate,
-                judge=default_judge(repo),
+                judge=judge_from_args(args, repo, watch),
                 watch=watch,
                 clock=lambda: datetime.now(UTC),
                 records=DisplayRecords(committed),
@@ -85,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
                 repo,
                 marketplace_at(args, repo, policy_commit),
                 validate=default_validate,
-                judge=default_judge(repo),
+                judge=judge_from_args(args, repo, watch),
                 watch=watch,
                 clock=lambda: datetime.now(UTC),
             )
@@ -147,12 +152,12 @@ def plan_data(
 def _marketplace_here(args: argparse.Namespace, repo: GitRepo, commit: str | None) -> bool:
     """Whether a marketplace with the controller's observations can be asked from here.
 
-    Any marketplace named by the operator (flag, environment) or by publishing.yaml
-    is; the simulated default is only when its store already exists in this
+    Any marketplace named by the operator (flag, environment) is (publishing.yaml
+    may not name one: a pull request must not pick where a token goes); the
+    simulated default is only when its store already exists in this
     repository's git directory, i.e. in the controller's own clone.
     """
-    settings = policy_at(repo, commit).marketplace if commit else None
-    url = args.marketplace or os.environ.get(ENV_MARKETPLACE) or (settings.url if settings else "")
+    url = args.marketplace or os.environ.get(ENV_MARKETPLACE) or ""
     if (url or "").strip().lower() not in SIM_NAMES:
         return True
     return default_db_path(repo.common_dir).exists()

@@ -16,7 +16,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from controller.commands.wiring import known_tip, marketplace_at, watch_from_args
+from controller.commands.wiring import judge_from_args, known_tip, marketplace_at, watch_from_args
 from controller.errors import EXIT_FAIL, EXIT_OK
 from controller.gitrepo import GitRepo
 from controller.marketplace.api import Marketplace
@@ -36,7 +36,8 @@ def run(args: argparse.Namespace) -> int:
     repo_dir = Path(args.repo)
     with GitRepo(repo_dir) as repo:
         marketplace = marketplace_at(args, repo, known_tip(repo, watch))
-        result = reconcile(repo, marketplace, watch, full=args.full)
+        judge = judge_from_args(args, repo, watch)
+        result = reconcile(repo, marketplace, watch, full=args.full, judge=judge)
     _report(result, watch, args.output)
     return EXIT_FAIL if result.errors else EXIT_OK
 

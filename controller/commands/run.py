@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from controller import status
-from controller.commands.wiring import known_tip, marketplace_at, watch_from_args
+from controller.commands.wiring import judge_from_args, known_tip, marketplace_at, watch_from_args
 from controller.daemon import logging as daemon_logging
 from controller.daemon.http import parse_listen
 from controller.daemon.lock import DaemonLock, default_lock_path
@@ -35,7 +35,6 @@ from controller.reconcile import (
     PassResult,
     Reconciler,
     Watch,
-    default_judge,
     default_validate,
 )
 
@@ -70,7 +69,7 @@ def run(args: argparse.Namespace) -> int:
                 repo,
                 marketplace,
                 validate=default_validate,
-                judge=default_judge(repo),
+                judge=judge_from_args(args, repo, watch),
                 watch=watch,
                 clock=lambda: datetime.now(UTC),
                 # Each shard keeps its own reconciled record, so daemons over

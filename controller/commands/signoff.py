@@ -8,6 +8,12 @@ with "must not exist yet"), so the user's working tree, index and current
 branch are untouched. The commit is authored by the user's own git identity:
 the person asking for sign-off is the change's author, and so can never
 approve it. The output says how to push it and who may approve it.
+
+The commit is signed (`git commit-tree -S`, with the user's own signing
+key and `gpg.format`) when `--sign` is given, whenever the repository's
+git provider counts only signed approvals (unless `--no-sign`), or when
+git's `commit.gpgSign` says so (`signoff.trust: signature`): there, who wrote a sign-off
+branch is known only from its signatures, so an unsigned one never counts.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from controller.generation import short
 from controller.githistory import GitHistoryError
 from controller.gitrepo import check_ref_name, check_remote_name
 from controller.model import API_VERSION, Phase
-from controller.policy import POLICY_FILE, Policy, Provider, parse_policy
+from controller.policy import POLICY_FILE, ApprovalTrust, Policy, Provider, parse_policy
 from controller.signoff import load_authorization
 from controller.signoff.document import parse_signoff
 from controller.status import parse as parse_status
@@ -54,6 +60,7 @@ class _Job:
     base: str = ""  # resolved commit id
     remote: str = "origin"
     note: str = ""
+    sign: bool | None = None  # None: commit.gpgSign, else what the policy needs
 
     @property
     def path(self) -> str:
@@ -68,7 +75,9 @@ def run(args: argparse.Namespace) -> int:
     check_remote_name(args.remote)
     if len(args.note) > 2000:
         raise UsageError("--note is limited to 2,000 characters")
-    job = _Job(Path(args.repo), offer, args.base, remote=args.remote, note=args.note)
+    job = _Job(
+        Path(args.repo), offer, args.base, remote=args.remote, note=args.note, sign=args.sign
+    )
     try:
         return _signoff(job)
     except GitHistoryError as exc:
@@ -172,23 +181,42 @@ def _create_branch(job: _Job, branch: str, generation: str) -> str:
         f"Approves generation {generation} of offer {offer} for publishing.\n"
         "Merging this through an approved pull request is the publisher's Go Live.\n"
     )
+    sign = _should_sign(job)
+    signing = ["-S"] if sign else []
     proc = githistory.run_git(
         repo,
-        ["commit-tree", githistory.check_oid(tree), "-p", base, "-F", "-"],
+        ["commit-tree", *signing, githistory.check_oid(tree), "-p", base, "-F", "-"],
         stdin=message.encode(),
         check=False,
     )
     if proc.returncode != 0:
         detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+        hint = (
+            " (signing needs your key: git config user.signingKey, and gpg.format ssh for an "
+            "ssh key; --no-sign makes an unsigned commit, which counts only under "
+            "signoff.trust: push-access)"
+            if sign
+            else " (is your git user.name/user.email set?)"
+        )
         raise UserError(
-            "git could not create the commit: "
-            + (detail[-1] if detail else "unknown error")
-            + " (is your git user.name/user.email set?)"
+            "git could not create the commit: " + (detail[-1] if detail else "unknown error") + hint
         )
     commit = githistory.check_oid(proc.stdout.decode().strip())
     zero = "0" * len(base)  # "must not exist yet": never overwrite a branch someone made
     githistory.run_git(repo, ["update-ref", "-m", "offerctl signoff", ref, commit, zero])
     return commit
+
+
+def _should_sign(job: _Job) -> bool:
+    if job.sign is not None:
+        return job.sign
+    settings = _policy(job.repo, job.base).signoff
+    if settings.provider is Provider.GIT and settings.trust is ApprovalTrust.SIGNATURE:
+        return True  # an unsigned sign-off branch could never count
+    configured = githistory.run_git(
+        job.repo, ["config", "--bool", "--get", "commit.gpgSign"], check=False
+    )
+    return configured.returncode == 0 and configured.stdout.decode().strip() == "true"
 
 
 def _print_next_steps(job: _Job, branch: str, commit: str, generation: str) -> None:
@@ -210,11 +238,17 @@ def _print_next_steps(job: _Job, branch: str, commit: str, generation: str) -> N
     else:
         print(f"  2. open a pull request from {branch} into {target}")
     print(f"  3. {_who_approves(repo, base, offer, policy)}")
-    if settings.provider is Provider.GIT:
+    if settings.provider is Provider.GIT and settings.trust is ApprovalTrust.SIGNATURE:
+        print(
+            "  4. the approver merges it with a merge commit signed by their own key "
+            "(git merge --no-ff -S)\n     whose message carries 'Approved-by: Name <email>' "
+            f"naming them, as {settings.allowed_signers_file or 'the allowed signers'} knows them"
+        )
+    elif settings.provider is Provider.GIT:
         print(
             "  4. merge it with a merge commit (not a fast-forward or rebase) whose message "
-            "carries an\n     'Approved-by: Name <email>' trailer per approver, as your review "
-            "platform writes them"
+            "carries an\n     'Approved-by: Name <email>' trailer per approver (trust: "
+            "push-access: unverified, anyone who can push could type it)"
         )
     elif settings.provider is Provider.GITHUB:
         print("  4. merge it after approval; approvals of an earlier push do not count")

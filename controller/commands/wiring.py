@@ -1,19 +1,39 @@
 """Turning the shared command-line options into the objects a pass needs.
 
 `reconcile`, `run` and `plan` all read the watched branch from `--remote` /
-`--branch` and open the marketplace with defaults from the `publishing.yaml`
-of the commit they are about to read.
+`--branch`, open the marketplace the operator named (flags, environment;
+`publishing.yaml` may only set the simulated marketplace's time scale) and
+judge sign-offs with the GitHub endpoint the operator named. Nothing read
+from the repository chooses where a credential is sent.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
+from typing import TextIO
 
+from controller import githistory
 from controller.commands.options import marketplace_from_args
-from controller.errors import UsageError
-from controller.gitrepo import GitRepo, check_branch_name, check_remote_name
+from controller.errors import UsageError, UserError
+from controller.githistory import GitHistoryError
+from controller.gitrepo import OFFERS_DIR, GitRepo, check_branch_name, check_remote_name
 from controller.marketplace.api import Marketplace
-from controller.reconcile import Watch, policy_at
+from controller.model import SignOffVerdict
+from controller.policy import POLICY_FILE, parse_policy
+from controller.reconcile import (
+    SIGNOFF_FILE,
+    JudgeSignOff,
+    SignOffQuestion,
+    Watch,
+    policy_at,
+)
+from controller.signoff import evaluate_signoff
+from controller.signoff import rules as signoff_rules
+from controller.signoff.operator import github_endpoint
+from controller.yamlio import load_mapping
+
+_POLICY_MAX_BYTES = 1024 * 1024
 
 
 def watch_from_args(args: argparse.Namespace) -> Watch:
@@ -35,11 +55,62 @@ def known_tip(repo: GitRepo, watch: Watch) -> str | None:
 
 
 def marketplace_at(args: argparse.Namespace, repo: GitRepo, commit: str | None) -> Marketplace:
-    """The marketplace from flags, environment, or `publishing.yaml` at `commit`."""
+    """The marketplace from flags or environment (the time scale also from `publishing.yaml`)."""
     settings = policy_at(repo, commit).marketplace if commit else None
+    if commit:
+        warn_moved_keys(repo, commit)
     return marketplace_from_args(
         args,
         repo.worktree or repo.git_dir,
-        default_url=settings.url if settings else None,
         default_time_scale=settings.time_scale if settings else None,
     )
+
+
+def warn_moved_keys(repo: GitRepo, commit: str, stream: TextIO | None = None) -> list[str]:
+    """Tell the operator, on stderr, which publishing.yaml keys at `commit` are now theirs.
+
+    Those keys (endpoints, which variable holds a token) are ignored, never obeyed; an
+    unreadable publishing.yaml is reported where it is used, not here. The lines written.
+    """
+    try:
+        data = githistory.read_file(repo, commit, POLICY_FILE, _POLICY_MAX_BYTES)
+        document = load_mapping(data, name=POLICY_FILE).document if data is not None else None
+    except (UserError, GitHistoryError):
+        return []
+    lines = [
+        f"offerctl: warning: {POLICY_FILE}: {f.path}: {f.message}"
+        for f in parse_policy(document)[1]
+        if f.code == "MovedToOperator"
+    ]
+    for line in lines:
+        print(line, file=stream or sys.stderr)
+    return lines
+
+
+def judge_from_args(args: argparse.Namespace, repo: GitRepo, watch: Watch) -> JudgeSignOff:
+    """Sign-off evaluation with the operator's GitHub endpoint and the watched branch's name."""
+    endpoint = github_endpoint(getattr(args, "github_api_url", None))
+    branch = watch.branch  # None: the branch checked out (evaluate_signoff asks git)
+
+    def judge(question: SignOffQuestion) -> SignOffVerdict | None:
+        path = f"{OFFERS_DIR}/{question.offer}/{SIGNOFF_FILE}"
+        if question.files.kind(path) == "missing":
+            # The common case, answered without asking git anything.
+            return signoff_rules.precheck(
+                question.offer,
+                question.generation,
+                None,
+                question.policy.signoff,
+                authorization=None,
+            )
+        return evaluate_signoff(
+            repo,
+            question.commit,
+            question.offer,
+            question.generation,
+            question.policy,
+            endpoint=endpoint,
+            branch=branch,
+        )
+
+    return judge

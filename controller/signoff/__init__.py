@@ -15,6 +15,15 @@ judged by, such as naming its own approver or switching the provider to
 `none` in the pull request that adds the sign-off. Allowed signers are
 read from that same first parent (see `evidence_git`).
 
+Parsing is done once per content, not once per offer: publishing.yaml and
+CODEOWNERS are parsed once per blob (a reconcile pass over 1,000 signed-off
+offers reads the same two files 1,000 times), and tree lookups are made
+once per (repository, commit, path); all three are immutable, so these
+caches never go stale.
+
+Where the GitHub API is and which token is sent there are the operator's
+(`operator.GitHubEndpoint`); nothing read from the repository chooses them.
+
 Modules: `document` (signoff.yaml), `codeowners` (CODEOWNERS semantics),
 `approvers` (who may approve), `trailers` (commit trailers), `rules` (the
 decision), `evidence_git` / `evidence_github` (gathering).
@@ -24,16 +33,20 @@ from __future__ import annotations
 
 import os
 import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import lru_cache, partial
+from typing import TypeVar, cast
 
 from controller import githistory
 from controller.errors import UserError
 from controller.githistory import GitHistoryError, RepoHandle
+from controller.gittree import TreeEntry
 from controller.model import SignOffVerdict
 from controller.policy import (
     POLICY_FILE,
-    GitHubSettings,
     Policy,
     Provider,
     SignOffPolicy,
@@ -42,11 +55,13 @@ from controller.policy import (
 from controller.signoff import approvers, codeowners, evidence_git, evidence_github, rules
 from controller.signoff.document import MAX_BYTES, parse_signoff
 from controller.signoff.evidence_github import GitHubClient, GitHubError, GitHubRateLimited
+from controller.signoff.operator import GitHubEndpoint, github_endpoint
 from controller.signoff.rules import Authorization, ParsedSignOff, SignOffReason, Trust
 from controller.yamlio import load_mapping
 
 __all__ = [
     "GitHubClient",
+    "GitHubEndpoint",
     "GitHubError",
     "GitHubRateLimited",
     "SignOffReason",
@@ -69,13 +84,17 @@ def evaluate_signoff(
     policy: Policy,
     *,
     github: GitHubClient | None = None,
+    endpoint: GitHubEndpoint | None = None,
+    branch: str | None = None,
 ) -> SignOffVerdict:
     """Whether `offers/<offer_id>/signoff.yaml` at `commit` signs off `current_generation`.
 
     `repo` is a path (working tree or bare) or an object with `git_dir` (our
     `GitRepo`, GitPython's `Repo`); `commit` is the full hex id of the
-    watched branch's commit being reconciled. `github` overrides the client
-    the github provider would build from the policy (tests, shared caching).
+    watched branch's commit being reconciled, and `branch` that branch's
+    name (default: the branch checked out in `repo`). `endpoint` is the
+    GitHub API the operator named (default: from the environment, see
+    `operator`); `github` overrides the whole client (tests, shared caching).
     Raises ValueError only for a `commit` that is not a full hex id.
     """
     githistory.check_oid(commit)
@@ -85,7 +104,12 @@ def evaluate_signoff(
             reason=SignOffReason.INVALID.value,
             message=f"{offer_id!r} is not an offer id",
         )
-    question = _Question(repo, commit, offer_id, current_generation, github)
+    if branch is None:
+        try:
+            branch = githistory.current_branch(repo)
+        except GitHistoryError:
+            branch = None
+    question = _Question(repo, commit, offer_id, current_generation, github, endpoint, branch)
     verdict = _judge(question, policy, rules_commit=commit)
     if not verdict.valid or not verdict.commit:
         return verdict
@@ -101,6 +125,8 @@ class _Question:
     offer_id: str
     generation: str
     github: GitHubClient | None
+    endpoint: GitHubEndpoint | None
+    branch: str | None
 
 
 def _judge_under_earlier_rules(question: _Question, verdict: SignOffVerdict) -> SignOffVerdict:
@@ -159,9 +185,25 @@ def _judge(question: _Question, policy: Policy, *, rules_commit: str) -> SignOff
         return early
     if settings.provider is Provider.GITHUB:
         assert authorization is not None  # noqa: S101 - precheck ensures it
-        client = github or _client_for(settings.github, os.environ.get(settings.github.token_env))
+        if github is None:
+            try:
+                github = _client_for(
+                    settings.github.repository, question.endpoint or github_endpoint()
+                )
+            except UserError as exc:
+                return SignOffVerdict(
+                    valid=False,
+                    reason=SignOffReason.LOOKUP_FAILED.value,
+                    message=f"the GitHub API cannot be asked: {exc}",
+                )
         evidence, authorization = evidence_github.gather(
-            repo, commit, path, settings, client=client, authorization=authorization
+            repo,
+            commit,
+            path,
+            settings,
+            client=github,
+            authorization=authorization,
+            branch=question.branch,
         )
     else:
         evidence = evidence_git.gather(repo, commit, path, settings)
@@ -176,7 +218,7 @@ def _judge(question: _Question, policy: Policy, *, rules_commit: str) -> SignOff
 
 
 def _same_entry(repo: RepoHandle, a: str, b: str, path: str) -> bool:
-    one, other = githistory.tree_entry(repo, a, path), githistory.tree_entry(repo, b, path)
+    one, other = _tree_entry(repo, a, path), _tree_entry(repo, b, path)
     if one is None or other is None:
         return one is other
     return (one.mode, one.oid) == (other.mode, other.oid)
@@ -185,7 +227,7 @@ def _same_entry(repo: RepoHandle, a: str, b: str, path: str) -> bool:
 def _policy_at(repo: RepoHandle, commit: str) -> Policy:
     """publishing.yaml as `commit` holds it: defaults when absent; when it cannot be read,
     sign-off problems, so a broken file voids sign-offs rather than loosening them."""
-    entry = githistory.tree_entry(repo, commit, POLICY_FILE)
+    entry = _tree_entry(repo, commit, POLICY_FILE)
     if entry is None:
         return parse_policy(None)[0]
     problem = ""
@@ -195,8 +237,7 @@ def _policy_at(repo: RepoHandle, commit: str) -> Policy:
         problem = f"is {entry.size:,} bytes; the limit is {_POLICY_MAX_BYTES:,}"
     else:
         try:
-            data = githistory.read_blob(repo, entry.oid, _POLICY_MAX_BYTES)
-            return parse_policy(load_mapping(data, name=POLICY_FILE).document)[0]
+            return _once(("policy", entry.oid), partial(_parse_policy_blob, repo, entry.oid))
         except UserError as exc:  # YamlError and the loader's other refusals
             problem = str(exc)
     policy = parse_policy(None)[0]
@@ -204,11 +245,54 @@ def _policy_at(repo: RepoHandle, commit: str) -> Policy:
     return replace(policy, signoff=signoff)
 
 
+def _parse_policy_blob(repo: RepoHandle, oid: str) -> Policy:
+    data = githistory.read_blob(repo, oid, _POLICY_MAX_BYTES)
+    return parse_policy(load_mapping(data, name=POLICY_FILE).document)[0]
+
+
+def _parse_codeowners_blob(repo: RepoHandle, oid: str, location: str) -> codeowners.CodeOwners:
+    text = githistory.read_blob(repo, oid, codeowners.MAX_BYTES)
+    return codeowners.parse(text.decode("utf-8", "replace"), location)
+
+
+def _tree_entry(repo: RepoHandle, commit: str, path: str) -> TreeEntry | None:
+    """`githistory.tree_entry`, asked once per (repository, commit, path)."""
+    key = ("entry", _repo_key(repo), commit, path)
+    return _once(key, partial(githistory.tree_entry, repo, commit, path))
+
+
+def _repo_key(repo: RepoHandle) -> str:
+    git_dir = getattr(repo, "git_dir", None)
+    return os.path.realpath(git_dir if git_dir is not None else cast("str", repo))
+
+
+T = TypeVar("T")
+_CACHE: OrderedDict[Hashable, object] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
+_CACHE_ENTRIES = 8192
+
+
+def _once(key: Hashable, compute: Callable[[], T]) -> T:
+    """`compute()` once per key. Keys name immutable things only (a blob id, a commit's
+    tree entry), so an entry can be dropped when the cache is full but never goes stale.
+    Exceptions are not cached: a failed read is tried again."""
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return cast("T", _CACHE[key])
+    value = compute()
+    with _CACHE_LOCK:
+        _CACHE[key] = value
+        while len(_CACHE) > _CACHE_ENTRIES:
+            _CACHE.popitem(last=False)
+    return value
+
+
 @lru_cache(maxsize=8)
-def _client_for(settings: GitHubSettings, token: str | None) -> GitHubClient:
-    """One client per settings and token, kept across passes so its ETag cache saves the
-    rate limit (a rotated token makes a new client)."""
-    return GitHubClient(settings.repository, api_url=settings.api_url, token=token or None)
+def _client_for(repository: str, endpoint: GitHubEndpoint) -> GitHubClient:
+    """One client per repository and operator endpoint, kept across passes so its ETag
+    cache saves the rate limit (a rotated token makes a new client)."""
+    return GitHubClient.for_endpoint(repository, endpoint)
 
 
 def load_authorization(
@@ -242,13 +326,13 @@ def _read_document(repo: RepoHandle, commit: str, path: str) -> ParsedSignOff | 
 
 def _read_codeowners(repo: RepoHandle, commit: str) -> codeowners.CodeOwners | None:
     for location in codeowners.LOCATIONS:
-        entry = githistory.tree_entry(repo, commit, location)
+        entry = _tree_entry(repo, commit, location)
         if entry is None or entry.mode not in {"100644", "100755"}:
             continue
         if entry.size >= codeowners.MAX_BYTES:
             return codeowners.CodeOwners(
                 location, (), (f"{location} is 3 MB or more; GitHub ignores it, and so do we",)
             )
-        text = githistory.read_blob(repo, entry.oid, codeowners.MAX_BYTES)
-        return codeowners.parse(text.decode("utf-8", "replace"), location)
+        parse = partial(_parse_codeowners_blob, repo, entry.oid, location)
+        return _once(("codeowners", entry.oid, location), parse)
     return None

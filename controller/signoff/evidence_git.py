@@ -5,19 +5,28 @@ For the `git` provider (and the commit facts the other providers share):
   first-parent history that changed signoff.yaml's content;
 - approvals are its `Approved-by:` / `Reviewed-by:` trailers, as git parses
   them;
-- the change's authors are the authors (and `Co-authored-by:`) of the
-  commits a merge brought in, or of the commit itself when it is not a
-  merge; the merge's own author only when the merge itself wrote the file;
-- the signature is verified against keys read from the introducing commit's
+- signatures are verified against keys read from the introducing commit's
   *first parent*: the allowed signers as they stood before the change
-  arrived, so a pull request cannot add the key that signs it.
+  arrived, so a pull request cannot add the key that signs it. A good
+  signature names its *principal*, the identity git verified it for (the
+  allowed-signers entry whose key made it, or the OpenPGP user id); that,
+  not any author field, is who signed;
+- the change's authors: with `trust: signature` (the default), the
+  principals that signed the commits a merge brought in (or the signer of
+  a commit that is not a merge), and the merge's own signer when the merge
+  itself wrote the file; a commit in the change that no allowed signer
+  signed is listed in `unverified`, since nobody can tell who wrote it.
+  With `trust: push-access`, the author fields (and `Co-authored-by:`),
+  which are only text.
 """
 
 from __future__ import annotations
 
+import re
+
 from controller import githistory
 from controller.githistory import CommitInfo, GitHistoryError, RepoHandle
-from controller.policy import SignOffPolicy
+from controller.policy import ApprovalTrust, Provider, SignOffPolicy
 from controller.signoff.rules import (
     Approval,
     ChangeEvidence,
@@ -34,6 +43,9 @@ from controller.signoff.trailers import (
 )
 
 MAX_SIGNERS_BYTES = 256 * 1024
+# What `git verify-commit` prints for a good signature, ssh and OpenPGP.
+_SSH_GOOD = re.compile(r'^Good "git" signature for (?P<principal>.+?) with \S+ key \S+')
+_GPG_GOOD = re.compile(r'Good signature from "[^"<]*<(?P<principal>[^<>"\s]+)>')
 
 
 def gather(repo: RepoHandle, tip: str, path: str, policy: SignOffPolicy) -> ChangeEvidence:
@@ -45,15 +57,23 @@ def gather(repo: RepoHandle, tip: str, path: str, policy: SignOffPolicy) -> Chan
             return ChangeEvidence(commit="", lookup_error=f"{path} is not in commit {tip[:12]}")
         introducing = found
         info = githistory.commit_info(repo, introducing)
-        signature, detail = check_signature(repo, info, policy)
+        signers = _Signers.load(repo, info, policy)
+        signature, detail, signer = signers.check(info)
+        if policy.provider is Provider.GIT and policy.trust is ApprovalTrust.SIGNATURE:
+            authors, unverified = signed_authors(repo, info, path, signers, signer)
+        else:
+            authors, unverified = change_authors(repo, info, path), ()
         return ChangeEvidence(
             commit=info.id,
             parents=info.parents,
             committed_at=info.committed_at,
-            authors=change_authors(repo, info, path),
+            authors=authors,
             approvals=trailer_approvals(info),
             signature=signature,
             signature_detail=detail,
+            signer=signer,
+            writer=_author(info),
+            unverified=unverified,
         )
     except GitHistoryError as exc:
         return ChangeEvidence(commit=introducing, lookup_error=str(exc))
@@ -117,22 +137,77 @@ def _merge_wrote(repo: RepoHandle, merge: CommitInfo, path: str) -> bool:
     return True
 
 
-def check_signature(
-    repo: RepoHandle, info: CommitInfo, policy: SignOffPolicy
-) -> tuple[SignatureStatus, str]:
-    if not info.signed:
-        return SignatureStatus.UNSIGNED, "the commit is not signed"
-    signers: bytes | None = None
-    if policy.allowed_signers_file:
-        signers, problem = _trusted_signers(repo, info, policy.allowed_signers_file)
-        if problem:
-            return SignatureStatus.BAD, problem
-    if signers is None and not policy.gpg_home:
-        return SignatureStatus.NOT_CHECKED, "no allowedSignersFile or gpgHome is configured"
-    check = githistory.verify_commit(
-        repo, info.id, allowed_signers=signers, gpg_home=policy.gpg_home
-    )
-    return SignatureStatus(check.status.value), check.detail
+def signed_authors(
+    repo: RepoHandle, info: CommitInfo, path: str, signers: _Signers, merge_signer: str
+) -> tuple[tuple[Person, ...], tuple[str, ...]]:
+    """Who wrote the change, by verified signature; and the commits nobody verifiably signed."""
+    if not info.is_merge:
+        # A commit that is not a merge was written by whoever signed it.
+        return ((Person(email=merge_signer),) if merge_signer else ()), (
+            () if merge_signer else (info.id,)
+        )
+    people: list[Person] = []
+    unverified: list[str] = []
+    for listed in githistory.merged_commits(repo, info):
+        commit = githistory.commit_info(repo, listed.id)  # the log leaves `signed` unset
+        _status, _detail, principal = signers.check(commit)
+        if principal:
+            people.append(Person(email=principal))
+        else:
+            unverified.append(commit.id)
+    if _merge_wrote(repo, info, path):
+        if merge_signer:
+            people.append(Person(email=merge_signer))
+        else:
+            unverified.append(info.id)
+    return tuple(people), tuple(unverified)
+
+
+class _Signers:
+    """The trusted keys as they stood before the change (its first parent), and checks."""
+
+    def __init__(self, repo: RepoHandle, keys: bytes | None, gpg_home: str, problem: str) -> None:
+        self.repo = repo
+        self.keys = keys
+        self.gpg_home = gpg_home
+        self.problem = problem
+
+    @classmethod
+    def load(cls, repo: RepoHandle, info: CommitInfo, policy: SignOffPolicy) -> _Signers:
+        keys: bytes | None = None
+        problem = ""
+        if policy.allowed_signers_file:
+            keys, problem = _trusted_signers(repo, info, policy.allowed_signers_file)
+        return cls(repo, keys, policy.gpg_home, problem)
+
+    def check(self, info: CommitInfo) -> tuple[SignatureStatus, str, str]:
+        """(status, git's words, the verified principal or "")."""
+        if not info.signed:
+            return SignatureStatus.UNSIGNED, "the commit is not signed", ""
+        if self.problem:
+            return SignatureStatus.BAD, self.problem, ""
+        if self.keys is None and not self.gpg_home:
+            return (
+                SignatureStatus.NOT_CHECKED,
+                "no allowedSignersFile or gpgHome is configured",
+                "",
+            )
+        check = githistory.verify_commit(
+            self.repo, info.id, allowed_signers=self.keys, gpg_home=self.gpg_home
+        )
+        status = SignatureStatus(check.status.value)
+        if status is not SignatureStatus.GOOD:
+            return status, check.detail, ""
+        return status, check.detail, signature_principal(check.detail)
+
+
+def signature_principal(detail: str) -> str:
+    """The identity a good signature was verified for, from git's own words ("" if none)."""
+    for pattern in (_SSH_GOOD, _GPG_GOOD):
+        match = pattern.search(detail)
+        if match:
+            return match.group("principal").strip()
+    return ""
 
 
 def _trusted_signers(repo: RepoHandle, info: CommitInfo, path: str) -> tuple[bytes | None, str]:

@@ -1,8 +1,9 @@
 """Review evidence from GitHub's REST API: the merged pull request and its approving reviews.
 
-`GitHubClient` is a small urllib client: base URL configurable (a loopback
-server in tests, `https://HOST/api/v3` for GitHub Enterprise Server), token
-from the environment variable the policy names, sent only to that origin (as
+`GitHubClient` is a small urllib client: base URL and token from the
+operator (`controller.signoff.operator`: a loopback server in tests,
+`https://HOST/api/v3` for GitHub Enterprise Server), never from the
+repository; the token is sent only to that origin (as
 an unredirected header, and pagination links to another origin are refused),
 never logged or put in an error. Conditional requests (ETag) keep repeated
 reconcile passes from spending the rate limit. A rate limit (403/429 with
@@ -13,7 +14,11 @@ the evidence can be read again.
 
 What counts, following GitHub's own review semantics:
 - the pull request(s) associated with the introducing commit
-  (`GET /repos/{o}/{r}/commits/{sha}/pulls`); only a merged one counts;
+  (`GET /repos/{o}/{r}/commits/{sha}/pulls`); only one that was merged into
+  the watched branch (its base ref) and whose merge commit (or squash or
+  rebase result, `merge_commit_sha`) *is* the introducing commit counts: a
+  pull request merged elsewhere, or whose content reached the branch by
+  another commit, approved nothing that is on the branch;
 - each reviewer's latest review that has a state (COMMENTED and PENDING do
   not change a reviewer's state on GitHub); only APPROVED counts; DISMISSED
   or a later CHANGES_REQUESTED withdraws an approval;
@@ -26,7 +31,6 @@ What counts, following GitHub's own review semantics:
 from __future__ import annotations
 
 import json
-import os
 import re
 import threading
 import time
@@ -42,8 +46,9 @@ from typing import Any
 
 from controller import githistory
 from controller.githistory import RepoHandle
-from controller.policy import GitHubSettings, SignOffPolicy, is_acceptable_api_url
+from controller.policy import SignOffPolicy, is_acceptable_api_url
 from controller.signoff import evidence_git
+from controller.signoff.operator import GitHubEndpoint
 from controller.signoff.rules import Approval, Authorization, ChangeEvidence, Ignored, Person
 
 API_VERSION = "2022-11-28"
@@ -95,13 +100,9 @@ class GitHubClient:
         self._lock = threading.Lock()  # one client may serve several worker threads
 
     @classmethod
-    def from_settings(
-        cls, settings: GitHubSettings, environ: Mapping[str, str] | None = None
-    ) -> GitHubClient:
-        env = os.environ if environ is None else environ
-        return cls(
-            settings.repository, api_url=settings.api_url, token=env.get(settings.token_env) or None
-        )
+    def for_endpoint(cls, repository: str, endpoint: GitHubEndpoint) -> GitHubClient:
+        """A client for `repository` on the API the operator named, with the operator's token."""
+        return cls(repository, api_url=endpoint.api_url, token=endpoint.token)
 
     def __repr__(self) -> str:  # never show the token
         return f"GitHubClient({self.repository!r}, api_url={self.api_url!r})"
@@ -249,13 +250,18 @@ def gather(
     *,
     client: GitHubClient,
     authorization: Authorization,
+    branch: str | None,
 ) -> tuple[ChangeEvidence, Authorization]:
-    """Evidence from the pull request that merged the commit; team principals resolved."""
+    """Evidence from the pull request that merged the commit into `branch`; teams resolved.
+
+    `branch` is the watched branch's name; None (a detached checkout) means no
+    pull request can be shown to have been merged into it.
+    """
     base = evidence_git.gather(repo, tip, path, policy)
     if base.lookup_error:
         return base, authorization
     try:
-        evidence = _from_pull_requests(client, base)
+        evidence = _from_pull_requests(client, base, branch)
         if authorization.teams and evidence.approvals:
             authorization = _resolve_teams(client, authorization)
     except GitHubError as exc:
@@ -263,19 +269,15 @@ def gather(
     return evidence, authorization
 
 
-def _from_pull_requests(client: GitHubClient, base: ChangeEvidence) -> ChangeEvidence:
+def _from_pull_requests(
+    client: GitHubClient, base: ChangeEvidence, branch: str | None
+) -> ChangeEvidence:
     pulls = client.pulls_for_commit(base.commit)
     merged = [p for p in pulls if p.get("merged_at")]
-    if not merged:
-        open_ones = ", ".join(f"#{p.get('number')}" for p in pulls)
-        note = (
-            f"commit {base.commit[:12]} that brought signoff.yaml in was not merged through a "
-            f"pull request of {client.repository}"
-            + (f" (pull request {open_ones} is not merged)" if open_ones else " (a direct push?)")
-        )
+    note = merge_problem(pulls, base.commit, branch, client.repository)
+    if note:
         return _replace(base, pull_request_merged=False, review_note=note, approvals=())
-    merged.sort(key=lambda p: p.get("merge_commit_sha") != base.commit)
-    pull = merged[0]
+    pull = next(p for p in merged if _lands(p, base.commit, branch))
     number = pull.get("number")
     if not isinstance(number, int):
         raise GitHubError("a pull request without a number")
@@ -288,6 +290,49 @@ def _from_pull_requests(client: GitHubClient, base: ChangeEvidence) -> ChangeEvi
         pull_request_merged=True,
         authors=tuple(authors),
         approvals=latest_approvals(reviews, head),
+    )
+
+
+def _lands(pull: Mapping[str, Any], commit: str, branch: str | None) -> bool:
+    """Merged into `branch`, and its merge (or squash/rebase) commit is `commit`."""
+    return (
+        bool(pull.get("merged_at"))
+        and branch is not None
+        and _get(pull, "base", "ref") == branch
+        and pull.get("merge_commit_sha") == commit
+    )
+
+
+def merge_problem(
+    pulls: list[dict[str, Any]], commit: str, branch: str | None, repository: str
+) -> str:
+    """Why no pull request in `pulls` brought `commit` onto `branch` ("" when one did)."""
+    if any(_lands(p, commit, branch) for p in pulls):
+        return ""
+    brought = f"commit {commit[:12]} that brought signoff.yaml in"
+    merged = [p for p in pulls if p.get("merged_at")]
+    if not merged:
+        open_ones = ", ".join(f"#{p.get('number')}" for p in pulls)
+        return f"{brought} was not merged through a pull request of {repository}" + (
+            f" (pull request {open_ones} is not merged)" if open_ones else " (a direct push?)"
+        )
+    if branch is None:
+        return (
+            f"the watched branch is not known (a detached checkout), so no pull request can be "
+            f"shown to have merged {brought} into it; name it with --branch"
+        )
+    why = []
+    for p in merged:
+        number, into = p.get("number"), _get(p, "base", "ref")
+        if into != branch:
+            why.append(f"#{number} was merged into {str(into)!r}, not the watched {branch!r}")
+        else:
+            sha = str(p.get("merge_commit_sha") or "")[:12] or "(none)"
+            why.append(f"#{number}'s merge commit is {sha}, not {commit[:12]}")
+    return (
+        f"no pull request merged {brought} into {branch!r}: "
+        + "; ".join(why)
+        + " (its approvals are for a change that reached the branch some other way)"
     )
 
 

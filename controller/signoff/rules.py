@@ -17,7 +17,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from controller.model import SignOffVerdict
-from controller.policy import Provider, SignOffPolicy
+from controller.policy import ApprovalTrust, Provider, SignOffPolicy
 
 
 class SignOffReason(StrEnum):
@@ -53,8 +53,8 @@ class SignatureStatus(StrEnum):
 class Trust(StrEnum):
     """What an accepted verdict rests on."""
 
-    SIGNED = "signed"  # the commit carrying the approvals is signed by an allowed signer
-    PROTECTED_BRANCH = "protected-branch"  # trailers on an unsigned merge: trusts branch protection
+    SIGNED = "signed"  # each counted approver signed the commit carrying it with their own key
+    PUSH_ACCESS = "push-access"  # typed trailers, unverified: trusts whoever can push
     GITHUB_REVIEW = "github-review"  # approving reviews read from the GitHub API
     UNREVIEWED = "unreviewed"  # provider none
 
@@ -68,6 +68,7 @@ class Ignored(StrEnum):
     BOT = "bot"
     SELF = "self"
     UNAUTHORIZED = "unauthorized"
+    UNSIGNED = "unsigned"  # not signed by the approver's own key (trust: signature)
 
 
 _ALL_IGNORED_REASON: dict[Ignored, SignOffReason] = {
@@ -76,6 +77,7 @@ _ALL_IGNORED_REASON: dict[Ignored, SignOffReason] = {
     Ignored.BOT: SignOffReason.BOT,
     Ignored.SELF: SignOffReason.SELF_APPROVAL,
     Ignored.UNAUTHORIZED: SignOffReason.UNAUTHORIZED,
+    Ignored.UNSIGNED: SignOffReason.SIGNATURE_INVALID,
 }
 
 
@@ -188,6 +190,9 @@ class ChangeEvidence:
     approvals: tuple[Approval, ...] = ()
     signature: SignatureStatus = SignatureStatus.NOT_CHECKED
     signature_detail: str = ""
+    signer: str = ""  # the principal the introducing commit's good signature verified for
+    writer: Person | None = None  # the introducing commit's author field (text, for messages)
+    unverified: tuple[str, ...] = ()  # commits of the change no allowed signer signed
     pull_request: str = ""  # the merged pull request, where known
     pull_request_merged: bool = False  # github: a merged pull request carried the commit
     review_note: str = ""  # github: why no merged pull request counts
@@ -302,7 +307,38 @@ def decide(
     route = _route_problem(policy.provider, evidence)
     if route:
         return base.verdict(SignOffReason.NOT_REVIEWED, route)
+    if _verified_git(policy) and evidence.unverified:
+        listed = ", ".join(_c(c) for c in evidence.unverified[:5])
+        more = f" and {len(evidence.unverified) - 5} more" if len(evidence.unverified) > 5 else ""
+        return base.verdict(
+            SignOffReason.SIGNATURE_INVALID,
+            f"commit {listed}{more} of the change that brought signoff.yaml in is not signed by "
+            "an allowed signer, so who wrote it, and whether its approval is a self-approval, "
+            "cannot be verified (sign every commit of a sign-off branch, or set "
+            "signoff.trust: push-access to accept unverified approvals)",
+        )
     return _count(policy, authorization, evidence, base)
+
+
+def _verified_git(policy: SignOffPolicy) -> bool:
+    return policy.provider is Provider.GIT and policy.trust is ApprovalTrust.SIGNATURE
+
+
+def _unsigned_approval(policy: SignOffPolicy, evidence: ChangeEvidence, person: Person) -> str:
+    """Why a trailer approval is not bound to its approver's signature ("" when it is)."""
+    if not _verified_git(policy):
+        return ""
+    if not evidence.signer:
+        return (
+            f"is only typed in commit {_c(evidence.commit)}, which {_signature_words(evidence)}; "
+            "an approval counts when the approver signs the merge with their own key"
+        )
+    if person.email.lower() != evidence.signer.lower():
+        return (
+            f"did not sign commit {_c(evidence.commit)}: its signature verifies for "
+            f"{evidence.signer!r}, not for the approver named in the trailer"
+        )
+    return ""
 
 
 def _route_problem(provider: Provider, evidence: ChangeEvidence) -> str:
@@ -349,6 +385,8 @@ def _count(
             ignored.append((approval, approval.ignored, approval.ignored_why))
         elif person.is_bot:
             ignored.append((approval, Ignored.BOT, "is a bot; bots never sign off"))
+        elif why := _unsigned_approval(policy, evidence, person):
+            ignored.append((approval, Ignored.UNSIGNED, why))
         elif any(person.same_as(author) for author in evidence.authors):
             ignored.append((approval, Ignored.SELF, "authored the change (self-approval)"))
         elif not authorization.allows(person):
@@ -369,7 +407,7 @@ def _count(
     notes = "; ".join(authorization.notes)
     names = [a.person.principal for a in counted]
     if len(counted) >= required:
-        trust = _trust(policy.provider, evidence)
+        trust = _trust(policy, evidence)
         message = (
             f"signed off by {', '.join(a.person.label() for a in counted)} through "
             f"{_through(evidence)}; trust: {trust}{_trust_words(trust, evidence)}"
@@ -397,6 +435,11 @@ def _count(
         message += f"; not counted: {ignored_text}"
     if notes:
         message += f"; note: {notes}"
+    if _verified_git(policy) and required > 1:
+        message += (
+            "; note: the git provider verifies one approval per merge (its signer's), so "
+            f"requiredApprovals: {required} needs the github provider or trust: push-access"
+        )
     return base.verdict(reason, message, approvers=names)
 
 
@@ -410,25 +453,24 @@ def _unique(
     return out
 
 
-def _trust(provider: Provider, evidence: ChangeEvidence) -> Trust:
-    if provider is Provider.GITHUB:
+def _trust(policy: SignOffPolicy, evidence: ChangeEvidence) -> Trust:
+    if policy.provider is Provider.GITHUB:
         return Trust.GITHUB_REVIEW
-    if evidence.signature is SignatureStatus.GOOD:
+    if _verified_git(policy):
         return Trust.SIGNED
-    return Trust.PROTECTED_BRANCH
+    return Trust.PUSH_ACCESS
 
 
 def _trust_words(trust: Trust, evidence: ChangeEvidence) -> str:
-    if trust is not Trust.PROTECTED_BRANCH:
+    if trust is Trust.SIGNED:
+        return f" (the approver's own key signed commit {_c(evidence.commit)})"
+    if trust is not Trust.PUSH_ACCESS:
         return ""
-    state = (
-        "is unsigned"
-        if evidence.signature is SignatureStatus.UNSIGNED
-        else "is not signed by an allowed signer"
-    )
+    writer = evidence.writer.label() if evidence.writer else "someone"
     return (
-        f" (the merge commit {state}: this relies on the watched branch accepting only "
-        "reviewed merges)"
+        " (UNVERIFIED: the approval is a typed trailer that no signature binds to the approver, "
+        f"accepted because signoff.trust is push-access; commit {_c(evidence.commit)} was "
+        f"written by {writer}, as its author field says)"
     )
 
 

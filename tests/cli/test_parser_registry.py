@@ -126,6 +126,12 @@ def test_defaults_spelled_out_in_the_registry_equal_their_owners() -> None:
     assert options.COLOR_CHOICES == COLOR_CHOICES
     assert options.DATA_FORMATS == DATA_FORMATS
 
+    from controller.signoff import operator
+
+    assert options.ENV_GITHUB_API_URL == operator.ENV_GITHUB_API_URL
+    assert options.ENV_GITHUB_TOKEN == operator.ENV_GITHUB_TOKEN
+    assert options.DEFAULT_GITHUB_API_URL == operator.DEFAULT_GITHUB_API_URL
+
 
 def test_python_dash_m_controller_prints_the_version() -> None:
     done = subprocess.run([sys.executable, "-m", "controller", "--version"],

@@ -44,6 +44,8 @@ def policy(*, prune: bool = False) -> str:
     text = (
         "apiVersion: offers.marketplace/v1\nkind: Publishing\n"
         f"signoff:\n  approvers: [{APPROVER[1]}]\n"
+        # These scenarios are about git hazards; typed trailers stand in for review.
+        "  trust: push-access\n"
     )
     return text + ("prune: true\n" if prune else "")
 

@@ -1,5 +1,10 @@
 """Attacks on the sign-off gate, tried on real git histories.
 
+These run with `signoff.trust: push-access` (typed trailers count): they are
+about who counts and which rules apply, which is the same in both modes, and
+the unverified mode is the one where only these rules stand in the way. The
+signed default is attacked in test_signoff_trust.py.
+
 Each test is one way someone could try to make an offer go live without an
 authorized, reviewed sign-off of its exact generation. The policy is read
 from the reconciled commit exactly as the reconciler reads it
@@ -37,7 +42,9 @@ SIGNOFF = f"offers/{OFFER}/signoff.yaml"
 MANIFEST = f"offers/{OFFER}/offer.yaml"
 ANA_OK = "Approved-by: Ana Approver <ana@contoso.com>"
 EVE_OK = "Approved-by: Eve Outsider <eve@elsewhere.example>"
-NO_APPROVERS_POLICY = "apiVersion: offers.marketplace/v1\nkind: Publishing\n"
+NO_APPROVERS_POLICY = (
+    "apiVersion: offers.marketplace/v1\nkind: Publishing\nsignoff:\n  trust: push-access\n"
+)
 
 
 def judged_as_the_controller_would(repo: OffersRepo) -> SignOffVerdict:
@@ -118,7 +125,7 @@ class TestRulesCannotBeRewrittenByTheChangeTheyJudge:
         self, repo: OffersRepo
     ) -> None:
         widened = (
-            "apiVersion: offers.marketplace/v1\nkind: Publishing\nsignoff:\n"
+            "apiVersion: offers.marketplace/v1\nkind: Publishing\nsignoff:\n  trust: push-access\n"
             "  approvers: [ana@contoso.com, bo@contoso.com, eve@elsewhere.example]\n"
         )
         repo.git("checkout", "-q", "-b", "signoff/x", "main")
@@ -139,7 +146,7 @@ class TestRulesCannotBeRewrittenByTheChangeTheyJudge:
         self, repo: OffersRepo
     ) -> None:
         two = (
-            "apiVersion: offers.marketplace/v1\nkind: Publishing\nsignoff:\n"
+            "apiVersion: offers.marketplace/v1\nkind: Publishing\nsignoff:\n  trust: push-access\n"
             "  approvers: [ana@contoso.com, bo@contoso.com]\n  requiredApprovals: 2\n"
         )
         one = two.replace("requiredApprovals: 2", "requiredApprovals: 1")
@@ -161,7 +168,7 @@ class TestRulesCannotBeRewrittenByTheChangeTheyJudge:
         repo.merge(trailers=(ANA_OK,))
         assert judged_as_the_controller_would(repo).valid
         revoked = (
-            "apiVersion: offers.marketplace/v1\nkind: Publishing\nsignoff:\n"
+            "apiVersion: offers.marketplace/v1\nkind: Publishing\nsignoff:\n  trust: push-access\n"
             "  approvers: [bo@contoso.com]\n"
         )
         repo.commit({"publishing.yaml": revoked}, "Ana left", BO)
@@ -173,7 +180,7 @@ class TestRulesCannotBeRewrittenByTheChangeTheyJudge:
 
     def test_policy_change_merged_before_the_sign_off_counts(self, repo: OffersRepo) -> None:
         widened = (
-            "apiVersion: offers.marketplace/v1\nkind: Publishing\nsignoff:\n"
+            "apiVersion: offers.marketplace/v1\nkind: Publishing\nsignoff:\n  trust: push-access\n"
             "  approvers: [ana@contoso.com, eve@elsewhere.example]\n"
         )
         repo.commit({"publishing.yaml": widened}, "Eve joins the approvers", ANA)

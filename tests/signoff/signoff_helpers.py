@@ -35,6 +35,7 @@ apiVersion: offers.marketplace/v1
 kind: Publishing
 signoff:
   approvers: [ana@contoso.com, bo@contoso.com]
+  trust: push-access  # typed trailers count; the signed default is tested on its own
 """
 
 
@@ -84,19 +85,31 @@ class OffersRepo:
         message: str = "Change",
         person: tuple[str, str] = CARL,
         extra: tuple[str, ...] = (),
+        sign_with: Path | None = None,
     ) -> str:
         self.repos.write(self.path, files)
         self.git("add", "-A", "--", *files, person=person)
-        self.git("commit", "-q", "--allow-empty", "-m", message, *extra, person=person)
+        args = ["commit", "-q", "--allow-empty", "-m", message, *extra]
+        if sign_with is not None:
+            args = [*_signing(sign_with), *args, "-S"]
+        self.git(*args, person=person)
         return self.head()
 
     def branch_signoff(
-        self, gen: str, branch: str = "signoff/x", person: tuple[str, str] = CARL, note: str = ""
+        self,
+        gen: str,
+        branch: str = "signoff/x",
+        person: tuple[str, str] = CARL,
+        note: str = "",
+        sign_with: Path | None = None,
     ) -> None:
         """A branch off main whose one commit (by `person`) writes signoff.yaml."""
         self.git("checkout", "-q", "-b", branch, "main")
         self.commit(
-            {f"offers/{OFFER}/signoff.yaml": signoff_yaml(gen, note=note)}, "Sign off", person
+            {f"offers/{OFFER}/signoff.yaml": signoff_yaml(gen, note=note)},
+            "Sign off",
+            person,
+            sign_with=sign_with,
         )
         self.git("checkout", "-q", "main")
 
@@ -113,7 +126,7 @@ class OffersRepo:
             message += "\n\n" + "\n".join(trailers)
         args = ["merge", "-q", "--no-ff", "-m", message]
         if sign_with is not None:
-            args = ["-c", "gpg.format=ssh", "-c", f"user.signingKey={sign_with}", *args, "-S"]
+            args = [*_signing(sign_with), *args, "-S"]
         self.git(*args, branch, person=person)
         return self.head()
 
@@ -132,9 +145,14 @@ class OffersRepo:
         for trailer in trailers:
             args += ["--trailer", trailer]
         if sign_with is not None:
-            args = ["-c", "gpg.format=ssh", "-c", f"user.signingKey={sign_with}", *args, "-S"]
+            args = [*_signing(sign_with), *args, "-S"]
         git(self.path, *args, env=env)
         return self.head()
+
+
+def _signing(key: Path) -> list[str]:
+    """git options that sign with an ssh key, as `git commit -S` with gpg.format=ssh does."""
+    return ["-c", "gpg.format=ssh", "-c", f"user.signingKey={key}"]
 
 
 def make_offers_repo(gitrepos: GitRepos) -> OffersRepo:

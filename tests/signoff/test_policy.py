@@ -10,6 +10,7 @@ import yaml
 
 from controller.policy import (
     DEFAULT_POLICY,
+    ApprovalTrust,
     ControllerIdentity,
     GitHubSettings,
     Provider,
@@ -39,13 +40,13 @@ def test_the_full_example_reads_every_field() -> None:
 
     assert findings == []
     assert policy.holidays_country == "US"
-    assert policy.marketplace.url == "http://127.0.0.1:8080"
     assert policy.marketplace.time_scale == 1_000_000
     s = policy.signoff
     assert s.provider is Provider.GITHUB
     assert s.approvers == ("release-managers", "ana@contoso.com", "@bo")
     assert s.group("release-managers") == ("carl@contoso.com", "@dee", "@contoso/marketplace-team")
     assert s.required_approvals == 2
+    assert s.trust is ApprovalTrust.SIGNATURE
     assert s.require_signed_commits is True
     assert s.allowed_signers_file == ".github/allowed_signers"
     assert s.github.repository == "contoso/offers"
@@ -127,13 +128,38 @@ def test_allowed_signers_must_stay_inside_the_repository() -> None:
         assert policy.signoff.problems
 
 
-def test_plain_http_github_api_only_on_loopback() -> None:
-    remote, findings = parse_policy(
-        {**HEAD, "signoff": {"github": {"apiUrl": "http://github.example.com"}}}
-    )
-    local, ok = parse_policy(
-        {**HEAD, "signoff": {"github": {"apiUrl": "http://127.0.0.1:8080/api/"}}}
-    )
+def test_default_trust_is_the_approvers_own_signature() -> None:
+    assert DEFAULT_POLICY.signoff.trust is ApprovalTrust.SIGNATURE
+    policy, findings = parse_policy({**HEAD, "signoff": {"trust": "push-access"}})
+    assert findings == []
+    assert policy.signoff.trust is ApprovalTrust.PUSH_ACCESS
 
-    assert findings and remote.signoff.github.api_url == "https://api.github.com"
-    assert ok == [] and local.signoff.github.api_url == "http://127.0.0.1:8080/api"
+
+@pytest.mark.parametrize(
+    ("document", "path", "moved_to"),
+    [
+        ({"marketplace": {"url": "http://127.0.0.1:9"}}, "$.marketplace.url", "--marketplace"),
+        (
+            {"signoff": {"github": {"apiUrl": "https://attacker.example"}}},
+            "$.signoff.github.apiUrl",
+            "--github-api-url",
+        ),
+        (
+            {"signoff": {"github": {"tokenEnv": "OFFERCTL_WEBHOOK_SECRET"}}},
+            "$.signoff.github.tokenEnv",
+            "OFFERCTL_GITHUB_TOKEN",
+        ),
+    ],
+)
+def test_endpoint_and_credential_keys_warn_that_they_moved_to_the_operator(
+    document: dict[str, Any], path: str, moved_to: str
+) -> None:
+    policy, findings = parse_policy({**HEAD, **document})
+
+    assert [(f.code, f.path, f.severity.value) for f in findings] == [
+        ("MovedToOperator", path, "warning")
+    ]
+    assert moved_to in findings[0].message
+    # A moved key is ignored, not a broken sign-off policy.
+    assert policy.signoff.problems == ()
+    assert policy == parse_policy(HEAD)[0]

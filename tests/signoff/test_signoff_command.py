@@ -7,7 +7,7 @@ from git_helpers import GitRepos
 from signoff_helpers import ANA, CARL, OFFER, OffersRepo, make_offers_repo
 
 from controller.cli import main
-from controller.policy import Policy, SignOffPolicy
+from controller.policy import ApprovalTrust, Policy, SignOffPolicy
 from controller.signoff import evaluate_signoff
 from controller.signoff.document import parse_signoff
 
@@ -79,7 +79,9 @@ def test_the_branch_merged_with_approval_is_accepted(repo: OffersRepo) -> None:
         repo.head(),
         OFFER,
         repo.generation(),
-        Policy(signoff=SignOffPolicy(approvers=("ana@contoso.com",))),
+        Policy(
+            signoff=SignOffPolicy(approvers=("ana@contoso.com",), trust=ApprovalTrust.PUSH_ACCESS)
+        ),
     )
     assert result.valid, result.message
 
@@ -98,7 +100,9 @@ def test_the_person_running_it_cannot_approve_it(repo: OffersRepo) -> None:
         repo.head(),
         OFFER,
         repo.generation(),
-        Policy(signoff=SignOffPolicy(approvers=("ana@contoso.com",))),
+        Policy(
+            signoff=SignOffPolicy(approvers=("ana@contoso.com",), trust=ApprovalTrust.PUSH_ACCESS)
+        ),
     )
     assert result.reason == "SelfApproval"
 

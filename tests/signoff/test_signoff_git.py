@@ -15,6 +15,7 @@ from signoff_helpers import (
     MERGER,
     OFFER,
     OffersRepo,
+    SshKey,
     make_key,
     make_offers_repo,
     offer_yaml,
@@ -23,17 +24,28 @@ from signoff_helpers import (
 
 from controller.gitrepo import GitRepo
 from controller.model import SignOffVerdict
-from controller.policy import Policy, Provider, SignOffPolicy, parse_policy
+from controller.policy import ApprovalTrust, Policy, Provider, SignOffPolicy, parse_policy
 from controller.signoff import evaluate_signoff
 
 SIGNOFF = f"offers/{OFFER}/signoff.yaml"
+SIGNERS = ".github/allowed_signers"
 ANA_OK = "Approved-by: Ana Approver <ana@contoso.com>"
 BO_OK = "Reviewed-by: Bo Reviewer <bo@contoso.com>"
 
 
 def policy(**signoff: object) -> Policy:
-    settings = SignOffPolicy(approvers=("ana@contoso.com", "bo@contoso.com"))
+    """Ana and Bo approve. Typed trailers count (`trust: push-access`) unless a test says
+    otherwise: most tests here are about who counts, which is the same in both modes;
+    `TestSignedApprovals` covers the default, where only the approver's own signature does."""
+    settings = SignOffPolicy(
+        approvers=("ana@contoso.com", "bo@contoso.com"), trust=ApprovalTrust.PUSH_ACCESS
+    )
     return Policy(signoff=replace(settings, **signoff))  # type: ignore[arg-type]
+
+
+def signed_policy() -> Policy:
+    """The default trust (signature), with the allowed signers file."""
+    return policy(trust=ApprovalTrust.SIGNATURE, allowed_signers_file=SIGNERS)
 
 
 def verdict(repo: OffersRepo, pol: Policy | None = None, gen: str | None = None) -> SignOffVerdict:
@@ -60,10 +72,13 @@ class TestAcceptedSignOff:
         assert result.generation == repo.generation()
         assert result.approvers == ("ana@contoso.com",)
         assert result.commit == merge
-        assert result.trust == "protected-branch"
+        assert result.trust == "push-access"
         assert result.approved_at is not None
         assert "Ana Approver <ana@contoso.com>" in result.message
         assert merge[:12] in result.message
+        # Plainly unverified, and who wrote the merge.
+        assert "UNVERIFIED" in result.message
+        assert "Merge Bot Platform <merges@contoso.com>" in result.message
 
     def test_sign_off_merged_before_the_offer_awaits_it_still_counts_later(
         self, repo: OffersRepo
@@ -292,7 +307,11 @@ class TestWhoMayApprove:
             {
                 "apiVersion": "offers.marketplace/v1",
                 "kind": "Publishing",
-                "signoff": {"approvers": ["release"], "groups": {"release": ["bo@contoso.com"]}},
+                "signoff": {
+                    "approvers": ["release"],
+                    "groups": {"release": ["bo@contoso.com"]},
+                    "trust": "push-access",
+                },
             }
         )
         assert findings == []
@@ -399,27 +418,11 @@ class TestHowItArrived:
         assert "requiredApprovals" in result.message
 
 
-class TestSignedCommits:
-    """requireSignedCommits: the merge must verify against allowed signers from before it."""
+class TestSignedCommitsUnderPushAccess:
+    """trust: push-access with requireSignedCommits: the merge must verify, by anyone's key."""
 
     def _with_signers(self, repo: OffersRepo, content: str) -> None:
         repo.commit({".github/allowed_signers": content}, "Trust the merge key", CARL)
-
-    def test_ssh_signed_merge_verifies_and_is_trusted_as_signed(
-        self, repo: OffersRepo, tmp_path: Path
-    ) -> None:
-        key = make_key(tmp_path / "keys", "merge-key")
-        self._with_signers(repo, key.allowed_signers(MERGER[1]))
-        repo.branch_signoff(repo.generation())
-        repo.merge(trailers=(ANA_OK,), sign_with=key.private)
-
-        result = verdict(
-            repo,
-            policy(require_signed_commits=True, allowed_signers_file=".github/allowed_signers"),
-        )
-
-        assert result.valid, result.message
-        assert result.trust == "signed"
 
     def test_unsigned_merge_fails_when_signatures_are_required(
         self, repo: OffersRepo, tmp_path: Path
@@ -437,69 +440,148 @@ class TestSignedCommits:
         assert result.reason == "SignatureInvalid"
         assert "not signed" in result.message
 
-    def test_merge_signed_by_an_unknown_key_fails(self, repo: OffersRepo, tmp_path: Path) -> None:
-        trusted = make_key(tmp_path / "keys", "merge-key")
-        stranger = make_key(tmp_path / "keys", "other-key")
-        self._with_signers(repo, trusted.allowed_signers(MERGER[1]))
+    def test_merge_signed_by_the_platform_key_is_still_unverified(
+        self, repo: OffersRepo, tmp_path: Path
+    ) -> None:
+        key = make_key(tmp_path / "keys", "merge-key")
+        self._with_signers(repo, key.allowed_signers(MERGER[1]))
         repo.branch_signoff(repo.generation())
-        repo.merge(trailers=(ANA_OK,), sign_with=stranger.private)
+        repo.merge(trailers=(ANA_OK,), sign_with=key.private)
 
         result = verdict(
             repo,
             policy(require_signed_commits=True, allowed_signers_file=".github/allowed_signers"),
         )
+
+        assert result.valid, result.message
+        assert result.trust == "push-access"
+        assert "UNVERIFIED" in result.message
+
+
+class TestSignedApprovals:
+    """The default (trust: signature): an approval counts only under the approver's own key.
+
+    Every commit of the change is signed too, so who wrote it is known from the
+    signature, never from an author field.
+    """
+
+    @pytest.fixture
+    def keys(self, repo: OffersRepo, tmp_path: Path) -> dict[str, SshKey]:
+        made = {
+            person[1]: make_key(tmp_path / "keys", person[1].split("@")[0])
+            for person in (ANA, BO, CARL, MERGER)
+        }
+        signers = "".join(key.allowed_signers(email) for email, key in made.items())
+        repo.commit({SIGNERS: signers}, "Trust our keys", CARL)
+        return made
+
+    def test_merge_signed_by_the_named_approver_is_trusted_as_signed(
+        self, repo: OffersRepo, keys: dict[str, SshKey]
+    ) -> None:
+        repo.branch_signoff(repo.generation(), sign_with=keys[CARL[1]].private)
+        merge = repo.merge(trailers=(ANA_OK,), person=ANA, sign_with=keys[ANA[1]].private)
+
+        result = verdict(repo, signed_policy())
+
+        assert result.valid, result.message
+        assert result.trust == "signed"
+        assert result.approvers == ("ana@contoso.com",)
+        assert result.commit == merge
+
+    def test_trailer_naming_someone_else_than_the_signer_does_not_count(
+        self, repo: OffersRepo, keys: dict[str, SshKey]
+    ) -> None:
+        repo.branch_signoff(repo.generation(), sign_with=keys[CARL[1]].private)
+        repo.merge(trailers=(ANA_OK,), sign_with=keys[MERGER[1]].private)
+
+        result = verdict(repo, signed_policy())
 
         assert not result.valid
         assert result.reason == "SignatureInvalid"
+        assert "merges@contoso.com" in result.message
 
-    def test_key_added_by_the_same_change_is_not_trusted(
-        self, repo: OffersRepo, tmp_path: Path
+    def test_unsigned_merge_with_a_trailer_does_not_count(
+        self, repo: OffersRepo, keys: dict[str, SshKey]
     ) -> None:
-        trusted = make_key(tmp_path / "keys", "merge-key")
-        stranger = make_key(tmp_path / "keys", "other-key")
-        self._with_signers(repo, trusted.allowed_signers(MERGER[1]))
-        repo.git("checkout", "-q", "-b", "signoff/x")
-        repo.commit(
-            {
-                SIGNOFF: signoff_yaml(repo.generation()),
-                ".github/allowed_signers": trusted.allowed_signers(MERGER[1])
-                + stranger.allowed_signers(EVE[1]),
-            },
-            "Sign off and trust me",
-            EVE,
-        )
-        repo.git("checkout", "-q", "main")
+        repo.branch_signoff(repo.generation(), sign_with=keys[CARL[1]].private)
+        repo.merge(trailers=(ANA_OK,))
+
+        result = verdict(repo, signed_policy())
+
+        assert result.reason == "SignatureInvalid"
+        assert "not signed" in result.message
+
+    def test_merge_signed_by_an_unknown_key_fails(
+        self, repo: OffersRepo, keys: dict[str, SshKey], tmp_path: Path
+    ) -> None:
+        stranger = make_key(tmp_path / "keys", "stranger")
+        repo.branch_signoff(repo.generation(), sign_with=keys[CARL[1]].private)
         repo.merge(trailers=(ANA_OK,), sign_with=stranger.private)
 
-        result = verdict(
-            repo,
-            policy(require_signed_commits=True, allowed_signers_file=".github/allowed_signers"),
-        )
+        result = verdict(repo, signed_policy())
 
         assert result.reason == "SignatureInvalid"
 
-    def test_signed_squash_commit_counts_without_a_merge(
-        self, repo: OffersRepo, tmp_path: Path
+    def test_key_added_by_the_same_change_is_not_trusted(
+        self, repo: OffersRepo, keys: dict[str, SshKey], tmp_path: Path
     ) -> None:
-        key = make_key(tmp_path / "keys", "merge-key")
-        self._with_signers(repo, key.allowed_signers(MERGER[1]))
+        stranger = make_key(tmp_path / "keys", "stranger")
+        repo.git("checkout", "-q", "-b", "signoff/x")
+        current = repo.git("show", f"HEAD:{SIGNERS}")
+        repo.commit(
+            {
+                SIGNOFF: signoff_yaml(repo.generation()),
+                SIGNERS: current + stranger.allowed_signers(ANA[1]),
+            },
+            "Sign off and trust me",
+            EVE,
+            sign_with=stranger.private,
+        )
+        repo.git("checkout", "-q", "main")
+        repo.merge(trailers=(ANA_OK,), person=ANA, sign_with=stranger.private)
+
+        result = verdict(repo, signed_policy())
+
+        assert result.reason == "SignatureInvalid"
+
+    def test_unsigned_commit_on_the_branch_makes_authorship_unverifiable(
+        self, repo: OffersRepo, keys: dict[str, SshKey]
+    ) -> None:
         repo.branch_signoff(repo.generation())
-        squash = repo.squash(trailers=(ANA_OK,), sign_with=key.private)
+        repo.merge(trailers=(ANA_OK,), person=ANA, sign_with=keys[ANA[1]].private)
 
-        result = verdict(repo, policy(allowed_signers_file=".github/allowed_signers"))
+        result = verdict(repo, signed_policy())
 
-        assert result.valid, result.message
-        assert result.commit == squash
-        assert result.trust == "signed"
+        assert result.reason == "SignatureInvalid"
+        assert "cannot be verified" in result.message
 
-    def test_signed_direct_push_by_the_author_is_still_self_approval(
-        self, repo: OffersRepo, tmp_path: Path
+    def test_approver_signing_her_own_branch_commit_is_self_approval(
+        self, repo: OffersRepo, keys: dict[str, SshKey]
     ) -> None:
-        key = make_key(tmp_path / "keys", "merge-key")
-        self._with_signers(repo, key.allowed_signers(MERGER[1]))
-        repo.branch_signoff(repo.generation(), person=ANA)
-        repo.squash(trailers=(ANA_OK,), person=ANA, sign_with=key.private)
+        # The author field says Carl; the signature says Ana wrote it.
+        repo.branch_signoff(repo.generation(), person=CARL, sign_with=keys[ANA[1]].private)
+        repo.merge(trailers=(ANA_OK,), person=ANA, sign_with=keys[ANA[1]].private)
 
-        result = verdict(repo, policy(allowed_signers_file=".github/allowed_signers"))
+        result = verdict(repo, signed_policy())
 
         assert result.reason == "SelfApproval"
+
+    def test_signed_squash_is_written_by_its_signer_so_it_is_self_approval(
+        self, repo: OffersRepo, keys: dict[str, SshKey]
+    ) -> None:
+        # Changed: a signed squash used to count; its signer is the only author we can verify.
+        repo.branch_signoff(repo.generation(), sign_with=keys[CARL[1]].private)
+        repo.squash(trailers=(ANA_OK,), person=CARL, committer=ANA, sign_with=keys[ANA[1]].private)
+
+        result = verdict(repo, signed_policy())
+
+        assert result.reason == "SelfApproval"
+
+    def test_no_allowed_signers_means_no_approval_counts(self, repo: OffersRepo) -> None:
+        repo.branch_signoff(repo.generation())
+        repo.merge(trailers=(ANA_OK,), person=ANA)
+
+        result = verdict(repo, policy(trust=ApprovalTrust.SIGNATURE))
+
+        assert not result.valid
+        assert result.reason == "SignatureInvalid"

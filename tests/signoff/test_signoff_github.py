@@ -10,9 +10,17 @@ from git_helpers import GitRepos
 from github_fake import REPO, FakeGitHub, pr_commit, pull, review, serve, user
 from signoff_helpers import ANA, CARL, OFFER, OffersRepo, make_offers_repo, signoff_yaml
 
+from controller.errors import UsageError
 from controller.model import SignOffVerdict
 from controller.policy import GitHubSettings, Policy, Provider, SignOffPolicy
-from controller.signoff import GitHubClient, GitHubError, GitHubRateLimited, evaluate_signoff
+from controller.signoff import (
+    GitHubClient,
+    GitHubEndpoint,
+    GitHubError,
+    GitHubRateLimited,
+    evaluate_signoff,
+)
+from controller.signoff.operator import github_endpoint
 
 DAY = "2026-11-20"
 TOKEN = "ghp_s3cr3tT0kenValue"  # a made-up token; must never appear in any verdict
@@ -37,9 +45,7 @@ def github_policy(
             provider=Provider.GITHUB,
             approvers=approvers,
             required_approvals=required,
-            github=GitHubSettings(
-                repository=REPO, token_env="OFFERCTL_TEST_TOKEN", api_url=fake.base_url
-            ),
+            github=GitHubSettings(repository=REPO),
         )
     )
 
@@ -63,10 +69,15 @@ def evaluate(
     pol: Policy | None = None,
     monkeypatch: pytest.MonkeyPatch | None = None,
 ) -> SignOffVerdict:
-    if monkeypatch is not None:
-        monkeypatch.setenv("OFFERCTL_TEST_TOKEN", TOKEN)
+    # The operator names the API and the token (the repository cannot).
+    endpoint = GitHubEndpoint(fake.base_url, TOKEN if monkeypatch is not None else None)
     return evaluate_signoff(
-        repo.path, repo.head(), OFFER, repo.generation(), pol or github_policy(fake)
+        repo.path,
+        repo.head(),
+        OFFER,
+        repo.generation(),
+        pol or github_policy(fake),
+        endpoint=endpoint,
     )
 
 
@@ -263,11 +274,18 @@ class TestFailures:
             signoff=SignOffPolicy(
                 provider=Provider.GITHUB,
                 approvers=("@ana",),
-                github=GitHubSettings(repository=REPO, api_url="http://127.0.0.1:9"),
+                github=GitHubSettings(repository=REPO),
             )
         )
 
-        result = evaluate_signoff(repo.path, repo.head(), OFFER, repo.generation(), pol)
+        result = evaluate_signoff(
+            repo.path,
+            repo.head(),
+            OFFER,
+            repo.generation(),
+            pol,
+            endpoint=GitHubEndpoint("http://127.0.0.1:9"),
+        )
 
         assert result.reason == "ReviewLookupFailed"
         assert "cannot reach" in result.message
@@ -296,3 +314,26 @@ class TestFailures:
 
     def test_repr_never_shows_the_token(self) -> None:
         assert TOKEN not in repr(GitHubClient(REPO, token=TOKEN))
+
+
+class TestOperatorEndpoint:
+    """The API URL and token come from the operator's flag or environment only."""
+
+    def test_defaults_to_github_com_with_the_fixed_token_variable(self) -> None:
+        endpoint = github_endpoint(None, {"OFFERCTL_GITHUB_TOKEN": TOKEN, "GITHUB_TOKEN": "other"})
+
+        assert endpoint == GitHubEndpoint("https://api.github.com", TOKEN)
+        assert TOKEN not in repr(endpoint)
+
+    def test_flag_wins_over_the_environment(self) -> None:
+        env = {"OFFERCTL_GITHUB_API_URL": "https://ghe.example/api/v3"}
+
+        assert github_endpoint("https://other.example/api/v3/", env).api_url == (
+            "https://other.example/api/v3"
+        )
+        assert github_endpoint(None, env).api_url == "https://ghe.example/api/v3"
+
+    def test_plain_http_only_to_loopback(self) -> None:
+        assert github_endpoint("http://127.0.0.1:8080/api", {}).api_url.startswith("http://")
+        with pytest.raises(UsageError, match="https"):
+            github_endpoint("http://github.contoso.com/api/v3", {})

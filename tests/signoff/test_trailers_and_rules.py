@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from git_helpers import git
 
 from controller import policy as policy_module
-from controller.policy import Provider, SignOffPolicy
+from controller.policy import ApprovalTrust, Provider, SignOffPolicy
 from controller.signoff import rules
 from controller.signoff.rules import (
     Approval,
@@ -32,7 +33,10 @@ WHEN = datetime(2026, 11, 20, 10, tzinfo=UTC)
 
 
 def merge_evidence(
-    *approvers: Person, signature: SignatureStatus = SignatureStatus.UNSIGNED, parents: int = 2
+    *approvers: Person,
+    signature: SignatureStatus = SignatureStatus.UNSIGNED,
+    parents: int = 2,
+    signer: str = "",
 ) -> ChangeEvidence:
     return ChangeEvidence(
         commit="c" * 40,
@@ -41,7 +45,12 @@ def merge_evidence(
         authors=(CARL,),
         approvals=tuple(Approval(p, "Approved-by: trailer", WHEN) for p in approvers),
         signature=signature,
+        signer=signer,
+        writer=Person("Merge Bot", "merges@contoso.com"),
     )
+
+
+PUSH_ACCESS = SignOffPolicy(trust=ApprovalTrust.PUSH_ACCESS)
 
 
 def decide(
@@ -101,19 +110,53 @@ class TestTrailers:
 
 
 class TestDecision:
-    def test_accepted_merge_names_approver_commit_and_trust(self) -> None:
-        result = decide(merge_evidence(ANA))
+    def test_typed_trailer_under_push_access_is_accepted_and_called_unverified(self) -> None:
+        result = decide(merge_evidence(ANA), PUSH_ACCESS)
 
         assert result.valid
         assert result.approvers == ("ana@contoso.com",)
-        assert result.trust == "protected-branch"
+        assert result.trust == "push-access"
         assert result.approved_at == WHEN
+        assert "UNVERIFIED" in result.message
+        assert "Merge Bot <merges@contoso.com>" in result.message
 
-    def test_good_signature_is_trust_signed(self) -> None:
-        assert decide(merge_evidence(ANA, signature=SignatureStatus.GOOD)).trust == "signed"
+    def test_typed_trailer_without_a_signature_does_not_count_by_default(self) -> None:
+        # Changed: an unsigned merge's trailer used to count ("protected-branch").
+        result = decide(merge_evidence(ANA))
+
+        assert not result.valid
+        assert result.reason == "SignatureInvalid"
+
+    def test_approvers_own_good_signature_is_trust_signed(self) -> None:
+        evidence = merge_evidence(ANA, signature=SignatureStatus.GOOD, signer="ANA@contoso.com")
+
+        result = decide(evidence)
+
+        assert result.valid, result.message
+        assert result.trust == "signed"
+
+    def test_good_signature_of_someone_else_does_not_bind_the_trailer(self) -> None:
+        evidence = merge_evidence(ANA, signature=SignatureStatus.GOOD, signer="carl@contoso.com")
+
+        result = decide(evidence)
+
+        assert result.reason == "SignatureInvalid"
+        assert "carl@contoso.com" in result.message
+
+    def test_unverifiable_commit_in_the_change_blocks_the_sign_off(self) -> None:
+        evidence = replace(
+            merge_evidence(ANA, signature=SignatureStatus.GOOD, signer="ana@contoso.com"),
+            unverified=("d" * 40,),
+        )
+
+        result = decide(evidence)
+
+        assert result.reason == "SignatureInvalid"
+        assert "dddddddddddd" in result.message
 
     def test_required_signature_missing(self) -> None:
-        result = decide(merge_evidence(ANA), SignOffPolicy(require_signed_commits=True))
+        policy = SignOffPolicy(trust=ApprovalTrust.PUSH_ACCESS, require_signed_commits=True)
+        result = decide(merge_evidence(ANA), policy)
 
         assert result.reason == "SignatureInvalid"
 
@@ -208,3 +251,12 @@ def test_verdicts_round_trip_through_status_yaml() -> None:
     back = parse(text.encode())
 
     assert back is not None and back.signoff == verdict
+
+
+def test_more_than_one_required_signed_approval_says_why_it_cannot_be_met() -> None:
+    evidence = merge_evidence(ANA, signature=SignatureStatus.GOOD, signer="ana@contoso.com")
+
+    result = decide(evidence, SignOffPolicy(required_approvals=2))
+
+    assert result.reason == "NotEnoughApprovals"
+    assert "one approval per merge" in result.message
