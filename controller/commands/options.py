@@ -150,12 +150,18 @@ def marketplace_from_args(
 ) -> Marketplace:
     """Open the marketplace the command line (or environment, or repo policy) names."""
     from controller.marketplace.factory import (  # noqa: PLC0415 - lazy, see the docstring
+        ENV_TOKEN,
         find_git_dir,
         open_marketplace,
     )
 
     env = os.environ if env is None else env
-    url = getattr(args, "marketplace", None) or env.get(ENV_MARKETPLACE) or default_url
+    chosen = getattr(args, "marketplace", None) or env.get(ENV_MARKETPLACE)
+    url = chosen or default_url
+    if not chosen and _is_http(url):
+        # The URL came from publishing.yaml, which any pull request can write: no
+        # repository file chooses where the operator's token is sent (DESIGN.md §4).
+        env = {k: v for k, v in env.items() if k != ENV_TOKEN}
     scale = getattr(args, "time_scale", None)
     if scale is None and not env.get(ENV_TIME_SCALE) and not _is_http(url):
         scale = default_time_scale

@@ -6,7 +6,8 @@
 - "sqlite://PATH": the simulated marketplace in PATH (`sqlite:///tmp/m.db` is
   `/tmp/m.db`; `sqlite://m.db` is relative to the working directory).
 - "http://..." or "https://...": a marketplace REST API (`HttpMarketplace`),
-  with a bearer token from `OFFERCTL_MARKETPLACE_TOKEN` when set.
+  with a bearer token from `OFFERCTL_MARKETPLACE_TOKEN` when set (the commands
+  send it only to a URL the operator named, never to one from publishing.yaml).
 
 Time scale (simulated only): the argument, else `OFFERCTL_TIME_SCALE`, else 1.
 `OFFERCTL_FAULTS` (e.g. `error=0.1,throttle=0.05`) and `OFFERCTL_SIM_SEED`
