@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+import yaml
 from git_helpers import GitRepos
-from status_world import offer_files, offerctl
+from status_world import offer_files, offerctl, signoff_yaml
 
 TOKEN = "tok-operator-secret-1234567890"
 
@@ -83,4 +85,43 @@ def test_publishing_yaml_cannot_send_the_token_to_its_own_server(
         gitrepos.run(repo, "checkout", "-q", "-b", "pr")
         gitrepos.commit(repo, {"publishing.yaml": _policy(url)}, "Tidy publishing settings")
         offerctl(verb, "--repo", str(repo))
+    assert not any(TOKEN in header for header in seen), seen
+
+
+def _github_policy(url: str, token_env: str) -> str:
+    return (
+        "apiVersion: offers.marketplace/v1\nkind: Publishing\nsignoff:\n  provider: github\n"
+        "  approvers: ['@bo']\n  requiredApprovals: 1\n"
+        f"  github: {{repository: contoso/offers, tokenEnv: {token_env}, apiUrl: '{url}'}}\n"
+    )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="publishing.yaml's signoff.github.apiUrl and tokenEnv are read from the commit "
+    "being planned: a pull request names any environment variable and a server, and plan's "
+    "sign-off judge sends the variable there. Belongs to the sign-off evidence rework "
+    "(provider endpoint and token variable must come from the operator).",
+)
+def test_plan_of_a_pull_request_sends_no_environment_value_to_its_github_api(
+    gitrepos: GitRepos,
+) -> None:
+    repo = gitrepos.init("ci-clone", offer_files("victim-offer", "live"))
+    code, out, err = offerctl("reconcile", "--repo", str(repo), "--time-scale", "1000000")
+    assert code == 0, out + err
+    status = yaml.safe_load(gitrepos.show(repo, "HEAD", "offers/victim-offer/status.yaml"))
+    shutil.rmtree(repo / ".git" / "offerctl")  # a CI runner's clone: no controller state
+    with _attacker_server() as (url, seen), _token():
+        gitrepos.run(repo, "checkout", "-q", "-b", "pr")
+        gitrepos.commit(
+            repo,
+            {
+                "publishing.yaml": _github_policy(url, "OFFERCTL_MARKETPLACE_TOKEN"),
+                "offers/victim-offer/signoff.yaml": signoff_yaml(
+                    "victim-offer", status["observedGeneration"]
+                ),
+            },
+            "Sign off",
+        )
+        offerctl("plan", "--repo", str(repo))
     assert not any(TOKEN in header for header in seen), seen
