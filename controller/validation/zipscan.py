@@ -178,7 +178,17 @@ class _Scan:
         # look unless it is itself an archive.
         if method == _STORED:
             body = data[start : start + size] if size else data[start:]
-            return body if is_zip(body) and depth + 1 <= self.limits.max_depth else None
+            if not (is_zip(body) and depth + 1 <= self.limits.max_depth):
+                return None
+            # Scanned again as an archive: its bytes count against the budget like any
+            # member's, or headers chained back to back (size 0: "to the end") would
+            # rescan the whole file once per header.
+            self.bytes_left -= len(body)
+            if self.bytes_left < 0:
+                mib = self.limits.max_total_bytes // (1024 * 1024)
+                self.stop("PackageTooLarge", f"{member}: expands beyond {mib} MiB")
+                return None
+            return body
         if method != _DEFLATED:
             return None
         source = data[start : start + size] if size else data[start:]
