@@ -43,3 +43,29 @@ def test_chained_hidden_headers_exhaust_the_budget(
     assert code == 1, out + err
     assert "expands beyond 64 MiB" in out, out[-2000:]
     assert elapsed < 15, f"validate took {elapsed:.1f}s"
+
+
+def _directory_only(count: int) -> bytes:
+    local = struct.pack("<4s5H3I2H", b"PK\x03\x04", 20, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+    entry = struct.pack("<4s4B4HL2L5H2L", b"PK\x01\x02", 20, 0, 20, *(0,) * 15)
+    central = entry * count
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, len(central), len(local), 0)
+    return local + central + end
+
+
+def test_a_huge_central_directory_is_refused_before_it_is_parsed(
+    gitrepos: GitRepos, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """600,000 46-byte directory entries: zipfile made a ZipInfo of each (~300 MB, ~20 s)."""
+    files = offer_files("victim-offer", "draft")
+    files[PACKAGE] = _directory_only(600_000)
+    repo = gitrepos.init("offers-repo", files)
+    monkeypatch.chdir(repo)
+
+    started = time.monotonic()
+    code, out, err = offerctl("validate")
+    elapsed = time.monotonic() - started
+
+    assert code == 1, out + err
+    assert "more than 2000 files" in out, out[-2000:]
+    assert elapsed < 8, f"validate took {elapsed:.1f}s"
