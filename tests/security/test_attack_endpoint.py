@@ -125,3 +125,19 @@ def test_plan_of_a_pull_request_sends_no_environment_value_to_its_github_api(
         )
         offerctl("plan", "--repo", str(repo))
     assert not any(TOKEN in header for header in seen), seen
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="plan still opens the marketplace publishing.yaml names at the planned commit: "
+    "an unmerged pull request makes a CI runner's plan send requests (offer ids, "
+    "idempotency keys; no token since f62d6bf) to any http(s) URL, an SSRF. Fix: take the "
+    "URL only from the operator or from the watched branch's protected history.",
+)
+def test_plan_of_a_pull_request_contacts_no_server_it_names(gitrepos: GitRepos) -> None:
+    repo = gitrepos.init("ci-clone", offer_files("victim-offer", "draft"))
+    with _attacker_server() as (url, seen):
+        gitrepos.run(repo, "checkout", "-q", "-b", "pr")
+        gitrepos.commit(repo, {"publishing.yaml": _policy(url)}, "Tidy publishing settings")
+        offerctl("plan", "--repo", str(repo))
+    assert seen == []
