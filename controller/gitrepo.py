@@ -168,6 +168,10 @@ class PassLockBusy(FatalError):
     command, only a short wait for the daemon."""
 
 
+class BlobTooLarge(UserError):
+    """A blob over the size its reader allows; it was not read."""
+
+
 class PushRejected(Exception):
     """The remote refused a fast-forward-only push: someone pushed first. Fetch and rebuild."""
 
@@ -408,8 +412,12 @@ class GitRepo:
             )
         return entries
 
-    def read_blob(self, oid: str) -> bytes:
-        """A blob's bytes, from one long-lived `git cat-file --batch` process."""
+    def read_blob(self, oid: str, limit: int | None = None) -> bytes:
+        """A blob's bytes, from one long-lived `git cat-file --batch` process.
+
+        With `limit`, a larger blob is skipped unread (drained from the pipe in
+        chunks, never held) and BlobTooLarge raised: its size is the author's choice.
+        """
         proc = self._batch_process()
         try:
             proc.stdin.write(check_oid(oid).encode("ascii") + b"\n")
@@ -421,6 +429,14 @@ class GitRepo:
         if len(header) != 3:
             raise FatalError(f"object {oid} is missing from the repository")
         size = int(header[2])
+        if limit is not None and size > limit:
+            left = size + 1  # and the newline after it
+            while left > 0:
+                chunk = proc.stdout.read(min(left, 1024 * 1024))
+                if not chunk:
+                    break
+                left -= len(chunk)
+            raise BlobTooLarge(f"object {oid} is {size:,} bytes; the limit is {limit:,}")
         data: bytes = proc.stdout.read(size)
         proc.stdout.read(1)  # the newline after each object
         return data

@@ -187,13 +187,31 @@ def default_validate(files: FileSource, offer: str) -> OfferCheck:
     raw_target = spec.get("target")
     target = Target(raw_target) if raw_target in set(Target) else None
     digests = {path: file_digest(data) for path, data in result.referenced_files.items()}
+    try:
+        gen = generation(spec, digests, offer=offer)
+    except (TypeError, ValueError):
+        # YAML allows keys JSON has no words for (`1:`, `null:`, `true:` beside text
+        # keys): such a spec has no canonical form, so it is invalid, not a crash.
+        return OfferCheck("", None, False, (*result.findings, _not_json(offer)))
     return OfferCheck(
-        generation=generation(spec, digests, offer=offer),
+        generation=gen,
         target=target,
         suspend=spec.get("suspend") is True,
         findings=result.findings,
         spec=spec,
         files=result.referenced_files,
+    )
+
+
+def _not_json(offer: str) -> Finding:
+    return Finding(
+        "ManifestNotJson",
+        "offer.yaml's spec has a mapping key that is not text (such as 1, true or null "
+        "beside text keys); quote the key",
+        "$.spec",
+        file=f"{OFFERS_DIR}/{offer}/{MANIFEST_FILE}",
+        line=1,
+        column=1,
     )
 
 
@@ -796,9 +814,7 @@ class Reconciler:
             now=self.clock(),
         )
         log.warning("offer %s: marketplace error: %s", work.offer, exc)
-        return _Outcome(
-            work.offer, work.committed, after, in_flight=True, error=_REDACT(str(exc))
-        )
+        return _Outcome(work.offer, work.committed, after, in_flight=True, error=_REDACT(str(exc)))
 
     # -- record and flush -------------------------------------------------------------------
 

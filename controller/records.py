@@ -22,6 +22,7 @@ which the marketplace binds to the offer, and never by a status file.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Mapping
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 RECORD_VERSION = 1
 RECORDS_DIR = "records"
 MAX_RECORD_BYTES = 1024 * 1024  # a record is a status: a few KiB
+# Characters of one encoded name; with `.json` and a temporary file's affixes it fits 255.
+_MAX_SEGMENT = 200
 
 
 class RecordStore(Protocol):
@@ -62,8 +65,17 @@ def watch_key(branch: str, remote: str | None) -> str:
 
 
 def _name(text: str) -> str:
-    """One path segment for `text`, different for different texts (never `.` or `..`)."""
-    return quote(text, safe="").replace(".", "%2E")
+    """One path segment for `text`, different for different texts (never `.` or `..`).
+
+    A folder name is the pull request's choice and percent-encoding can grow it
+    sixfold: past `_MAX_SEGMENT` characters the segment is a prefix and a digest
+    of the whole, so it stays within the file system's 255 bytes per name. `~`
+    is encoded, so a short name never reads like a shortened one.
+    """
+    name = quote(text, safe="").replace(".", "%2E").replace("~", "%7E")
+    if len(name) <= _MAX_SEGMENT:
+        return name
+    return f"{name[:64]}~{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()}"
 
 
 class FileRecords:

@@ -151,6 +151,9 @@ def parse(data: bytes, *, name: str = "status.yaml") -> OfferStatus | None:
     return from_dict(loaded.document)
 
 
+_FIRST_YEAR, _LAST_YEAR = 1900, 9000  # plausible times; estimates add at most months
+
+
 def parse_time(value: object) -> datetime | None:
     """An aware UTC datetime from an RFC 3339 string (or a datetime); None if it is neither."""
     if isinstance(value, datetime):
@@ -165,9 +168,12 @@ def parse_time(value: object) -> datetime | None:
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     try:
-        return moment.astimezone(UTC)
+        moment = moment.astimezone(UTC)
     except OverflowError:  # year 1 with a negative offset, for one
         return None
+    # A status file can be anyone's edit: a time near the ends of the calendar would
+    # overflow the first deadline or estimate computed from it.
+    return moment if _FIRST_YEAR <= moment.year <= _LAST_YEAR else None
 
 
 def from_dict(data: object) -> OfferStatus | None:

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 
 from controller import githistory, status
 from controller.errors import UsageError, UserError
-from controller.gitrepo import OFFERS_DIR, GitRepo, check_ref_name
+from controller.gitrepo import OFFERS_DIR, BlobTooLarge, GitRepo, check_ref_name
 from controller.model import ConditionType, OfferStatus, Phase
 
 STATUS_FILE = "status.yaml"
@@ -155,8 +155,12 @@ def _version(repo: GitRepo, record: str) -> StatusVersion:
             blob = line.split("\t", 1)[0].split()[3]
     parsed = None
     if blob and not _ZERO.match(blob):
-        data = repo.read_blob(githistory.check_oid(blob))
-        parsed = status.parse(data, name=f"{sha[:12]}:status.yaml")
+        try:
+            data = repo.read_blob(githistory.check_oid(blob), MAX_STATUS_BYTES)
+        except BlobTooLarge:
+            data = None  # an oversized status is not one the controller wrote
+        if data is not None:
+            parsed = status.parse(data, name=f"{sha[:12]}:status.yaml")
     moment = datetime.fromtimestamp(int(when), UTC)
     return StatusVersion(githistory.check_oid(sha), moment, author, subject, parsed)
 

@@ -172,7 +172,7 @@ def marketplace_from_args(
     default_time_scale: float | None = None,
     env: Mapping[str, str] | None = None,
 ) -> Marketplace:
-    """Open the marketplace the command line (or environment, or repo policy) names."""
+    """Open the marketplace the command line or the environment names (never a repo file)."""
     from controller.marketplace.factory import (  # noqa: PLC0415 - lazy, see the docstring
         find_git_dir,
         open_marketplace,

@@ -36,7 +36,7 @@ from controller.commands.wiring import (
     watch_from_args,
 )
 from controller.errors import EXIT_FAIL, EXIT_OK, UsageError
-from controller.gitrepo import OFFERS_DIR, GitRepo
+from controller.gitrepo import OFFERS_DIR, BlobTooLarge, GitRepo
 from controller.marketplace.committed import CommittedObservations
 from controller.marketplace.factory import SIM_NAMES, default_db_path
 from controller.model import API_VERSION, OfferStatus
@@ -51,7 +51,13 @@ from controller.reconcile import (
     default_validate,
 )
 from controller.records import DisplayRecords
-from controller.statusread import check_offer_id, read_statuses, resolve, status_path
+from controller.statusread import (
+    MAX_STATUS_BYTES,
+    check_offer_id,
+    read_statuses,
+    resolve,
+    status_path,
+)
 
 EXIT_CHANGES = 2  # --detailed-exitcode: changes pending (terraform's convention; it is also
 # the usage-error status, as it is for terraform: scripts tell them apart by stderr)
@@ -179,7 +185,12 @@ def _uncommitted_notes(
 def _plan(repo: GitRepo, commit: str, planned: PlannedOffer) -> OfferPlan:
     path = status_path(planned.offer)
     entry = repo.snapshot(commit, [planned.offer]).entry(path)
-    committed = repo.read_blob(entry.oid) if entry is not None else None
+    committed = None
+    if entry is not None:
+        try:
+            committed = repo.read_blob(entry.oid, MAX_STATUS_BYTES)
+        except BlobTooLarge:
+            committed = b""  # anyone's edit, and not ours: the pass would rewrite it
     return plan_offer(planned, committed)
 
 

@@ -27,6 +27,7 @@ from controller.validation.engine import (
     validate_repo,
 )
 from controller.validation.files import WorktreeFiles
+from controller.validation.limits import SYMLINK_RULE
 from controller.validation.repository import (
     check_offer_files,
     check_repository,
@@ -105,6 +106,7 @@ def _targets(repo: Path, paths: list[str]) -> dict[Path, list[str]]:
         if not path.exists() and not path.is_symlink():
             raise UsageError(f"{text}: no such file or directory")
         for offer_dir in _offer_dirs(path, text):
+            _refuse_links_in(repo_root, offer_dir, text)
             real = Path(os.path.realpath(offer_dir))
             root = (
                 repo_root
@@ -116,6 +118,20 @@ def _targets(repo: Path, paths: list[str]) -> dict[Path, list[str]]:
             if relative not in bucket:
                 bucket.append(relative)
     return groups
+
+
+def _refuse_links_in(repo_root: Path, offer_dir: Path, text: str) -> None:
+    """UsageError when a folder on the way to `offer_dir` is a symlink the repository holds.
+
+    Such a link is the pull request's, and it may point anywhere (a runner's home,
+    another checkout); following it would validate, and echo, files outside.
+    """
+    absolute = Path.cwd() / offer_dir  # lexical: resolving would follow the links
+    for candidate in (absolute, *absolute.parents):
+        if not candidate.is_symlink():
+            continue
+        if Path(os.path.realpath(candidate.parent)).is_relative_to(repo_root):
+            raise UsageError(f"{text}: {candidate.name} {SYMLINK_RULE}")
 
 
 def _offer_dirs(path: Path, text: str) -> list[Path]:

@@ -196,11 +196,13 @@ class _Handler(BaseHTTPRequestHandler):
         if not app.webhook_secret:
             self._text(HTTPStatus.SERVICE_UNAVAILABLE, "webhook disabled: no secret configured")
             return
-        length = self.headers.get("Content-Length", "")
-        if not length.isdigit():
+        length = self.headers.get("Content-Length", "").strip()
+        # ASCII digits only: str.isdigit() takes "²", and int() refuses it (or more than
+        # 4,300 digits) with a ValueError that dropped the connection with a traceback.
+        if not (length.isascii() and length.isdigit()):
             self._text(HTTPStatus.LENGTH_REQUIRED, "Content-Length required")
             return
-        if int(length) > webhook.MAX_BODY:
+        if len(length) > len(str(webhook.MAX_BODY)) or int(length) > webhook.MAX_BODY:
             self._text(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "payload too large")
             return
         check = webhook.SignatureCheck.start(

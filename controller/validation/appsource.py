@@ -11,7 +11,6 @@ references. Reads are capped by the same `ScanLimits` as the virus scan.
 
 from __future__ import annotations
 
-import io
 import re
 import zipfile
 from collections.abc import Iterator
@@ -28,6 +27,7 @@ from controller.validation.zipscan import (
     ScanLimits,
     ScanProblem,
     is_zip,
+    open_zip,
     read_member,
 )
 
@@ -51,7 +51,7 @@ def check_package(data: bytes, limits: ScanLimits = DEFAULT_LIMITS) -> list[Scan
     if not is_zip(data):
         return [ScanProblem("PackageNotZip", "the technical package is not a zip archive")]
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        with open_zip(data, limits) as archive:
             return list(_check_outer(archive, limits))
     except READ_ERRORS:
         return []  # the virus scan reports an unreadable archive (PackageCorrupt) once
@@ -122,7 +122,7 @@ def _check_inner(
         yield _error("PackageInnerNotZip", f"{package}: the Package Deployer package is not a zip")
         return
     try:
-        with zipfile.ZipFile(io.BytesIO(inner)) as nested:
+        with open_zip(inner, limits) as nested:
             names = [i.filename for i in nested.infolist() if not i.filename.endswith("/")]
     except READ_ERRORS:
         yield _error("PackageInnerNotZip", f"{package}: the Package Deployer package is unreadable")
@@ -196,7 +196,7 @@ def _check_logo(
 def solution(data: bytes, limits: ScanLimits = DEFAULT_LIMITS) -> Solution | None:
     """The solution a well-formed package deploys (for the marketplace's deployment test)."""
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        with open_zip(data, limits) as archive:
             members = {i.filename: i for i in archive.infolist() if not i.filename.endswith("/")}
             input_name = next((n for n in members if n.lower() == INPUT_XML), None)
             if input_name is None:
@@ -207,10 +207,10 @@ def solution(data: bytes, limits: ScanLimits = DEFAULT_LIMITS) -> Solution | Non
             if package not in members or not anchor:
                 return None
             inner = read_member(archive, members[package], limits.max_total_bytes)
-        with zipfile.ZipFile(io.BytesIO(inner or b"")) as nested:
+        with open_zip(inner or b"", limits) as nested:
             found = [i for i in nested.infolist() if i.filename.rsplit("/", 1)[-1] == anchor]
             anchor_zip = read_member(nested, found[0], limits.max_total_bytes) if found else None
-        with zipfile.ZipFile(io.BytesIO(anchor_zip or b"")) as solution_zip:
+        with open_zip(anchor_zip or b"", limits) as solution_zip:
             infos = {i.filename: i for i in solution_zip.infolist()}
             if "solution.xml" not in infos:
                 return Solution(anchor, None)

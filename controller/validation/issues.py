@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from controller.escaping import printable
 from controller.model import Severity
 
 PathItem = str | int
@@ -41,6 +42,8 @@ def json_path(path: Sequence[PathItem]) -> str:
         if _PLAIN_KEY.match(key):
             out.append(f".{key}")
         else:
-            escaped = key.replace("\\", "\\\\").replace("'", "\\'")
+            # A key is the pull request's text: control and bidi characters escaped, so
+            # a path printed to a terminal or a CI log cannot restyle or reorder it.
+            escaped = printable(key.replace("\\", "\\\\").replace("'", "\\'"))
             out.append(f"['{escaped}']")
     return "".join(out)

@@ -53,16 +53,26 @@ _SECRET_PARAMS = frozenset(
 
 def secret_kind(value: str, key: str = "") -> str | None:
     """What secret `value` (found under `key`) looks like; None when it does not look like one."""
+    shape = _shape(value)
     if key.endswith("SecretRef"):
-        if ENV_NAME.match(value) or _NAME_LIKE.match(value):
+        # A GitHub token or an AWS key id is also a well-formed variable name: its
+        # shape decides, or the schema's "is not a valid name" message would echo it.
+        if (ENV_NAME.match(value) or _NAME_LIKE.match(value)) and shape is None:
             return None  # a variable name (perhaps mis-cased: the schema says so)
         return "a secret value instead of the name of an environment variable"
+    if shape is not None:
+        return shape
+    if "://" in value:
+        return _url_secret(value)
+    return None
+
+
+def _shape(value: str) -> str | None:
+    """What secret format `value` contains, if any."""
     if _ANY_SHAPE.search(value):  # one scan for the common case: nothing secret-shaped
         for pattern, what in _SHAPES:
             if pattern.search(value):
                 return what
-    if "://" in value:
-        return _url_secret(value)
     return None
 
 

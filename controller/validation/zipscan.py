@@ -19,12 +19,19 @@ import zipfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 # The EICAR anti-virus test string, assembled at import so that this source
 # file itself does not carry the signature (scanners would flag our repo).
 EICAR = b"X5O!P%@AP[4\\PZX54(P^)7CC)7}$" + b"EICAR-STANDARD-ANTIVIRUS-" + b"TEST-FILE!$H+H*"
 
 _LOCAL_HEADER = b"PK\x03\x04"
+_CENTRAL_HEADER = b"PK\x01\x02"
+# zipfile's own end-of-archive reader (it also follows zip64 records); private, so
+# looked up by name, with the tuple positions zipfile uses.
+_END_RECORD: Callable[[io.BytesIO], Any] = getattr(zipfile, "_EndRecData")  # noqa: B009
+_ECD_SIZE, _ECD_LOCATION = 5, 9
+_ZIP64_END_BYTES = 56 + 20  # a zip64 end record and its locator, between directory and end
 _LOCAL_FIXED = struct.Struct("<4s5H3I2H")  # signature .. extra length: 30 bytes
 _STORED, _DEFLATED = 0, 8
 # Everything zipfile raises for a damaged archive: bad headers (BadZipFile, ValueError,
@@ -65,6 +72,30 @@ class ScanProblem:
     warning: bool = False  # a risk certification may flag, not a certain rejection
 
 
+class TooManyEntries(zipfile.BadZipFile):
+    """The central directory lists more members than a scan may look at."""
+
+
+def open_zip(data: bytes, limits: ScanLimits = DEFAULT_LIMITS) -> zipfile.ZipFile:
+    """`zipfile.ZipFile` over `data`, refusing a central directory with too many entries.
+
+    zipfile builds a ZipInfo per central directory entry before anyone can
+    count them: a 64 MiB package of 46-byte entries is 1.4 million objects
+    (gigabytes, a minute). Entry signatures are counted first, in C; a name
+    that happens to contain one only makes the count larger.
+    """
+    stream = io.BytesIO(data)
+    end = _END_RECORD(stream)
+    if end:
+        location, size = end[_ECD_LOCATION], end[_ECD_SIZE]
+        start = max(0, location - size - _ZIP64_END_BYTES)
+        if data.count(_CENTRAL_HEADER, start, location) > limits.max_members:
+            raise TooManyEntries(
+                f"the archive's directory lists more than {limits.max_members} files"
+            )
+    return zipfile.ZipFile(stream)
+
+
 def is_zip(data: bytes) -> bool:
     """True when the bytes start like a zip archive (a local header or an empty archive)."""
     return data[:4] in (_LOCAL_HEADER, b"PK\x05\x06")
@@ -100,9 +131,16 @@ class _Scan:
             self.problem("PackageTooDeep", f"{name}: archives nested more than {depth} deep")
             return
         try:
-            with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            with open_zip(data, self.limits) as archive:
                 listed = _listed_spans(data, archive)
                 self.archive(name, archive, depth)
+        except TooManyEntries:
+            self.stopped = True
+            self.problem(
+                "PackageTooManyFiles",
+                f"{name}: more than {self.limits.max_members} files; the package is not scanned",
+            )
+            return
         except NotImplementedError as exc:  # a compression method zipfile lacks
             self.problem("PackageUnscannable", f"{name}: {exc}")
             return
@@ -178,7 +216,17 @@ class _Scan:
         # look unless it is itself an archive.
         if method == _STORED:
             body = data[start : start + size] if size else data[start:]
-            return body if is_zip(body) and depth + 1 <= self.limits.max_depth else None
+            if not (is_zip(body) and depth + 1 <= self.limits.max_depth):
+                return None
+            # Scanned again as an archive: its bytes count against the budget like any
+            # member's, or headers chained back to back (size 0: "to the end") would
+            # rescan the whole file once per header.
+            self.bytes_left -= len(body)
+            if self.bytes_left < 0:
+                mib = self.limits.max_total_bytes // (1024 * 1024)
+                self.stop("PackageTooLarge", f"{member}: expands beyond {mib} MiB")
+                return None
+            return body
         if method != _DEFLATED:
             return None
         source = data[start : start + size] if size else data[start:]
