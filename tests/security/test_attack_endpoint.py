@@ -96,13 +96,6 @@ def _github_policy(url: str, token_env: str) -> str:
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="publishing.yaml's signoff.github.apiUrl and tokenEnv are read from the commit "
-    "being planned: a pull request names any environment variable and a server, and plan's "
-    "sign-off judge sends the variable there. Belongs to the sign-off evidence rework "
-    "(provider endpoint and token variable must come from the operator).",
-)
 def test_plan_of_a_pull_request_sends_no_environment_value_to_its_github_api(
     gitrepos: GitRepos,
 ) -> None:
@@ -127,13 +120,6 @@ def test_plan_of_a_pull_request_sends_no_environment_value_to_its_github_api(
     assert not any(TOKEN in header for header in seen), seen
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="plan still opens the marketplace publishing.yaml names at the planned commit: "
-    "an unmerged pull request makes a CI runner's plan send requests (offer ids, "
-    "idempotency keys; no token since f62d6bf) to any http(s) URL, an SSRF. Fix: take the "
-    "URL only from the operator or from the watched branch's protected history.",
-)
 def test_plan_of_a_pull_request_contacts_no_server_it_names(gitrepos: GitRepos) -> None:
     repo = gitrepos.init("ci-clone", offer_files("victim-offer", "draft"))
     with _attacker_server() as (url, seen):
