@@ -10,6 +10,8 @@ value is learned from the output where the README shows it, and replaced in
 every later command. A comment after a command, `# "text ... more"`, is the
 output the README promises, checked in order; a plain ``` block after a
 command is a table whose rows (offer and phase) must appear in its output.
+The example generation the README shows must be the one the command prints:
+it is a digest of the shipped offer's id, spec and files, so it is stable.
 """
 
 from __future__ import annotations
@@ -181,6 +183,14 @@ def test_the_readme_tour_runs_as_written(tmp_path: Path) -> None:
                 match = pattern.search(output)
                 assert match, f"`{command}` did not print {text!r}:\n{output}"
                 known.update(zip(names, match.groups(), strict=True))
+                for shown, printed in zip(names, match.groups(), strict=True):
+                    # The shipped example's generation is a digest of its id, spec and
+                    # files: the README can show the real one, so a literal reader's
+                    # copy of the command works as printed.
+                    assert shown == printed, (
+                        f"README shows {shown} where `{command}` prints {printed}: "
+                        f"replace {shown} with {printed} in README.md"
+                    )
             for row in step.table:
                 line = next((x for x in output.splitlines() if x.startswith(row[0] + " ")), "")
                 assert row[2] in line.split(), f"`{command}`: no row {row[:3]} in\n{output}"
