@@ -107,6 +107,7 @@ from controller.records import FileRecords, RecordStore, watch_key
 from controller.redaction import Redactor
 from controller.signoff import evaluate_signoff
 from controller.signoff import rules as signoff_rules
+from controller.signoff.operator import GitHubEndpoint
 from controller.validation import engine
 from controller.validation.files import FileSource
 from controller.yamlio import YamlError, load_mapping
@@ -228,8 +229,14 @@ def _unreadable(offer: str) -> tuple[Finding, ...]:
     )
 
 
-def default_judge(repo: GitRepo) -> JudgeSignOff:
-    """Sign-off evaluation from git history (or GitHub, as publishing.yaml says)."""
+def default_judge(
+    repo: GitRepo, *, endpoint: GitHubEndpoint | None = None, branch: str | None = None
+) -> JudgeSignOff:
+    """Sign-off evaluation from git history (or GitHub, as publishing.yaml says).
+
+    `endpoint` is the operator's GitHub API (None: from the environment);
+    `branch` the watched branch's name (None: the branch checked out).
+    """
 
     def judge(question: SignOffQuestion) -> SignOffVerdict | None:
         path = f"{OFFERS_DIR}/{question.offer}/{SIGNOFF_FILE}"
@@ -243,7 +250,13 @@ def default_judge(repo: GitRepo) -> JudgeSignOff:
                 authorization=None,
             )
         return evaluate_signoff(
-            repo, question.commit, question.offer, question.generation, question.policy
+            repo,
+            question.commit,
+            question.offer,
+            question.generation,
+            question.policy,
+            endpoint=endpoint,
+            branch=branch,
         )
 
     return judge

@@ -17,19 +17,15 @@ from controller import githistory
 from controller.commands.options import marketplace_from_args
 from controller.errors import UsageError, UserError
 from controller.githistory import GitHistoryError
-from controller.gitrepo import OFFERS_DIR, GitRepo, check_branch_name, check_remote_name
+from controller.gitrepo import GitRepo, check_branch_name, check_remote_name
 from controller.marketplace.api import Marketplace
-from controller.model import SignOffVerdict
 from controller.policy import POLICY_FILE, parse_policy
 from controller.reconcile import (
-    SIGNOFF_FILE,
     JudgeSignOff,
-    SignOffQuestion,
     Watch,
+    default_judge,
     policy_at,
 )
-from controller.signoff import evaluate_signoff
-from controller.signoff import rules as signoff_rules
 from controller.signoff.operator import github_endpoint
 from controller.yamlio import load_mapping
 
@@ -90,27 +86,5 @@ def warn_moved_keys(repo: GitRepo, commit: str, stream: TextIO | None = None) ->
 def judge_from_args(args: argparse.Namespace, repo: GitRepo, watch: Watch) -> JudgeSignOff:
     """Sign-off evaluation with the operator's GitHub endpoint and the watched branch's name."""
     endpoint = github_endpoint(getattr(args, "github_api_url", None))
-    branch = watch.branch  # None: the branch checked out (evaluate_signoff asks git)
-
-    def judge(question: SignOffQuestion) -> SignOffVerdict | None:
-        path = f"{OFFERS_DIR}/{question.offer}/{SIGNOFF_FILE}"
-        if question.files.kind(path) == "missing":
-            # The common case, answered without asking git anything.
-            return signoff_rules.precheck(
-                question.offer,
-                question.generation,
-                None,
-                question.policy.signoff,
-                authorization=None,
-            )
-        return evaluate_signoff(
-            repo,
-            question.commit,
-            question.offer,
-            question.generation,
-            question.policy,
-            endpoint=endpoint,
-            branch=branch,
-        )
-
-    return judge
+    # watch.branch None: the branch checked out (evaluate_signoff asks git).
+    return default_judge(repo, endpoint=endpoint, branch=watch.branch)
