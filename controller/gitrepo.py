@@ -219,6 +219,8 @@ class GitRepo:
             self.worktree = Path(self._git("rev-parse", "--show-toplevel").strip())
         self._batch: Any = None
         self._batch_handle: Any = None
+        self._check: Any = None  # `cat-file --batch-check`: sizes without reading
+        self._check_handle: Any = None
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -264,8 +266,9 @@ class GitRepo:
             raise FatalError("git is not installed or not on PATH") from None
 
     def close(self) -> None:
-        if self._batch is not None:
-            proc, self._batch, self._batch_handle = self._batch, None, None
+        procs = [self._batch, self._check]
+        self._batch = self._batch_handle = self._check = self._check_handle = None
+        for proc in filter(None, procs):
             with contextlib.suppress(OSError):
                 proc.stdin.close()
             proc.wait()
@@ -415,9 +418,15 @@ class GitRepo:
     def read_blob(self, oid: str, limit: int | None = None) -> bytes:
         """A blob's bytes, from one long-lived `git cat-file --batch` process.
 
-        With `limit`, a larger blob is skipped unread (drained from the pipe in
-        chunks, never held) and BlobTooLarge raised: its size is the author's choice.
+        With `limit`, the size is asked first of a `--batch-check` process, and a
+        larger blob is never read, by us or by git (`cat-file --batch` inflates a
+        whole object into its own memory), and BlobTooLarge raised: its size is the
+        author's choice.
         """
+        if limit is not None:
+            size = self._blob_size(oid)
+            if size > limit:
+                raise BlobTooLarge(f"object {oid} is {size:,} bytes; the limit is {limit:,}")
         proc = self._batch_process()
         try:
             proc.stdin.write(check_oid(oid).encode("ascii") + b"\n")
@@ -429,28 +438,36 @@ class GitRepo:
         if len(header) != 3:
             raise FatalError(f"object {oid} is missing from the repository")
         size = int(header[2])
-        if limit is not None and size > limit:
-            left = size + 1  # and the newline after it
-            while left > 0:
-                chunk = proc.stdout.read(min(left, 1024 * 1024))
-                if not chunk:
-                    break
-                left -= len(chunk)
-            raise BlobTooLarge(f"object {oid} is {size:,} bytes; the limit is {limit:,}")
         data: bytes = proc.stdout.read(size)
         proc.stdout.read(1)  # the newline after each object
         return data
 
+    def _blob_size(self, oid: str) -> int:
+        if self._check is None:
+            self._check_handle = self._start_cat_file("--batch-check")
+            self._check = self._check_handle.proc
+        try:
+            self._check.stdin.write(check_oid(oid).encode("ascii") + b"\n")
+            self._check.stdin.flush()
+            header = self._check.stdout.readline().split()
+        except OSError as exc:
+            self.close()
+            raise FatalError(f"git cat-file stopped: {exc}") from None
+        if len(header) != 3:
+            raise FatalError(f"object {oid} is missing from the repository")
+        return int(header[2])
+
     def _batch_process(self) -> Any:
         if self._batch is None:
-            env = dict(os.environ)
-            env.update(self._env)
-            # Keep GitPython's handle alive: dropping it terminates the process.
-            self._batch_handle = self._cmd.execute(
-                ["git", "cat-file", "--batch"], as_process=True, istream=-1, env=env
-            )
+            self._batch_handle = self._start_cat_file("--batch")
             self._batch = self._batch_handle.proc
         return self._batch
+
+    def _start_cat_file(self, mode: str) -> Any:
+        env = dict(os.environ)
+        env.update(self._env)
+        # Keep GitPython's handle alive: dropping it terminates the process.
+        return self._cmd.execute(["git", "cat-file", mode], as_process=True, istream=-1, env=env)
 
     # -- writing a commit ---------------------------------------------------------------
 
@@ -778,7 +795,7 @@ class GitRepo:
         locks = [p for p in self._lock_files() if p.exists()]
         if not locks:
             return []
-        own = {self._batch.pid} if self._batch is not None else set()
+        own = {proc.pid for proc in (self._batch, self._check) if proc is not None}
         busy = _git_running_in(
             {self.common_dir, self.git_dir, *filter(None, [self.worktree])}, exclude=own
         )
