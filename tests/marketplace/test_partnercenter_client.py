@@ -331,7 +331,9 @@ class TestPackageUpload:
             assert timedelta(days=9) < days_left(uri) < timedelta(days=11)
             # Fewer than 30 days left: the next submission carries a fresh 45-day SAS.
             pc = pc_client(running, tmp_path, clients, package_store=renewing)
-            pc.submit(offer, "sha256:b", Target.PREVIEW, body, "k2")
+            # Waited for: one submission in progress per product, so the next one
+            # can follow only once this one rests at sign-off (slow on a busy machine).
+            wait_for(pc, pc.submit(offer, "sha256:b", Target.PREVIEW, body, "k2"), at_signoff)
             renewed = draft_package_uri(pc, product)
             assert days_left(renewed) >= timedelta(days=44)
             assert renewed.split("?")[0] == uri.split("?")[0]  # same blob: named by content
