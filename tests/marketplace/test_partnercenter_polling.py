@@ -21,6 +21,7 @@ class ScriptedApi:
         self.item = {"id": SID, "state": state, "substate": substate}
         self.steps = steps
         self.calls: list[str] = []
+        self.reports: list[dict[str, Any]] = []
 
     def submission(self, product: str, submission: str) -> dict[str, Any]:
         self.calls.append("submission")
@@ -28,6 +29,8 @@ class ScriptedApi:
 
     def submission_part(self, product: str, submission: str, part: str) -> list[dict[str, Any]]:
         self.calls.append(part)
+        if part == "reports":
+            return list(self.reports)
         if part != "workflowdetails":
             return []
         preview = [{"name": n, "state": self.steps.get(n, "NotStarted")} for n in STEPS]
@@ -57,14 +60,19 @@ PHASES = {
 }  # fmt: skip
 
 
-@pytest.mark.parametrize("phase", list(PHASES))
-def test_a_steady_poll_costs_one_call_in_every_in_flight_phase(phase: str) -> None:
-    state, substate, steps, running, per_poll = PHASES[phase]
+def scripted(state: str, substate: str, steps: dict[str, str]) -> tuple[ScriptedApi, Any]:
     api = ScriptedApi(state, substate, steps)
     client_state = ClientState(None)
     client_state.record(Attempt(key="k1", offer="o", generation="sha256:a", target="live",
                                 product=PRODUCT, submission=SID, promoted=True))  # fmt: skip
     pc = PartnerCenterMarketplace(api, state=client_state, env={}, poll_interval=0.0)  # type: ignore[arg-type]
+    return api, pc
+
+
+@pytest.mark.parametrize("phase", list(PHASES))
+def test_a_steady_poll_costs_one_call_in_every_in_flight_phase(phase: str) -> None:
+    state, substate, steps, running, per_poll = PHASES[phase]
+    api, pc = scripted(state, substate, steps)
     first = pc.get(f"{PRODUCT}/{SID}")  # the first read learns the phase: more than one call
     assert first.stage(running).state is StageState.RUNNING
     api.calls.clear()
@@ -73,3 +81,22 @@ def test_a_steady_poll_costs_one_call_in_every_in_flight_phase(phase: str) -> No
     assert api.calls == per_poll * 3
     assert seen.stages == first.stages  # nothing lost: the same stages as the full read
     assert seen.feedback == first.feedback
+
+
+def test_certification_notes_are_read_once_when_it_finishes_and_validations_never() -> None:
+    api, pc = scripted("InProgress", "Submitted", {"Automated validation": "InProgress"})
+    sid = f"{PRODUCT}/{SID}"
+    pc.get(sid)
+    api.steps = {"Automated validation": DONE, "Certification": DONE,
+                 "Preview Creation": "InProgress"}  # fmt: skip
+    api.reports = [{"status": "PassedWithNotes", "fileUri": "https://example.test/report.pdf"}]
+    api.calls.clear()
+    noted = pc.get(sid)
+    assert api.calls == ["workflowdetails", "reports"]
+    assert [f.code for f in noted.feedback] == ["CertificationPassedWithNotes"]
+    api.calls.clear()
+    api.item = {"id": SID, "state": "Published", "substate": "ReadyToPublish"}
+    api.steps = {**api.steps, "Preview Creation": DONE, "Publisher Signoff": "InProgress"}
+    ready = pc.get(sid)
+    assert api.calls == ["workflowdetails", "submission"]  # the notes are not read again
+    assert ready.preview_url and ready.feedback == noted.feedback
