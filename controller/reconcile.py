@@ -709,13 +709,19 @@ class Reconciler:
         """
         wanted = pipeline.lookups(offer, generation, last)
         found: dict[str, Submission] = {s.id: s for s in returned}
+        read: set[str] = set()  # ids read just now by their key: not read again by id
         for key in wanted.keys:
             submission = self.marketplace.find(key)
             if submission is not None:
                 found[submission.id] = submission
+                read.add(submission.id)
         if generation is not None and wanted.keys:
-            found.update(self._later_attempts(offer, generation, wanted.keys[-1], found))
+            later = self._later_attempts(offer, generation, wanted.keys[-1], found)
+            found.update(later)
+            read.update(later)
         for submission_id in wanted.submission_ids:
+            if submission_id in read:
+                continue  # the same submission, read a moment ago: a second read costs a call
             with contextlib.suppress(NotFound):  # a record naming an unknown id: ignore it
                 found[submission_id] = self.marketplace.get(submission_id)
         mine = {i: s for i, s in found.items() if _belongs(s, offer)}

@@ -20,6 +20,7 @@ from market_helpers import Clock, Interposed
 from controller.cli import main
 from controller.errors import TransientError
 from controller.gitrepo import GitRepo
+from controller.marketplace.api import Submission
 from controller.marketplace.simulated import SimulatedMarketplace
 from controller.reconcile import PassResult, Reconciler, Watch, commit_message, default_validate
 
@@ -123,6 +124,30 @@ class TestLocalPass:
         again = local.run()
         assert again.commit is None and again.written == ()
         assert gitrepos.head(local.path) == head
+
+    def test_a_pass_reads_an_in_flight_submission_once(
+        self, local: Harness, market: Interposed, clock: Clock, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        local.run()
+        reads: list[str] = []
+        find, get = market.find, market.get
+
+        def counted_find(key: str) -> Submission | None:
+            found = find(key)
+            reads.extend([found.id] if found is not None else [])
+            return found
+
+        def counted_get(submission_id: str) -> Submission:
+            reads.append(submission_id)
+            return get(submission_id)
+
+        monkeypatch.setattr(market, "find", counted_find)
+        monkeypatch.setattr(market, "get", counted_get)
+        clock.advance(minutes=1)
+        result = local.run()
+        assert result.in_flight == ("alpha-offer",)
+        # Found by its key and named by the last status: one read, not one per name.
+        assert len(reads) == 1, reads
 
     def test_progress_in_the_marketplace_is_committed_later(
         self, local: Harness, clock: Clock

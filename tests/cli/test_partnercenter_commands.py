@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -101,3 +102,25 @@ def test_diff_names_each_differing_field(published: tuple[Emulator, Path]) -> No
     assert fields["Listing.en-us.title"]["marketplace"] != "Renamed"
     assert offerctl(emu, repo, "diff", OFFER, "--against", "live").stdout.startswith(
         f"{OFFER}: no live")
+
+
+def test_import_then_validate_then_plan_has_nothing_to_submit(
+    published: tuple[Emulator, Path],
+) -> None:
+    emu, repo = published
+    assert offerctl(emu, repo, "import", OFFER).returncode == 0
+    folder = repo / "offers" / OFFER
+    validated = subprocess.run([sys.executable, "-m", "controller", "validate",
+                                str(folder / "offer.yaml")], cwd=repo, capture_output=True,
+                               text=True, check=False)  # fmt: skip
+    assert validated.returncode == 0, validated.stdout + validated.stderr
+    for args in (["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@example.test",
+                                 "commit", "-qm", "import"]):  # fmt: skip
+        subprocess.run(["git", "-C", str(repo), *args], check=True)
+    planned = offerctl(emu, repo, "plan", "--detailed-exitcode", "-o", "json")
+    # Exit 2: the first pass would record the offer's status.yaml; that is its only change.
+    assert planned.returncode == 2, planned.stdout + planned.stderr
+    (offer,) = json.loads(planned.stdout)["offers"]
+    assert offer["offer"] == OFFER and offer["to"] == "Draft", offer
+    assert offer["actions"] == [], offer  # nothing to submit, cancel, promote or withdraw
+    assert offer["writesStatus"] is True

@@ -109,7 +109,7 @@ class _Raw:
     item: dict[str, Any]
     workflows: list[dict[str, Any]]
     findings: tuple[Any, ...]
-    findings_at: str  # "", "ready" or "failed": when the findings were read
+    findings_at: str  # "", "certified" or "failed": when the findings were read
 
 
 @dataclass(slots=True)
@@ -668,11 +668,14 @@ class PartnerCenterMarketplace:
         progress = mapping.progress_of(item, workflows)
         raw = self._raw.get(full)
         findings: tuple[Any, ...] = raw.findings if raw is not None else ()
-        moment = "failed" if progress.result is SubmissionResult.FAILED else (
-            "ready" if progress.awaiting_promote else "")
+        # Validation items only on failure (a passed validation has none to tell); the
+        # certification reports once certification finished, even before sign-off.
+        failed = progress.result is SubmissionResult.FAILED
+        moment = "failed" if failed else (
+            "certified" if _certified(workflows, ready=progress.awaiting_promote) else "")
         if moment and (raw is None or raw.findings_at != moment):
             findings = mapping.findings_of(
-                self.api.submission_part(product, sid, "validations"),
+                self.api.submission_part(product, sid, "validations") if failed else (),
                 self.api.submission_part(product, sid, "reports"),
             )
         self._raw[full] = _Raw(dict(item), workflows, findings, moment or (
@@ -726,6 +729,15 @@ def mapping_blob_name(content: bytes) -> str:
 
 def _phase(item: Mapping[str, Any]) -> tuple[str, str]:
     return str(item.get("state", "")), str(item.get("substate", ""))
+
+
+def _certified(workflows: list[dict[str, Any]], *, ready: bool) -> bool:
+    """Whether certification finished: its step says so, or (no such step) sign-off awaits."""
+    steps = [step for step in _steps(workflows)
+             if str(step.get("name", "")).strip().lower() == "certification"]  # fmt: skip
+    if not steps:
+        return ready
+    return any(str(step.get("state", "")) in ("Success", "Failed") for step in steps)
 
 
 def _steps(workflows: list[dict[str, Any]]) -> list[Mapping[str, Any]]:
