@@ -166,29 +166,22 @@ class BlobPackageStore:
             expiry = now + timedelta(days=self.sas_days)
             permission = BlobSasPermissions(read=True)
             account_key = getattr(service.credential, "account_key", None)
-            if account_key:
-                sas = generate_blob_sas(
-                    account_name=service.account_name or "",
-                    container_name=self.container,
-                    blob_name=name,
-                    account_key=account_key,
-                    permission=permission,
-                    start=start,
-                    expiry=expiry,
-                    protocol="https",
-                )
-            else:
-                key = service.get_user_delegation_key(start, expiry)
-                sas = generate_blob_sas(
-                    account_name=service.account_name or "",
-                    container_name=self.container,
-                    blob_name=name,
-                    user_delegation_key=key,
-                    permission=permission,
-                    start=start,
-                    expiry=expiry,
-                    protocol="https",
-                )
+            # Signed with the account key when we hold one, else a user delegation key.
+            signer: dict[str, Any] = (
+                {"account_key": account_key}
+                if account_key
+                else {"user_delegation_key": service.get_user_delegation_key(start, expiry)}
+            )
+            sas = generate_blob_sas(
+                account_name=service.account_name or "",
+                container_name=self.container,
+                blob_name=name,
+                permission=permission,
+                start=start,
+                expiry=expiry,
+                protocol="https",
+                **signer,
+            )
         except AzureError as exc:
             status = getattr(exc, "status_code", None)
             raise PackageError(
