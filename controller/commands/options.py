@@ -523,7 +523,7 @@ class _MissingVerb:
     parser: argparse.ArgumentParser
 
     def __call__(self, args: argparse.Namespace) -> int:
-        from controller.errors import UsageError  # noqa: PLC0415 - lazy
+        from controller.core.errors import UsageError  # noqa: PLC0415 - lazy
 
         self.parser.print_help(sys.stderr)
         raise UsageError("say what to do with the marketplace, e.g. `offerctl marketplace serve`")

@@ -35,23 +35,23 @@ from controller.commands.wiring import (
     warn_moved_keys,
     watch_from_args,
 )
-from controller.errors import EXIT_FAIL, EXIT_OK, UsageError
-from controller.gitrepo import OFFERS_DIR, BlobTooLarge, GitRepo
+from controller.core.errors import EXIT_FAIL, EXIT_OK, UsageError
+from controller.core.model import API_VERSION, OfferStatus
+from controller.core.planning import OfferPlan, plan_offer, summarize, uncommitted_notes
+from controller.git.repo import OFFERS_DIR, BlobTooLarge, GitRepo
 from controller.marketplace.committed import CommittedObservations
 from controller.marketplace.factory import SIM_NAMES, default_db_path
-from controller.model import API_VERSION, OfferStatus
-from controller.planning import OfferPlan, plan_offer, summarize, uncommitted_notes
 from controller.present import data
 from controller.present.console import make_console, show, unicode_ok
 from controller.present.plan import plan_view
-from controller.reconcile import (
+from controller.reconcile.reconciler import (
     PlannedOffer,
     Reconciler,
     Watch,
     default_validate,
 )
-from controller.records import DisplayRecords
-from controller.statusread import (
+from controller.reconcile.records import DisplayRecords
+from controller.repo.statusread import (
     MAX_STATUS_BYTES,
     check_offer_id,
     read_statuses,

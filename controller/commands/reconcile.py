@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from controller.commands.wiring import judge_from_args, known_tip, marketplace_at, watch_from_args
-from controller.errors import EXIT_FAIL, EXIT_OK
-from controller.gitrepo import GitRepo
+from controller.core.errors import EXIT_FAIL, EXIT_OK
+from controller.git.repo import GitRepo
 from controller.marketplace.api import Marketplace
-from controller.reconcile import (
+from controller.reconcile.reconciler import (
     JudgeSignOff,
     PassResult,
     Reconciler,

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from controller import status
 from controller.commands.wiring import judge_from_args, known_tip, marketplace_at, watch_from_args
+from controller.core.errors import OfferctlError, TransientError, UsageError
 from controller.daemon import logging as daemon_logging
 from controller.daemon.http import parse_listen
 from controller.daemon.lock import DaemonLock, default_lock_path
@@ -28,15 +28,15 @@ from controller.daemon.shard import ALL_SHARDS, parse_shard
 from controller.daemon.triggers import Probe, ls_remote_probe
 from controller.daemon.webhook import secret_from_env
 from controller.daemon.workqueue import WorkQueue
-from controller.errors import OfferctlError, TransientError, UsageError
-from controller.gitrepo import GitRepo, PassLockBusy
+from controller.git.repo import GitRepo, PassLockBusy
 from controller.marketplace.factory import resolve_time_scale
-from controller.reconcile import (
+from controller.reconcile.reconciler import (
     PassResult,
     Reconciler,
     Watch,
     default_validate,
 )
+from controller.repo import status
 
 log = logging.getLogger("controller.run")
 

@@ -24,17 +24,17 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from controller import githistory
-from controller.errors import EXIT_OK, UsageError, UserError
-from controller.generation import short
-from controller.githistory import GitHistoryError
-from controller.gitrepo import check_ref_name, check_remote_name
-from controller.model import API_VERSION, Phase
-from controller.policy import POLICY_FILE, ApprovalTrust, Policy, Provider, parse_policy
+from controller.core.errors import EXIT_OK, UsageError, UserError
+from controller.core.generation import short
+from controller.core.model import API_VERSION, Phase
+from controller.files.yamlio import YamlError, dump_yaml, load_mapping
+from controller.git import history as githistory
+from controller.git.history import GitHistoryError
+from controller.git.repo import check_ref_name, check_remote_name
+from controller.repo.policy import POLICY_FILE, ApprovalTrust, Policy, Provider, parse_policy
+from controller.repo.status import parse as parse_status
 from controller.signoff import load_authorization
 from controller.signoff.document import parse_signoff
-from controller.status import parse as parse_status
-from controller.yamlio import YamlError, dump_yaml, load_mapping
 
 _OFFER_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$")
 _GENERATION = re.compile(r"^sha256:[0-9a-f]{64}$")

@@ -15,9 +15,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from controller import report
-from controller.errors import EXIT_FAIL, EXIT_OK, UsageError
-from controller.model import Severity
+from controller.core.errors import EXIT_FAIL, EXIT_OK, UsageError
+from controller.core.model import Severity
+from controller.present import report
 from controller.validation.engine import (
     MANIFEST,
     OFFERS_DIR,

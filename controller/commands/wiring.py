@@ -13,21 +13,21 @@ import argparse
 import sys
 from typing import TextIO
 
-from controller import githistory
 from controller.commands.options import marketplace_from_args
-from controller.errors import UsageError, UserError
-from controller.githistory import GitHistoryError
-from controller.gitrepo import GitRepo, check_branch_name, check_remote_name
+from controller.core.errors import UsageError, UserError
+from controller.files.yamlio import load_mapping
+from controller.git import history as githistory
+from controller.git.history import GitHistoryError
+from controller.git.repo import GitRepo, check_branch_name, check_remote_name
 from controller.marketplace.api import Marketplace
-from controller.policy import POLICY_FILE, parse_policy
-from controller.reconcile import (
+from controller.reconcile.reconciler import (
     JudgeSignOff,
     Watch,
     default_judge,
     policy_at,
 )
+from controller.repo.policy import POLICY_FILE, parse_policy
 from controller.signoff.operator import github_endpoint
-from controller.yamlio import load_mapping
 
 _POLICY_MAX_BYTES = 1024 * 1024
 

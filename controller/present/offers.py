@@ -14,8 +14,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from controller.generation import short
-from controller.model import (
+from controller.core.generation import short
+from controller.core.model import (
     Condition,
     ConditionStatus,
     ConditionType,
@@ -26,7 +26,7 @@ from controller.model import (
 from controller.present.progress import STATE_STYLES, progress
 from controller.present.stages import BY_STAGE
 from controller.present.timefmt import age, duration, phase_since, time_in_phase, timestamp
-from controller.statusread import OfferEntry, PhaseChange
+from controller.repo.statusread import OfferEntry, PhaseChange
 
 PHASE_STYLES: dict[Phase, str] = {
     Phase.LIVE: "bold green",

@@ -40,12 +40,13 @@ from dataclasses import dataclass, replace
 from functools import lru_cache, partial
 from typing import TypeVar, cast
 
-from controller import githistory
-from controller.errors import UserError
-from controller.githistory import GitHistoryError, RepoHandle
-from controller.gittree import TreeEntry
-from controller.model import SignOffVerdict
-from controller.policy import (
+from controller.core.errors import UserError
+from controller.core.model import SignOffVerdict
+from controller.files.yamlio import load_mapping
+from controller.git import history as githistory
+from controller.git.history import GitHistoryError, RepoHandle
+from controller.git.tree import TreeEntry
+from controller.repo.policy import (
     POLICY_FILE,
     Policy,
     Provider,
@@ -57,7 +58,6 @@ from controller.signoff.document import MAX_BYTES, parse_signoff
 from controller.signoff.evidence_github import GitHubClient, GitHubError, GitHubRateLimited
 from controller.signoff.operator import GitHubEndpoint, github_endpoint
 from controller.signoff.rules import Authorization, ParsedSignOff, SignOffReason, Trust
-from controller.yamlio import load_mapping
 
 __all__ = [
     "GitHubClient",

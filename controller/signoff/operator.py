@@ -15,8 +15,8 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from controller.errors import UsageError
-from controller.policy import is_acceptable_api_url
+from controller.core.errors import UsageError
+from controller.repo.policy import is_acceptable_api_url
 
 ENV_GITHUB_API_URL = "OFFERCTL_GITHUB_API_URL"
 ENV_GITHUB_TOKEN = "OFFERCTL_GITHUB_TOKEN"  # noqa: S105 - the variable's name, not a token

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from controller.model import SignOffVerdict
-from controller.policy import ApprovalTrust, Provider, SignOffPolicy
+from controller.core.model import SignOffVerdict
+from controller.repo.policy import ApprovalTrust, Provider, SignOffPolicy
 
 
 class SignOffReason(StrEnum):

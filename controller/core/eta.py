@@ -24,7 +24,7 @@ from functools import lru_cache
 
 import holidays
 
-from controller.model import STAGE_MAX, Stage, StageState, StageStatus
+from controller.core.model import STAGE_MAX, Stage, StageState, StageStatus
 
 DAY = timedelta(days=1)
 _SATURDAY = 5  # date.weekday(): Monday is 0

@@ -26,7 +26,7 @@ status` stays clean and a hand edit stays theirs.
 
 status.yaml is output only. What the controller last decided for an offer,
 with the submission it follows, is its own record outside the working tree
-(`controller.records`, under .git/offerctl/records/); a status.yaml that was
+(`controller.reconcile.records`, under .git/offerctl/records/); a status.yaml that was
 hand-edited, copied from another folder or forged changes nothing but itself
 and is rewritten. Every submission observed is checked to belong to the offer
 it is observed for (the marketplace names each submission's offer), and only
@@ -59,40 +59,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from controller import __version__, pipeline, status
-from controller.errors import FatalError, TransientError, UserError
-from controller.escaping import printable
-from controller.failpoint import (
-    AFTER_COMMIT_OBJECT,
-    AFTER_GO_LIVE,
-    AFTER_PUSH,
-    AFTER_REF_UPDATE,
-    AFTER_SUBMIT,
-    MID_STATE_WRITE,
-    failpoint,
-)
-from controller.fsio import atomic_write
-from controller.generation import file_digest, generation
-from controller.gitrepo import (
-    OFFERS_DIR,
-    POLICY_PATHS,
-    GitRepo,
-    Identity,
-    PushRejected,
-    RefMoved,
-    check_branch_name,
-)
-from controller.gitrepo import blob_oid as git_blob_oid
-from controller.gittree import GitTreeFiles, TreeSnapshot
-from controller.marketplace.api import (
-    Marketplace,
-    MarketplaceError,
-    NotFound,
-    OfferListing,
-    OfferPayload,
-    Submission,
-)
-from controller.model import (
+from controller import __version__
+from controller.core import pipeline
+from controller.core.errors import FatalError, TransientError, UserError
+from controller.core.escaping import printable
+from controller.core.generation import file_digest, generation
+from controller.core.model import (
     ConditionStatus,
     ConditionType,
     Finding,
@@ -102,15 +74,45 @@ from controller.model import (
     StageState,
     Target,
 )
-from controller.policy import POLICY_FILE, Policy, Provider, parse_policy
-from controller.records import FileRecords, RecordStore, watch_key
-from controller.redaction import Redactor
+from controller.core.redaction import Redactor
+from controller.failpoint import (
+    AFTER_COMMIT_OBJECT,
+    AFTER_GO_LIVE,
+    AFTER_PUSH,
+    AFTER_REF_UPDATE,
+    AFTER_SUBMIT,
+    MID_STATE_WRITE,
+    failpoint,
+)
+from controller.files.fsio import atomic_write
+from controller.files.yamlio import YamlError, load_mapping
+from controller.git.repo import (
+    OFFERS_DIR,
+    POLICY_PATHS,
+    GitRepo,
+    Identity,
+    PushRejected,
+    RefMoved,
+    check_branch_name,
+)
+from controller.git.repo import blob_oid as git_blob_oid
+from controller.git.tree import GitTreeFiles, TreeSnapshot
+from controller.marketplace.api import (
+    Marketplace,
+    MarketplaceError,
+    NotFound,
+    OfferListing,
+    OfferPayload,
+    Submission,
+)
+from controller.reconcile.records import FileRecords, RecordStore, watch_key
+from controller.repo import status
+from controller.repo.policy import POLICY_FILE, Policy, Provider, parse_policy
 from controller.signoff import evaluate_signoff
 from controller.signoff import rules as signoff_rules
 from controller.signoff.operator import GitHubEndpoint
 from controller.validation import engine
 from controller.validation.files import FileSource
-from controller.yamlio import YamlError, load_mapping
 
 log = logging.getLogger(__name__)
 

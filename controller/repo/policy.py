@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from controller.model import API_VERSION, Finding, Severity
+from controller.core.model import API_VERSION, Finding, Severity
 
 POLICY_FILE = "publishing.yaml"
 
@@ -255,7 +255,7 @@ def _holidays(reader: _Reader, data: Mapping[str, Any]) -> str:
     country = reader.text(section, "country", "$.holidays", re.compile(r"^[A-Z]{2}$"))
     if country is None:
         return DEFAULT_POLICY.holidays_country
-    from controller.eta import supported_country  # noqa: PLC0415 - see _schema_findings
+    from controller.core.eta import supported_country  # noqa: PLC0415 - see _schema_findings
 
     if not supported_country(country):
         reader.bad(
