@@ -217,6 +217,14 @@ class FakeAzureDevOps:
     requests: list[Request] = field(default_factory=list)
     base_url: str = ""
 
+    def reset(self, token: str | None = None) -> FakeAzureDevOps:
+        """Forget every pull request and request (one server can serve a module's tests)."""
+        for name in ("pulls", "merged_commits", "iterations", "threads", "commits"):
+            getattr(self, name).clear()
+        self.requests.clear()
+        self.token, self.page_size, self.fail_with = token, 100, None
+        return self
+
     def query(self, body: Any) -> dict[str, Any] | None:
         """The pullrequestquery answer: `results[n]` is {commit: [pull requests]} for query n."""
         if not isinstance(body, Mapping) or not isinstance(body.get("queries"), list):

@@ -3,10 +3,18 @@
 from __future__ import annotations
 
 import base64
+import json
+import os
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+import yaml
 from ado_fake import (
     ORG,
     PREFIX,
@@ -25,10 +33,15 @@ from ado_fake import (
 from git_helpers import GitRepos
 from signoff_helpers import ANA, BO, CARL, OFFER, OffersRepo, make_offers_repo, signoff_yaml
 
+from controller.cli import build_parser
+from controller.commands.wiring import judge_from_args
 from controller.errors import UsageError
+from controller.gitrepo import GitRepo
+from controller.gittree import GitTreeFiles
 from controller.http import RetryPolicy
 from controller.model import SignOffVerdict
 from controller.policy import AzureDevOpsSettings, Policy, Provider, SignOffPolicy, parse_policy
+from controller.reconcile import SignOffQuestion, Watch
 from controller.signoff import AzureDevOpsClient, AzureDevOpsEndpoint, evaluate_signoff
 from controller.signoff.evidence_azuredevops import AzureDevOpsError
 from controller.signoff.operator import azure_devops_endpoint
@@ -43,10 +56,17 @@ VOTED = "2026-11-20T10:00:00.5Z"  # after it
 EARLIER = "2026-11-20T08:30:00Z"  # before it
 
 
-@pytest.fixture
-def fake() -> Iterator[FakeAzureDevOps]:
-    with serve(FakeAzureDevOps(token=TOKEN)) as server:
+@pytest.fixture(scope="module")
+def _server() -> Iterator[FakeAzureDevOps]:
+    with serve(FakeAzureDevOps()) as server:
         yield server
+
+
+@pytest.fixture
+def fake(_server: FakeAzureDevOps) -> FakeAzureDevOps:
+    """The operator's server: one per module (so the provider's client is reused, as in a
+    daemon), emptied for each test."""
+    return _server.reset(token=TOKEN)
 
 
 @pytest.fixture
@@ -171,7 +191,7 @@ class TestVotes:
     def test_a_commit_author_approving_is_self_approval(
         self, repo: OffersRepo, fake: FakeAzureDevOps
     ) -> None:
-        head, _ = completed_pr(repo, fake, [(ANA_ID, 10, VOTED)])
+        completed_pr(repo, fake, [(ANA_ID, 10, VOTED)])
         fake.commits[7].append(commit_ref("b" * 40, *ANA))
 
         assert evaluate(repo, fake).reason == "SelfApproval"
@@ -344,7 +364,7 @@ class TestWhichPullRequest:
     def test_active_pull_request_does_not_count(
         self, repo: OffersRepo, fake: FakeAzureDevOps
     ) -> None:
-        _, merge = completed_pr(repo, fake, [(ANA_ID, 10, VOTED)], status="active")
+        completed_pr(repo, fake, [(ANA_ID, 10, VOTED)], status="active")
 
         result = evaluate(repo, fake)
 
@@ -417,9 +437,7 @@ class TestFailures:
         assert result.reason == "ReviewLookupFailed"
         assert "cannot connect" in result.message
 
-    def test_throttling_is_retried_then_reported_with_the_wait(
-        self, fake: FakeAzureDevOps
-    ) -> None:
+    def test_throttling_is_retried_then_reported_with_the_wait(self, fake: FakeAzureDevOps) -> None:
         fake.fail_with = (429, {"Retry-After": "37"})
         waits: list[float] = []
         policy = RetryPolicy(max_attempts=3, max_retry_after=60, sleep=waits.append)
@@ -541,3 +559,129 @@ class TestPolicy:
         }
         assert policy.signoff.problems == ()
         assert "--azure-devops-url" in " ".join(f.message for f in findings)
+
+
+# ---------------------------------------------------------------- credentials
+
+
+@dataclass
+class Recorder:
+    """Any HTTP server: records every request's method, path and headers; answers {}."""
+
+    requests: list[tuple[str, str, dict[str, str]]] = field(default_factory=list)
+    base_url: str = ""
+
+
+@pytest.fixture(scope="module")
+def attacker() -> Iterator[Recorder]:
+    recorder = Recorder()
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _any(self) -> None:
+            recorder.requests.append((self.command, self.path, dict(self.headers.items())))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        do_GET = do_POST = _any
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    recorder.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield recorder
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+def hostile_policy(url: str) -> str:
+    """A publishing.yaml choosing azuredevops that also tries to name the server and token."""
+    return (
+        "apiVersion: offers.marketplace/v1\nkind: Publishing\nsignoff:\n"
+        "  provider: azuredevops\n  approvers: [ana@contoso.com]\n"
+        f"  azureDevOps: {{organization: {ORG}, project: {PROJECT}, repository: {REPO},\n"
+        f"    url: '{url}', tokenEnv: OFFERCTL_WEBHOOK_SECRET}}\n"
+    )
+
+
+SECRET = "whsec-0123456789abcdef"  # made up; must reach no one
+
+
+class TestCredentialsGoOnlyToTheOperator:
+    """No file in the repository picks the host the token goes to, or which variable is read."""
+
+    def test_the_flag_names_the_server_and_the_pull_requests_url_gets_nothing(
+        self,
+        repo: OffersRepo,
+        fake: FakeAzureDevOps,
+        attacker: Recorder,
+        monkeypatch: pytest.MonkeyPatch,
+    ) -> None:
+        attacker.requests.clear()
+        # A merged change chooses azuredevops and points url/tokenEnv at another host.
+        repo.commit({"publishing.yaml": hostile_policy(attacker.base_url)}, "Use ADO", ANA)
+        completed_pr(repo, fake, [(ANA_ID, 10, VOTED)])
+        monkeypatch.setenv("OFFERCTL_AZURE_DEVOPS_TOKEN", TOKEN)
+        monkeypatch.setenv("OFFERCTL_WEBHOOK_SECRET", SECRET)
+        monkeypatch.setenv("OFFERCTL_AZURE_DEVOPS_URL", attacker.base_url)  # the flag wins
+        args = build_parser().parse_args(
+            ["reconcile", "--repo", str(repo.path), "--azure-devops-url", fake.base_url]
+        )
+        commit = repo.head()
+        text = repo.git("show", f"{commit}:publishing.yaml")
+        policy = parse_policy(yaml.safe_load(text))[0]
+
+        with GitRepo(repo.path) as opened:
+            judge = judge_from_args(args, opened, Watch(branch="main"))
+            files = GitTreeFiles(opened.snapshot(commit))
+            verdict = judge(SignOffQuestion(OFFER, repo.generation(), commit, files, policy))
+
+        assert verdict is not None and verdict.valid, verdict and verdict.message
+        assert verdict.trust == "azure-devops-review"
+        assert attacker.requests == []
+        assert fake.requests
+        assert all(r.headers.get("authorization") == basic(TOKEN) for r in fake.requests)
+        assert SECRET not in json.dumps([r.headers for r in fake.requests])
+
+    @pytest.mark.slow
+    def test_plan_on_a_pull_request_naming_another_server_sends_nothing_there(
+        self, repo: OffersRepo, fake: FakeAzureDevOps, attacker: Recorder
+    ) -> None:
+        # As the shipped CI job does: `offerctl plan` on the unmerged pull request's checkout.
+        attacker.requests.clear()
+        completed_pr(repo, fake, [(ANA_ID, 10, VOTED)])
+        repo.git("checkout", "-q", "-b", "pr/tidy-publishing")
+        repo.commit({"publishing.yaml": hostile_policy(attacker.base_url)}, "Tidy", CARL)
+        base = {k: v for k, v in os.environ.items() if not k.startswith("OFFERCTL_")}
+        env = {
+            **base,
+            "OFFERCTL_AZURE_DEVOPS_URL": fake.base_url,
+            "OFFERCTL_AZURE_DEVOPS_TOKEN": TOKEN,
+            "OFFERCTL_WEBHOOK_SECRET": SECRET,
+        }
+
+        proc = subprocess.run(
+            [sys.executable, "-m", "controller", "plan", "--repo", str(repo.path)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+        assert attacker.requests == []
+        assert fake.requests, proc.stdout + proc.stderr  # the sign-off was judged
+        assert all(r.headers.get("authorization") == basic(TOKEN) for r in fake.requests)
+        seen = proc.stdout + proc.stderr + json.dumps([r.headers for r in fake.requests])
+        assert TOKEN not in proc.stdout + proc.stderr
+        assert SECRET not in seen
+        for key in ("$.signoff.azureDevOps.url", "$.signoff.azureDevOps.tokenEnv"):
+            assert f"warning: publishing.yaml: {key}" in proc.stderr
