@@ -15,7 +15,8 @@ checkout; `--remote NAME --branch NAME` the branch a pass reads and pushes.
 only; also env `OFFERCTL_TIME_SCALE`). Precedence: flag, environment, then
 (time scale only) `publishing.yaml`, then the built-in default. Where the
 marketplace is, like where the GitHub API is (`--github-api-url`, env
-`OFFERCTL_GITHUB_API_URL`), is the operator's choice alone: the repository
+`OFFERCTL_GITHUB_API_URL`) and the Azure DevOps server (`--azure-devops-url`,
+env `OFFERCTL_AZURE_DEVOPS_URL`), is the operator's choice alone: the repository
 is written by whoever opens a pull request, and must not pick the host a
 token is sent to.
 
@@ -43,6 +44,9 @@ ENV_TIME_SCALE = "OFFERCTL_TIME_SCALE"  # = controller.marketplace.factory.ENV_T
 ENV_GITHUB_API_URL = "OFFERCTL_GITHUB_API_URL"  # = controller.signoff.operator.ENV_GITHUB_API_URL
 ENV_GITHUB_TOKEN = "OFFERCTL_GITHUB_TOKEN"  # noqa: S105 - = signoff.operator.ENV_GITHUB_TOKEN
 DEFAULT_GITHUB_API_URL = "https://api.github.com"  # = signoff.operator.DEFAULT_GITHUB_API_URL
+ENV_AZURE_DEVOPS_URL = "OFFERCTL_AZURE_DEVOPS_URL"  # = signoff.operator.ENV_AZURE_DEVOPS_URL
+ENV_AZURE_DEVOPS_TOKEN = "OFFERCTL_AZURE_DEVOPS_TOKEN"  # noqa: S105 - = signoff.operator's
+DEFAULT_AZURE_DEVOPS_URL = "https://dev.azure.com"  # = signoff.operator.DEFAULT_AZURE_DEVOPS_URL
 COLOR_CHOICES = ("auto", "always", "never")  # = controller.present.console.COLOR_CHOICES
 DATA_FORMATS = ("json", "yaml")  # = controller.present.data.DATA_FORMATS
 DAEMON_LISTEN = "127.0.0.1:9464"  # = controller.daemon.http.DEFAULT_LISTEN
@@ -145,6 +149,14 @@ def add_marketplace_options(parser: argparse.ArgumentParser) -> None:
         help="GitHub REST API for the github sign-off provider (env "
         f"{ENV_GITHUB_API_URL}; default {DEFAULT_GITHUB_API_URL}); the token "
         f"{ENV_GITHUB_TOKEN} is sent only there",
+    )
+    signoff.add_argument(
+        "--azure-devops-url",
+        metavar="URL",
+        default=None,
+        help="Azure DevOps server for the azuredevops sign-off provider (env "
+        f"{ENV_AZURE_DEVOPS_URL}; default {DEFAULT_AZURE_DEVOPS_URL}; Azure DevOps Server: "
+        f"https://HOST/tfs); the token {ENV_AZURE_DEVOPS_TOKEN} is sent only there",
     )
 
 

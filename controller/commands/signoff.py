@@ -252,6 +252,11 @@ def _print_next_steps(job: _Job, branch: str, commit: str, generation: str) -> N
         )
     elif settings.provider is Provider.GITHUB:
         print("  4. merge it after approval; approvals of an earlier push do not count")
+    elif settings.provider is Provider.AZURE_DEVOPS:
+        print(
+            "  4. complete it after approval; votes cast before the last push do not count, "
+            "and a rejection blocks"
+        )
     else:
         print("  4. merge it (provider none: no review is checked; for local experiments only)")
 

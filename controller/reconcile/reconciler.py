@@ -110,7 +110,7 @@ from controller.repo import status
 from controller.repo.policy import POLICY_FILE, Policy, Provider, parse_policy
 from controller.signoff import evaluate_signoff
 from controller.signoff import rules as signoff_rules
-from controller.signoff.operator import GitHubEndpoint
+from controller.signoff.operator import AzureDevOpsEndpoint, GitHubEndpoint
 from controller.validation import engine
 from controller.validation.files import FileSource
 
@@ -232,12 +232,17 @@ def _unreadable(offer: str) -> tuple[Finding, ...]:
 
 
 def default_judge(
-    repo: GitRepo, *, endpoint: GitHubEndpoint | None = None, branch: str | None = None
+    repo: GitRepo,
+    *,
+    endpoint: GitHubEndpoint | None = None,
+    branch: str | None = None,
+    azure_devops: AzureDevOpsEndpoint | None = None,
 ) -> JudgeSignOff:
     """Sign-off evaluation from git history (or GitHub, as publishing.yaml says).
 
     `endpoint` is the operator's GitHub API (None: from the environment);
-    `branch` the watched branch's name (None: the branch checked out).
+    `branch` the watched branch's name (None: the branch checked out);
+    `azure_devops` the operator's Azure DevOps server (None: from the environment).
     """
 
     def judge(question: SignOffQuestion) -> SignOffVerdict | None:
@@ -259,6 +264,7 @@ def default_judge(
             question.policy,
             endpoint=endpoint,
             branch=branch,
+            azure_devops=azure_devops,
         )
 
     return judge
@@ -647,11 +653,11 @@ class Reconciler:
                 )
         outcome = self._converge(work)
         if (
-            policy.signoff.provider is Provider.GITHUB
+            policy.signoff.provider in {Provider.GITHUB, Provider.AZURE_DEVOPS}
             and outcome.after is not None
             and outcome.after.phase is Phase.AWAITING_SIGNOFF
         ):
-            outcome.in_flight = True  # reviews arrive on GitHub without a commit here
+            outcome.in_flight = True  # reviews arrive on the platform without a commit here
         gone = work.desired is None and outcome.after is not None
         if gone and outcome.after is not None and outcome.after.phase is Phase.WITHDRAWN:
             # Manifest deleted and nothing in the marketplace: the offer is gone for good.

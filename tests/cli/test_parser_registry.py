@@ -153,6 +153,9 @@ def test_defaults_spelled_out_in_the_registry_equal_their_owners() -> None:
     assert options.ENV_GITHUB_API_URL == operator.ENV_GITHUB_API_URL
     assert options.ENV_GITHUB_TOKEN == operator.ENV_GITHUB_TOKEN
     assert options.DEFAULT_GITHUB_API_URL == operator.DEFAULT_GITHUB_API_URL
+    assert options.ENV_AZURE_DEVOPS_URL == operator.ENV_AZURE_DEVOPS_URL
+    assert options.ENV_AZURE_DEVOPS_TOKEN == operator.ENV_AZURE_DEVOPS_TOKEN
+    assert options.DEFAULT_AZURE_DEVOPS_URL == operator.DEFAULT_AZURE_DEVOPS_URL
 
 
 def test_python_dash_m_controller_prints_the_version() -> None:
