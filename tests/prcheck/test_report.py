@@ -156,7 +156,8 @@ def test_the_summary_has_the_plan_per_offer_and_the_estimated_live_date() -> Non
     ]
     text = report.summary_markdown(Facts([Result("contoso-x", "f")], offers).build())
     row = next(line for line in text.splitlines() if "contoso-x" in line)
-    assert row.startswith("| Contoso X (`contoso-x`) | – | Validating | submit<br>submit ")
+    dash = "\N{EN DASH}"
+    assert row.startswith(f"| Contoso X (`contoso-x`) | {dash} | Validating | submit<br>submit ")
     assert "| 2026-12-07 | this offer has not been submitted yet |" in row
 
 
