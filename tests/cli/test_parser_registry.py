@@ -70,8 +70,8 @@ def test_help_of_a_verb_imports_none_of_its_libraries() -> None:
 
 
 def test_every_verb_is_listed_and_runs_a_function_its_module_has() -> None:
-    assert COMMANDS == ("validate", "reconcile", "run", "status", "plan", "signoff", "history",
-                        "import", "diff", "marketplace", "demo")
+    assert COMMANDS == ("validate", "reconcile", "run", "status", "plan", "pr-check", "signoff",
+                        "history", "import", "diff", "marketplace", "demo")
     for verb in options.VERBS:
         args = build_parser().parse_args(_minimal_argv(verb.name))
         command = args.func
@@ -79,8 +79,9 @@ def test_every_verb_is_listed_and_runs_a_function_its_module_has() -> None:
             assert args.marketplace_command == "serve"
         assert isinstance(command, options.Command)
         module, _, name = command.target.partition(":")
-        # `import` is a Python keyword: its module is import_.
-        assert module == f"controller.commands.{verb.name}" + ("_" if verb.name == "import" else "")
+        # `import` is a Python keyword: its module is import_; pr-check's is pr_check.
+        named = verb.name.replace("-", "_")
+        assert module == f"controller.commands.{named}" + ("_" if verb.name == "import" else "")
         assert callable(getattr(importlib.import_module(module), name))
 
 
