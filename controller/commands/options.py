@@ -390,6 +390,11 @@ def _pr_check(parser: argparse.ArgumentParser) -> None:
         "--no-post", action="store_true", help="do not post to GitHub, even with a token"
     )
     parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="treat warnings (risks certification may flag) as errors, as validate --strict",
+    )
+    parser.add_argument(
         "-j", "--jobs", type=int, metavar="N", default=None, help="validation worker processes"
     )
     add_marketplace_options(parser)

@@ -52,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
     env: Mapping[str, str] = os.environ
     repository = _repository(args, env)
     endpoint = github_endpoint(args.github_api_url, env)  # a bad URL is a usage error early
-    _, results = validate.collect(Path(args.repo), [], jobs=args.jobs, keep_manifests=True)
+    _, results = validate.collect(
+        Path(args.repo), [], jobs=args.jobs, strict=args.strict, keep_manifests=True
+    )
     now = datetime.now(UTC)
     with GitRepo(Path(args.repo)) as repo:
         head = resolve(repo, "HEAD")
