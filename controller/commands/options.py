@@ -369,6 +369,49 @@ def _plan(parser: argparse.ArgumentParser) -> None:
     add_marketplace_options(parser)
 
 
+def _pr_check(parser: argparse.ArgumentParser) -> None:
+    add_repo_option(parser)
+    parser.add_argument(
+        "--github-repo",
+        metavar="OWNER/NAME",
+        default=None,
+        help="GitHub repository to post the check to (default: env GITHUB_REPOSITORY)",
+    )
+    parser.add_argument(
+        "--sha",
+        metavar="SHA",
+        default=None,
+        help="commit to post the check on (default: the pull request's head from "
+        "GITHUB_EVENT_PATH, else GITHUB_SHA, else HEAD)",
+    )
+    parser.add_argument(
+        "--base",
+        metavar="REF",
+        default=None,
+        help="the pull request's base: its committed statuses are the plan's observations, "
+        "and signoff.yaml files added since are reported (default: origin/$GITHUB_BASE_REF)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=("markdown", "json"),
+        default="markdown",
+        help="print the Markdown summary (default) or the requests posted, as JSON",
+    )
+    parser.add_argument(
+        "--no-post", action="store_true", help="do not post to GitHub, even with a token"
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="treat warnings (risks certification may flag) as errors, as validate --strict",
+    )
+    parser.add_argument(
+        "-j", "--jobs", type=int, metavar="N", default=None, help="validation worker processes"
+    )
+    add_marketplace_options(parser)
+
+
 def _signoff(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("offer", metavar="OFFER", help="offer id (its folder under offers/)")
     add_repo_option(parser)
@@ -629,6 +672,22 @@ VERBS: tuple[Verb, ...] = (
         ),
         arguments=_plan,
         run="controller.commands.plan:run",
+    ),
+    Verb(
+        "pr-check",
+        help="for CI: validate and plan a pull request; post a GitHub check and job summary",
+        description=(
+            "Validate the checkout and plan its HEAD (observations from the committed statuses "
+            "of --base), then post a check run named offerctl (findings as annotations, the "
+            "plan per offer, the estimated live dates; for a pull request adding signoff.yaml, "
+            "the generation it signs off and the preview) to the GitHub API the operator names "
+            "(--github-api-url, token only from OFFERCTL_GITHUB_TOKEN), or a commit status when "
+            "the token may not create check runs. Writes the Markdown summary, with a Mermaid "
+            "gantt of each offer's stages against the documented maximums, to stdout and to "
+            "$GITHUB_STEP_SUMMARY. Exit 1 when validation finds an error."
+        ),
+        arguments=_pr_check,
+        run="controller.commands.pr_check:run",
     ),
     Verb(
         "signoff",

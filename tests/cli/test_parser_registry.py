@@ -87,6 +87,7 @@ def test_every_verb_is_listed_and_runs_a_function_its_module_has() -> None:
         "run",
         "status",
         "plan",
+        "pr-check",
         "signoff",
         "history",
         "import",
@@ -101,8 +102,9 @@ def test_every_verb_is_listed_and_runs_a_function_its_module_has() -> None:
             assert args.marketplace_command == "serve"
         assert isinstance(command, options.Command)
         module, _, name = command.target.partition(":")
-        # `import` is a Python keyword: its module is import_.
-        assert module == f"controller.commands.{verb.name}" + ("_" if verb.name == "import" else "")
+        # `import` is a Python keyword: its module is import_; pr-check's is pr_check.
+        named = verb.name.replace("-", "_")
+        assert module == f"controller.commands.{named}" + ("_" if verb.name == "import" else "")
         assert callable(getattr(importlib.import_module(module), name))
 
 
