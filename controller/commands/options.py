@@ -238,6 +238,12 @@ def _validate(parser: argparse.ArgumentParser) -> None:
 
 
 def _reconcile(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "offers",
+        nargs="*",
+        metavar="OFFER",
+        help="evaluate and act on only these offers; the others are left untouched",
+    )
     add_repo_option(parser)
     add_branch_options(parser)
     parser.add_argument(
@@ -577,7 +583,8 @@ VERBS: tuple[Verb, ...] = (
         description=(
             "Read offers from a commit (the remote branch's tip with --remote, else HEAD of "
             "the checked-out branch), move each toward its target, and commit status.yaml "
-            "changes in one commit (pushed with --remote)."
+            "changes in one commit (pushed with --remote). With OFFER ids, only those offers "
+            "are evaluated and acted upon; the others' status is not rewritten."
         ),
         arguments=_reconcile,
         run="controller.commands.reconcile:run",
