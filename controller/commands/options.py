@@ -394,6 +394,31 @@ def _signoff(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _suspend(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("offer", metavar="OFFER", help="offer id (its folder under offers/)")
+    add_repo_option(parser)
+    parser.add_argument(
+        "--branch",
+        metavar="NAME",
+        default=None,
+        help="commit on a new branch NAME off HEAD, for a pull request (default: commit "
+        "directly on the checked-out branch)",
+    )
+    parser.add_argument(
+        "--reason", metavar="TEXT", default="", help="why, recorded in the commit message"
+    )
+    parser.add_argument("--push", action="store_true", help="push the branch to --remote")
+    parser.add_argument(
+        "--remote", metavar="NAME", default="origin", help="remote for --push (default: origin)"
+    )
+    parser.add_argument(
+        "--sign",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="sign the commit with your git signing key (default: as commit.gpgSign says)",
+    )
+
+
 def _history(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("offer", metavar="OFFER", help="offer id (its folder under offers/)")
     add_repo_option(parser)
@@ -633,6 +658,26 @@ VERBS: tuple[Verb, ...] = (
         "request. Your working tree is not touched.",
         arguments=_signoff,
         run="controller.commands.signoff:run",
+    ),
+    Verb(
+        "suspend",
+        help="commit spec.suspend: true for an offer: observe it, send nothing",
+        description="Set spec.suspend: true in offers/OFFER/offer.yaml as committed at HEAD, "
+        "changing that one line, and commit it with your git identity: directly on the "
+        "checked-out branch, or with --branch on a new branch for a pull request. A "
+        "suspended offer keeps its status up to date but offerctl sends nothing to the "
+        "marketplace for it. Refused while offer.yaml has uncommitted changes.",
+        arguments=_suspend,
+        run="controller.commands.suspend:run_suspend",
+    ),
+    Verb(
+        "resume",
+        help="commit spec.suspend: false for a suspended offer",
+        description="Set spec.suspend: false in offers/OFFER/offer.yaml as committed at HEAD, "
+        "changing that one line, and commit it as `offerctl suspend` does; offerctl then "
+        "drives the offer toward its target again.",
+        arguments=_suspend,
+        run="controller.commands.suspend:run_resume",
     ),
     Verb(
         "history",
