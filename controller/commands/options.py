@@ -51,6 +51,8 @@ MARKETPLACE_LISTEN = "127.0.0.1:8765"
 MAX_BODY = 64 * 1024 * 1024  # = controller.marketplace.server.DEFAULT_MAX_BODY
 STATUS_OUTPUTS = ("table", *DATA_FORMATS)
 STATUS_INTERVAL = 2.0  # seconds between `status --watch` refreshes
+WAIT_TIMEOUT = "10m"  # `offerctl wait` gives up after this long unless told otherwise
+WAIT_INTERVAL = "10s"
 # Tuned so that the shipped offers' whole pipeline (a week of certification and four days
 # of going live, as the simulator draws them) takes about a minute of wall time.
 DEMO_TIME_SCALE = 10_000.0
@@ -419,6 +421,42 @@ def _suspend(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _wait(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("offer", metavar="OFFER", help="offer id (its folder under offers/)")
+    parser.add_argument(
+        "--for",
+        dest="condition",
+        metavar="CONDITION",
+        required=True,
+        help="phase=PHASE, condition=TYPE[=STATUS] (default True) or stage=STAGE[=STATE] "
+        "(default Succeeded), e.g. phase=Live, condition=Ready, stage=Certification",
+    )
+    parser.add_argument(
+        "--timeout",
+        metavar="DURATION",
+        default=WAIT_TIMEOUT,
+        help=f"give up (exit 1) after this long: 30s, 10m, 2h, 10d (default: {WAIT_TIMEOUT})",
+    )
+    parser.add_argument(
+        "--interval",
+        metavar="DURATION",
+        default=WAIT_INTERVAL,
+        help=f"time between reads of the branch (default: {WAIT_INTERVAL})",
+    )
+    add_repo_option(parser)
+    parser.add_argument(
+        "--rev",
+        metavar="REV",
+        default=None,
+        help="commit or branch to read status from, again at each poll (default: HEAD)",
+    )
+    add_branch_options(
+        parser,
+        remote_help="fetch this remote at each poll and read --branch from it",
+        branch_help="the remote branch the controller writes status to",
+    )
+
+
 def _history(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("offer", metavar="OFFER", help="offer id (its folder under offers/)")
     add_repo_option(parser)
@@ -637,6 +675,20 @@ VERBS: tuple[Verb, ...] = (
         ),
         arguments=_status,
         run="controller.commands.status:run",
+    ),
+    Verb(
+        "wait",
+        help="block until an offer's committed status meets a condition (exit 0), or not (1)",
+        description=(
+            "Poll the status committed at HEAD (or --rev; or a remote branch, fetched each "
+            "time) until the offer meets --for: phase=PHASE, condition=TYPE[=STATUS] or "
+            "stage=STAGE[=STATE]. Only a status written for the manifest at that commit "
+            "counts. Exit 0 when met; 1 on timeout or as soon as the offer cannot get there "
+            "without a change (e.g. certification rejected while waiting for Live); 2 on "
+            "usage errors."
+        ),
+        arguments=_wait,
+        run="controller.commands.wait:run",
     ),
     Verb(
         "plan",
