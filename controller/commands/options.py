@@ -720,7 +720,7 @@ VERBS: tuple[Verb, ...] = (
         "suspended offer keeps its status up to date but offerctl sends nothing to the "
         "marketplace for it. Refused while offer.yaml has uncommitted changes.",
         arguments=_suspend,
-        run="controller.commands.suspend:run_suspend",
+        run="controller.commands.suspend:run",
     ),
     Verb(
         "resume",
@@ -729,7 +729,7 @@ VERBS: tuple[Verb, ...] = (
         "changing that one line, and commit it as `offerctl suspend` does; offerctl then "
         "drives the offer toward its target again.",
         arguments=_suspend,
-        run="controller.commands.suspend:run_resume",
+        run="controller.commands.resume:run",
     ),
     Verb(
         "history",

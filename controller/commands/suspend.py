@@ -54,11 +54,13 @@ class _Request:
         return "Suspend" if self.suspend else "Resume"
 
 
-def run_suspend(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
+    """`offerctl suspend`."""
     return _run(args, suspend=True)
 
 
 def run_resume(args: argparse.Namespace) -> int:
+    """`offerctl resume` (controller/commands/resume.py)."""
     return _run(args, suspend=False)
 
 

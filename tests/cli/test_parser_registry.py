@@ -70,8 +70,8 @@ def test_help_of_a_verb_imports_none_of_its_libraries() -> None:
 
 
 def test_every_verb_is_listed_and_runs_a_function_its_module_has() -> None:
-    assert COMMANDS == ("validate", "reconcile", "run", "status", "plan", "signoff", "history",
-                        "import", "diff", "marketplace", "demo")
+    assert COMMANDS == ("validate", "reconcile", "run", "status", "wait", "plan", "signoff",
+                        "suspend", "resume", "history", "import", "diff", "marketplace", "demo")
     for verb in options.VERBS:
         args = build_parser().parse_args(_minimal_argv(verb.name))
         command = args.func
@@ -85,8 +85,10 @@ def test_every_verb_is_listed_and_runs_a_function_its_module_has() -> None:
 
 
 def _minimal_argv(verb: str) -> list[str]:
-    if verb in ("signoff", "history", "import", "diff"):
+    if verb in ("signoff", "history", "import", "diff", "suspend", "resume"):
         return [verb, "some-offer"]
+    if verb == "wait":
+        return [verb, "some-offer", "--for", "phase=Live"]
     if verb == "marketplace":
         return [verb, "serve"]
     return [verb]
