@@ -125,8 +125,9 @@ def _flip(request: _Request) -> int:
             except RefMoved:
                 raise UserError(f"{where} moved while the commit was made; run again") from None
             repo.sync_checked_out(where, base, commit, [path])
+        done = "Suspended" if request.suspend else "Resumed"
         print(
-            f"{request.verb}d {request.offer}: commit {commit[:12]} on {where} sets "
+            f"{done} {request.offer}: commit {commit[:12]} on {where} sets "
             f"spec.suspend: {'true' if request.suspend else 'false'} in {path}"
         )
         if request.push:

@@ -40,6 +40,7 @@ def test_suspend_commits_one_added_line_on_the_current_branch(
     assert "Reason: incident 42" in message
     assert gitrepos.status(repo) == ""  # the working tree followed the branch
     assert "suspend: true" in (repo / MANIFEST).read_text()
+    assert ran.out.startswith(f"Suspended {OFFER}: commit {gitrepos.head(repo)[:12]} on main")
     assert "git push origin main" in ran.out  # nothing pushed without --push
 
 
@@ -49,6 +50,7 @@ def test_resume_flips_the_line_back_and_a_second_resume_changes_nothing(
     assert offerctl("suspend", OFFER, "--repo", str(repo)).code == 0
     ran = offerctl("resume", OFFER, "--repo", str(repo))
     assert ran.code == 0, ran.err
+    assert ran.out.startswith(f"Resumed {OFFER}: commit ")
     assert diff_lines(repo) == ["-  suspend: true", "+  suspend: false"]
     assert git(repo, "log", "-1", "--format=%s").strip() == f"Resume {OFFER}"
     head = gitrepos.head(repo)
