@@ -97,3 +97,20 @@ def test_cli_takes_offer_ids_and_reports_a_targeted_pass(repo: Path) -> None:
     assert bad.code == 2 and "is not an offer id" in bad.err
     both = offerctl("reconcile", "--repo", str(repo), "--full", "beta-offer")
     assert both.code == 2 and "not both" in both.err
+
+
+def test_remote_mode_pushes_a_status_commit_for_only_the_named_offer(
+    gitrepos: GitRepos, market: Interposed, clock: Clock
+) -> None:
+    bare = gitrepos.bare("origin.git", {**offer_files("alpha-offer"), **offer_files("beta-offer")})
+    clone = gitrepos.clone(bare, "controller")
+    with GitRepo(clone) as git_repo:
+        result = Reconciler(
+            git_repo, market, validate=default_validate, clock=clock, sleep=lambda _: None,
+            watch=Watch(branch="main", remote="origin"),
+        ).run_pass(only=["beta-offer"])  # fmt: skip
+    assert result.commit == git(bare, "rev-parse", "main").strip()
+    assert git(bare, "diff", "--name-only", "main~1", "main").split() == [
+        "offers/beta-offer/status.yaml"
+    ]
+    assert market.submits == ["beta-offer"]
