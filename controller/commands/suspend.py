@@ -26,6 +26,7 @@ from pathlib import Path
 from controller import githistory
 from controller.commands import filecommit
 from controller.errors import EXIT_OK, UsageError, UserError
+from controller.escaping import printable
 from controller.githistory import GitHistoryError
 from controller.gitrepo import GitRepo, PushRejected, RefMoved, check_branch_name, check_remote_name
 from controller.statusread import check_offer_id
@@ -68,7 +69,7 @@ def _run(args: argparse.Namespace, *, suspend: bool) -> int:
     if args.branch:
         check_branch_name(args.branch)
     check_remote_name(args.remote)
-    reason = " ".join(str(args.reason or "").split())
+    reason = printable(" ".join(str(args.reason or "").split()))  # one line, no controls
     if len(reason) > 500:
         raise UsageError("--reason is limited to 500 characters")
     request = _Request(

@@ -30,14 +30,14 @@ def test_suspend_commits_one_added_line_on_the_current_branch(
     repo: Path, gitrepos: GitRepos
 ) -> None:
     before = gitrepos.head(repo)
-    ran = offerctl("suspend", OFFER, "--repo", str(repo), "--reason", "incident 42")
+    ran = offerctl("suspend", OFFER, "--repo", str(repo), "--reason", "incident\n42\x1b[2J")
     assert ran.code == 0, ran.err
     assert gitrepos.head(repo) != before and gitrepos.head(repo, "HEAD~1") == before
     assert diff_lines(repo) == ["+  suspend: true"]
     assert git(repo, "diff", "--name-only", "HEAD~1", "HEAD").split() == [MANIFEST]
     message = git(repo, "log", "-1", "--format=%an <%ae>%n%B")
     assert message.startswith(f"{PERSON[0]} <{PERSON[1]}>\nSuspend {OFFER}\n")
-    assert "Reason: incident 42" in message
+    assert "Reason: incident 42\\x1b[2J\n" in message  # one line, no escape sequence
     assert gitrepos.status(repo) == ""  # the working tree followed the branch
     assert "suspend: true" in (repo / MANIFEST).read_text()
     assert ran.out.startswith(f"Suspended {OFFER}: commit {gitrepos.head(repo)[:12]} on main")
