@@ -71,7 +71,6 @@ def test_other_offers_status_is_not_rewritten_even_when_it_would_change(
     assert result.evaluated == ("alpha-offer",)
     assert blob(repo, "offers/alpha-offer/status.yaml") != alpha_before
     assert blob(repo, "offers/beta-offer/status.yaml") == beta_before
-    assert "beta-offer" in run(repo, market, clock).written  # a whole pass catches up
 
 
 def test_an_unknown_offer_is_refused_before_anything_is_done(
