@@ -55,6 +55,8 @@ MARKETPLACE_LISTEN = "127.0.0.1:8765"
 MAX_BODY = 64 * 1024 * 1024  # = controller.marketplace.server.DEFAULT_MAX_BODY
 STATUS_OUTPUTS = ("table", *DATA_FORMATS)
 STATUS_INTERVAL = 2.0  # seconds between `status --watch` refreshes
+WAIT_TIMEOUT = "10m"  # `offerctl wait` gives up after this long unless told otherwise
+WAIT_INTERVAL = "10s"
 # Tuned so that the shipped offers' whole pipeline (a week of certification and four days
 # of going live, as the simulator draws them) takes about a minute of wall time.
 DEMO_TIME_SCALE = 10_000.0
@@ -250,6 +252,12 @@ def _validate(parser: argparse.ArgumentParser) -> None:
 
 
 def _reconcile(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "offers",
+        nargs="*",
+        metavar="OFFER",
+        help="evaluate and act on only these offers; the others are left untouched",
+    )
     add_repo_option(parser)
     add_branch_options(parser)
     parser.add_argument(
@@ -443,6 +451,67 @@ def _signoff(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _suspend(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("offer", metavar="OFFER", help="offer id (its folder under offers/)")
+    add_repo_option(parser)
+    parser.add_argument(
+        "--branch",
+        metavar="NAME",
+        default=None,
+        help="commit on a new branch NAME off HEAD, for a pull request (default: commit "
+        "directly on the checked-out branch)",
+    )
+    parser.add_argument(
+        "--reason", metavar="TEXT", default="", help="why, recorded in the commit message"
+    )
+    parser.add_argument("--push", action="store_true", help="push the branch to --remote")
+    parser.add_argument(
+        "--remote", metavar="NAME", default="origin", help="remote for --push (default: origin)"
+    )
+    parser.add_argument(
+        "--sign",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="sign the commit with your git signing key (default: as commit.gpgSign says)",
+    )
+
+
+def _wait(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("offer", metavar="OFFER", help="offer id (its folder under offers/)")
+    parser.add_argument(
+        "--for",
+        dest="condition",
+        metavar="CONDITION",
+        required=True,
+        help="phase=PHASE, condition=TYPE[=STATUS] (default True) or stage=STAGE[=STATE] "
+        "(default Succeeded), e.g. phase=Live, condition=Ready, stage=Certification",
+    )
+    parser.add_argument(
+        "--timeout",
+        metavar="DURATION",
+        default=WAIT_TIMEOUT,
+        help=f"give up (exit 1) after this long: 30s, 10m, 2h, 10d (default: {WAIT_TIMEOUT})",
+    )
+    parser.add_argument(
+        "--interval",
+        metavar="DURATION",
+        default=WAIT_INTERVAL,
+        help=f"time between reads of the branch (default: {WAIT_INTERVAL})",
+    )
+    add_repo_option(parser)
+    parser.add_argument(
+        "--rev",
+        metavar="REV",
+        default=None,
+        help="commit or branch to read status from, again at each poll (default: HEAD)",
+    )
+    add_branch_options(
+        parser,
+        remote_help="fetch this remote at each poll and read --branch from it",
+        branch_help="the remote branch the controller writes status to",
+    )
+
+
 def _history(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("offer", metavar="OFFER", help="offer id (its folder under offers/)")
     add_repo_option(parser)
@@ -632,7 +701,8 @@ VERBS: tuple[Verb, ...] = (
         description=(
             "Read offers from a commit (the remote branch's tip with --remote, else HEAD of "
             "the checked-out branch), move each toward its target, and commit status.yaml "
-            "changes in one commit (pushed with --remote)."
+            "changes in one commit (pushed with --remote). With OFFER ids, only those offers "
+            "are evaluated and acted upon; the others' status is not rewritten."
         ),
         arguments=_reconcile,
         run="controller.commands.reconcile:run",
@@ -660,6 +730,20 @@ VERBS: tuple[Verb, ...] = (
         ),
         arguments=_status,
         run="controller.commands.status:run",
+    ),
+    Verb(
+        "wait",
+        help="block until an offer's committed status meets a condition (exit 0), or not (1)",
+        description=(
+            "Poll the status committed at HEAD (or --rev; or a remote branch, fetched each "
+            "time) until the offer meets --for: phase=PHASE, condition=TYPE[=STATUS] or "
+            "stage=STAGE[=STATE]. Only a status written for the manifest at that commit "
+            "counts. Exit 0 when met; 1 on timeout or as soon as the offer cannot get there "
+            "without a change (e.g. certification rejected while waiting for Live); 2 on "
+            "usage errors."
+        ),
+        arguments=_wait,
+        run="controller.commands.wait:run",
     ),
     Verb(
         "plan",
@@ -697,6 +781,26 @@ VERBS: tuple[Verb, ...] = (
         "request. Your working tree is not touched.",
         arguments=_signoff,
         run="controller.commands.signoff:run",
+    ),
+    Verb(
+        "suspend",
+        help="commit spec.suspend: true for an offer: observe it, send nothing",
+        description="Set spec.suspend: true in offers/OFFER/offer.yaml as committed at HEAD, "
+        "changing that one line, and commit it with your git identity: directly on the "
+        "checked-out branch, or with --branch on a new branch for a pull request. A "
+        "suspended offer keeps its status up to date but offerctl sends nothing to the "
+        "marketplace for it. Refused while offer.yaml has uncommitted changes.",
+        arguments=_suspend,
+        run="controller.commands.suspend:run",
+    ),
+    Verb(
+        "resume",
+        help="commit spec.suspend: false for a suspended offer",
+        description="Set spec.suspend: false in offers/OFFER/offer.yaml as committed at HEAD, "
+        "changing that one line, and commit it as `offerctl suspend` does; offerctl then "
+        "drives the offer toward its target again.",
+        arguments=_suspend,
+        run="controller.commands.resume:run",
     ),
     Verb(
         "history",
