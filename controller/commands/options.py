@@ -276,7 +276,8 @@ def _run(parser: argparse.ArgumentParser) -> None:
         "--shard",
         metavar="K/N",
         default=None,
-        help="reconcile only offers with sha256(id) %% N == K",
+        help="reconcile only offers with sha256(id) %% N == K; K may be `ordinal`: the "
+        "host name's trailing -<number> (a StatefulSet pod's index)",
     )
     parser.add_argument(
         "--webhook-secret-env",

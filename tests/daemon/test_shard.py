@@ -32,6 +32,8 @@ def test_valid_shards_parse(text: str, expected: Shard) -> None:
         ("1/0", "N must be between"),
         ("0/5000", "N must be between"),
         ("-1/3", "must look like K/N"),
+        ("ordinal", "must look like K/N"),
+        ("ord/3", "must look like K/N"),
         ("1", "must look like K/N"),
         ("a/b", "must look like K/N"),
         ("", "must look like K/N"),
@@ -67,3 +69,35 @@ def test_shards_share_the_offers_roughly_evenly() -> None:
 def test_the_single_shard_owns_everything() -> None:
     assert all(ALL_SHARDS.owns(o) for o in OFFERS)
     assert str(parse_shard("1/3")) == "1/3"
+
+
+@pytest.mark.parametrize(
+    ("hostname", "expected"),
+    [
+        ("offerctl-0", Shard(0, 3)),
+        ("offerctl-2", Shard(2, 3)),
+        ("my-set-1.offerctl.ns.svc.cluster.local", Shard(1, 3)),
+    ],
+)
+def test_ordinal_takes_k_from_the_statefulset_pod_name(hostname: str, expected: Shard) -> None:
+    assert parse_shard("ordinal/3", hostname=hostname) == expected
+
+
+@pytest.mark.parametrize(
+    ("hostname", "complaint"),
+    [
+        ("offerctl", "does not end in -<number>"),
+        ("offerctl-x", "does not end in -<number>"),
+        ("offerctl-3", "K counts from 0"),  # ordinals.start moved past N, or replicas > N
+    ],
+)
+def test_ordinal_without_a_usable_pod_index_is_a_usage_error(hostname: str, complaint: str) -> None:
+    with pytest.raises(UsageError, match=complaint):
+        parse_shard("ordinal/3", hostname=hostname)
+
+
+def test_ordinal_reads_this_hosts_name_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    monkeypatch.setattr(socket, "gethostname", lambda: "offerctl-1")
+    assert parse_shard("ordinal/2") == Shard(1, 2)
