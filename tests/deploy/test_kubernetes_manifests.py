@@ -209,6 +209,13 @@ def test_the_checkout_lives_on_the_claimed_volume() -> None:
     assert {"OFFERS_URL", "OFFERS_BRANCH"} <= config.keys()
 
 
+def test_every_shard_uses_one_shared_marketplace() -> None:
+    container = _container()
+    sources = [ref["configMapRef"]["name"] for ref in container.get("envFrom", [])]
+    assert sources == [_one("ConfigMap")["metadata"]["name"]]
+    assert _one("ConfigMap")["data"]["OFFERCTL_MARKETPLACE"] == "partnercenter"
+
+
 def test_no_secret_is_written_into_the_manifests() -> None:
     env = [
         e for c in _one("StatefulSet")["spec"]["template"]["spec"]["containers"] for e in c["env"]
