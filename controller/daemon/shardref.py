@@ -168,7 +168,12 @@ class ShardFence:
                 except MapMoved:
                     continue
             if step.reason and step.reason != self._said:
-                log.warning("shard %s: %s", self.shard, step.reason)
+                log.log(
+                    logging.INFO if step.act else logging.WARNING,
+                    "shard %s: %s",
+                    self.shard,
+                    step.reason,
+                )
             self._said = step.reason
             return step
         raise TransientError(f"the shard map {self.ref.where} kept moving", retry_after=1.0)
