@@ -296,7 +296,8 @@ def _run(parser: argparse.ArgumentParser) -> None:
         "--shard",
         metavar="K/N",
         default=None,
-        help="reconcile only offers with sha256(id) %% N == K",
+        help="reconcile only offers with sha256(id) %% N == K; K may be `ordinal`: the "
+        "host name's trailing -<number> (a StatefulSet pod's index)",
     )
     parser.add_argument(
         "--webhook-secret-env",
@@ -536,6 +537,23 @@ def _history(parser: argparse.ArgumentParser) -> None:
     add_color_options(parser)
 
 
+def _shards(parser: argparse.ArgumentParser) -> None:
+    add_repo_option(parser)
+    add_branch_options(
+        parser,
+        remote_help="configured remote whose shard map to read or change",
+        branch_help="the watched branch (default: the one checked out)",
+    )
+    parser.add_argument(
+        "--set", metavar="N", type=int, default=None, help="ask for N shards (a handover)"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="with --set: record N at once; only when no daemon of the old count runs",
+    )
+
+
 def _import(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("offer", metavar="OFFER-ID", help="the offer id in Partner Center")
     parser.add_argument("--force", action="store_true", help="overwrite an existing offer.yaml")
@@ -718,6 +736,17 @@ VERBS: tuple[Verb, ...] = (
         ),
         arguments=_run,
         run="controller.commands.run:run",
+    ),
+    Verb(
+        "shards",
+        help="the shard count the `run --shard K/N` daemons act under; change it",
+        description=(
+            "Show the shard map of the watched branch (refs/offerctl/shards/BRANCH, on "
+            "--remote when given), or ask for N shards with --set N: daemons of the old "
+            "count stop after their pass, and those of N take over once all have stopped."
+        ),
+        arguments=_shards,
+        run="controller.commands.shards:run",
     ),
     Verb(
         "status",

@@ -25,6 +25,7 @@ from controller.daemon.lock import DaemonLock, default_lock_path
 from controller.daemon.loop import Daemon, DaemonConfig, PassReport
 from controller.daemon.metrics import DaemonMetrics, InstrumentedMarketplace
 from controller.daemon.shard import ALL_SHARDS, parse_shard
+from controller.daemon.shardref import ShardFence, ShardMapRef
 from controller.daemon.triggers import Probe, ls_remote_probe
 from controller.daemon.webhook import secret_from_env
 from controller.daemon.workqueue import WorkQueue
@@ -65,6 +66,14 @@ def run(args: argparse.Namespace) -> int:
             marketplace = InstrumentedMarketplace(
                 marketplace_at(args, repo, known_tip(repo, watch)), metrics
             )
+            branch = watch.branch or repo.head_branch() or ""
+            # With --shard, a pass runs only while the recorded shard count allows it,
+            # so that changing N never lets two shards handle one offer (shardmap).
+            fence = None
+            if args.shard:
+                if not branch:
+                    raise UsageError("--shard needs a branch: check one out, or give --branch")
+                fence = ShardFence(ShardMapRef(repo_dir, branch, watch.remote), shard)
             reconciler = Reconciler(
                 repo,
                 marketplace,
@@ -83,10 +92,12 @@ def run(args: argparse.Namespace) -> int:
                     repo,
                     in_flight_poll=_in_flight_poll(args),
                     time_scale=_time_scale(args),
+                    fence=fence,
+                    fence_retry=max(1.0, args.interval),
                 ),
                 config=DaemonConfig(interval=args.interval, resync_every=args.resync),
                 shard=shard,
-                branch=watch.branch or repo.head_branch() or "",
+                branch=branch,
                 watch_repo=repo.worktree,
                 git_dir=repo.git_dir if not watch.remote else None,
                 probe=ls_remote_probe(repo_dir, watch.remote, watch.branch or "")
@@ -103,7 +114,12 @@ def run(args: argparse.Namespace) -> int:
                 os.getpid(),
                 f"{watch.remote}/{watch.branch}" if watch.remote else repo_dir.resolve(),
             )
-            return daemon.run()
+            try:
+                return daemon.run()
+            finally:
+                # No pass is running any more and none will: a handover need not wait.
+                if fence is not None:
+                    _release(fence)
     finally:
         logging.getLogger("controller").removeHandler(handler)
 
@@ -122,8 +138,14 @@ class ReconcilerPass:
     in_flight_poll: float  # seconds; for offers in flight with no expected time
     time_scale: float = 1.0  # marketplace seconds per wall-clock second
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    fence: ShardFence | None = None  # with --shard: may this shard act now?
+    fence_retry: float = 30.0  # seconds until a shard that may not act asks again
 
     def __call__(self, offers: frozenset[str] | None) -> PassReport:
+        if self.fence is not None:
+            step = self.fence.check()
+            if not step.act:
+                raise TransientError(f"not reconciling: {step.reason}", self.fence_retry)
         try:
             result = self.reconciler.run_pass(full=offers is None)
         except PassLockBusy as exc:  # a one-shot `offerctl reconcile` holds the branch
@@ -178,6 +200,13 @@ class ReconcilerPass:
             if parsed is not None:
                 phases[offer] = parsed.phase.value
         return phases
+
+
+def _release(fence: ShardFence) -> None:
+    try:
+        fence.release()
+    except OfferctlError as exc:  # the next handover waits for this shard; say so
+        log.warning("could not record shard %s as stopped: %s", fence.shard, exc)
 
 
 def _local_tip(repo: GitRepo, watch: Watch) -> Probe:
