@@ -20,6 +20,7 @@ from controller.commands.wiring import judge_from_args, known_tip, marketplace_a
 from controller.errors import EXIT_FAIL, EXIT_OK
 from controller.gitrepo import GitRepo
 from controller.marketplace.api import Marketplace
+from controller.notify.wiring import open_notifier
 from controller.reconcile import (
     JudgeSignOff,
     PassResult,
@@ -30,14 +31,25 @@ from controller.reconcile import (
     default_validate,
 )
 
+# Notifications of the pass get this long to go out before the command exits; what is
+# left stays pending in the ledger and goes out with the next reconcile or daemon start.
+NOTIFY_DRAIN_SECONDS = 30.0
+
 
 def run(args: argparse.Namespace) -> int:
     watch = watch_from_args(args)
     repo_dir = Path(args.repo)
     with GitRepo(repo_dir) as repo:
+        notifier = open_notifier(args, repo, watch)
         marketplace = marketplace_at(args, repo, known_tip(repo, watch))
         judge = judge_from_args(args, repo, watch)
-        result = reconcile(repo, marketplace, watch, full=args.full, judge=judge)
+        try:
+            result = reconcile(repo, marketplace, watch, full=args.full, judge=judge)
+            if notifier is not None:  # after the commit: the status is out whatever happens
+                notifier.observe(result.statuses)
+        finally:
+            if notifier is not None:
+                notifier.close(timeout=NOTIFY_DRAIN_SECONDS)
     _report(result, watch, args.output)
     return EXIT_FAIL if result.errors else EXIT_OK
 
