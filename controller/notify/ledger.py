@@ -6,7 +6,7 @@
         baseline/<part>            present once notifications were first enabled here
 
 (names percent-encoded as in `controller.records`). An offer file holds the
-status the notifier last looked at (`previous`, for wording only) and one entry
+phase the notifier last looked at (`previous`, for wording only) and one entry
 per event id it derived: pending (some target has not had it yet), sent,
 dropped (given up after `MAX_TRIES`), or baseline (true when notifications were
 first enabled, so never sent). Files are replaced atomically (`fsio`), so a
@@ -169,9 +169,14 @@ class Ledger:
         return Page(previous, entries)
 
     def save(self, path: Path, page: Page) -> None:
+        # Of the status looked at, only its phase is kept: it words the next message, and a
+        # full status would keep marketplace text (feedback) that was never redacted.
+        previous = page.previous
         document = {
             "version": LEDGER_VERSION,
-            "previous": status.to_dict(page.previous) if page.previous is not None else None,
+            "previous": {"offer": previous.offer, "phase": previous.phase.value}
+            if previous is not None
+            else None,
             "events": {k: e.to_json() for k, e in sorted(page.entries.items())},
         }
         data = json.dumps(document, indent=1, sort_keys=True, default=str).encode("utf-8")

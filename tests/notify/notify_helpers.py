@@ -152,9 +152,9 @@ class Hooks:
 
 
 @contextmanager
-def webhook_receiver() -> Iterator[Hooks]:
+def webhook_receiver(port: int = 0) -> Iterator[Hooks]:
     """An HTTP server on 127.0.0.1 that records each JSON body POSTed to it."""
-    hooks = Hooks(0)
+    hooks = Hooks(port)
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
@@ -167,9 +167,9 @@ def webhook_receiver() -> Iterator[Hooks]:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
     hooks.port = server.server_address[1]
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
         yield hooks
