@@ -284,10 +284,8 @@ class Notifier:
                 if event.id not in entries:
                     entries[event.id] = Entry.of(self._redacted(event), State.PENDING, _iso(now))
                     log.info(
-                        "notification %s for %s: %s",
+                        "notification queued: %s",
                         event.kind.value,
-                        value.offer,
-                        entries[event.id].title,
                         extra={"offer": value.offer, "event": event.id},
                     )
             self.ledger.save(path, Page(value, entries))
