@@ -25,6 +25,7 @@ import json
 import logging
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,14 @@ LEDGER_VERSION = 1
 NOTIFY_DIR = "notify"
 MAX_LEDGER_BYTES = 4 * 1024 * 1024  # a status and a few dozen messages: a few KiB
 MAX_TRIES = 5  # sends per target before an event is given up (logged and counted)
+# Wait after the Nth failed send to a target before the next (a later pass queues it again):
+# a target down for a couple of hours still gets the event.
+RETRY_AFTER = (
+    timedelta(minutes=1),
+    timedelta(minutes=5),
+    timedelta(minutes=30),
+    timedelta(hours=2),
+)
 
 
 class State(StrEnum):
@@ -63,6 +72,7 @@ class Entry:
     first_seen: str  # ISO time the event was first derived
     delivered: tuple[str, ...] = ()  # target keys that accepted it
     tries: Mapping[str, int] = field(default_factory=dict)  # target key -> failed sends
+    retry_at: Mapping[str, str] = field(default_factory=dict)  # target key -> ISO time
 
     @classmethod
     def of(cls, event: Event, state: State, now: str) -> Entry:
@@ -79,6 +89,7 @@ class Entry:
         data["state"] = self.state.value
         data["delivered"] = list(self.delivered)
         data["tries"] = dict(self.tries)
+        data["retry_at"] = dict(self.retry_at)
         return data
 
     @classmethod
@@ -94,6 +105,7 @@ class Entry:
                 first_seen=str(data["first_seen"]),
                 delivered=tuple(str(k) for k in data.get("delivered", ())),
                 tries={str(k): int(v) for k, v in dict(data.get("tries", {})).items()},
+                retry_at={str(k): str(v) for k, v in dict(data.get("retry_at", {})).items()},
             )
             Kind(entry.kind)
             Level(entry.level)
@@ -104,8 +116,25 @@ class Entry:
     def with_delivery(self, target: str) -> Entry:
         return replace(self, delivered=(*self.delivered, target))
 
-    def with_failure(self, target: str) -> Entry:
-        return replace(self, tries={**self.tries, target: self.tries.get(target, 0) + 1})
+    def with_failure(self, target: str, now: datetime) -> Entry:
+        tries = self.tries.get(target, 0) + 1
+        wait = RETRY_AFTER[min(tries, len(RETRY_AFTER)) - 1]
+        retry = (now + wait).astimezone(UTC).isoformat(timespec="seconds")
+        return replace(
+            self,
+            tries={**self.tries, target: tries},
+            retry_at={**self.retry_at, target: retry},
+        )
+
+    def due(self, target: str, now: datetime) -> bool:
+        """Whether `target` may be tried now: never failed, or its wait is over."""
+        when = self.retry_at.get(target)
+        if not when:
+            return True
+        try:
+            return datetime.fromisoformat(when) <= now
+        except ValueError:
+            return True
 
 
 @dataclass(frozen=True, slots=True)

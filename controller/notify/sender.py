@@ -10,9 +10,10 @@ offer's events (`events.derive`), writes the new ones to the ledger as
 pending, and queues them. A worker thread sends them, one target at a time,
 each within a socket timeout and a per-target rate limit (`limits`), and
 records each delivery in the ledger. Nothing here raises into the pass: a
-failure is logged (redacted) and counted, and the event stays pending for the
-next pass to queue again, up to `MAX_TRIES` per target, then it is dropped
-with an error in the log and a count in the metrics.
+failure is logged (redacted) and counted, and the event stays pending: a
+later pass queues it again once the target's wait is over (1 min, 5 min,
+30 min, 2 h), up to `MAX_TRIES` per target; then it is dropped with an error
+in the log and a count in the metrics.
 
 Delivery is at-least-once: an event is written as pending *before* it is
 sent and marked delivered after, so a crash between the two sends it again
@@ -259,12 +260,15 @@ class Notifier:
     def resume(self) -> int:
         """Queue what a previous run left pending (it may have crashed before sending)."""
         queued = 0
+        mine = self.ledger.controller_path(self.part)
         for path in self.ledger.pages():
             with self._lock:
                 page = self.ledger.load(path)
-            if page.previous is not None and not self._owns(page.previous.offer):
-                continue
+            if path.parent == mine.parent and path != mine:
+                continue  # another shard's stalls are that shard's to send
             for event_id, entry in sorted(page.entries.items()):
+                if entry.offer and not self._owns(entry.offer):
+                    continue
                 if entry.state is State.PENDING:
                     queued += self._enqueue(path, event_id)
         return queued
@@ -359,6 +363,8 @@ class Notifier:
         for target in self.targets:
             if target.key in entry.delivered or entry.tries.get(target.key, 0) >= MAX_TRIES:
                 continue
+            if not entry.due(target.key, self._clock()):
+                continue  # failed lately: a pass after its wait queues it again
             if not self._acquire(target, entry.kind):
                 return  # stopping: the event stays pending for the next run
             ok = self._send(target, entry)
@@ -373,7 +379,11 @@ class Notifier:
             entry = page.entries.get(event_id)
             if entry is None:
                 return None
-            entry = entry.with_delivery(target.key) if ok else entry.with_failure(target.key)
+            entry = (
+                entry.with_delivery(target.key)
+                if ok
+                else entry.with_failure(target.key, self._clock())
+            )
             keys = [t.key for t in self.targets]
             if all(k in entry.delivered for k in keys):
                 entry = replace(entry, state=State.SENT)

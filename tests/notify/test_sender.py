@@ -6,12 +6,14 @@ import email
 import json
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timedelta
 from email.message import Message
 from pathlib import Path
 
 import pytest
 from notify_helpers import (
+    NOW,
     awaiting,
     free_port,
     live,
@@ -23,7 +25,7 @@ from notify_helpers import (
 
 from controller.errors import UsageError
 from controller.notify.ledger import MAX_TRIES, Ledger, State
-from controller.notify.sender import Notifier, notify_urls, open_targets, url_secrets
+from controller.notify.sender import Notifier, notify_urls, open_targets, url_secrets, utc_now
 from controller.redaction import Redactor, secret_values
 
 
@@ -35,6 +37,7 @@ def notifier(
     rate: str = "100/minute",
     counts: Counter[tuple[str, str]] | None = None,
     owns: object = None,
+    clock: Callable[[], datetime] | None = None,
 ) -> Notifier:
     tally = counts if counts is not None else Counter()
     made = Notifier(
@@ -44,6 +47,7 @@ def notifier(
         rate=rate,
         count=lambda kind, outcome: tally.update([(kind, outcome)]),
         owns=owns if callable(owns) else (lambda offer: True),
+        clock=clock or utc_now,
     )
     made.baseline([])  # notifications "enabled" on an empty branch: everything after is news
     return made
@@ -101,13 +105,14 @@ def test_each_event_goes_out_once_across_a_restart(tmp_path: Path) -> None:
 def test_what_a_run_left_pending_is_sent_by_the_next(tmp_path: Path) -> None:
     port = free_port()
     counts: Counter[tuple[str, str]] = Counter()
-    down = notifier(tmp_path, [json_url(port)], counts=counts)  # the receiver is not up yet
+    down = notifier(tmp_path, [json_url(port)], counts=counts, clock=lambda: NOW)  # not up yet
     down.observe({"contoso-x": live()})
     assert down.drain(10)
     down.close()
     assert counts[("live", "failed")] == 1
     with webhook_receiver(port) as hooks:
-        up = notifier(tmp_path, [json_url(port)])
+        later = NOW + timedelta(minutes=2)  # past the first wait after a failure
+        up = notifier(tmp_path, [json_url(port)], clock=lambda: later)
         assert up.resume() == 1
         assert up.drain(10)
         up.close()
@@ -116,14 +121,24 @@ def test_what_a_run_left_pending_is_sent_by_the_next(tmp_path: Path) -> None:
 
 def test_a_refused_target_neither_blocks_nor_stops_the_others(tmp_path: Path) -> None:
     counts: Counter[tuple[str, str]] = Counter()
+    clock = [NOW]
     with webhook_receiver() as hooks:
-        sender = notifier(tmp_path, [json_url(refused_port()), json_url(hooks.port)], counts=counts)
+        sender = notifier(
+            tmp_path,
+            [json_url(refused_port()), json_url(hooks.port)],
+            counts=counts,
+            clock=lambda: clock[0],
+        )
         started = time.monotonic()
         sender.observe({"contoso-x": rejected()})
         assert time.monotonic() - started < 0.5  # the pass only records and queues
         assert sender.drain(10)
         assert len(hooks.bodies) == 1
-        for _ in range(MAX_TRIES):  # later passes queue it again for the refusing target
+        sender.observe({"contoso-x": rejected()})  # the next pass, too soon to try again
+        assert sender.drain(10)
+        assert counts[("certification-rejected", "failed")] == 1
+        for _ in range(MAX_TRIES - 1):  # later passes, each after the target's wait
+            clock[0] += timedelta(hours=3)
             sender.observe({"contoso-x": rejected()})
             assert sender.drain(10)
         sender.close()
