@@ -65,7 +65,7 @@ ENV_NOTIFY_RATE = "OFFERCTL_NOTIFY_RATE"
 DEFAULT_RATE = "20/minute"  # per target; a burst of transitions beyond it waits its turn
 SEND_TIMEOUT = 10.0  # seconds: connect and read timeout of each send, per target
 QUEUE_LIMIT = 1000  # events waiting to be sent; beyond it, later passes queue them again
-_MIN_TOKEN = 6  # parts of a target URL at least this long are masked in messages
+_MIN_TOKEN = 8  # URL parts at least this long, with a digit, are masked in messages
 
 Outcome = Callable[[str, str], None]  # (event kind, outcome) -> count it
 
@@ -117,14 +117,23 @@ def open_targets(urls: Iterable[str], timeout: float = SEND_TIMEOUT) -> list[Tar
 
 
 def url_secrets(urls: Iterable[str]) -> list[str]:
-    """Parts of the target URLs to mask wherever they might be echoed: tokens, passwords."""
+    """Parts of the target URLs to mask wherever they might be echoed: tokens, passwords.
+
+    A user name and password always; a path segment or query value when it looks like a
+    token (slack://T1JJ3T3L2/A1BRTD4JD/..., a Teams webhook's GUIDs): at least
+    `_MIN_TOKEN` characters with a digit in them, so that a plain word such as the
+    `offerctl` in `json://hooks.example.com/offerctl` is not masked out of every message.
+    """
     found: list[str] = []
     for url in urls:
         found.append(url)
         parts = urlsplit(url)
-        pieces = [parts.username or "", parts.password or "", *parts.path.split("/")]
+        found += [unquote(p) for p in (parts.username, parts.password) if p]
+        pieces = [*parts.path.split("/"), *parts.netloc.split("@")[0].split(":")]
         pieces += [v for q in parts.query.split("&") for v in q.split("=")[1:]]
-        found += [unquote(p) for p in pieces if len(p) >= _MIN_TOKEN]
+        found += [
+            unquote(p) for p in pieces if len(p) >= _MIN_TOKEN and any(c.isdigit() for c in p)
+        ]
     return found
 
 

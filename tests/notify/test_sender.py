@@ -54,7 +54,7 @@ def notifier(
 
 
 def json_url(port: int) -> str:
-    return f"json://127.0.0.1:{port}/hook"
+    return f"json://127.0.0.1:{port}/offerctl/hook"
 
 
 def text_of(raw: str) -> tuple[str, str]:
@@ -204,6 +204,20 @@ def test_a_target_over_its_rate_waits_and_closing_does_not_hang(tmp_path: Path) 
     assert counts[("live", "rate_limited")] == 1
     pending = Ledger(tmp_path, "main").load(Ledger(tmp_path, "main").offer_path("o2"))
     assert [e.state for e in pending.entries.values()] == [State.PENDING]  # for the next run
+
+
+def test_tokens_in_target_urls_are_masked_but_plain_words_are_not() -> None:
+    redact = Redactor(
+        url_secrets(
+            [
+                "slack://T1JJ3T3L2/A1BRTD4JD/TIiajkdnl4zkcOXrIdev/#ops",
+                "json://hooks.example.com/offerctl",
+                "mailto://alice:pw-4711@smtp.example.com",
+            ]
+        )
+    )
+    text = "offerctl: T1JJ3T3L2 TIiajkdnl4zkcOXrIdev pw-4711 ops"
+    assert redact(text) == "offerctl: *** *** *** ops"
 
 
 def test_targets_come_from_flags_and_the_environment_only() -> None:
