@@ -421,9 +421,7 @@ class Notifier:
                 limited = True
                 self._count(kind, "rate_limited")
                 log.info("notifications to %s rate-limited; waiting", target.name)
-            resets = [
-                self._limiter.get_window_stats(i, target.key).reset_time for i in self._limits
-            ]
+            resets = [self._limiter.get_window_stats(i, target.key)[0] for i in self._limits]
             self._stop.wait(min(5.0, max(0.05, min(resets) - time.time())))
         return False
 
