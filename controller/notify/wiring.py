@@ -75,8 +75,12 @@ def open_notifier(
         count=count,
         locate=FindingLocator(repo),
     )
-    notifier.baseline(recorded_statuses(FileRecords(repo.private_dir, branch, watch.remote)))
-    resumed = notifier.resume()
+    try:
+        notifier.baseline(recorded_statuses(FileRecords(repo.private_dir, branch, watch.remote)))
+        resumed = notifier.resume()
+    except OSError as exc:  # an unwritable ledger costs notifications, never the passes
+        log.warning("notification ledger unusable (%s); events may be repeated or missed", exc)
+        resumed = 0
     log.info(
         "notifications to %s%s",
         ", ".join(t.name for t in targets),
