@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import time
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
@@ -51,6 +52,13 @@ def test_reconcile_notifies_the_flagged_target_once(
     assert [b["title"] for b in hooks.bodies] == [
         "offerctl: tailspin-quote-builder rejected by certification"
     ]
+    # the marketplace named a JSON path; the message names the line of offer.yaml to fix
+    assert re.search(
+        r"^- offers/tailspin-quote-builder/offer\.yaml:\d+ "
+        r"\(\$\.spec\.technicalConfiguration\.packageFile\): DeploymentFailed: ",
+        hooks.bodies[0]["message"],
+        flags=re.MULTILINE,
+    )
     assert (repo / ".git" / "offerctl" / "notify").is_dir()
 
 
