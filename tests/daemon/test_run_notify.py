@@ -43,6 +43,11 @@ def receiver() -> Iterator[tuple[int, list[dict[str, Any]]]]:
 
 
 def ready(daemon: Daemon) -> None:
+    # With --notify the daemon loads apprise's plugins before it listens: seconds on a busy
+    # machine, so a wait longer than the other process tests' 10 s.
+    wait_until(
+        lambda: any("listening on" in line for line in daemon.lines), timeout=45, what="listen"
+    )
     port = daemon.port()
     wait_until(
         lambda: http("GET", f"http://127.0.0.1:{port}/readyz")[0] == 200, timeout=20, what="ready"
