@@ -46,9 +46,14 @@ from azurite_helpers import start_azurite  # noqa: E402
 from bench_reconcile import _git  # noqa: E402
 from gen_offers import generate  # noqa: E402
 
-from controller.gitrepo import GitRepo  # noqa: E402
+from controller.git.repo import GitRepo  # noqa: E402
 from controller.marketplace.partnercenter import open_partnercenter  # noqa: E402
-from controller.reconcile import PassResult, Reconciler, Watch, default_validate  # noqa: E402
+from controller.reconcile.reconciler import (  # noqa: E402
+    PassResult,
+    Reconciler,
+    Watch,
+    default_validate,
+)
 
 TIME_SCALE = "10000"  # a week of certification in 60 s: many passes see an offer in flight
 SETTLE_PASSES = 60
@@ -129,9 +134,7 @@ class Counter:
             offer: after["requests"].get(pid, 0) - self.before["requests"].get(pid, 0)
             for offer, pid in products.items()
         }
-        unattributed = after["requests"].get("(none)", 0) - self.before["requests"].get(
-            "(none)", 0
-        )
+        unattributed = after["requests"].get("(none)", 0) - self.before["requests"].get("(none)", 0)
         uploads = after["uploads"] - self.before["uploads"]
         self.before = after
         return per_offer, unattributed, uploads
@@ -212,8 +215,11 @@ def _run(tmp: Path, count: int, storage_env: dict[str, str]) -> dict[str, float]
             flying_calls += calls
             polled_offers += polled
         per_flying = flying_calls / polled_offers if polled_offers else 0.0
-        print(f"  settle passes: {per_flying:.2f} calls per in-flight offer per pass on average "
-              f"({flying_calls:,} calls, {polled_offers:,} offer-polls)", flush=True)
+        print(
+            f"  settle passes: {per_flying:.2f} calls per in-flight offer per pass on average "
+            f"({flying_calls:,} calls, {polled_offers:,} offer-polls)",
+            flush=True,
+        )
         _, _, _, noop_settled = one_pass("no-op pass")
         blobs_before = package_blobs(env)
         # An offer that is submitted at all (a draft-target one would make no call anyway).

@@ -32,9 +32,14 @@ sys.path.insert(0, str(HERE))
 
 from gen_offers import generate  # noqa: E402
 
-from controller.gitrepo import GitRepo  # noqa: E402
+from controller.git.repo import GitRepo  # noqa: E402
 from controller.marketplace.simulated import SimulatedMarketplace  # noqa: E402
-from controller.reconcile import PassResult, Reconciler, Watch, default_validate  # noqa: E402
+from controller.reconcile.reconciler import (  # noqa: E402
+    PassResult,
+    Reconciler,
+    Watch,
+    default_validate,
+)
 
 TIME_SCALE = 1_000_000.0  # a week of certification in 0.6 s
 MIN_RATIO = 50.0
@@ -77,46 +82,58 @@ def bench(count: int) -> dict[str, float]:
         manifests = generate(count, repo_dir)
         _git(repo_dir, "add", "-A")
         _git(repo_dir, "commit", "-q", "-m", f"{count} offers")
-        print(f"  generated and committed {count:,} offers in "
-              f"{time.perf_counter() - started:.1f} s")
-        market = SimulatedMarketplace(
-            Path(tmp) / "market.sqlite3", time_scale=TIME_SCALE
+        print(
+            f"  generated and committed {count:,} offers in {time.perf_counter() - started:.1f} s"
         )
+        market = SimulatedMarketplace(Path(tmp) / "market.sqlite3", time_scale=TIME_SCALE)
 
         def one_pass() -> PassResult:
             with GitRepo(repo_dir) as repo:
                 reconciler = Reconciler(
-                    repo, market, validate=default_validate, watch=Watch(),
+                    repo,
+                    market,
+                    validate=default_validate,
+                    watch=Watch(),
                     clock=lambda: datetime.now(UTC),
                 )
                 return reconciler.run_pass()
 
         full_s, full = _timed(one_pass)
-        print(f"  full pass:        {full_s:8.2f} s  ({len(full.evaluated):,} evaluated, "
-              f"{len(full.written):,} written, {len(full.in_flight):,} in flight)")
+        print(
+            f"  full pass:        {full_s:8.2f} s  ({len(full.evaluated):,} evaluated, "
+            f"{len(full.written):,} written, {len(full.in_flight):,} in flight)"
+        )
         for _ in range(6):
             if not full.in_flight:
                 break
             time.sleep(1.0)  # at this time scale the pipeline moves on within a second
             settle_s, full = _timed(one_pass)
-            print(f"  settle pass:      {settle_s:8.2f} s  ({len(full.evaluated):,} evaluated, "
-                  f"{len(full.in_flight):,} still in flight)")
+            print(
+                f"  settle pass:      {settle_s:8.2f} s  ({len(full.evaluated):,} evaluated, "
+                f"{len(full.in_flight):,} still in flight)"
+            )
         noop_s, noop = _timed(one_pass)
-        print(f"  no-op pass:       {noop_s:8.2f} s  ({len(noop.evaluated):,} evaluated, "
-              f"commit: {noop.commit is not None})")
+        print(
+            f"  no-op pass:       {noop_s:8.2f} s  ({len(noop.evaluated):,} evaluated, "
+            f"commit: {noop.commit is not None})"
+        )
         manifest = manifests[count // 2]
         text = manifest.read_text(encoding="utf-8")
         manifest.write_text(text.replace("    alias: ", "    alias: Changed ", 1), "utf-8")
         _git(repo_dir, "commit", "-q", "-am", "change one offer")
         one_s, one = _timed(one_pass)
-        print(f"  one-offer pass:   {one_s:8.2f} s  ({len(one.evaluated):,} evaluated, "
-              f"{len(one.written):,} written)")
+        print(
+            f"  one-offer pass:   {one_s:8.2f} s  ({len(one.evaluated):,} evaluated, "
+            f"{len(one.written):,} written)"
+        )
     ratio = full_s / one_s if one_s > 0 else float("inf")
     own = _mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     children = _mb(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
     print(f"  full / one-offer: {ratio:8.1f}x  (must be >= {MIN_RATIO:.0f}x)")
-    print(f"  peak memory:      {own:8.1f} MB  (largest git child {children:.1f} MB; "
-          f"goal < {MEMORY_GOAL_MB:.0f} MB)")
+    print(
+        f"  peak memory:      {own:8.1f} MB  (largest git child {children:.1f} MB; "
+        f"goal < {MEMORY_GOAL_MB:.0f} MB)"
+    )
     return {"full": full_s, "noop": noop_s, "one": one_s, "ratio": ratio, "peak_mb": own}
 
 

@@ -86,7 +86,10 @@ def main(argv: list[str] | None = None) -> int:
             "offerctl --version": [str(BIN / "offerctl"), "--version"],
             "offerctl validate": [str(BIN / "offerctl"), "validate", str(OFFER)],
             "check-jsonschema": [
-                str(BIN / "check-jsonschema"), "--schemafile", str(SCHEMA), str(OFFER)
+                str(BIN / "check-jsonschema"),
+                "--schemafile",
+                str(SCHEMA),
+                str(OFFER),
             ],
         },
         args.repeat,

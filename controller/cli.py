@@ -26,8 +26,8 @@ from typing import TextIO, cast
 
 from controller import __version__
 from controller.commands import options
-from controller.errors import EXIT_USAGE, OfferctlError, exit_code_for, from_os_error
-from controller.escaping import EscapingStream
+from controller.core.errors import EXIT_USAGE, OfferctlError, exit_code_for, from_os_error
+from controller.core.escaping import EscapingStream
 
 # Verbs in the order `offerctl --help` lists them; one module each under controller/commands/.
 COMMANDS: tuple[str, ...] = tuple(verb.name for verb in options.VERBS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from controller.core.model import Target
 from controller.marketplace.api import (
     MarketplaceError,
     OfferListing,
@@ -17,7 +18,6 @@ from controller.marketplace.api import (
     Submission,
 )
 from controller.marketplace.simulated import SimulatedMarketplace
-from controller.model import Target
 
 START = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
 

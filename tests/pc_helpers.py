@@ -44,7 +44,9 @@ class Emulator:
     def admin(self, path: str, body: Any = None) -> Any:
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(  # noqa: S310 - loopback test server
-            f"{self.root}/_emulator/{path}", data=data, method="GET" if body is None else "POST",
+            f"{self.root}/_emulator/{path}",
+            data=data,
+            method="GET" if body is None else "POST",
             headers={"Content-Type": "application/json"},
         )
         opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))

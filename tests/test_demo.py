@@ -22,7 +22,7 @@ from controller.commands.demo import (
     phase_lines,
     settled,
 )
-from controller.model import OfferStatus, Phase, Stage, StageState, StageStatus
+from controller.core.model import OfferStatus, Phase, Stage, StageState, StageStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPECTED = {

@@ -1,4 +1,4 @@
-"""Business days, stage deadlines and the estimated live date (controller.eta)."""
+"""Business days, stage deadlines and the estimated live date (controller.core.eta)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from controller import eta
-from controller.model import Stage, StageState, StageStatus
+from controller.core import eta
+from controller.core.model import Stage, StageState, StageStatus
 
 # 2026-11-23 is a Monday; Thursday 2026-11-26 is Thanksgiving (a US, not a German, holiday).
 MONDAY = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)

@@ -23,9 +23,9 @@ import pytest
 from git_helpers import GitRepos, git
 
 from controller import failpoint as fp
-from controller import status
 from controller.marketplace.factory import default_db_path
 from controller.marketplace.simulated import SimulatedMarketplace
+from controller.repo import status
 from controller.validation import engine
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "offers"

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.fsio import atomic_write
+from controller.files.fsio import atomic_write
 
 
 def test_it_creates_parents_and_replaces_content(tmp_path: Path) -> None:

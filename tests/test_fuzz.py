@@ -29,11 +29,12 @@ import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from controller import pipeline, status
+from controller.core import pipeline
+from controller.core.model import Finding, Phase, Severity, Target
 from controller.marketplace.api import OfferListing
-from controller.model import Finding, Phase, Severity, Target
-from controller.policy import Policy, parse_policy
-from controller.reconcile import default_validate
+from controller.reconcile.reconciler import default_validate
+from controller.repo import status
+from controller.repo.policy import Policy, parse_policy
 from controller.signoff.document import from_mapping, parse_signoff
 from controller.validation.engine import OfferValidation, check_instance, validate_offer
 from controller.validation.files import FileReadError, WorktreeFiles

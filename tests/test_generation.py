@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from controller.generation import file_digest, generation, short
+from controller.core.generation import file_digest, generation, short
 
 SPEC = {"type": "dynamics-365-customer-engagement", "target": "preview", "listings": {"a": 1}}
 OFFER = "contoso-field-insights"

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from git_helpers import GitRepos, git
 
-from controller.errors import FatalError, TransientError, UsageError, UserError
-from controller.gitrepo import (
+from controller.core.errors import FatalError, TransientError, UsageError, UserError
+from controller.git.repo import (
     GitRepo,
     Identity,
     PushRejected,
@@ -21,7 +21,7 @@ from controller.gitrepo import (
     check_remote_name,
     redact,
 )
-from controller.gittree import EntryKind, GitTreeFiles
+from controller.git.tree import EntryKind, GitTreeFiles
 from controller.validation.files import FileReadError
 
 OFFER = "apiVersion: offers.marketplace/v1\nkind: Offer\nmetadata: {name: alpha}\n"

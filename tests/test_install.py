@@ -24,7 +24,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from jsonschema.validators import validator_for
 
-from controller.errors import FatalError
+from controller.core.errors import FatalError
 from controller.validation import schemas
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,8 +53,12 @@ def test_packaged_schemas_are_the_repository_schemas() -> None:
 def test_every_packaged_schema_is_valid_against_its_metaschema() -> None:
     """The check offerctl no longer runs at every start: a broken schema fails here instead."""
     names = schemas.names()
-    assert {"offer.schema.json", "publishing.schema.json", "signoff.schema.json",
-            "status.schema.json"} <= set(names)
+    assert {
+        "offer.schema.json",
+        "publishing.schema.json",
+        "signoff.schema.json",
+        "status.schema.json",
+    } <= set(names)
     for name in names:
         document = schemas.schema(name)
         validator_for(document, default=Draft202012Validator).check_schema(document)
@@ -145,8 +149,10 @@ def test_installed_offerctl_validates_shipped_offers_from_an_unrelated_directory
 ) -> None:
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    where = _ok([str(installed / "python"), "-c", "import controller; print(controller.__file__)"],
-                elsewhere)
+    where = _ok(
+        [str(installed / "python"), "-c", "import controller; print(controller.__file__)"],
+        elsewhere,
+    )
     assert Path(where.strip()).is_relative_to(installed.parent), "imported the checkout"
     assert _ok([str(installed / "offerctl"), "--version"], elsewhere).startswith("offerctl ")
     out = _ok([str(installed / "offerctl"), "validate", str(ROOT / "offers")], elsewhere)
@@ -196,9 +202,7 @@ def _offers_repo(root: Path) -> Path:
     return repo
 
 
-def _try_repo(
-    pre_commit: list[str], home: Path, repo: Path
-) -> subprocess.CompletedProcess[str]:
+def _try_repo(pre_commit: list[str], home: Path, repo: Path) -> subprocess.CompletedProcess[str]:
     argv = [*pre_commit, "try-repo", str(ROOT), "offerctl-validate", "--all-files", "--color=never"]
     return _run(argv, repo, _env(PRE_COMMIT_HOME=str(home)), timeout=900)
 

@@ -25,7 +25,10 @@ CHECK_JSONSCHEMA = Path(sys.executable).parent / "check-jsonschema"
 def _lint_workflow(path: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(CHECK_JSONSCHEMA), "--builtin-schema", "vendor.github-workflows", str(path)],
-        capture_output=True, text=True, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
@@ -67,15 +70,15 @@ def test_example_workflow_installs_offerctl_as_a_user_does() -> None:
 
 def test_readme_tour_says_how_to_put_offerctl_on_path_before_its_first_command() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    tour = readme[readme.index("## Five-minute tour"):]
-    before_first_command = tour[:tour.index("```sh")]
+    tour = readme[readme.index("## Five-minute tour") :]
+    before_first_command = tour[: tour.index("```sh")]
     assert "`pipx install ./offerctl`" in before_first_command
     assert "`. offerctl/.venv/bin/activate`" in before_first_command
 
 
 def test_readme_install_section_uses_pipx_or_pip_from_git() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    install = readme[readme.index("## Install"):readme.index("## Five-minute tour")]
+    install = readme[readme.index("## Install") : readme.index("## Five-minute tour")]
     assert 'pipx install "git+https://github.com/<org>/offerctl@<commit>"' in install
     assert 'pip install "offerctl @ git+https://github.com/<org>/offerctl@<commit>"' in install
     assert "pip install -e" not in install

@@ -17,10 +17,10 @@ PACKAGE_ROOT = Path(__file__).resolve().parent.parent / "controller"
 
 # Modules whose decisions must be computable without touching the world.
 PURE_MODULES = (
-    "controller.model",
-    "controller.generation",
-    "controller.pipeline",
-    "controller.eta",
+    "controller.core.model",
+    "controller.core.generation",
+    "controller.core.pipeline",
+    "controller.core.eta",
     "controller.marketplace.api",
     "controller.marketplace.timeline",
     "controller.signoff.rules",
@@ -126,6 +126,6 @@ def test_pure_module_reaches_no_io_library(module: str) -> None:
 
 def test_the_checker_notices_a_forbidden_import() -> None:
     """The reconciler does I/O, so the same walk must flag it (the check can fail)."""
-    chain = _forbidden_chain("controller.reconcile")
+    chain = _forbidden_chain("controller.reconcile.reconciler")
     assert chain is not None
     assert chain[-1].split(".")[0] in FORBIDDEN

@@ -11,16 +11,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from controller import pipeline
-from controller import status as status_io
-from controller.marketplace.api import (
-    OfferListing,
-    StageProgress,
-    Submission,
-    SubmissionResult,
-    idempotency_key,
-)
-from controller.model import (
+from controller.core import pipeline
+from controller.core.model import (
     Condition,
     ConditionStatus,
     ConditionType,
@@ -34,7 +26,7 @@ from controller.model import (
     StageState,
     Target,
 )
-from controller.pipeline import (
+from controller.core.pipeline import (
     Cancel,
     Decision,
     Desired,
@@ -46,6 +38,14 @@ from controller.pipeline import (
     Withdraw,
     decide,
 )
+from controller.marketplace.api import (
+    OfferListing,
+    StageProgress,
+    Submission,
+    SubmissionResult,
+    idempotency_key,
+)
+from controller.repo import status as status_io
 
 ROOT = Path(__file__).parent.parent
 SCHEMA = json.loads((ROOT / "schemas" / "status.schema.json").read_text())
@@ -771,7 +771,7 @@ class TestPurity:
     """The pipeline module imports nothing that does I/O."""
 
     def test_pipeline_imports_only_data_and_time_modules(self) -> None:
-        tree = ast.parse((ROOT / "controller" / "pipeline.py").read_text())
+        tree = ast.parse((ROOT / "controller" / "core" / "pipeline.py").read_text())
         imported = set()
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
@@ -785,13 +785,13 @@ class TestPurity:
             "__future__",
             "dataclasses",
             "datetime",
-            "controller.eta",
+            "controller.core.eta",
             "controller.marketplace.api",
-            "controller.model",
+            "controller.core.model",
         }
         assert imported <= allowed
 
     def test_eta_imports_no_io(self) -> None:
-        text = (ROOT / "controller" / "eta.py").read_text()
+        text = (ROOT / "controller" / "core" / "eta.py").read_text()
         for forbidden in ("import os", "pathlib", "import time", "yaml", "git"):
             assert forbidden not in text

@@ -39,20 +39,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from controller import pipeline
-from controller import status as status_io
-from controller.generation import generation
-from controller.marketplace.api import (
-    InvalidState,
-    MarketplaceError,
-    OfferListing,
-    OfferPayload,
-    Submission,
-    SubmissionResult,
-)
-from controller.marketplace.faults import FaultConfig
-from controller.marketplace.simulated import SimulatedMarketplace
-from controller.model import (
+from controller.core import pipeline
+from controller.core.generation import generation
+from controller.core.model import (
     ConditionStatus,
     ConditionType,
     Finding,
@@ -63,7 +52,7 @@ from controller.model import (
     StageState,
     Target,
 )
-from controller.pipeline import (
+from controller.core.pipeline import (
     Cancel,
     Decision,
     Desired,
@@ -73,6 +62,17 @@ from controller.pipeline import (
     Submit,
     Withdraw,
 )
+from controller.marketplace.api import (
+    InvalidState,
+    MarketplaceError,
+    OfferListing,
+    OfferPayload,
+    Submission,
+    SubmissionResult,
+)
+from controller.marketplace.faults import FaultConfig
+from controller.marketplace.simulated import SimulatedMarketplace
+from controller.repo import status as status_io
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "schemas" / "status.schema.json").read_text())
 STATUS_SCHEMA = jsonschema.Draft202012Validator(SCHEMA)

@@ -122,7 +122,7 @@ class Shell:
     def run(self, command: str) -> tuple[int, str]:
         marker = f"__tour_{uuid.uuid4().hex}__"
         assert self.proc.stdin is not None and self.proc.stdout is not None
-        self.proc.stdin.write(f"{command}\necho \"{marker} $?\"\n")
+        self.proc.stdin.write(f'{command}\necho "{marker} $?"\n')
         self.proc.stdin.flush()
         out: list[str] = []
         for line in self.proc.stdout:

@@ -18,11 +18,17 @@ from git_helpers import GitRepos, git
 from market_helpers import Clock, Interposed
 
 from controller.cli import main
-from controller.errors import TransientError
-from controller.gitrepo import GitRepo
+from controller.core.errors import TransientError
+from controller.git.repo import GitRepo
 from controller.marketplace.api import Submission
 from controller.marketplace.simulated import SimulatedMarketplace
-from controller.reconcile import PassResult, Reconciler, Watch, commit_message, default_validate
+from controller.reconcile.reconciler import (
+    PassResult,
+    Reconciler,
+    Watch,
+    commit_message,
+    default_validate,
+)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "offers"
 TEMPLATE = "fabrikam-case-triage"
@@ -441,8 +447,8 @@ class TestCommand:
 
 
 def test_commit_message_summarises_transitions() -> None:
-    from controller.model import Phase
-    from controller.reconcile import Transition
+    from controller.core.model import Phase
+    from controller.reconcile.reconciler import Transition
 
     message = commit_message(
         [

@@ -15,9 +15,14 @@ import pytest
 from git_helpers import GitRepos, git
 from market_helpers import Clock, Interposed
 
-from controller.gitrepo import GitRepo
+from controller.git.repo import GitRepo
 from controller.marketplace.simulated import SimulatedMarketplace
-from controller.reconcile import PassResult, Reconciler, default_judge, default_validate
+from controller.reconcile.reconciler import (
+    PassResult,
+    Reconciler,
+    default_judge,
+    default_validate,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "security"))
 from status_world import offer_files
@@ -76,7 +81,7 @@ def test_a_record_naming_another_offers_submission_is_ignored(
     (world.repo / RECORDS / "alpha-offer.json").write_text(json.dumps(tampered))
     world.market.calls.clear()
 
-    with caplog.at_level(logging.WARNING, logger="controller.reconcile"):
+    with caplog.at_level(logging.WARNING, logger="controller.reconcile.reconciler"):
         world.run()
 
     assert not [c for c in world.market.calls if c[0] == "cancel"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from controller.model import OfferStatus, Phase, SubmissionRef, Target
-from controller.records import DisplayRecords, FileRecords
+from controller.core.model import OfferStatus, Phase, SubmissionRef, Target
+from controller.reconcile.records import DisplayRecords, FileRecords
 
 ALPHA = OfferStatus(
     "alpha-offer",

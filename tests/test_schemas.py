@@ -28,7 +28,7 @@ import yaml
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from controller import model
+from controller.core import model
 from controller.validation.appsource import check_package
 from controller.validation.zipscan import scan_bytes
 

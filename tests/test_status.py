@@ -10,8 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from controller import status as status_io
-from controller.model import (
+from controller.core.model import (
     Condition,
     ConditionStatus,
     ConditionType,
@@ -26,6 +25,7 @@ from controller.model import (
     SubmissionRef,
     Target,
 )
+from controller.repo import status as status_io
 
 SCHEMA = json.loads((Path(__file__).parent.parent / "schemas" / "status.schema.json").read_text())
 STATUS_SCHEMA = jsonschema.Draft202012Validator(SCHEMA)

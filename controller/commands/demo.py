@@ -38,12 +38,12 @@ from typing import IO
 
 import controller
 from controller.commands import status as status_command
-from controller.errors import EXIT_FAIL, EXIT_OK, UsageError, UserError
-from controller.generation import short
-from controller.gitrepo import GitRepo
-from controller.model import OfferStatus, Phase
+from controller.core.errors import EXIT_FAIL, EXIT_OK, UsageError, UserError
+from controller.core.generation import short
+from controller.core.model import OfferStatus, Phase
+from controller.git.repo import GitRepo
 from controller.present.progress import progress
-from controller.statusread import read_statuses
+from controller.repo.statusread import read_statuses
 
 SHIPPED_OFFERS = Path(controller.__file__).parent.parent / "offers"
 POLL_SECONDS = 0.1  # how often the demo looks at origin's branch tip (a local rev-parse)

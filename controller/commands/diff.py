@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from controller.commands.options import marketplace_from_args
-from controller.errors import EXIT_FAIL, EXIT_OK, UsageError, UserError
+from controller.core.errors import EXIT_FAIL, EXIT_OK, UsageError, UserError
 from controller.marketplace.api import MarketplaceError
 from controller.marketplace.partnercenter import PartnerCenterMarketplace, mapping
-from controller.statusread import check_offer_id
+from controller.repo.statusread import check_offer_id
 from controller.validation import engine
 from controller.validation.files import WorktreeFiles
 

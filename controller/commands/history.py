@@ -18,13 +18,13 @@ from typing import Any
 from rich.console import Group
 from rich.text import Text
 
-from controller.errors import EXIT_OK, UsageError, UserError
-from controller.gitrepo import GitRepo
-from controller.model import API_VERSION
+from controller.core.errors import EXIT_OK, UsageError, UserError
+from controller.core.model import API_VERSION
+from controller.git.repo import GitRepo
 from controller.present import data
 from controller.present.console import make_console, show, unicode_ok
 from controller.present.offers import history_table
-from controller.statusread import (
+from controller.repo.statusread import (
     PhaseChange,
     check_offer_id,
     phase_changes,

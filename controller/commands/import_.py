@@ -16,12 +16,12 @@ import sys
 from pathlib import Path
 
 from controller.commands.diff import open_partnercenter_from
-from controller.errors import EXIT_OK, UserError
+from controller.core.errors import EXIT_OK, UserError
+from controller.core.model import API_VERSION
+from controller.files.yamlio import dump_yaml
 from controller.marketplace.api import MarketplaceError
 from controller.marketplace.partnercenter import mapping
-from controller.model import API_VERSION
-from controller.statusread import check_offer_id
-from controller.yamlio import dump_yaml
+from controller.repo.statusread import check_offer_id
 
 HEADER = """\
 # yaml-language-server: $schema=../../schemas/offer.schema.json
@@ -78,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
     manifest.write_text(HEADER + dump_yaml(document), encoding="utf-8")
-    print(f"wrote {manifest} and {len(files)} file(s); review the placeholders at its top, "
-          f"then run `offerctl validate` and `offerctl diff {offer}`")
+    print(
+        f"wrote {manifest} and {len(files)} file(s); review the placeholders at its top, "
+        f"then run `offerctl validate` and `offerctl diff {offer}`"
+    )
     return EXIT_OK

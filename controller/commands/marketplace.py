@@ -21,7 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from controller.errors import EXIT_OK, UsageError
+from controller.core.errors import EXIT_OK, UsageError
 from controller.marketplace.api import MarketplaceError
 from controller.marketplace.factory import default_db_path, find_git_dir, resolve_time_scale
 from controller.marketplace.faults import FaultConfig, FaultConfigError

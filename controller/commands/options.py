@@ -15,7 +15,8 @@ checkout; `--remote NAME --branch NAME` the branch a pass reads and pushes.
 only; also env `OFFERCTL_TIME_SCALE`). Precedence: flag, environment, then
 (time scale only) `publishing.yaml`, then the built-in default. Where the
 marketplace is, like where the GitHub API is (`--github-api-url`, env
-`OFFERCTL_GITHUB_API_URL`), is the operator's choice alone: the repository
+`OFFERCTL_GITHUB_API_URL`) and the Azure DevOps server (`--azure-devops-url`,
+env `OFFERCTL_AZURE_DEVOPS_URL`), is the operator's choice alone: the repository
 is written by whoever opens a pull request, and must not pick the host a
 token is sent to.
 
@@ -46,6 +47,9 @@ ENV_NOTIFY = "OFFERCTL_NOTIFY"  # = controller.notify.sender.ENV_NOTIFY
 ENV_NOTIFY_RATE = "OFFERCTL_NOTIFY_RATE"  # = controller.notify.sender.ENV_NOTIFY_RATE
 NOTIFY_RATE = "20/minute"  # = controller.notify.sender.DEFAULT_RATE
 DEFAULT_GITHUB_API_URL = "https://api.github.com"  # = signoff.operator.DEFAULT_GITHUB_API_URL
+ENV_AZURE_DEVOPS_URL = "OFFERCTL_AZURE_DEVOPS_URL"  # = signoff.operator.ENV_AZURE_DEVOPS_URL
+ENV_AZURE_DEVOPS_TOKEN = "OFFERCTL_AZURE_DEVOPS_TOKEN"  # noqa: S105 - = signoff.operator's
+DEFAULT_AZURE_DEVOPS_URL = "https://dev.azure.com"  # = signoff.operator.DEFAULT_AZURE_DEVOPS_URL
 COLOR_CHOICES = ("auto", "always", "never")  # = controller.present.console.COLOR_CHOICES
 DATA_FORMATS = ("json", "yaml")  # = controller.present.data.DATA_FORMATS
 DAEMON_LISTEN = "127.0.0.1:9464"  # = controller.daemon.http.DEFAULT_LISTEN
@@ -54,6 +58,8 @@ MARKETPLACE_LISTEN = "127.0.0.1:8765"
 MAX_BODY = 64 * 1024 * 1024  # = controller.marketplace.server.DEFAULT_MAX_BODY
 STATUS_OUTPUTS = ("table", *DATA_FORMATS)
 STATUS_INTERVAL = 2.0  # seconds between `status --watch` refreshes
+WAIT_TIMEOUT = "10m"  # `offerctl wait` gives up after this long unless told otherwise
+WAIT_INTERVAL = "10s"
 # Tuned so that the shipped offers' whole pipeline (a week of certification and four days
 # of going live, as the simulator draws them) takes about a minute of wall time.
 DEMO_TIME_SCALE = 10_000.0
@@ -148,6 +154,14 @@ def add_marketplace_options(parser: argparse.ArgumentParser) -> None:
         help="GitHub REST API for the github sign-off provider (env "
         f"{ENV_GITHUB_API_URL}; default {DEFAULT_GITHUB_API_URL}); the token "
         f"{ENV_GITHUB_TOKEN} is sent only there",
+    )
+    signoff.add_argument(
+        "--azure-devops-url",
+        metavar="URL",
+        default=None,
+        help="Azure DevOps server for the azuredevops sign-off provider (env "
+        f"{ENV_AZURE_DEVOPS_URL}; default {DEFAULT_AZURE_DEVOPS_URL}; Azure DevOps Server: "
+        f"https://HOST/tfs); the token {ENV_AZURE_DEVOPS_TOKEN} is sent only there",
     )
 
 
@@ -260,6 +274,12 @@ def _validate(parser: argparse.ArgumentParser) -> None:
 
 
 def _reconcile(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "offers",
+        nargs="*",
+        metavar="OFFER",
+        help="evaluate and act on only these offers; the others are left untouched",
+    )
     add_repo_option(parser)
     add_branch_options(parser)
     parser.add_argument(
@@ -381,6 +401,49 @@ def _plan(parser: argparse.ArgumentParser) -> None:
     add_marketplace_options(parser)
 
 
+def _pr_check(parser: argparse.ArgumentParser) -> None:
+    add_repo_option(parser)
+    parser.add_argument(
+        "--github-repo",
+        metavar="OWNER/NAME",
+        default=None,
+        help="GitHub repository to post the check to (default: env GITHUB_REPOSITORY)",
+    )
+    parser.add_argument(
+        "--sha",
+        metavar="SHA",
+        default=None,
+        help="commit to post the check on (default: the pull request's head from "
+        "GITHUB_EVENT_PATH, else GITHUB_SHA, else HEAD)",
+    )
+    parser.add_argument(
+        "--base",
+        metavar="REF",
+        default=None,
+        help="the pull request's base: its committed statuses are the plan's observations, "
+        "and signoff.yaml files added since are reported (default: origin/$GITHUB_BASE_REF)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=("markdown", "json"),
+        default="markdown",
+        help="print the Markdown summary (default) or the requests posted, as JSON",
+    )
+    parser.add_argument(
+        "--no-post", action="store_true", help="do not post to GitHub, even with a token"
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="treat warnings (risks certification may flag) as errors, as validate --strict",
+    )
+    parser.add_argument(
+        "-j", "--jobs", type=int, metavar="N", default=None, help="validation worker processes"
+    )
+    add_marketplace_options(parser)
+
+
 def _signoff(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("offer", metavar="OFFER", help="offer id (its folder under offers/)")
     add_repo_option(parser)
@@ -409,6 +472,67 @@ def _signoff(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="sign the commit with your git signing key (default: whenever publishing.yaml's "
         "git provider counts only signed approvals, else as commit.gpgSign says)",
+    )
+
+
+def _suspend(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("offer", metavar="OFFER", help="offer id (its folder under offers/)")
+    add_repo_option(parser)
+    parser.add_argument(
+        "--branch",
+        metavar="NAME",
+        default=None,
+        help="commit on a new branch NAME off HEAD, for a pull request (default: commit "
+        "directly on the checked-out branch)",
+    )
+    parser.add_argument(
+        "--reason", metavar="TEXT", default="", help="why, recorded in the commit message"
+    )
+    parser.add_argument("--push", action="store_true", help="push the branch to --remote")
+    parser.add_argument(
+        "--remote", metavar="NAME", default="origin", help="remote for --push (default: origin)"
+    )
+    parser.add_argument(
+        "--sign",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="sign the commit with your git signing key (default: as commit.gpgSign says)",
+    )
+
+
+def _wait(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("offer", metavar="OFFER", help="offer id (its folder under offers/)")
+    parser.add_argument(
+        "--for",
+        dest="condition",
+        metavar="CONDITION",
+        required=True,
+        help="phase=PHASE, condition=TYPE[=STATUS] (default True) or stage=STAGE[=STATE] "
+        "(default Succeeded), e.g. phase=Live, condition=Ready, stage=Certification",
+    )
+    parser.add_argument(
+        "--timeout",
+        metavar="DURATION",
+        default=WAIT_TIMEOUT,
+        help=f"give up (exit 1) after this long: 30s, 10m, 2h, 10d (default: {WAIT_TIMEOUT})",
+    )
+    parser.add_argument(
+        "--interval",
+        metavar="DURATION",
+        default=WAIT_INTERVAL,
+        help=f"time between reads of the branch (default: {WAIT_INTERVAL})",
+    )
+    add_repo_option(parser)
+    parser.add_argument(
+        "--rev",
+        metavar="REV",
+        default=None,
+        help="commit or branch to read status from, again at each poll (default: HEAD)",
+    )
+    add_branch_options(
+        parser,
+        remote_help="fetch this remote at each poll and read --branch from it",
+        branch_help="the remote branch the controller writes status to",
     )
 
 
@@ -547,7 +671,7 @@ class _MissingVerb:
     parser: argparse.ArgumentParser
 
     def __call__(self, args: argparse.Namespace) -> int:
-        from controller.errors import UsageError  # noqa: PLC0415 - lazy
+        from controller.core.errors import UsageError  # noqa: PLC0415 - lazy
 
         self.parser.print_help(sys.stderr)
         raise UsageError("say what to do with the marketplace, e.g. `offerctl marketplace serve`")
@@ -601,7 +725,8 @@ VERBS: tuple[Verb, ...] = (
         description=(
             "Read offers from a commit (the remote branch's tip with --remote, else HEAD of "
             "the checked-out branch), move each toward its target, and commit status.yaml "
-            "changes in one commit (pushed with --remote)."
+            "changes in one commit (pushed with --remote). With OFFER ids, only those offers "
+            "are evaluated and acted upon; the others' status is not rewritten."
         ),
         arguments=_reconcile,
         run="controller.commands.reconcile:run",
@@ -631,6 +756,20 @@ VERBS: tuple[Verb, ...] = (
         run="controller.commands.status:run",
     ),
     Verb(
+        "wait",
+        help="block until an offer's committed status meets a condition (exit 0), or not (1)",
+        description=(
+            "Poll the status committed at HEAD (or --rev; or a remote branch, fetched each "
+            "time) until the offer meets --for: phase=PHASE, condition=TYPE[=STATUS] or "
+            "stage=STAGE[=STATE]. Only a status written for the manifest at that commit "
+            "counts. Exit 0 when met; 1 on timeout or as soon as the offer cannot get there "
+            "without a change (e.g. certification rejected while waiting for Live); 2 on "
+            "usage errors."
+        ),
+        arguments=_wait,
+        run="controller.commands.wait:run",
+    ),
+    Verb(
         "plan",
         help="what the next reconcile pass would do per offer, and why; changes nothing",
         description=(
@@ -643,6 +782,22 @@ VERBS: tuple[Verb, ...] = (
         run="controller.commands.plan:run",
     ),
     Verb(
+        "pr-check",
+        help="for CI: validate and plan a pull request; post a GitHub check and job summary",
+        description=(
+            "Validate the checkout and plan its HEAD (observations from the committed statuses "
+            "of --base), then post a check run named offerctl (findings as annotations, the "
+            "plan per offer, the estimated live dates; for a pull request adding signoff.yaml, "
+            "the generation it signs off and the preview) to the GitHub API the operator names "
+            "(--github-api-url, token only from OFFERCTL_GITHUB_TOKEN), or a commit status when "
+            "the token may not create check runs. Writes the Markdown summary, with a Mermaid "
+            "gantt of each offer's stages against the documented maximums, to stdout and to "
+            "$GITHUB_STEP_SUMMARY. Exit 1 when validation finds an error."
+        ),
+        arguments=_pr_check,
+        run="controller.commands.pr_check:run",
+    ),
+    Verb(
         "signoff",
         help="branch with signoff.yaml for the generation awaiting sign-off",
         description="Write offers/OFFER/signoff.yaml for the generation awaiting sign-off "
@@ -650,6 +805,26 @@ VERBS: tuple[Verb, ...] = (
         "request. Your working tree is not touched.",
         arguments=_signoff,
         run="controller.commands.signoff:run",
+    ),
+    Verb(
+        "suspend",
+        help="commit spec.suspend: true for an offer: observe it, send nothing",
+        description="Set spec.suspend: true in offers/OFFER/offer.yaml as committed at HEAD, "
+        "changing that one line, and commit it with your git identity: directly on the "
+        "checked-out branch, or with --branch on a new branch for a pull request. A "
+        "suspended offer keeps its status up to date but offerctl sends nothing to the "
+        "marketplace for it. Refused while offer.yaml has uncommitted changes.",
+        arguments=_suspend,
+        run="controller.commands.suspend:run",
+    ),
+    Verb(
+        "resume",
+        help="commit spec.suspend: false for a suspended offer",
+        description="Set spec.suspend: false in offers/OFFER/offer.yaml as committed at HEAD, "
+        "changing that one line, and commit it as `offerctl suspend` does; offerctl then "
+        "drives the offer toward its target again.",
+        arguments=_suspend,
+        run="controller.commands.resume:run",
     ),
     Verb(
         "history",

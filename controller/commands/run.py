@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from controller import status
 from controller.commands.wiring import judge_from_args, known_tip, marketplace_at, watch_from_args
+from controller.core.errors import OfferctlError, TransientError, UsageError
 from controller.daemon import logging as daemon_logging
 from controller.daemon.http import parse_listen
 from controller.daemon.lock import DaemonLock, default_lock_path
@@ -30,17 +30,17 @@ from controller.daemon.transitions import log_transitions
 from controller.daemon.triggers import Probe, ls_remote_probe
 from controller.daemon.webhook import secret_from_env
 from controller.daemon.workqueue import WorkQueue
-from controller.errors import OfferctlError, TransientError, UsageError
-from controller.gitrepo import GitRepo, PassLockBusy
+from controller.git.repo import GitRepo, PassLockBusy
 from controller.marketplace.factory import resolve_time_scale
 from controller.notify.stall import StallWatch
 from controller.notify.wiring import open_notifier
-from controller.reconcile import (
+from controller.reconcile.reconciler import (
     PassResult,
     Reconciler,
     Watch,
     default_validate,
 )
+from controller.repo import status
 
 if TYPE_CHECKING:
     from controller.notify.sender import Notifier

@@ -23,15 +23,15 @@ from rich.console import Console, Group, RenderableType
 from rich.live import Live
 from rich.text import Text
 
-from controller import status as status_file
 from controller.commands.options import STATUS_INTERVAL
-from controller.errors import EXIT_OK, UsageError, UserError
-from controller.gitrepo import GitRepo
-from controller.model import API_VERSION, OfferStatus
+from controller.core.errors import EXIT_OK, UsageError, UserError
+from controller.core.model import API_VERSION, OfferStatus
+from controller.git.repo import GitRepo
 from controller.present import data
 from controller.present.console import make_console, plain, show, unicode_ok
 from controller.present.offers import offer_detail, offers_table, table_footer
-from controller.statusread import (
+from controller.repo import status as status_file
+from controller.repo.statusread import (
     OfferEntry,
     check_offer_id,
     phase_changes,

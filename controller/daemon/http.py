@@ -34,8 +34,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from threading import BoundedSemaphore, Event, Lock, Thread
 from typing import Any
 
+from controller.core.errors import FatalError, UsageError
 from controller.daemon import webhook
-from controller.errors import FatalError, UsageError
 
 log = logging.getLogger(__name__)
 

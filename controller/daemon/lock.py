@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from controller.errors import FatalError
+from controller.core.errors import FatalError
 
 LOCK_NAME = "daemon.lock"
 

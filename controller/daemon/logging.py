@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from controller.redaction import MASK, Redactor, secret_values
+from controller.core.redaction import MASK, Redactor, secret_values
 
 __all__ = ["MASK", "Redactor", "configure", "secret_values"]
 

@@ -31,13 +31,13 @@ from pathlib import Path
 from types import FrameType
 from typing import Protocol
 
+from controller.core.errors import EXIT_OK, FatalError, OfferctlError, TransientError
 from controller.daemon.http import HttpApp, HttpServer
 from controller.daemon.metrics import CONTENT_TYPE, DaemonMetrics
 from controller.daemon.shard import ALL_SHARDS, Shard
 from controller.daemon.triggers import OffersWatcher, Probe, RemotePoller
 from controller.daemon.webhook import PushEvent
 from controller.daemon.workqueue import ALL, CHANGED, WorkQueue
-from controller.errors import EXIT_OK, FatalError, OfferctlError, TransientError
 
 log = logging.getLogger(__name__)
 

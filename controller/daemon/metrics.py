@@ -16,6 +16,7 @@ from typing import TypeVar
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from controller.core.model import Phase, Target
 from controller.marketplace.api import (
     Marketplace,
     MarketplaceError,
@@ -23,7 +24,6 @@ from controller.marketplace.api import (
     OfferPayload,
     Submission,
 )
-from controller.model import Phase, Target
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 # Passes take milliseconds on a small repo and many seconds with slow remotes.

@@ -12,7 +12,7 @@ import hashlib
 import re
 from dataclasses import dataclass
 
-from controller.errors import UsageError
+from controller.core.errors import UsageError
 
 _SHARD = re.compile(r"^\s*(\d+)\s*/\s*(\d+)\s*$")
 MAX_SHARDS = 1024  # far beyond any sane deployment; catches typos like 1/30000

@@ -31,8 +31,8 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from controller.core.errors import TransientError, UsageError
 from controller.daemon.workqueue import ALL, CHANGED
-from controller.errors import TransientError, UsageError
 
 log = logging.getLogger(__name__)
 

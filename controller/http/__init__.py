@@ -247,6 +247,7 @@ class JsonHttp:
 
     def fetch(self, url: str, *, limit: int = 64 * 1024 * 1024) -> bytes:
         """Raw bytes from a full URL (a SAS link), without the client's own headers; retried."""
+
         def once() -> bytes:
             self.calls += 1
             try:

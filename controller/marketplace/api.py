@@ -3,7 +3,7 @@
 Implementations: `simulated` (SQLite, embedded default) and `http` (a REST
 client; `offerctl marketplace serve` exposes the simulated one over HTTP).
 Data crossing the interface is plain frozen dataclasses from here and
-`controller.model`, so the pipeline can reason about it without I/O.
+`controller.core.model`, so the pipeline can reason about it without I/O.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, Protocol
 
-from controller.model import Finding, Stage, StageState, Target
+from controller.core.model import Finding, Stage, StageState, Target
 
 
 class SubmissionResult(StrEnum):

@@ -19,7 +19,7 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, TypeGuard
 
-from controller.model import Finding, Stage
+from controller.core.model import Finding, Stage
 from controller.validation import appsource
 from controller.validation.issues import json_path
 from controller.validation.precheck import precheck

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 
-from controller.model import OfferStatus, Phase, Stage, StageState, Target
+from controller.core.model import OfferStatus, Phase, Stage, StageState, Target
 
 from .api import (
     MarketplaceError,

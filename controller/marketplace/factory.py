@@ -28,7 +28,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 
-from controller.errors import FatalError, TransientError, UsageError
+from controller.core.errors import FatalError, TransientError, UsageError
 
 from .api import Marketplace, MarketplaceError
 from .faults import FaultConfig, FaultConfigError

@@ -28,8 +28,8 @@ import urllib.parse
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from controller.core.model import Target
 from controller.http import HttpError, JsonHttp, NotJson, RetryPolicy, is_loopback
-from controller.model import Target
 
 from . import wire
 from .api import (
@@ -159,8 +159,10 @@ def _marketplace_error(exc: HttpError) -> MarketplaceError:
     text = str(exc)
     if code or message:
         where = text.split(": HTTP ", 1)[0]
-        text = f"{where}: HTTP {exc.status}" + (f" {code}" if code else "") + (
-            f": {message}" if message else ""
+        text = (
+            f"{where}: HTTP {exc.status}"
+            + (f" {code}" if code else "")
+            + (f": {message}" if message else "")
         )
     if exc.status == 404:
         return NotFound(text)

@@ -27,7 +27,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from controller.model import Target
+from controller.core.model import Target
 
 from . import wire
 from .api import InvalidState, Marketplace, MarketplaceError, NotFound

@@ -41,7 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from controller.model import Stage, StageState, Target
+from controller.core.model import Stage, StageState, Target
 
 from . import certify, timeline, wire
 from .api import (

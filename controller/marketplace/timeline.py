@@ -32,7 +32,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from controller.model import STAGE_MAX, STAGES, Finding, Stage, StageState, Target
+from controller.core.model import STAGE_MAX, STAGES, Finding, Stage, StageState, Target
 
 from .api import OfferListing, StageProgress, Submission, SubmissionResult
 

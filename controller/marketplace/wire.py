@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from controller.model import Finding, Severity, Stage, StageState, Target
+from controller.core.model import Finding, Severity, Stage, StageState, Target
 
 from .api import (
     MarketplaceError,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from controller.yamlio import dump_yaml
+from controller.files.yamlio import dump_yaml
 
 DATA_FORMATS = ("json", "yaml")
 

@@ -12,7 +12,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from controller.planning import OfferPlan, Step, Summary
+from controller.core.planning import OfferPlan, Step, Summary
 from controller.present.offers import phase_text
 
 STEP_STYLES: dict[Step, str] = {

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from rich.text import Text
 
-from controller.model import StageState, StageStatus
+from controller.core.model import StageState, StageStatus
 
 UNICODE_GLYPHS: dict[StageState, str] = {
     StageState.SUCCEEDED: "●",

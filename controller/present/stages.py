@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from controller.model import STAGE_MAX, Stage
+from controller.core.model import STAGE_MAX, Stage
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from controller.model import ConditionStatus, ConditionType, OfferStatus, Phase, Stage, StageState
+from controller.core.model import (
+    ConditionStatus,
+    ConditionType,
+    OfferStatus,
+    Phase,
+    Stage,
+    StageState,
+)
 
 _UNITS = (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1))
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from controller.policy import SignOffPolicy
+from controller.repo.policy import SignOffPolicy
 from controller.signoff.codeowners import CodeOwners
 from controller.signoff.rules import Authorization
 

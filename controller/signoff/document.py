@@ -1,6 +1,6 @@
 """signoff.yaml: from untrusted bytes to a `SignOffDocument`, or the reason it is not one.
 
-Loading goes through `controller.yamlio` (size cap, no tags, no duplicate
+Loading goes through `controller.files.yamlio` (size cap, no tags, no duplicate
 keys, no alias bombs); the shape is checked against the `signoff` schema
 through the validation engine, and independently here for the few fields we
 read, so a document this module returns is always well-formed.
@@ -12,10 +12,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from controller.model import API_VERSION
+from controller.core.model import API_VERSION
+from controller.files.yamlio import YamlError, load_mapping
 from controller.signoff.rules import ParsedSignOff, SignOffDocument
 from controller.validation.engine import check_instance
-from controller.yamlio import YamlError, load_mapping
 
 MAX_BYTES = 64 * 1024  # a sign-off is a few lines; anything bigger is not one
 _OFFER = re.compile(r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$")

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import re
 
-from controller import githistory
-from controller.githistory import CommitInfo, GitHistoryError, RepoHandle
-from controller.policy import ApprovalTrust, Provider, SignOffPolicy
+from controller.git import history as githistory
+from controller.git.history import CommitInfo, GitHistoryError, RepoHandle
+from controller.repo.policy import ApprovalTrust, Provider, SignOffPolicy
 from controller.signoff.rules import (
     Approval,
     ChangeEvidence,

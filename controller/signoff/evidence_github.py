@@ -44,9 +44,9 @@ from datetime import UTC, datetime
 from email.message import Message
 from typing import Any
 
-from controller import githistory
-from controller.githistory import RepoHandle
-from controller.policy import SignOffPolicy, is_acceptable_api_url
+from controller.git import history as githistory
+from controller.git.history import RepoHandle
+from controller.repo.policy import SignOffPolicy, is_acceptable_api_url
 from controller.signoff import evidence_git
 from controller.signoff.operator import GitHubEndpoint
 from controller.signoff.rules import Approval, Authorization, ChangeEvidence, Ignored, Person

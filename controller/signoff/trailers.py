@@ -1,7 +1,7 @@
 """Commit-message trailers as git parses them, and the people they name.
 
 Git decides what a trailer is (only the last paragraph, its own rules on
-separators and continuation lines); `controller.githistory` asks git for the
+separators and continuation lines); `controller.git.history` asks git for the
 trailers already unfolded (`%(trailers:only,unfold)`), one `Key: value` per
 line, and this module turns those lines into data. Nothing here parses a
 commit message itself, so we can never disagree with git about what a

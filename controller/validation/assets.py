@@ -13,11 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from controller.files.yamlio import show_text
 from controller.validation.files import FileReadError, FileSource, is_safe_relative
 from controller.validation.issues import Issue
 from controller.validation.limits import MAX_IMAGE_BYTES, MAX_PACKAGE_BYTES, SYMLINK_RULE
 from controller.validation.semantic import AssetRef
-from controller.yamlio import show_text
 
 
 class _Shown:

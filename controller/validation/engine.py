@@ -26,7 +26,8 @@ from dataclasses import dataclass, field, replace
 from multiprocessing import get_context
 from typing import Any
 
-from controller.model import Finding, Severity
+from controller.core.model import Finding, Severity
+from controller.files.yamlio import MAX_BYTES, LoadedYaml, YamlError, load_mapping, load_yaml
 from controller.validation import schemas
 from controller.validation.assets import check_assets
 from controller.validation.files import FileReadError, FileSource, WorktreeFiles
@@ -34,7 +35,6 @@ from controller.validation.issues import Issue, Path, json_path
 from controller.validation.precheck import precheck
 from controller.validation.schema_errors import schema_issues
 from controller.validation.semantic import asset_refs, check_manifest, secret_paths
-from controller.yamlio import MAX_BYTES, LoadedYaml, YamlError, load_mapping, load_yaml
 
 MANIFEST = "offer.yaml"
 OFFERS_DIR = "offers"

@@ -2,7 +2,7 @@
 
 `FileSource` is the narrow interface validation reads through, so the same
 checks run on a working tree (`WorktreeFiles`) and on a commit's tree
-(`controller.gittree.GitTreeFiles`). A source refuses paths that are absolute
+(`controller.git.tree.GitTreeFiles`). A source refuses paths that are absolute
 or climb with `..`, never follows a symlink (a commit holds only the link's
 text, so a working tree must not accept what reconcile would refuse: see
 `limits.SYMLINK_RULE`), reports FIFOs, sockets and devices as `other` without
@@ -21,7 +21,7 @@ import stat
 from pathlib import Path
 from typing import Literal, Protocol
 
-from controller.errors import UserError
+from controller.core.errors import UserError
 from controller.validation.limits import SYMLINK_RULE
 
 Kind = Literal["file", "dir", "symlink", "missing", "other"]

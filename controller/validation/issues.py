@@ -12,8 +12,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from controller.escaping import printable
-from controller.model import Severity
+from controller.core.escaping import printable
+from controller.core.model import Severity
 
 PathItem = str | int
 Path = tuple[PathItem, ...]

@@ -26,14 +26,14 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from controller.model import Severity
+from controller.core.model import Severity
+from controller.files.yamlio import show_text
 from controller.validation.appsource import check_package
 from controller.validation.issues import Issue, Path
 from controller.validation.png import NotPngError, png_size
 from controller.validation.secrets import secret_kind
 from controller.validation.semantic import AssetRef, asset_refs, walk_strings
 from controller.validation.zipscan import DEFAULT_LIMITS, ScanLimits, ScanProblem, scan_bytes
-from controller.yamlio import show_text
 
 PACKAGE_PATH: Path = ("spec", "technicalConfiguration", "packageFile")
 

@@ -20,11 +20,11 @@ import re
 from collections.abc import Iterable
 from dataclasses import replace
 
-from controller.model import Finding
+from controller.core.model import Finding
+from controller.files.yamlio import MAX_BYTES, show_text
 from controller.signoff import codeowners
 from controller.validation.engine import MANIFEST, OFFERS_DIR, OfferValidation, check_document
 from controller.validation.files import FileReadError, FileSource
-from controller.yamlio import MAX_BYTES, show_text
 
 PUBLISHING = "publishing.yaml"
 SIGNOFF = "signoff.yaml"

@@ -14,8 +14,8 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from controller.files.yamlio import show_text
 from controller.validation.issues import Issue, Path
-from controller.yamlio import show_text
 
 if TYPE_CHECKING:  # importing jsonschema costs about half of `offerctl validate`'s start
     from jsonschema.exceptions import ValidationError

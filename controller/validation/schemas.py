@@ -31,7 +31,7 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from typing import TYPE_CHECKING, Any, cast
 
-from controller.errors import FatalError
+from controller.core.errors import FatalError
 from controller.validation.compiled import Unsupported, compile_schema
 
 if TYPE_CHECKING:

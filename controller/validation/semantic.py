@@ -19,10 +19,10 @@ from typing import Any
 
 import pycountry
 
+from controller.files.yamlio import show_text
 from controller.validation import html
 from controller.validation.issues import Issue, Path
 from controller.validation.secrets import secret_kind
-from controller.yamlio import show_text
 
 OFFER_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$")
 

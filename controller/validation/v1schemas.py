@@ -14,7 +14,7 @@ from typing import Any
 import jsonschema
 from jsonschema.protocols import Validator
 
-from controller.errors import FatalError
+from controller.core.errors import FatalError
 
 from .schemas import SCHEMA_DIR
 

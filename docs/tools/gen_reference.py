@@ -273,8 +273,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.check:
         current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.exists() else ""
         if current != text:
-            print(f"{OUTPUT.relative_to(ROOT)} is stale: run docs/tools/gen_reference.py",
-                  file=sys.stderr)
+            print(
+                f"{OUTPUT.relative_to(ROOT)} is stale: run docs/tools/gen_reference.py",
+                file=sys.stderr,
+            )
             return 1
         return 0
     OUTPUT.write_text(text, encoding="utf-8")

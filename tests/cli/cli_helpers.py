@@ -1,4 +1,4 @@
-"""Real status files for CLI tests, built through controller/status.py's own serializer.
+"""Real status files for CLI tests, built through controller/repo/status.py's own serializer.
 
 `make_status` returns an `OfferStatus` at a chosen phase with stage times
 relative to `now`, so ages such as "2d 3h" are stable whatever the clock says.
@@ -13,8 +13,8 @@ from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from controller import cli, status
-from controller.model import (
+from controller import cli
+from controller.core.model import (
     Condition,
     ConditionStatus,
     ConditionType,
@@ -29,6 +29,7 @@ from controller.model import (
     SubmissionRef,
     Target,
 )
+from controller.repo import status
 
 GEN_A = "sha256:" + "a1" * 32
 GEN_B = "sha256:" + "b2" * 32
@@ -109,22 +110,34 @@ def make_status(
         if index < running:
             stages.append(StageStatus(name, StageState.SUCCEEDED, start, start + SLACK))
         elif index == running:
-            stages.append(StageStatus(name, StageState.RUNNING, entered,
-                                      deadline=entered + timedelta(days=7)))
+            stages.append(
+                StageStatus(name, StageState.RUNNING, entered, deadline=entered + timedelta(days=7))
+            )
         else:
             stages.append(StageStatus(name, StageState.PENDING))
     if phase is Phase.LIVE:
         last = stages[-1]
         stages[-1] = replace(last, finished_at=entered)
     ready = phase in (Phase.LIVE, Phase.PREVIEW, Phase.DRAFT, Phase.WITHDRAWN)
-    reason = {Phase.REJECTED: "CertificationRejected", Phase.LIVE: "Live",
-              Phase.PREVIEW: "PreviewReady", Phase.DRAFT: "Draft"}.get(phase, phase.value)
-    conditions = [Condition(ConditionType.READY,
-                            ConditionStatus.TRUE if ready else ConditionStatus.FALSE,
-                            reason, f"{phase.value.lower()} message", entered)]
+    reason = {
+        Phase.REJECTED: "CertificationRejected",
+        Phase.LIVE: "Live",
+        Phase.PREVIEW: "PreviewReady",
+        Phase.DRAFT: "Draft",
+    }.get(phase, phase.value)
+    conditions = [
+        Condition(
+            ConditionType.READY,
+            ConditionStatus.TRUE if ready else ConditionStatus.FALSE,
+            reason,
+            f"{phase.value.lower()} message",
+            entered,
+        )
+    ]
     if phase is Phase.REJECTED:
-        conditions.append(Condition(ConditionType.STALLED, ConditionStatus.TRUE, reason,
-                                    "fix the spec", entered))
+        conditions.append(
+            Condition(ConditionType.STALLED, ConditionStatus.TRUE, reason, "fix the spec", entered)
+        )
     return OfferStatus(
         offer=offer,
         phase=phase,

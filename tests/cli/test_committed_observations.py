@@ -7,10 +7,10 @@ from datetime import UTC, datetime
 import pytest
 from cli_helpers import make_status
 
+from controller.core.model import Phase, Stage, StageState, Target
+from controller.core.planning import uncommitted_notes
 from controller.marketplace.api import MarketplaceError, NotFound, SubmissionResult
 from controller.marketplace.committed import CommittedObservations
-from controller.model import Phase, Stage, StageState, Target
-from controller.planning import uncommitted_notes
 
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
 

@@ -17,8 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _generator() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("gen_reference",
-                                                  ROOT / "docs/tools/gen_reference.py")
+    spec = importlib.util.spec_from_file_location(
+        "gen_reference", ROOT / "docs/tools/gen_reference.py"
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules.setdefault("gen_reference", module)
@@ -38,8 +39,14 @@ def test_reference_covers_every_command_and_every_publishing_field() -> None:
     for action in build_parser()._actions:
         for name in getattr(action, "choices", None) or ():
             assert f"### offerctl {name}\n" in page
-    for field in ("controller.email", "signoff.requiredApprovals", "signoff.github.tokenEnv",
-                  "marketplace.timeScale", "holidays.country", "prune"):
+    for field in (
+        "controller.email",
+        "signoff.requiredApprovals",
+        "signoff.github.tokenEnv",
+        "marketplace.timeScale",
+        "holidays.country",
+        "prune",
+    ):
         assert f"| `{field}` |" in page
 
 
@@ -49,8 +56,14 @@ def test_readme_keeps_the_setup_commands_and_shows_modeline_tour_and_reference()
     assert commands[:2] == ["demo", "test"]
     assert "# yaml-language-server: $schema=../../schemas/offer.schema.json" in readme
     assert "(docs/reference.md)" in readme
-    for step in ("offerctl validate", "offerctl reconcile", "offerctl signoff",
-                 "offerctl status", "offerctl plan", "offerctl history"):
+    for step in (
+        "offerctl validate",
+        "offerctl reconcile",
+        "offerctl signoff",
+        "offerctl status",
+        "offerctl plan",
+        "offerctl history",
+    ):
         assert step in readme
 
 

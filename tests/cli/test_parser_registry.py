@@ -18,16 +18,24 @@ from controller.cli import COMMANDS, build_parser, main
 from controller.commands import options
 
 # Libraries a verb may need but building the parser must not load.
-HEAVY = ("git", "watchdog", "prometheus_client", "rich", "holidays", "jsonschema", "yaml",
-         "pycountry", "referencing", "sqlite3", "http.client", "urllib.request")
+HEAVY = (
+    "git",
+    "watchdog",
+    "prometheus_client",
+    "rich",
+    "holidays",
+    "jsonschema",
+    "yaml",
+    "pycountry",
+    "referencing",
+    "sqlite3",
+    "http.client",
+    "urllib.request",
+)
 
 
 def _loaded_after(code: str) -> set[str]:
-    script = (
-        "import json, sys\n"
-        f"{code}\n"
-        "print(json.dumps(sorted(sys.modules)))\n"
-    )
+    script = f"import json, sys\n{code}\nprint(json.dumps(sorted(sys.modules)))\n"
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
@@ -42,8 +50,11 @@ def _heavy(loaded: set[str]) -> list[str]:
 def test_building_the_parser_imports_no_heavy_library_and_no_verb() -> None:
     loaded = _loaded_after("from controller.cli import build_parser\nbuild_parser()")
     assert _heavy(loaded) == []
-    verbs = sorted(m for m in loaded if m.startswith("controller.commands.") and
-                   m != "controller.commands.options")
+    verbs = sorted(
+        m
+        for m in loaded
+        if m.startswith("controller.commands.") and m != "controller.commands.options"
+    )
     assert verbs == []
 
 
@@ -70,8 +81,23 @@ def test_help_of_a_verb_imports_none_of_its_libraries() -> None:
 
 
 def test_every_verb_is_listed_and_runs_a_function_its_module_has() -> None:
-    assert COMMANDS == ("validate", "reconcile", "run", "status", "plan", "signoff", "history",
-                        "import", "diff", "marketplace", "demo")
+    assert COMMANDS == (
+        "validate",
+        "reconcile",
+        "run",
+        "status",
+        "wait",
+        "plan",
+        "pr-check",
+        "signoff",
+        "suspend",
+        "resume",
+        "history",
+        "import",
+        "diff",
+        "marketplace",
+        "demo",
+    )
     for verb in options.VERBS:
         args = build_parser().parse_args(_minimal_argv(verb.name))
         command = args.func
@@ -79,14 +105,17 @@ def test_every_verb_is_listed_and_runs_a_function_its_module_has() -> None:
             assert args.marketplace_command == "serve"
         assert isinstance(command, options.Command)
         module, _, name = command.target.partition(":")
-        # `import` is a Python keyword: its module is import_.
-        assert module == f"controller.commands.{verb.name}" + ("_" if verb.name == "import" else "")
+        # `import` is a Python keyword: its module is import_; pr-check's is pr_check.
+        named = verb.name.replace("-", "_")
+        assert module == f"controller.commands.{named}" + ("_" if verb.name == "import" else "")
         assert callable(getattr(importlib.import_module(module), name))
 
 
 def _minimal_argv(verb: str) -> list[str]:
-    if verb in ("signoff", "history", "import", "diff"):
+    if verb in ("signoff", "history", "import", "diff", "suspend", "resume"):
         return [verb, "some-offer"]
+    if verb == "wait":
+        return [verb, "some-offer", "--for", "phase=Live"]
     if verb == "marketplace":
         return [verb, "serve"]
     return [verb]
@@ -131,11 +160,19 @@ def test_defaults_spelled_out_in_the_registry_equal_their_owners() -> None:
     assert options.ENV_GITHUB_API_URL == operator.ENV_GITHUB_API_URL
     assert options.ENV_GITHUB_TOKEN == operator.ENV_GITHUB_TOKEN
     assert options.DEFAULT_GITHUB_API_URL == operator.DEFAULT_GITHUB_API_URL
+    assert options.ENV_AZURE_DEVOPS_URL == operator.ENV_AZURE_DEVOPS_URL
+    assert options.ENV_AZURE_DEVOPS_TOKEN == operator.ENV_AZURE_DEVOPS_TOKEN
+    assert options.DEFAULT_AZURE_DEVOPS_URL == operator.DEFAULT_AZURE_DEVOPS_URL
 
 
 def test_python_dash_m_controller_prints_the_version() -> None:
-    done = subprocess.run([sys.executable, "-m", "controller", "--version"],
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "controller", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0
     assert done.stdout.startswith("offerctl ")
     assert json.dumps(done.stderr) == '""'

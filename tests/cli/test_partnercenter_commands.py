@@ -13,8 +13,8 @@ import pytest
 import yaml
 from pc_helpers import TOKEN, Emulator, client, emulator, file_server
 
+from controller.core.model import Target
 from controller.marketplace.api import OfferPayload
-from controller.model import Target
 
 pytestmark = pytest.mark.slow
 
@@ -101,7 +101,8 @@ def test_diff_names_each_differing_field(published: tuple[Emulator, Path]) -> No
     assert fields["Property.appVersion"]["manifest"] == "7.0"
     assert fields["Listing.en-us.title"]["marketplace"] != "Renamed"
     assert offerctl(emu, repo, "diff", OFFER, "--against", "live").stdout.startswith(
-        f"{OFFER}: no live")
+        f"{OFFER}: no live"
+    )
 
 
 def test_import_then_validate_then_plan_has_nothing_to_submit(

@@ -47,8 +47,10 @@ def test_plan_of_new_offers_submits_and_exits_2_with_detailed_exitcode(
     assert "submit generation" in rows["contoso-field-insights"]
     assert "this offer has not been submitted yet" in rows["contoso-field-insights"]
     assert " record " in rows["northwind-loyalty-hub"]  # draft: only its status is written
-    assert "Plan: 1 offer(s) with marketplace calls, 2 status file(s) to write, 0 unchanged." \
+    assert (
+        "Plan: 1 offer(s) with marketplace calls, 2 status file(s) to write, 0 unchanged."
         in ran.out
+    )
     assert plan(repo).code == 0  # without the flag, changes are not a failure
 
 
@@ -69,11 +71,12 @@ def test_plan_after_a_pass_that_reached_rest_exits_0(gitrepos: GitRepos) -> None
     reconcile(repo)
     ran = plan(repo, "--detailed-exitcode")
     assert ran.code == 0, ran.out + ran.err
-    assert "Plan: 0 offer(s) with marketplace calls, 0 status file(s) to write, 1 unchanged." \
+    assert (
+        "Plan: 0 offer(s) with marketplace calls, 0 status file(s) to write, 1 unchanged."
         in ran.out
+    )
     row = next(line for line in ran.out.splitlines() if "northwind" in line)
-    assert row.split()[:6] == ["northwind-loyalty-hub", "Draft", "→", "Draft", "nothing",
-                               "target"]
+    assert row.split()[:6] == ["northwind-loyalty-hub", "Draft", "→", "Draft", "nothing", "target"]
 
 
 def test_plan_names_the_wait_for_signoff(gitrepos: GitRepos) -> None:
@@ -142,8 +145,7 @@ def test_a_marketplace_that_fails_makes_the_offer_an_error_and_exit_1(
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
         with env(OFFERCTL_TIME_SCALE=None):
-            ran = offerctl("plan", "--repo", str(repo), "--marketplace", url,
-                           "--detailed-exitcode")
+            ran = offerctl("plan", "--repo", str(repo), "--marketplace", url, "--detailed-exitcode")
     finally:
         server.shutdown()
         server.server_close()

@@ -98,8 +98,10 @@ def test_plan_points_out_offers_that_are_not_committed(gitrepos: GitRepos) -> No
     assert ran.code == 0, ran.err
     assert "Plan: no offers." in ran.out
     flat = " ".join(ran.out.split())
-    assert f"not committed yet, so not in this plan (a plan reads only commits): " \
+    assert (
+        f"not committed yet, so not in this plan (a plan reads only commits): "
         f"offers/{OFFER}/; commit them to plan them" in flat
+    )
 
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "offers")
@@ -108,5 +110,7 @@ def test_plan_points_out_offers_that_are_not_committed(gitrepos: GitRepos) -> No
 
     flat = " ".join(ran.out.split())
     assert f"{OFFER} - → Validating submit" in flat  # the committed version is planned
-    assert f"uncommitted changes this plan does not include: offers/{OFFER}/offer.yaml " \
+    assert (
+        f"uncommitted changes this plan does not include: offers/{OFFER}/offer.yaml "
         "(modified)" in flat
+    )

@@ -7,16 +7,18 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cli_helpers import GEN_A, GEN_B, make_status
 
-from controller import pipeline, status
-from controller.model import Phase, Target
-from controller.planning import Step, plan_offer, summarize
-from controller.reconcile import PlannedOffer
+from controller.core import pipeline
+from controller.core.model import Phase, Target
+from controller.core.planning import Step, plan_offer, summarize
+from controller.reconcile.reconciler import PlannedOffer
+from controller.repo import status
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
 
-def _planned(before: Phase | None, after: Phase, *actions: pipeline.Action,
-             after_generation: str = GEN_A) -> PlannedOffer:
+def _planned(
+    before: Phase | None, after: Phase, *actions: pipeline.Action, after_generation: str = GEN_A
+) -> PlannedOffer:
     old = make_status("alpha", before, now=NOW) if before else None
     new = make_status("alpha", after, now=NOW, generation=after_generation)
     return PlannedOffer("alpha", old, new, tuple(actions), delete=False, error="")
@@ -24,8 +26,7 @@ def _planned(before: Phase | None, after: Phase, *actions: pipeline.Action,
 
 def test_a_submit_of_a_changed_spec_says_which_generation_replaces_which() -> None:
     submit = pipeline.Submit("alpha", GEN_B, Target.LIVE, f"alpha@{GEN_B}")
-    plan = plan_offer(_planned(Phase.LIVE, Phase.VALIDATING, submit, after_generation=GEN_B),
-                      None)
+    plan = plan_offer(_planned(Phase.LIVE, Phase.VALIDATING, submit, after_generation=GEN_B), None)
     assert plan.step is Step.SUBMIT
     assert plan.actions == ("submit generation b2b2b2b2b2b2 for target live",)
     assert plan.why == "the offer changed: generation a1a1a1a1a1a1 became b2b2b2b2b2b2"
@@ -48,8 +49,9 @@ def test_each_marketplace_call_is_its_own_step(
 
 
 def test_a_running_stage_is_a_wait_and_unchanged_status_is_no_change() -> None:
-    planned = _planned(Phase.CERTIFYING, Phase.CERTIFYING,
-                       pipeline.WaitUntil(NOW + timedelta(hours=1)))
+    planned = _planned(
+        Phase.CERTIFYING, Phase.CERTIFYING, pipeline.WaitUntil(NOW + timedelta(hours=1))
+    )
     assert planned.after is not None
     committed = status.render(planned.after).encode()
     plan = plan_offer(planned, committed)
@@ -68,21 +70,37 @@ def test_rejected_is_blocked_and_the_same_status_bytes_mean_nothing_to_write() -
 
 
 def test_an_evaluation_error_is_an_error_step_that_keeps_the_phase() -> None:
-    failed = PlannedOffer("alpha", make_status("alpha", Phase.CERTIFYING, now=NOW), None, (),
-                          delete=False, error="GET /listing: HTTP 503")
+    failed = PlannedOffer(
+        "alpha",
+        make_status("alpha", Phase.CERTIFYING, now=NOW),
+        None,
+        (),
+        delete=False,
+        error="GET /listing: HTTP 503",
+    )
     plan = plan_offer(failed, None)
     assert (plan.step, plan.before, plan.after, plan.why) == (
-        Step.ERROR, Phase.CERTIFYING, Phase.CERTIFYING, "GET /listing: HTTP 503")
+        Step.ERROR,
+        Phase.CERTIFYING,
+        Phase.CERTIFYING,
+        "GET /listing: HTTP 503",
+    )
     assert summarize([plan]).errors == 1
 
 
 def test_summary_counts_offers_with_changes_once() -> None:
     submit = pipeline.Submit("alpha", GEN_A, Target.LIVE, f"alpha@{GEN_A}")
-    plans = [plan_offer(_planned(None, Phase.VALIDATING, submit), None),
-             plan_offer(_planned(Phase.DRAFT, Phase.DRAFT), None)]
+    plans = [
+        plan_offer(_planned(None, Phase.VALIDATING, submit), None),
+        plan_offer(_planned(Phase.DRAFT, Phase.DRAFT), None),
+    ]
     summary = summarize(plans)
-    assert (summary.offers, summary.changed, summary.marketplace_calls,
-            summary.status_writes) == (2, 2, 1, 2)
+    assert (summary.offers, summary.changed, summary.marketplace_calls, summary.status_writes) == (
+        2,
+        2,
+        1,
+        2,
+    )
     assert summary.line() == (
         "Plan: 1 offer(s) with marketplace calls, 2 status file(s) to write, 0 unchanged."
     )

@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from cli_helpers import CERT_FINDING, make_status
 
-from controller.model import Phase, Stage, StageState, StageStatus, Target
+from controller.core.model import Phase, Stage, StageState, StageStatus, Target
 from controller.present.console import make_console, plain
 from controller.present.offers import offers_table
 from controller.present.progress import progress
 from controller.present.timefmt import duration, phase_since
-from controller.statusread import OfferEntry
+from controller.repo.statusread import OfferEntry
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 
@@ -38,8 +38,13 @@ def _stages(*states: StageState) -> list[StageStatus]:
     return [StageStatus(name, state) for name, state in zip(Stage, states, strict=True)]
 
 
-S, R, P, F, K = (StageState.SUCCEEDED, StageState.RUNNING, StageState.PENDING,
-                 StageState.FAILED, StageState.SKIPPED)
+S, R, P, F, K = (
+    StageState.SUCCEEDED,
+    StageState.RUNNING,
+    StageState.PENDING,
+    StageState.FAILED,
+    StageState.SKIPPED,
+)
 
 
 @pytest.mark.parametrize(
@@ -73,12 +78,13 @@ def test_time_in_a_resting_phase_is_its_latest_event() -> None:
 
 def test_offers_table_reads_like_kubectl_get() -> None:
     entries = [
-        OfferEntry("alpha", make_status("alpha", Phase.CERTIFYING, now=NOW,
-                                        estimated_live="2026-12-07")),
-        OfferEntry("bravo", make_status("bravo", Phase.LIVE, now=NOW,
-                                        in_phase=timedelta(hours=5))),
-        OfferEntry("charlie", make_status("charlie", Phase.REJECTED, now=NOW,
-                                          feedback=[CERT_FINDING])),
+        OfferEntry(
+            "alpha", make_status("alpha", Phase.CERTIFYING, now=NOW, estimated_live="2026-12-07")
+        ),
+        OfferEntry("bravo", make_status("bravo", Phase.LIVE, now=NOW, in_phase=timedelta(hours=5))),
+        OfferEntry(
+            "charlie", make_status("charlie", Phase.REJECTED, now=NOW, feedback=[CERT_FINDING])
+        ),
         OfferEntry("delta", make_status("delta", Phase.PREVIEW, now=NOW, target=Target.PREVIEW)),
         OfferEntry("echo", None),
         OfferEntry("foxtrot", None, problem="not a readable status"),

@@ -12,11 +12,11 @@ import yaml
 from cli_helpers import CERT_FINDING, GEN_A, env, make_status, offerctl, status_bytes, utcnow
 from git_helpers import GitRepos
 
-from controller import status
 from controller.commands.status import _View, watch
-from controller.gitrepo import GitRepo
-from controller.model import Phase, SignOffVerdict, Target
+from controller.core.model import Phase, SignOffVerdict, Target
+from controller.git.repo import GitRepo
 from controller.present.console import make_console
+from controller.repo import status
 
 MANIFEST = "apiVersion: offers.marketplace/v1\nkind: Offer\n"
 
@@ -24,12 +24,17 @@ MANIFEST = "apiVersion: offers.marketplace/v1\nkind: Offer\n"
 @pytest.fixture
 def repo(gitrepos: GitRepos) -> Path:
     now = utcnow()
-    verdict = SignOffVerdict(valid=False, generation=GEN_A, reason="NotApproved",
-                             message="no approval by an authorized approver")
+    verdict = SignOffVerdict(
+        valid=False,
+        generation=GEN_A,
+        reason="NotApproved",
+        message="no approval by an authorized approver",
+    )
     statuses = {
         "alpha": make_status("alpha", Phase.CERTIFYING, now=now, estimated_live="2026-12-07"),
-        "bravo": make_status("bravo", Phase.AWAITING_SIGNOFF, now=now, signoff=verdict,
-                             in_phase=timedelta(hours=4)),
+        "bravo": make_status(
+            "bravo", Phase.AWAITING_SIGNOFF, now=now, signoff=verdict, in_phase=timedelta(hours=4)
+        ),
         "charlie": make_status("charlie", Phase.REJECTED, now=now, feedback=[CERT_FINDING]),
         "delta": make_status("delta", Phase.PREVIEW, now=now, target=Target.PREVIEW),
     }
@@ -45,16 +50,51 @@ def test_table_lists_every_offer_with_progress_time_in_phase_eta_and_ready(repo:
     ran = offerctl("status", "--repo", str(repo))
     assert ran.code == 0, ran.err
     lines = ran.out.splitlines()
-    assert lines[0].split() == ["OFFER", "TARGET", "PHASE", "STAGES", "IN", "PHASE", "ETA",
-                                "READY"]
-    assert lines[1].split() == ["alpha", "live", "Certifying", "●◐○○○○", "1/6", "2d", "3h",
-                                "2026-12-07", "False"]
-    assert lines[2].split() == ["bravo", "live", "AwaitingSignOff", "●●●◐○○", "3/6", "4h",
-                                "10m", "-", "False"]
-    assert lines[3].split() == ["charlie", "live", "Rejected", "●✗○○○○", "1/6", "2d", "3h", "-",
-                                "False"]
-    assert lines[4].split() == ["delta", "preview", "Preview", "●●●···", "3/3", "2d", "3h", "-",
-                                "True"]
+    assert lines[0].split() == ["OFFER", "TARGET", "PHASE", "STAGES", "IN", "PHASE", "ETA", "READY"]
+    assert lines[1].split() == [
+        "alpha",
+        "live",
+        "Certifying",
+        "●◐○○○○",
+        "1/6",
+        "2d",
+        "3h",
+        "2026-12-07",
+        "False",
+    ]
+    assert lines[2].split() == [
+        "bravo",
+        "live",
+        "AwaitingSignOff",
+        "●●●◐○○",
+        "3/6",
+        "4h",
+        "10m",
+        "-",
+        "False",
+    ]
+    assert lines[3].split() == [
+        "charlie",
+        "live",
+        "Rejected",
+        "●✗○○○○",
+        "1/6",
+        "2d",
+        "3h",
+        "-",
+        "False",
+    ]
+    assert lines[4].split() == [
+        "delta",
+        "preview",
+        "Preview",
+        "●●●···",
+        "3/3",
+        "2d",
+        "3h",
+        "-",
+        "True",
+    ]
     assert lines[5].split() == ["echo", "-", "(not", "reconciled)", "-", "-", "-", "-"]
     assert lines[-1].startswith("5 offers at ")
     assert "1 ready, 1 need a fix, 1 awaiting sign-off, 1 without status" in lines[-1]
@@ -102,7 +142,10 @@ def test_detail_view_shows_feedback_with_its_manifest_path_and_the_history(repo:
         assert f"\n{section}" in out
     feedback = next(line for line in out.splitlines() if line.startswith("error"))
     assert feedback.split(None, 4) == [
-        "error", "InsecureLink", "Certification", "$.spec.listings.en-us.usefulLinks[0].url",
+        "error",
+        "InsecureLink",
+        "Certification",
+        "$.spec.listings.en-us.usefulLinks[0].url",
         "usefulLinks[0] is not HTTPS",
     ]
     assert "Certification  Failed" in out
@@ -121,8 +164,10 @@ def test_status_reads_the_commit_not_the_working_tree(repo: Path, gitrepos: GitR
     assert json.loads(out)["phase"] == "Certifying"
     first = gitrepos.head(repo)
     gitrepos.commit(repo, {"offers/alpha/status.yaml": "offer: alpha\nphase: Live\n"})
-    assert json.loads(offerctl("status", "alpha", "--repo", str(repo), "-o", "json").out)[
-        "phase"] == "Live"
+    assert (
+        json.loads(offerctl("status", "alpha", "--repo", str(repo), "-o", "json").out)["phase"]
+        == "Live"
+    )
     older = offerctl("status", "alpha", "--repo", str(repo), "--rev", first, "-o", "json").out
     assert json.loads(older)["phase"] == "Certifying"
 
@@ -181,9 +226,7 @@ def test_watch_piped_prints_a_view_only_when_it_changed(repo: Path, gitrepos: Gi
     assert [json.loads(line)["phase"] for line in lines] == ["Certifying", "Live"]
 
 
-def test_watch_on_a_terminal_redraws_in_place(
-    repo: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_watch_on_a_terminal_redraws_in_place(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FORCE_COLOR", "1")  # rich treats the StringIO as a terminal
     out = io.StringIO()
     console = make_console("auto", file=out, env={})

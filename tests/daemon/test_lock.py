@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from controller.core.errors import FatalError
 from controller.daemon.lock import DaemonLock, default_lock_path, git_dir
-from controller.errors import FatalError
 
 HOLDER = """
 import sys, time

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from daemon_helpers import RecordingReconcile, http, running, seeded, wait_until
 
+from controller.core.errors import FatalError, TransientError
 from controller.daemon.loop import Daemon, DaemonConfig, PassOutcome, PassReport, utc_now
 from controller.daemon.shard import Shard
 from controller.daemon.workqueue import ALL, CHANGED, Backoff, WorkQueue
-from controller.errors import FatalError, TransientError
 
 FAST = DaemonConfig(heartbeat=0.2, debounce=0.05, min_timer_delay=0.01)
 

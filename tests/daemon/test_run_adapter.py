@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 from controller.commands.run import MIN_IN_FLIGHT_POLL, ReconcilerPass
-from controller.errors import TransientError
-from controller.gitrepo import GitRepo
+from controller.core.errors import TransientError
+from controller.git.repo import GitRepo
 from controller.marketplace.simulated import SimulatedMarketplace
-from controller.reconcile import PassResult, Reconciler, default_validate
+from controller.reconcile.reconciler import PassResult, Reconciler, default_validate
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 

@@ -6,8 +6,8 @@ import hashlib
 
 import pytest
 
+from controller.core.errors import UsageError
 from controller.daemon.shard import ALL_SHARDS, Shard, parse_shard, shard_of
-from controller.errors import UsageError
 
 OFFERS = [f"offer-{i:04d}" for i in range(2000)]
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from daemon_helpers import wait_until
 
+from controller.core.errors import TransientError, UsageError
 from controller.daemon.triggers import (
     OffersWatcher,
     RemotePoller,
@@ -20,7 +21,6 @@ from controller.daemon.triggers import (
     ls_remote_probe,
 )
 from controller.daemon.workqueue import ALL, CHANGED
-from controller.errors import TransientError, UsageError
 
 
 class Inbox:

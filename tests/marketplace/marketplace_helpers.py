@@ -90,7 +90,6 @@ CLEAN_SPEC: dict[str, Any] = {
 }
 
 
-
 def spec(changes: dict[str, Any] | None = None) -> dict[str, Any]:
     """A deep copy of the clean spec; `changes` maps dotted paths to new values (None deletes)."""
     out = copy.deepcopy(CLEAN_SPEC)

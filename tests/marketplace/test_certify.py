@@ -18,6 +18,7 @@ from marketplace_helpers import (
     spec,
 )
 
+from controller.core.model import Stage
 from controller.marketplace.api import OfferPayload
 from controller.marketplace.certify import (
     EICAR,
@@ -26,7 +27,6 @@ from controller.marketplace.certify import (
     failing_stage,
     scan_bytes,
 )
-from controller.model import Stage
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from marketplace_helpers import StepClock, eicar_package, payload
 
+from controller.core.model import Stage, StageState, Target
 from controller.marketplace import wire
 from controller.marketplace.api import (
     InvalidState,
@@ -27,7 +28,6 @@ from controller.marketplace.faults import Fault, FaultConfig, FaultInjector
 from controller.marketplace.http_client import HttpMarketplace
 from controller.marketplace.server import MarketplaceServer, running_server
 from controller.marketplace.simulated import SimulatedMarketplace
-from controller.model import Stage, StageState, Target
 
 OFFER = "contoso-app"
 GEN = "sha256:" + "c" * 64

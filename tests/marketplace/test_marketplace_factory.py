@@ -10,7 +10,8 @@ import pytest
 from marketplace_helpers import payload
 
 from controller.commands.options import add_marketplace_options, marketplace_from_args
-from controller.errors import UsageError
+from controller.core.errors import UsageError
+from controller.core.model import Target
 from controller.marketplace.api import idempotency_key
 from controller.marketplace.factory import (
     find_git_dir,
@@ -19,7 +20,6 @@ from controller.marketplace.factory import (
 )
 from controller.marketplace.http_client import HttpMarketplace
 from controller.marketplace.simulated import SimulatedMarketplace
-from controller.model import Target
 
 
 def git_init(path: Path) -> Path:

@@ -14,10 +14,10 @@ import pytest
 from marketplace_helpers import payload
 
 from controller.cli import main
+from controller.core.model import Target
 from controller.marketplace.api import SubmissionResult, idempotency_key
 from controller.marketplace.http_client import HttpMarketplace
 from controller.marketplace.simulated import SimulatedMarketplace
-from controller.model import Target
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow

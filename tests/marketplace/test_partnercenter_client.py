@@ -16,6 +16,7 @@ from azurite_helpers import Azurite
 from marketplace_helpers import clean_package, eicar_package, payload, spec
 from pc_helpers import Emulator, client, emulator, file_server
 
+from controller.core.model import Stage, StageState, Target
 from controller.marketplace.api import (
     InvalidState,
     MarketplaceError,
@@ -25,7 +26,6 @@ from controller.marketplace.api import (
 from controller.marketplace.partnercenter import PartnerCenterMarketplace
 from controller.marketplace.partnercenter.client import Drift, PortalSubmission
 from controller.marketplace.partnercenter.package import BlobPackageStore, sas_expiry
-from controller.model import Stage, StageState, Target
 
 pytestmark = pytest.mark.slow  # a subprocess per test; each still takes about a second
 
@@ -115,7 +115,11 @@ class TestPublish:
     """A submission goes through the reported stages to a preview, and live only on go_live."""
 
     def test_preview_target_reaches_signoff_and_is_never_promoted(
-        self, emu: Emulator, tmp_path: Path, packages: tuple[str, dict[str, bytes]], offer: str,
+        self,
+        emu: Emulator,
+        tmp_path: Path,
+        packages: tuple[str, dict[str, bytes]],
+        offer: str,
         clients: list[PartnerCenterMarketplace],
     ) -> None:
         pc = pc_client(emu, tmp_path, clients)
@@ -131,7 +135,11 @@ class TestPublish:
         assert stats["promotes"].get(product, 0) == 0
 
     def test_live_target_is_promoted_once_and_goes_live(
-        self, emu: Emulator, tmp_path: Path, packages: tuple[str, dict[str, bytes]], offer: str,
+        self,
+        emu: Emulator,
+        tmp_path: Path,
+        packages: tuple[str, dict[str, bytes]],
+        offer: str,
         clients: list[PartnerCenterMarketplace],
     ) -> None:
         pc = pc_client(emu, tmp_path, clients)
@@ -147,7 +155,11 @@ class TestPublish:
         assert emu.stats()["promotes"][product_of(live)] == 1
 
     def test_submitting_the_same_key_again_returns_the_same_submission(
-        self, emu: Emulator, tmp_path: Path, packages: tuple[str, dict[str, bytes]], offer: str,
+        self,
+        emu: Emulator,
+        tmp_path: Path,
+        packages: tuple[str, dict[str, bytes]],
+        offer: str,
         clients: list[PartnerCenterMarketplace],
     ) -> None:
         pc = pc_client(emu, tmp_path, clients)
@@ -160,7 +172,11 @@ class TestPublish:
         assert emu.stats()["submissions"][product_of(first)] == 1
 
     def test_go_live_before_ready_to_publish_is_refused(
-        self, slow: Emulator, tmp_path: Path, packages: tuple[str, dict[str, bytes]], offer: str,
+        self,
+        slow: Emulator,
+        tmp_path: Path,
+        packages: tuple[str, dict[str, bytes]],
+        offer: str,
         clients: list[PartnerCenterMarketplace],
     ) -> None:
         pc = pc_client(slow, tmp_path, clients)
@@ -174,7 +190,11 @@ class TestFaults:
     """Throttling and server errors are retried; a lost answer never makes a second submission."""
 
     def test_a_storm_of_429_and_5xx_converges_to_one_submission(
-        self, emu: Emulator, tmp_path: Path, packages: tuple[str, dict[str, bytes]], offer: str,
+        self,
+        emu: Emulator,
+        tmp_path: Path,
+        packages: tuple[str, dict[str, bytes]],
+        offer: str,
         clients: list[PartnerCenterMarketplace],
     ) -> None:
         pc = pc_client(emu, tmp_path, clients)
@@ -201,7 +221,11 @@ class TestFindings:
     """Certification failures come back as findings with the report's link."""
 
     def test_certification_failure_has_findings_and_the_report_link(
-        self, emu: Emulator, tmp_path: Path, packages: tuple[str, dict[str, bytes]], offer: str,
+        self,
+        emu: Emulator,
+        tmp_path: Path,
+        packages: tuple[str, dict[str, bytes]],
+        offer: str,
         clients: list[PartnerCenterMarketplace],
     ) -> None:
         pc = pc_client(emu, tmp_path, clients)
@@ -218,7 +242,11 @@ class TestOwnership:
     """Submissions made in the portal are never cancelled; our own are adopted after a crash."""
 
     def test_a_portal_submission_in_progress_makes_submit_wait(
-        self, slow: Emulator, tmp_path: Path, packages: tuple[str, dict[str, bytes]], offer: str,
+        self,
+        slow: Emulator,
+        tmp_path: Path,
+        packages: tuple[str, dict[str, bytes]],
+        offer: str,
         clients: list[PartnerCenterMarketplace],
     ) -> None:
         pc = pc_client(slow, tmp_path, clients)
@@ -232,7 +260,11 @@ class TestOwnership:
         assert stats["submissions"][product] - stats["portalSubmissions"][product] == 1
 
     def test_cancel_is_refused_for_a_submission_offerctl_did_not_make(
-        self, slow: Emulator, tmp_path: Path, packages: tuple[str, dict[str, bytes]], offer: str,
+        self,
+        slow: Emulator,
+        tmp_path: Path,
+        packages: tuple[str, dict[str, bytes]],
+        offer: str,
         clients: list[PartnerCenterMarketplace],
     ) -> None:
         pc = pc_client(slow, tmp_path, clients)
@@ -247,7 +279,11 @@ class TestDrift:
     """A portal edit of the draft is reported as drift, never blindly overwritten."""
 
     def test_a_portal_edit_of_the_listing_gives_drift_naming_the_field(
-        self, emu: Emulator, tmp_path: Path, packages: tuple[str, dict[str, bytes]], offer: str,
+        self,
+        emu: Emulator,
+        tmp_path: Path,
+        packages: tuple[str, dict[str, bytes]],
+        offer: str,
         clients: list[PartnerCenterMarketplace],
     ) -> None:
         pc = pc_client(emu, tmp_path, clients)
@@ -272,7 +308,11 @@ class TestContract:
     """Every request the client sends, and every answer it reads, matches the v1 schemas."""
 
     def test_every_request_and_response_of_a_full_publish_follows_the_v1_schemas(
-        self, emu: Emulator, tmp_path: Path, packages: tuple[str, dict[str, bytes]], offer: str,
+        self,
+        emu: Emulator,
+        tmp_path: Path,
+        packages: tuple[str, dict[str, bytes]],
+        offer: str,
         clients: list[PartnerCenterMarketplace],
     ) -> None:
         pc = pc_client(emu, tmp_path, clients)
@@ -308,7 +348,11 @@ class TestPackageUpload:
     """With only packageFile, the zip goes to the operator's container with a renewed SAS."""
 
     def test_an_expiring_sas_is_renewed_and_the_package_is_not_uploaded_again(
-        self, azurite: Azurite, tmp_path: Path, offer: str, monkeypatch: pytest.MonkeyPatch,
+        self,
+        azurite: Azurite,
+        tmp_path: Path,
+        offer: str,
+        monkeypatch: pytest.MonkeyPatch,
         clients: list[PartnerCenterMarketplace],
     ) -> None:
         trust = {k: v for k, v in azurite.env().items()
@@ -359,7 +403,11 @@ class TestPollingCost:
     """An in-flight submission costs one call per poll; a settled one none."""
 
     def test_polls_during_validation_cost_one_call_each(
-        self, slow: Emulator, tmp_path: Path, packages: tuple[str, dict[str, bytes]], offer: str,
+        self,
+        slow: Emulator,
+        tmp_path: Path,
+        packages: tuple[str, dict[str, bytes]],
+        offer: str,
         clients: list[PartnerCenterMarketplace],
     ) -> None:
         running = pc_client(slow, tmp_path, clients)
@@ -371,7 +419,11 @@ class TestPollingCost:
         assert running.api.calls - before == 3  # the workflow details only
 
     def test_polls_at_signoff_cost_one_call_and_a_live_submission_none(
-        self, emu: Emulator, tmp_path: Path, packages: tuple[str, dict[str, bytes]], offer: str,
+        self,
+        emu: Emulator,
+        tmp_path: Path,
+        packages: tuple[str, dict[str, bytes]],
+        offer: str,
         clients: list[PartnerCenterMarketplace],
     ) -> None:
         pc = pc_client(emu, tmp_path, clients)

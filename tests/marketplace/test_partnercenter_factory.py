@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.errors import UsageError
+from controller.core.errors import UsageError
 from controller.marketplace.api import MarketplaceError
 from controller.marketplace.factory import open_marketplace
 from controller.marketplace.partnercenter import PRODUCTION_URL, PartnerCenterMarketplace
@@ -41,8 +41,14 @@ def test_plain_http_is_only_for_loopback_emulators(tmp_path: Path) -> None:
         open_pc("partnercenter+http://pc.example/v1.0/ingestion", tmp_path)
 
 
-@pytest.mark.parametrize("url", ["partnercenter+https://user:pw@pc.example/x",
-                                 "partnercenter+https://pc.example/x?a=1", "partnercenter+ftp://x"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "partnercenter+https://user:pw@pc.example/x",
+        "partnercenter+https://pc.example/x?a=1",
+        "partnercenter+ftp://x",
+    ],
+)
 def test_malformed_endpoints_are_usage_errors(url: str, tmp_path: Path) -> None:
     with pytest.raises(UsageError):
         open_pc(url, tmp_path)

@@ -9,9 +9,9 @@ import pc_contract
 import pytest
 import yaml
 
+from controller.core.model import Severity, Stage, StageState
 from controller.marketplace.api import SubmissionResult
 from controller.marketplace.partnercenter import mapping
-from controller.model import Severity, Stage, StageState
 
 OFFERS = Path(__file__).resolve().parents[2] / "offers"
 EXAMPLES = sorted(p.name for p in OFFERS.iterdir() if (p / "offer.yaml").is_file())
@@ -73,8 +73,14 @@ def test_withdrawn_availability_stops_selling_in_every_market() -> None:
 
 
 def test_lead_secrets_come_from_the_resolver_and_are_listed_as_secret() -> None:
-    spec = {"offerSetup": {"customerLeads": {"leadDestination": "azureTable",
-                                             "azureTable": {"connectionStringSecretRef": "X"}}}}
+    spec = {
+        "offerSetup": {
+            "customerLeads": {
+                "leadDestination": "azureTable",
+                "azureTable": {"connectionStringSecretRef": "X"},
+            }
+        }
+    }
     doc = mapping.lead_document(spec, secret)
     assert doc == {"resourceType": "AzureTableLeadConfiguration", "connectionString": "value-of-X"}
     assert "connectionString" in mapping.LEAD_SECRETS

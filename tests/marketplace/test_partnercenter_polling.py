@@ -6,9 +6,9 @@ from typing import Any
 
 import pytest
 
+from controller.core.model import Stage, StageState
 from controller.marketplace.partnercenter import PartnerCenterMarketplace
 from controller.marketplace.partnercenter.state import Attempt, ClientState
-from controller.model import Stage, StageState
 
 PRODUCT, SID = "p-1", "1152921505690000000"
 STEPS = ("Automated validation", "Certification", "Preview Creation", "Publisher Signoff")

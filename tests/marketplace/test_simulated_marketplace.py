@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from marketplace_helpers import START, StepClock, eicar_package, payload, spec
 
+from controller.core.model import STAGE_MAX, STAGES, Stage, StageState, Target
 from controller.marketplace.api import (
     InvalidState,
     MarketplaceError,
@@ -23,7 +24,6 @@ from controller.marketplace.api import (
 )
 from controller.marketplace.faults import Fault, FaultConfig
 from controller.marketplace.simulated import SimulatedMarketplace
-from controller.model import STAGE_MAX, STAGES, Stage, StageState, Target
 
 OFFER = "contoso-app"
 GEN1 = "sha256:" + "1" * 64
@@ -117,7 +117,7 @@ class TestIdempotentSubmit:
             "sys.path.insert(0, sys.argv[3])\n"
             "from marketplace_helpers import payload\n"
             "from controller.marketplace.simulated import SimulatedMarketplace\n"
-            "from controller.model import Target\n"
+            "from controller.core.model import Target\n"
             "m = SimulatedMarketplace(sys.argv[1], time_scale=1000)\n"
             "go = pathlib.Path(sys.argv[2])\n"
             "pathlib.Path(sys.argv[4]).touch()\n"

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from marketplace_helpers import payload
 
+from controller.core.model import Finding, Stage, StageState, Target
 from controller.marketplace import wire
 from controller.marketplace.api import (
     MarketplaceError,
@@ -16,7 +17,6 @@ from controller.marketplace.api import (
     Submission,
     SubmissionResult,
 )
-from controller.model import Finding, Stage, StageState, Target
 
 T0 = datetime(2026, 11, 23, 9, 0, 0, 123456, tzinfo=UTC)
 SUB = Submission(

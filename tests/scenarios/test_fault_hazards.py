@@ -29,9 +29,10 @@ import yaml
 from git_helpers import GitRepos, git
 from market_helpers import Clock, Interposed
 
+from controller.core.errors import OfferctlError
+from controller.core.model import Target
 from controller.daemon import logging as daemon_logging
-from controller.errors import OfferctlError
-from controller.gitrepo import GitRepo
+from controller.git.repo import GitRepo
 from controller.marketplace import wire
 from controller.marketplace.api import (
     Marketplace,
@@ -40,8 +41,12 @@ from controller.marketplace.faults import FaultConfig
 from controller.marketplace.http_client import HttpMarketplace
 from controller.marketplace.server import running_server
 from controller.marketplace.simulated import SimulatedMarketplace
-from controller.model import Target
-from controller.reconcile import PassResult, Reconciler, Watch, default_validate
+from controller.reconcile.reconciler import (
+    PassResult,
+    Reconciler,
+    Watch,
+    default_validate,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "offers"

@@ -24,10 +24,10 @@ from git_helpers import GitRepos, git
 from market_helpers import Clock, Interposed
 
 from controller.cli import main
-from controller.errors import TransientError, UserError
-from controller.gitrepo import GitRepo
+from controller.core.errors import TransientError, UserError
+from controller.git.repo import GitRepo
 from controller.marketplace.simulated import SimulatedMarketplace
-from controller.reconcile import (
+from controller.reconcile.reconciler import (
     PassResult,
     Reconciler,
     Watch,

@@ -134,9 +134,7 @@ ONE_OFFER = pytest.mark.parametrize("offers", [(FABRIKAM,)])  # one offer keeps 
 class TestPublishToPartnerCenter:
     """Offers reach their targets through Partner Center; only a sign-off makes one live."""
 
-    def test_preview_stays_preview_and_live_goes_live_once_after_signoff(
-        self, pc: PcSetup
-    ) -> None:
+    def test_preview_stays_preview_and_live_goes_live_once_after_signoff(self, pc: PcSetup) -> None:
         assert pc.run_until(SETTLED) == SETTLED
         stats = pc.emu.stats()
         assert sum(stats["promotes"].values()) == 0
@@ -212,4 +210,3 @@ class TestDriftAndPortal:
         assert stats["portalSubmissions"][product] == 1
         assert stats["submissions"][product] == 1  # the portal's: offerctl made none
         assert pc.phases() == {FABRIKAM: "Validating"}
-

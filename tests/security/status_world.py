@@ -29,9 +29,7 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "offers"
 TEMPLATE = "fabrikam-case-triage"  # passes certification in the simulated marketplace
 FAST = "1000000"  # a week in 0.6 s
 REAL = "1"  # Validation alone takes 15 minutes: a submission stays in flight
-NONE_POLICY = (
-    "apiVersion: offers.marketplace/v1\nkind: Publishing\nsignoff:\n  provider: none\n"
-)
+NONE_POLICY = "apiVersion: offers.marketplace/v1\nkind: Publishing\nsignoff:\n  provider: none\n"
 
 
 def offer_files(offer: str, target: str, *, version: str = "1.2") -> dict[str, bytes]:

@@ -15,9 +15,9 @@ import yaml
 from git_helpers import GitRepos
 from status_world import REAL, OffersWorld, offer_files
 
+from controller.core.pipeline import attempt_key
 from controller.marketplace.api import SubmissionResult
 from controller.marketplace.simulated import SimulatedMarketplace
-from controller.pipeline import attempt_key
 
 pytestmark = pytest.mark.slow  # several reconcile passes through the CLI each
 

@@ -18,10 +18,10 @@ import pytest
 from git_helpers import GitRepos
 
 from controller import cli
-from controller.errors import UsageError
-from controller.gitrepo import GitRepo
+from controller.core.errors import UsageError
+from controller.git.repo import GitRepo
 from controller.marketplace.simulated import SimulatedMarketplace
-from controller.reconcile import Reconciler, Watch, default_validate
+from controller.reconcile.reconciler import Reconciler, Watch, default_validate
 
 EVIL_BRANCHES = [
     "--upload-pack=touch PWNED",

@@ -25,7 +25,7 @@ from robust_helpers import (
     offers_repo,
 )
 
-from controller.errors import EXIT_BROKEN_PIPE, EXIT_FAIL
+from controller.core.errors import EXIT_BROKEN_PIPE, EXIT_FAIL
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "signoff"))
 

@@ -12,7 +12,7 @@ import pytest
 from git_helpers import GitRepos, git
 from robust_helpers import FAST, no_offerctl_env, offerctl_here, offers_repo
 
-from controller.escaping import EscapingStream, printable, terminal_safe
+from controller.core.escaping import EscapingStream, printable, terminal_safe
 
 GOOD = "fabrikam-case-triage"
 RLO = "\u202e"  # RIGHT-TO-LEFT OVERRIDE

@@ -33,9 +33,9 @@ from signoff_helpers import (
     signoff_yaml,
 )
 
-from controller.gitrepo import GitRepo
-from controller.model import SignOffVerdict
-from controller.reconcile import policy_at
+from controller.core.model import SignOffVerdict
+from controller.git.repo import GitRepo
+from controller.reconcile.reconciler import policy_at
 from controller.signoff import evaluate_signoff
 
 SIGNOFF = f"offers/{OFFER}/signoff.yaml"

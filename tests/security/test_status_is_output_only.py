@@ -22,8 +22,8 @@ from status_world import (
     signoff_yaml,
 )
 
+from controller.core.model import Stage, StageState
 from controller.marketplace.api import SubmissionResult
-from controller.model import Stage, StageState
 
 pytestmark = pytest.mark.slow  # several reconcile passes through the CLI each
 
@@ -36,9 +36,7 @@ def _copied_status(world: OffersWorld, original: str, copy: str) -> str:
 class TestACopiedFolderCannotSteerTheOriginal:
     """A folder copied from another offer, with that offer's status, acts only on itself."""
 
-    def test_signing_off_the_copy_does_not_send_the_original_live(
-        self, gitrepos: GitRepos
-    ) -> None:
+    def test_signing_off_the_copy_does_not_send_the_original_live(self, gitrepos: GitRepos) -> None:
         world = OffersWorld(
             gitrepos, {"publishing.yaml": NONE_POLICY, **offer_files("alpha-offer", "live")}
         )

@@ -21,7 +21,7 @@ import pytest
 import yaml
 from git_helpers import GitRepos, git
 
-from controller.generation import generation
+from controller.core.generation import generation
 
 OFFER = "demo-offer"
 ANA = ("Ana Approver", "ana@contoso.com")

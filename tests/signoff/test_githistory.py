@@ -1,4 +1,4 @@
-"""controller.githistory: the history questions sign-off asks, on real repositories."""
+"""controller.git.history: the history questions sign-off asks, on real repositories."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import pytest
 from git_helpers import GitRepos
 from signoff_helpers import ANA, CARL, OFFER, make_offers_repo, signoff_yaml
 
-from controller import githistory
+from controller.git import history as githistory
 
 SIGNOFF = f"offers/{OFFER}/signoff.yaml"
 
@@ -26,7 +26,8 @@ def test_the_merge_not_the_branch_commit_introduced_the_content(gitrepos: GitRep
     assert info.is_merge and not info.signed
     assert "Approved-by: Ana Approver <ana@contoso.com>" in info.trailers_text
     assert [c.author_email for c in githistory.merged_commits(repo.path, info)] == [
-        CARL[1], CARL[1]
+        CARL[1],
+        CARL[1],
     ]
 
 

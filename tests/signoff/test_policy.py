@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from controller.policy import (
+from controller.repo.policy import (
     DEFAULT_POLICY,
     ApprovalTrust,
     ControllerIdentity,

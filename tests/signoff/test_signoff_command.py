@@ -7,7 +7,7 @@ from git_helpers import GitRepos
 from signoff_helpers import ANA, CARL, OFFER, OffersRepo, make_offers_repo
 
 from controller.cli import main
-from controller.policy import ApprovalTrust, Policy, SignOffPolicy
+from controller.repo.policy import ApprovalTrust, Policy, SignOffPolicy
 from controller.signoff import evaluate_signoff
 from controller.signoff.document import parse_signoff
 

@@ -22,9 +22,9 @@ from signoff_helpers import (
     signoff_yaml,
 )
 
-from controller.gitrepo import GitRepo
-from controller.model import SignOffVerdict
-from controller.policy import ApprovalTrust, Policy, Provider, SignOffPolicy, parse_policy
+from controller.core.model import SignOffVerdict
+from controller.git.repo import GitRepo
+from controller.repo.policy import ApprovalTrust, Policy, Provider, SignOffPolicy, parse_policy
 from controller.signoff import evaluate_signoff
 
 SIGNOFF = f"offers/{OFFER}/signoff.yaml"

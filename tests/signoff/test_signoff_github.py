@@ -10,9 +10,9 @@ from git_helpers import GitRepos
 from github_fake import REPO, FakeGitHub, pr_commit, pull, review, serve, user
 from signoff_helpers import ANA, CARL, OFFER, OffersRepo, make_offers_repo, signoff_yaml
 
-from controller.errors import UsageError
-from controller.model import SignOffVerdict
-from controller.policy import GitHubSettings, Policy, Provider, SignOffPolicy
+from controller.core.errors import UsageError
+from controller.core.model import SignOffVerdict
+from controller.repo.policy import GitHubSettings, Policy, Provider, SignOffPolicy
 from controller.signoff import (
     GitHubClient,
     GitHubEndpoint,

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from git_helpers import git
 
-from controller import policy as policy_module
-from controller.policy import ApprovalTrust, Provider, SignOffPolicy
+from controller.repo import policy as policy_module
+from controller.repo.policy import ApprovalTrust, Provider, SignOffPolicy
 from controller.signoff import rules
 from controller.signoff.rules import (
     Approval,
@@ -229,20 +229,20 @@ def test_the_decision_and_its_data_import_no_io(module: object) -> None:
         "socket",
         "jsonschema",
         "holidays",
-        "controller.githistory",
-        "controller.yamlio",
-        "controller.eta",
+        "controller.git.history",
+        "controller.files.yamlio",
+        "controller.core.eta",
         "controller.validation.engine",
     }
     assert not imported & forbidden
-    allowed_controller = {"controller.model", "controller.policy"}
+    allowed_controller = {"controller.core.model", "controller.repo.policy"}
     assert {m for m in imported if m.startswith("controller")} <= allowed_controller
 
 
 def test_verdicts_round_trip_through_status_yaml() -> None:
     """status.yaml's dumper knows plain strings only: verdict fields must be exactly str."""
-    from controller.model import OfferStatus, Phase
-    from controller.status import parse, render
+    from controller.core.model import OfferStatus, Phase
+    from controller.repo.status import parse, render
 
     verdict = decide(merge_evidence(ANA))
     assert type(verdict.reason) is str and type(verdict.trust) is str

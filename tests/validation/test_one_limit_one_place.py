@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from offer_helpers import OFFER_ID, WriteOffer
 
-from controller.gitrepo import GitRepo
-from controller.gittree import GitTreeFiles
-from controller.model import Finding
+from controller.core.model import Finding
+from controller.git.repo import GitRepo
+from controller.git.tree import GitTreeFiles
 from controller.validation.engine import validate_offer
 from controller.validation.files import WorktreeFiles
 from controller.validation.limits import MAX_PACKAGE_BYTES

@@ -11,9 +11,9 @@ from cases import CASES
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from controller.files.yamlio import YamlError, load_yaml
 from controller.validation import schemas
 from controller.validation.compiled import Unsupported, compile_schema
-from controller.yamlio import YamlError, load_yaml
 
 TESTS = Path(__file__).resolve().parent.parent
 REPO = TESTS.parent

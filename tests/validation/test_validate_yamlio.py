@@ -1,4 +1,4 @@
-"""controller.yamlio: safe loading, positions for JSON paths, and dumping."""
+"""controller.files.yamlio: safe loading, positions for JSON paths, and dumping."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import time
 
 import pytest
 
-from controller.errors import UserError
-from controller.yamlio import YamlError, dump_yaml, load_mapping, load_yaml
+from controller.core.errors import UserError
+from controller.files.yamlio import YamlError, dump_yaml, load_mapping, load_yaml
 
 
 class TestLoad:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 
-from controller.errors import UsageError
+from controller.core.errors import UsageError
 from controller.http import RetryPolicy, check_base_url
 
 from .auth import seller_id, token_source

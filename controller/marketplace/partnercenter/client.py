@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+from controller.core.model import ConditionType, Stage, StageState, Target
 from controller.failpoint import failpoint
 from controller.http import HttpError
 from controller.marketplace import wire
@@ -40,7 +41,6 @@ from controller.marketplace.api import (
     Submission,
     SubmissionResult,
 )
-from controller.model import ConditionType, Stage, StageState, Target
 
 from . import mapping
 from .package import (
@@ -171,9 +171,7 @@ class PartnerCenterMarketplace:
                           created_at=self._clock().isoformat())  # fmt: skip
         self.state.record(attempt)  # before the call: a crash after it is recognisable
         try:
-            answer = self.api.create_submission(
-                product, mapping.submission_request(resources, key)
-            )
+            answer = self.api.create_submission(product, mapping.submission_request(resources, key))
         except MarketplaceError as exc:
             if not exc.transient:
                 raise
@@ -266,7 +264,8 @@ class PartnerCenterMarketplace:
                                "cancelled")  # fmt: skip
         current = self.api.submission(product, sid)
         if (str(current.get("state")), str(current.get("substate"))) == (
-            "Published", "ReadyToPublish"
+            "Published",
+            "ReadyToPublish",
         ):
             # A preview awaiting Go Live cannot be deleted; it is superseded by the next
             # submission and offerctl never promotes it.
@@ -345,8 +344,8 @@ class PartnerCenterMarketplace:
         chosen: dict[str, Any] | None = None
         for item in self.api.submissions(product):
             if str(item.get("substate")) in wanted and (
-                chosen is None or int(item.get("releaseNumber") or 0)
-                >= int(chosen.get("releaseNumber") or 0)
+                chosen is None
+                or int(item.get("releaseNumber") or 0) >= int(chosen.get("releaseNumber") or 0)
             ):
                 chosen = item
         if chosen is None:
@@ -392,7 +391,8 @@ class PartnerCenterMarketplace:
         """Adopt our own in-progress submission for `key`; refuse to race anyone else's."""
         for item in self.api.submissions(product):
             if str(item.get("state")) != "InProgress" or str(item.get("substate")) in (
-                "Failed", "FailedInCertification"
+                "Failed",
+                "FailedInCertification",
             ):
                 continue
             sid = str(item.get("id", ""))
@@ -522,8 +522,10 @@ class PartnerCenterMarketplace:
             )
         existing = str(current.get("packageLocationUri", "") or "")
         name = mapping_blob_name(content)
-        if existing and name in existing.split("?", maxsplit=1)[0] and not needs_renewal(
-            existing, self._clock()
+        if (
+            existing
+            and name in existing.split("?", maxsplit=1)[0]
+            and not needs_renewal(existing, self._clock())
         ):
             return existing  # same content, SAS still good for RENEW_DAYS: keep it
         return self._store.location(content)
@@ -648,8 +650,11 @@ class PartnerCenterMarketplace:
         if _phase(item) == ("InProgress", "Submitted"):
             workflows = self.api.submission_part(product, sid, "workflowdetails")
             states = {str(step.get("state", "")) for step in _steps(workflows)}
-            signoff = any(str(step.get("name", "")).lower() == "publisher signoff"
-                          and step.get("state") == "InProgress" for step in _steps(workflows))
+            signoff = any(
+                str(step.get("name", "")).lower() == "publisher signoff"
+                and step.get("state") == "InProgress"
+                for step in _steps(workflows)
+            )
             if (signoff or "InProgress" not in states
                     or states - {"InProgress", "NotStarted", "Success"}):  # fmt: skip
                 item = self.api.submission(product, sid)
@@ -671,15 +676,19 @@ class PartnerCenterMarketplace:
         # Validation items only on failure (a passed validation has none to tell); the
         # certification reports once certification finished, even before sign-off.
         failed = progress.result is SubmissionResult.FAILED
-        moment = "failed" if failed else (
-            "certified" if _certified(workflows, ready=progress.awaiting_promote) else "")
+        moment = (
+            "failed"
+            if failed
+            else ("certified" if _certified(workflows, ready=progress.awaiting_promote) else "")
+        )
         if moment and (raw is None or raw.findings_at != moment):
             findings = mapping.findings_of(
                 self.api.submission_part(product, sid, "validations") if failed else (),
                 self.api.submission_part(product, sid, "reports"),
             )
-        self._raw[full] = _Raw(dict(item), workflows, findings, moment or (
-            raw.findings_at if raw else ""))
+        self._raw[full] = _Raw(
+            dict(item), workflows, findings, moment or (raw.findings_at if raw else "")
+        )
         submission = Submission(
             id=_full_id(product, sid),
             offer=attempt.offer,

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from controller.core.model import Finding, Severity, Stage, StageState
 from controller.marketplace.api import StageProgress, SubmissionResult
-from controller.model import Finding, Severity, Stage, StageState
 
 PRODUCT_TYPE = "AzureDynamics365ForCustomerEngagement"
 OFFER_ID_TYPE = "AzureOfferId"
@@ -111,13 +111,15 @@ def listing_document(language: str, listing: Mapping[str, Any],
     for key, kind in (("support", "CustomerSupport"), ("engineering", "Engineering")):
         person = _map(people.get(key))
         if person:
-            contacts.append({
-                "type": kind,
-                "name": str(person.get("name", "")),
-                "email": str(person.get("email", "")),
-                "phone": str(person.get("phone", "")),
-                "uri": str(person.get("url", "")),
-            })
+            contacts.append(
+                {
+                    "type": kind,
+                    "name": str(person.get("name", "")),
+                    "email": str(person.get("email", "")),
+                    "phone": str(person.get("phone", "")),
+                    "uri": str(person.get("url", "")),
+                }
+            )
     return {
         "resourceType": "AzureListing",
         "languageCode": language.lower(),
@@ -437,7 +439,7 @@ def _time(value: object) -> datetime | None:
     if "." in text:  # .NET writes 7 fractional digits; Python takes at most 6
         head, _, tail = text.partition(".")
         digits = "".join(c for c in tail if c.isdigit())
-        zone = tail[len(digits):]
+        zone = tail[len(digits) :]
         text = f"{head}.{digits[:6]}{zone}"
     try:
         parsed = datetime.fromisoformat(text)
@@ -570,7 +572,8 @@ def spec_from_documents(
             "baseLicenseModel": model_name if model_name in _LICENSE_MODEL else "user",
             "requireS2SOutboundAndCrmSecureStoreAccess": package.get(
                 "requireS2SOutboundAndCrmSecureStoreAccess"
-            ) is True,
+            )
+            is True,
         },
     }
 

@@ -109,7 +109,9 @@ class BlobPackageStore:
         parts = urllib.parse.urlsplit(container_url)
         segments = [s for s in parts.path.split("/") if s]
         if parts.scheme not in ("https", "http") or not parts.hostname or not segments:
-            raise ValueError(f"{ENV_STORAGE} must be https://ACCOUNT.blob.core.windows.net/CONTAINER")
+            raise ValueError(
+                f"{ENV_STORAGE} must be https://ACCOUNT.blob.core.windows.net/CONTAINER"
+            )
         if parts.query:
             raise ValueError(f"{ENV_STORAGE} must not carry a query; give credentials separately")
         self.container_url = container_url.rstrip("/")

@@ -95,7 +95,7 @@ class V1Api:
         if not path.startswith(base.path):
             # Partner Center has been seen to answer links relative to the API root.
             path = base.path.rstrip("/") + "/" + path.lstrip("/").removeprefix("v1.0/ingestion/")
-        return path[len(base.path.rstrip("/")):] + (f"?{target.query}" if target.query else "")
+        return path[len(base.path.rstrip("/")) :] + (f"?{target.query}" if target.query else "")
 
     # --- products ----------------------------------------------------------------------------
 

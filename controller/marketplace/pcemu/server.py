@@ -37,7 +37,7 @@ from typing import Any
 
 import httpx
 
-from controller.model import Stage
+from controller.core.model import Stage
 from controller.validation.v1schemas import v1_errors
 
 from ..faults import Fault, FaultConfig, FaultConfigError, FaultInjector

@@ -23,7 +23,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from controller.model import Target
+from controller.core.model import Target
 
 from ..api import InvalidState, MarketplaceError, NotFound, OfferPayload, Submission
 from ..simulated import SimulatedMarketplace

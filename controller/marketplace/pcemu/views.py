@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from controller.model import Finding, Severity, Stage, StageState
+from controller.core.model import Finding, Severity, Stage, StageState
 
 from ..api import StageProgress, Submission, SubmissionResult
 

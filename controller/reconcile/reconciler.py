@@ -26,7 +26,7 @@ status` stays clean and a hand edit stays theirs.
 
 status.yaml is output only. What the controller last decided for an offer,
 with the submission it follows, is its own record outside the working tree
-(`controller.records`, under .git/offerctl/records/); a status.yaml that was
+(`controller.reconcile.records`, under .git/offerctl/records/); a status.yaml that was
 hand-edited, copied from another folder or forged changes nothing but itself
 and is rewritten. Every submission observed is checked to belong to the offer
 it is observed for (the marketplace names each submission's offer), and only
@@ -59,40 +59,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from controller import __version__, pipeline, status
-from controller.errors import FatalError, TransientError, UserError
-from controller.escaping import printable
-from controller.failpoint import (
-    AFTER_COMMIT_OBJECT,
-    AFTER_GO_LIVE,
-    AFTER_PUSH,
-    AFTER_REF_UPDATE,
-    AFTER_SUBMIT,
-    MID_STATE_WRITE,
-    failpoint,
-)
-from controller.fsio import atomic_write
-from controller.generation import file_digest, generation
-from controller.gitrepo import (
-    OFFERS_DIR,
-    POLICY_PATHS,
-    GitRepo,
-    Identity,
-    PushRejected,
-    RefMoved,
-    check_branch_name,
-)
-from controller.gitrepo import blob_oid as git_blob_oid
-from controller.gittree import GitTreeFiles, TreeSnapshot
-from controller.marketplace.api import (
-    Marketplace,
-    MarketplaceError,
-    NotFound,
-    OfferListing,
-    OfferPayload,
-    Submission,
-)
-from controller.model import (
+from controller import __version__
+from controller.core import pipeline
+from controller.core.errors import FatalError, TransientError, UserError
+from controller.core.escaping import printable
+from controller.core.generation import file_digest, generation
+from controller.core.model import (
     ConditionStatus,
     ConditionType,
     Finding,
@@ -102,15 +74,45 @@ from controller.model import (
     StageState,
     Target,
 )
-from controller.policy import POLICY_FILE, Policy, Provider, parse_policy
-from controller.records import FileRecords, RecordStore, watch_key
-from controller.redaction import Redactor
+from controller.core.redaction import Redactor
+from controller.failpoint import (
+    AFTER_COMMIT_OBJECT,
+    AFTER_GO_LIVE,
+    AFTER_PUSH,
+    AFTER_REF_UPDATE,
+    AFTER_SUBMIT,
+    MID_STATE_WRITE,
+    failpoint,
+)
+from controller.files.fsio import atomic_write
+from controller.files.yamlio import YamlError, load_mapping
+from controller.git.repo import (
+    OFFERS_DIR,
+    POLICY_PATHS,
+    GitRepo,
+    Identity,
+    PushRejected,
+    RefMoved,
+    check_branch_name,
+)
+from controller.git.repo import blob_oid as git_blob_oid
+from controller.git.tree import GitTreeFiles, TreeSnapshot
+from controller.marketplace.api import (
+    Marketplace,
+    MarketplaceError,
+    NotFound,
+    OfferListing,
+    OfferPayload,
+    Submission,
+)
+from controller.reconcile.records import FileRecords, RecordStore, watch_key
+from controller.repo import status
+from controller.repo.policy import POLICY_FILE, Policy, Provider, parse_policy
 from controller.signoff import evaluate_signoff
 from controller.signoff import rules as signoff_rules
-from controller.signoff.operator import GitHubEndpoint
+from controller.signoff.operator import AzureDevOpsEndpoint, GitHubEndpoint
 from controller.validation import engine
 from controller.validation.files import FileSource
-from controller.yamlio import YamlError, load_mapping
 
 log = logging.getLogger(__name__)
 
@@ -230,12 +232,17 @@ def _unreadable(offer: str) -> tuple[Finding, ...]:
 
 
 def default_judge(
-    repo: GitRepo, *, endpoint: GitHubEndpoint | None = None, branch: str | None = None
+    repo: GitRepo,
+    *,
+    endpoint: GitHubEndpoint | None = None,
+    branch: str | None = None,
+    azure_devops: AzureDevOpsEndpoint | None = None,
 ) -> JudgeSignOff:
     """Sign-off evaluation from git history (or GitHub, as publishing.yaml says).
 
     `endpoint` is the operator's GitHub API (None: from the environment);
-    `branch` the watched branch's name (None: the branch checked out).
+    `branch` the watched branch's name (None: the branch checked out);
+    `azure_devops` the operator's Azure DevOps server (None: from the environment).
     """
 
     def judge(question: SignOffQuestion) -> SignOffVerdict | None:
@@ -257,6 +264,7 @@ def default_judge(
             question.policy,
             endpoint=endpoint,
             branch=branch,
+            azure_devops=azure_devops,
         )
 
     return judge
@@ -411,11 +419,21 @@ class Reconciler:
         self.records = records
         self._store: RecordStore | None = None  # the records of the branch being read
         self._dry_run = False  # set only inside `plan_pass`: decide, never act
+        self._only: frozenset[str] | None = None  # set only inside `_run_offers`
 
     # -- the pass ---------------------------------------------------------------------
 
-    def run_pass(self, *, full: bool = False) -> PassResult:
-        """One pass; `full` evaluates every offer regardless of what changed."""
+    def run_pass(self, *, full: bool = False, only: Iterable[str] | None = None) -> PassResult:
+        """One pass; `full` evaluates every offer regardless of what changed.
+
+        `only` evaluates just those offers (`offerctl reconcile OFFER...`): the others
+        are neither read nor acted upon nor have their status rewritten, and the pass
+        records no reconciled commit, so the next pass still sees what changed since
+        the last one that covered every offer. An id with no folder at the commit read
+        is a UserError, raised before anything is evaluated.
+        """
+        if only is not None:
+            return self._run_offers(frozenset(only))
         branch = self._branch()
         key = watch_key(branch, self.watch.remote)
         self._store = self.records_for(branch)
@@ -434,6 +452,30 @@ class Reconciler:
             self.repo.record_reconciled(recorded_ref, result.commit or base)
             self._save_state(key, result.commit or base, result.in_flight)
             return result
+
+    def _run_offers(self, offers: frozenset[str]) -> PassResult:
+        branch = self._branch()
+        key = watch_key(branch, self.watch.remote)
+        self._store = self.records_for(branch)
+        if self.part:
+            key = f"{key}@{self.part}"
+        with self.repo.pass_lock(key):  # the same lock as a whole pass: never both at once
+            base = self._locate(branch)
+            if not self.watch.remote:
+                recorded_ref = GitRepo.reconciled_ref(branch, None, self.part)
+                self._finish_checkout_sync(branch, base, self.repo.resolve(recorded_ref))
+            missing = offers - set(self.repo.snapshot(base, offers).offer_ids())
+            if missing:
+                raise UserError(
+                    f"no offer {', '.join(sorted(missing))} at {base[:12]} (no offers/<id>/ "
+                    "folder); `offerctl status` lists the offers"
+                )
+            self._only = offers
+            try:
+                scope = _Scope(False, offers)
+                return self._flush(branch, base, scope, self._evaluate(base, scope, overrides={}))
+            finally:
+                self._only = None
 
     def plan_pass(self, base: str | None = None) -> tuple[str, tuple[PlannedOffer, ...]]:
         """Evaluate every offer as a full pass would, running no action and writing nothing.
@@ -573,6 +615,8 @@ class Reconciler:
         offers = snapshot.offer_ids() if scope.offers is None else sorted(scope.offers)
         if self.include is not None:
             offers = [offer for offer in offers if self.include(offer)]
+        if self._only is not None:  # also when a moved branch is re-read (`_rebuild`)
+            offers = [offer for offer in offers if offer in self._only]
         twins = self._case_twins(snapshot, scope, offers)
         outcomes: dict[str, _Outcome] = {}
         for offer in offers:
@@ -648,11 +692,11 @@ class Reconciler:
                 )
         outcome = self._converge(work)
         if (
-            policy.signoff.provider is Provider.GITHUB
+            policy.signoff.provider in {Provider.GITHUB, Provider.AZURE_DEVOPS}
             and outcome.after is not None
             and outcome.after.phase is Phase.AWAITING_SIGNOFF
         ):
-            outcome.in_flight = True  # reviews arrive on GitHub without a commit here
+            outcome.in_flight = True  # reviews arrive on the platform without a commit here
         gone = work.desired is None and outcome.after is not None
         if gone and outcome.after is not None and outcome.after.phase is Phase.WITHDRAWN:
             # Manifest deleted and nothing in the marketplace: the offer is gone for good.

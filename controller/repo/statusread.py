@@ -18,10 +18,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from controller import githistory, status
-from controller.errors import UsageError, UserError
-from controller.gitrepo import OFFERS_DIR, BlobTooLarge, GitRepo, check_ref_name
-from controller.model import ConditionType, OfferStatus, Phase
+from controller.core.errors import UsageError, UserError
+from controller.core.model import ConditionType, OfferStatus, Phase
+from controller.git import history as githistory
+from controller.git.repo import OFFERS_DIR, BlobTooLarge, GitRepo, check_ref_name
+from controller.repo import status
 
 STATUS_FILE = "status.yaml"
 MANIFEST_FILE = "offer.yaml"

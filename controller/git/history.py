@@ -27,8 +27,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from controller.errors import TransientError
-from controller.gittree import TreeEntry
+from controller.core.errors import TransientError
+from controller.git.tree import TreeEntry
 
 _HEX = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
 _SAFE_PATH = re.compile(r"^(?:[A-Za-z0-9_.@+-]+/)*[A-Za-z0-9_.@+-]+$")

@@ -1,6 +1,6 @@
 """A commit's tree held in memory: its entries, and the files in it served to validation.
 
-`TreeSnapshot` is plain data built by `controller.gitrepo` (the only module
+`TreeSnapshot` is plain data built by `controller.git.repo` (the only module
 that runs git here): the entries of a commit's tree under the paths the
 reconciler asked for, and a callable that fetches a blob's bytes from the
 object database. Blobs are immutable, so reading one later still reads the
@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from controller.escaping import printable
+from controller.core.escaping import printable
 from controller.validation.files import FileReadError, Kind, is_safe_relative
 from controller.validation.limits import MAX_PACKAGE_BYTES, SYMLINK_RULE
 

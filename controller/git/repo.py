@@ -40,10 +40,10 @@ from typing import Any
 import git
 from git.exc import GitCommandError, GitCommandNotFound
 
-from controller.errors import FatalError, TransientError, UsageError, UserError
+from controller.core.errors import FatalError, TransientError, UsageError, UserError
 from controller.failpoint import BEFORE_PUSH, failpoint
-from controller.fsio import atomic_write
-from controller.gittree import DEFAULT_MAX_BLOB_BYTES, TreeEntry, TreeSnapshot
+from controller.files.fsio import atomic_write
+from controller.git.tree import DEFAULT_MAX_BLOB_BYTES, TreeEntry, TreeSnapshot
 
 log = logging.getLogger(__name__)
 

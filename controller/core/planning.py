@@ -21,10 +21,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from controller import pipeline, status
-from controller.generation import short
-from controller.model import ConditionStatus, ConditionType, OfferStatus, Phase, StageState
-from controller.reconcile import PlannedOffer
+from controller.core import pipeline
+from controller.core.generation import short
+from controller.core.model import ConditionStatus, ConditionType, OfferStatus, Phase, StageState
+from controller.reconcile.reconciler import PlannedOffer
+from controller.repo import status
 
 
 class Step(StrEnum):

@@ -63,14 +63,8 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from controller import eta
-from controller.marketplace.api import (
-    OfferListing,
-    Submission,
-    SubmissionResult,
-    idempotency_key,
-)
-from controller.model import (
+from controller.core import eta
+from controller.core.model import (
     STAGE_MAX,
     Condition,
     ConditionStatus,
@@ -86,6 +80,12 @@ from controller.model import (
     StageStatus,
     SubmissionRef,
     Target,
+)
+from controller.marketplace.api import (
+    OfferListing,
+    Submission,
+    SubmissionResult,
+    idempotency_key,
 )
 
 # ---------------------------------------------------------------- inputs

@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
-from controller.model import (
+from controller.core.model import (
     Condition,
     ConditionStatus,
     ConditionType,
@@ -35,7 +35,7 @@ from controller.model import (
     SubmissionRef,
     Target,
 )
-from controller.yamlio import YamlError, dump_yaml, load_mapping
+from controller.files.yamlio import YamlError, dump_yaml, load_mapping
 
 HEADER = "# Written by offerctl. Edits here are overwritten."
 

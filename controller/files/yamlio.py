@@ -25,7 +25,7 @@ from typing import Any, NoReturn
 
 import yaml
 
-from controller.errors import UserError
+from controller.core.errors import UserError
 
 MAX_BYTES = 1024 * 1024  # a manifest over 1 MiB is refused before parsing
 MAX_DEPTH = 64  # real manifests nest about 10 levels; recursion stays far away

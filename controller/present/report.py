@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
-from controller.model import Finding, Severity
+from controller.core.model import Finding, Severity
 
 
 class Result(Protocol):

@@ -30,9 +30,9 @@ from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
 
-from controller import status
-from controller.fsio import atomic_write
-from controller.model import OfferStatus
+from controller.core.model import OfferStatus
+from controller.files.fsio import atomic_write
+from controller.repo import status
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Files from untrusted repositories: safe YAML in, atomic writes out."""
