@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 
-from controller.escaping import printable
-from controller.model import ConditionType, OfferStatus
-from controller.reconcile import PassResult, Transition
+from controller.core.escaping import printable
+from controller.core.model import ConditionType, OfferStatus
+from controller.reconcile.reconciler import PassResult, Transition
 
 log = logging.getLogger("controller.transitions")
 

@@ -35,8 +35,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from controller.escaping import printable
-from controller.model import (
+from controller.core.escaping import printable
+from controller.core.model import (
     STAGE_MAX,
     ConditionStatus,
     ConditionType,
@@ -47,7 +47,7 @@ from controller.model import (
     StageState,
 )
 
-OFFERS_DIR = "offers"  # = controller.gitrepo.OFFERS_DIR (not imported: this module stays pure)
+OFFERS_DIR = "offers"  # = controller.git.repo.OFFERS_DIR (not imported: this module stays pure)
 MANIFEST_FILE = "offer.yaml"
 MAX_FINDINGS = 20  # findings listed in one message; the rest are counted
 MAX_TEXT = 500  # characters of one untrusted message quoted in a notification

@@ -5,7 +5,7 @@
         controller/<part>.json     events about the daemon itself (a stall), per shard
         baseline/<part>            present once notifications were first enabled here
 
-(names percent-encoded as in `controller.records`). An offer file holds the
+(names percent-encoded as in `controller.reconcile.records`). An offer file holds the
 phase the notifier last looked at (`previous`, for wording only) and one entry
 per event id it derived: pending (some target has not had it yet), sent,
 dropped (given up after `MAX_TRIES`), or baseline (true when notifications were
@@ -30,11 +30,13 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from controller import status
-from controller.fsio import atomic_write
-from controller.model import OfferStatus
+from controller.core.model import OfferStatus
+from controller.files.fsio import atomic_write
 from controller.notify.events import Event, Kind, Level
-from controller.records import _name as segment  # one encoding for every private file name
+from controller.reconcile.records import (
+    _name as segment,  # one encoding for every private file name
+)
+from controller.repo import status
 
 log = logging.getLogger(__name__)
 

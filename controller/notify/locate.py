@@ -16,10 +16,10 @@ import re
 from dataclasses import replace
 from functools import lru_cache
 
-from controller.errors import OfferctlError
-from controller.gitrepo import OFFERS_DIR, GitRepo
-from controller.model import Finding, OfferStatus
-from controller.yamlio import LoadedYaml, PathItem, load_yaml
+from controller.core.errors import OfferctlError
+from controller.core.model import Finding, OfferStatus
+from controller.files.yamlio import LoadedYaml, PathItem, load_yaml
+from controller.git.repo import OFFERS_DIR, GitRepo
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ The first time notifications are enabled for a branch (per shard), what
 already holds is recorded as `baseline` and not sent: turning notifications
 on does not announce every live offer.
 
-Every title and body is redacted (`controller.redaction`) before it is
+Every title and body is redacted (`controller.core.redaction`) before it is
 stored or sent: the values of secret-looking environment variables, SAS
 signatures, bearer tokens, passwords in URLs and the targets' own URLs.
 """
@@ -52,11 +52,11 @@ from limits import RateLimitItem, parse_many
 from limits.storage import MemoryStorage
 from limits.strategies import MovingWindowRateLimiter
 
-from controller.errors import UsageError
-from controller.model import OfferStatus
+from controller.core.errors import UsageError
+from controller.core.model import OfferStatus
+from controller.core.redaction import Redactor
 from controller.notify.events import Event, derive
 from controller.notify.ledger import MAX_TRIES, Entry, Ledger, Page, State
-from controller.redaction import Redactor
 
 log = logging.getLogger(__name__)
 

@@ -16,11 +16,11 @@ import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
-from controller.gitrepo import GitRepo
-from controller.model import OfferStatus
-from controller.reconcile import Watch
-from controller.records import FileRecords
-from controller.redaction import Redactor, secret_values
+from controller.core.model import OfferStatus
+from controller.core.redaction import Redactor, secret_values
+from controller.git.repo import GitRepo
+from controller.reconcile.reconciler import Watch
+from controller.reconcile.records import FileRecords
 
 if TYPE_CHECKING:
     from controller.notify.sender import Notifier, Outcome

@@ -14,7 +14,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from controller.model import (
+from controller.core.model import (
     Condition,
     ConditionStatus,
     ConditionType,

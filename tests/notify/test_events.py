@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from notify_helpers import GEN, NOW, awaiting, certifying, live, rejected
 
-from controller.model import Condition, ConditionStatus, ConditionType, OfferStatus, Phase
+from controller.core.model import Condition, ConditionStatus, ConditionType, OfferStatus, Phase
 from controller.notify.events import Kind, derive, stalled
 
 
@@ -76,7 +76,7 @@ def test_the_stage_maximums_are_a_parameter() -> None:
     status = replace(
         certifying(started=NOW), stages=(replace(certifying().stages[1], deadline=None),)
     )
-    from controller.model import Stage
+    from controller.core.model import Stage
 
     assert derive(None, status, NOW + timedelta(hours=2), {Stage.CERTIFICATION: timedelta(hours=1)})
     assert not derive(None, status, NOW + timedelta(hours=2))

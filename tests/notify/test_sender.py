@@ -23,10 +23,10 @@ from notify_helpers import (
     webhook_receiver,
 )
 
-from controller.errors import UsageError
+from controller.core.errors import UsageError
+from controller.core.redaction import Redactor, secret_values
 from controller.notify.ledger import MAX_TRIES, Ledger, State
 from controller.notify.sender import Notifier, notify_urls, open_targets, url_secrets, utc_now
-from controller.redaction import Redactor, secret_values
 
 
 def notifier(

@@ -12,16 +12,16 @@ from pathlib import Path
 from notify_helpers import NOW, rejected, webhook_receiver
 
 from controller.commands import options
+from controller.core.model import Phase
+from controller.core.redaction import Redactor
 from controller.daemon.logging import configure
 from controller.daemon.loop import Daemon, DaemonConfig, PassReport
 from controller.daemon.transitions import log_transitions
-from controller.model import Phase
 from controller.notify import sender
 from controller.notify.ledger import Ledger
 from controller.notify.sender import Notifier, open_targets
 from controller.notify.stall import StallWatch
-from controller.reconcile import PassResult, Transition
-from controller.redaction import Redactor
+from controller.reconcile.reconciler import PassResult, Transition
 
 
 @contextmanager
