@@ -25,6 +25,7 @@ PURE_MODULES = (
     "controller.marketplace.timeline",
     "controller.signoff.rules",
     "controller.daemon.workqueue",
+    "controller.notify.events",
 )
 
 # Roots of libraries that do I/O (or execute things) and have no place in the pure core.
@@ -45,6 +46,7 @@ FORBIDDEN = frozenset(
         "shutil",
         "tempfile",
         "time",
+        "apprise",
     }
 )
 

@@ -43,6 +43,9 @@ ENV_MARKETPLACE = "OFFERCTL_MARKETPLACE"
 ENV_TIME_SCALE = "OFFERCTL_TIME_SCALE"  # = controller.marketplace.factory.ENV_TIME_SCALE
 ENV_GITHUB_API_URL = "OFFERCTL_GITHUB_API_URL"  # = controller.signoff.operator.ENV_GITHUB_API_URL
 ENV_GITHUB_TOKEN = "OFFERCTL_GITHUB_TOKEN"  # noqa: S105 - = signoff.operator.ENV_GITHUB_TOKEN
+ENV_NOTIFY = "OFFERCTL_NOTIFY"  # = controller.notify.sender.ENV_NOTIFY
+ENV_NOTIFY_RATE = "OFFERCTL_NOTIFY_RATE"  # = controller.notify.sender.ENV_NOTIFY_RATE
+NOTIFY_RATE = "20/minute"  # = controller.notify.sender.DEFAULT_RATE
 DEFAULT_GITHUB_API_URL = "https://api.github.com"  # = signoff.operator.DEFAULT_GITHUB_API_URL
 ENV_AZURE_DEVOPS_URL = "OFFERCTL_AZURE_DEVOPS_URL"  # = signoff.operator.ENV_AZURE_DEVOPS_URL
 ENV_AZURE_DEVOPS_TOKEN = "OFFERCTL_AZURE_DEVOPS_TOKEN"  # noqa: S105 - = signoff.operator's
@@ -162,6 +165,25 @@ def add_marketplace_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_notify_options(parser: argparse.ArgumentParser) -> None:
+    """Where notifications go: the operator's apprise URLs, never the repository's."""
+    parser.add_argument(
+        "--notify",
+        metavar="URL",
+        action="append",
+        default=None,
+        help=f"send notifications to this apprise URL (mailto://, json://, slack://, "
+        f"msteams://, ...); repeatable; also env {ENV_NOTIFY}, URLs separated by spaces",
+    )
+    parser.add_argument(
+        "--notify-rate",
+        metavar="LIMIT",
+        default=None,
+        help=f"per-target rate limit, e.g. 5/minute;100/hour (default: {NOTIFY_RATE}; "
+        f"also env {ENV_NOTIFY_RATE})",
+    )
+
+
 def add_color_options(parser: argparse.ArgumentParser) -> None:
     """`--color WHEN` and `--no-color`, shared by the commands that draw tables."""
     parser.add_argument(
@@ -267,6 +289,7 @@ def _reconcile(parser: argparse.ArgumentParser) -> None:
         "-o", "--output", choices=("text", "json"), default="text", help="summary format"
     )
     add_marketplace_options(parser)
+    add_notify_options(parser)
 
 
 def _run(parser: argparse.ArgumentParser) -> None:
@@ -314,6 +337,7 @@ def _run(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     add_marketplace_options(parser)
+    add_notify_options(parser)
 
 
 def _status(parser: argparse.ArgumentParser) -> None:

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from controller.commands.wiring import judge_from_args, known_tip, marketplace_at, watch_from_args
 from controller.core.errors import OfferctlError, TransientError, UsageError
@@ -26,11 +27,14 @@ from controller.daemon.loop import Daemon, DaemonConfig, PassReport
 from controller.daemon.metrics import DaemonMetrics, InstrumentedMarketplace
 from controller.daemon.shard import ALL_SHARDS, parse_shard
 from controller.daemon.shardref import ShardFence, ShardMapRef
+from controller.daemon.transitions import log_transitions
 from controller.daemon.triggers import Probe, ls_remote_probe
 from controller.daemon.webhook import secret_from_env
 from controller.daemon.workqueue import WorkQueue
 from controller.git.repo import GitRepo, PassLockBusy
 from controller.marketplace.factory import resolve_time_scale
+from controller.notify.stall import StallWatch
+from controller.notify.wiring import open_notifier
 from controller.reconcile.reconciler import (
     PassResult,
     Reconciler,
@@ -39,12 +43,18 @@ from controller.reconcile.reconciler import (
 )
 from controller.repo import status
 
+if TYPE_CHECKING:
+    from controller.notify.sender import Notifier
+
 log = logging.getLogger("controller.run")
 
 # The simulated marketplace's shortest stage (Validation) takes at least 3 minutes of
 # marketplace time; polling an in-flight offer every minute of it sees each stage end.
 IN_FLIGHT_POLL_SECONDS = 60.0
 MIN_IN_FLIGHT_POLL = 0.05
+# On SIGTERM, notifications already queued get this long to go out; the rest stay pending
+# in the ledger and are sent by the next start.
+NOTIFY_DRAIN_SECONDS = 5.0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,10 +69,23 @@ def run(args: argparse.Namespace) -> int:
         extra_secrets=[secret.decode()] if secret else (),
     )
     repo_dir = Path(args.repo)
+    notifier: Notifier | None = None
+    watchdog: StallWatch | None = None
     try:
         with DaemonLock(default_lock_path(repo_dir)), GitRepo(repo_dir) as repo:
             queue = WorkQueue()
             metrics = DaemonMetrics(queue_depth=lambda: float(len(queue)))
+            notifier = open_notifier(
+                args,
+                repo,
+                watch,
+                part=_part(shard.index, shard.count),
+                owns=shard.owns,
+                count=lambda kind, outcome: metrics.notifications.labels(
+                    kind=kind, outcome=outcome
+                ).inc(),
+                extra_secrets=(secret.decode(),) if secret else (),
+            )
             marketplace = InstrumentedMarketplace(
                 marketplace_at(args, repo, known_tip(repo, watch)), metrics
             )
@@ -84,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
                 # Each shard keeps its own reconciled record, so daemons over
                 # disjoint offer sets never mistake each other's progress for theirs.
                 include=shard.owns if shard.count > 1 else None,
-                part=f"shard-{shard.index}-of-{shard.count}" if shard.count > 1 else "",
+                part=_part(shard.index, shard.count),
             )
             daemon = Daemon(
                 ReconcilerPass(
@@ -94,6 +117,7 @@ def run(args: argparse.Namespace) -> int:
                     time_scale=_time_scale(args),
                     fence=fence,
                     fence_retry=max(1.0, args.interval),
+                    notifier=notifier,
                 ),
                 config=DaemonConfig(interval=args.interval, resync_every=args.resync),
                 shard=shard,
@@ -114,6 +138,14 @@ def run(args: argparse.Namespace) -> int:
                 os.getpid(),
                 f"{watch.remote}/{watch.branch}" if watch.remote else repo_dir.resolve(),
             )
+            if notifier is not None:
+                watchdog = StallWatch(
+                    daemon.stall_age,
+                    daemon.config.stall_after,
+                    notifier.announce,
+                    part=_part(shard.index, shard.count),
+                )
+                watchdog.start()
             try:
                 return daemon.run()
             finally:
@@ -121,7 +153,16 @@ def run(args: argparse.Namespace) -> int:
                 if fence is not None:
                     _release(fence)
     finally:
+        if watchdog is not None:
+            watchdog.stop()
+        if notifier is not None:
+            notifier.close(timeout=NOTIFY_DRAIN_SECONDS)
         logging.getLogger("controller").removeHandler(handler)
+
+
+def _part(index: int, count: int) -> str:
+    """The shard's name in the controller's private files ("" for the only daemon)."""
+    return f"shard-{index}-of-{count}" if count > 1 else ""
 
 
 @dataclass
@@ -140,6 +181,7 @@ class ReconcilerPass:
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
     fence: ShardFence | None = None  # with --shard: may this shard act now?
     fence_retry: float = 30.0  # seconds until a shard that may not act asks again
+    notifier: Notifier | None = None
 
     def __call__(self, offers: frozenset[str] | None) -> PassReport:
         if self.fence is not None:
@@ -150,6 +192,9 @@ class ReconcilerPass:
             result = self.reconciler.run_pass(full=offers is None)
         except PassLockBusy as exc:  # a one-shot `offerctl reconcile` holds the branch
             raise TransientError(str(exc), retry_after=1.0) from None
+        log_transitions(result)
+        if self.notifier is not None:  # after the commit; queues, never sends or raises here
+            self.notifier.observe(result.statuses)
         head = result.commit or result.base
         return PassReport(
             ok=True,

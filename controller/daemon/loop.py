@@ -217,6 +217,10 @@ class Daemon:
             return False, f"loop stalled: no iteration finished for {age:.0f}s"
         return True, "ok"
 
+    def stall_age(self) -> float | None:
+        """Seconds since the loop last began an iteration; None while it is not running."""
+        return self._monotonic() - self._heartbeat if self._alive else None
+
     def ready(self) -> tuple[bool, str]:
         if not self._ready or self._last_success is None:
             return False, "no successful pass yet"
@@ -304,8 +308,9 @@ class Daemon:
             self._pass_failed(keys, f"{type(exc).__name__}: {exc}", None)
             return
         finally:
-            self.metrics.pass_duration.observe(max(0.0, self._monotonic() - started))
-        self._record(keys, offers is None, outcome)
+            pass_seconds = max(0.0, self._monotonic() - started)
+            self.metrics.pass_duration.observe(pass_seconds)
+        self._record(keys, offers is None, outcome, pass_seconds)
 
     def _pass_failed(self, keys: set[str], reason: str, retry_after: float | None) -> None:
         self.metrics.passes.labels(outcome="error").inc()
@@ -318,7 +323,9 @@ class Daemon:
             extra={"keys": ",".join(sorted(keys))},
         )
 
-    def _record(self, keys: set[str], full: bool, outcome: PassOutcome) -> None:
+    def _record(
+        self, keys: set[str], full: bool, outcome: PassOutcome, pass_seconds: float = 0.0
+    ) -> None:
         now = self._monotonic()
         self.metrics.record_phases(
             {o: p for o, p in outcome.phases.items() if self._shard.owns(o)},
@@ -347,7 +354,8 @@ class Daemon:
             " (status committed)" if outcome.committed else "",
             extra={
                 "offers": "all" if full else ",".join(sorted(keys)),
-                "seconds": round(self._monotonic() - now, 3),
+                # wall time of the reconcile call: read, marketplace calls, commit and push
+                "pass_seconds": round(pass_seconds, 3),
             },
         )
 
