@@ -553,6 +553,14 @@ def _demo(parser: argparse.ArgumentParser) -> None:
         f"(default: {DEMO_TIMEOUT:g})",
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument(
+        "--screenshot",
+        metavar="PNG",
+        type=Path,
+        help="save headless-Chromium screenshots of the daemon's timeline page (`/` on its "
+        "--listen): PNG once every offer has settled, and PNG's name with -signoff as the "
+        "first offer awaits sign-off (needs Playwright and Chromium: `make setup`)",
+    )
 
 
 # In the order `offerctl --help` lists them; each runs from controller/commands/<verb>.py.

@@ -25,6 +25,7 @@ from controller.daemon.lock import DaemonLock, default_lock_path
 from controller.daemon.loop import Daemon, DaemonConfig, PassReport
 from controller.daemon.metrics import DaemonMetrics, InstrumentedMarketplace
 from controller.daemon.shard import ALL_SHARDS, parse_shard
+from controller.daemon.timeline import TimelinePage
 from controller.daemon.triggers import Probe, ls_remote_probe
 from controller.daemon.webhook import secret_from_env
 from controller.daemon.workqueue import WorkQueue
@@ -59,7 +60,11 @@ def run(args: argparse.Namespace) -> int:
     )
     repo_dir = Path(args.repo)
     try:
-        with DaemonLock(default_lock_path(repo_dir)), GitRepo(repo_dir) as repo:
+        with (
+            DaemonLock(default_lock_path(repo_dir)),
+            GitRepo(repo_dir) as repo,
+            TimelinePage(repo_dir, include=shard.owns if shard.count > 1 else None) as page,
+        ):
             queue = WorkQueue()
             metrics = DaemonMetrics(queue_depth=lambda: float(len(queue)))
             marketplace = InstrumentedMarketplace(
@@ -95,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
                 tip=_local_tip(repo, watch) if not watch.remote else None,
                 listen=listen,
                 webhook_secret=secret,
+                page=page.render,
                 queue=queue,
                 metrics=metrics,
             )
