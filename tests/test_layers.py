@@ -25,6 +25,7 @@ PURE_MODULES = (
     "controller.marketplace.timeline",
     "controller.signoff.rules",
     "controller.daemon.workqueue",
+    "controller.present.page",
 )
 
 # Roots of libraries that do I/O (or execute things) and have no place in the pure core.

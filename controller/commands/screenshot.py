@@ -78,6 +78,13 @@ class Screenshots:
         if self._playwright is not None:
             self._playwright.stop()
 
+    @property
+    def browser(self) -> Browser:
+        """The running browser, for callers that need their own contexts (the browser tests)."""
+        if self._browser is None:
+            raise RuntimeError("use Screenshots in a with block")
+        return self._browser
+
     def take(self, url: str, path: Path, *, commit: str = "") -> Path:
         """A full-page PNG of `url` at `path`; with `commit`, once the page shows that commit.
 
@@ -85,9 +92,7 @@ class Screenshots:
         branch tip a caller just saw by a moment: the page is reloaded until its
         `data-commit` matches, for up to COMMIT_WAIT seconds, then taken as it is.
         """
-        if self._browser is None:
-            raise RuntimeError("use Screenshots in a with block")
-        context = self._browser.new_context(
+        context = self.browser.new_context(
             java_script_enabled=False, viewport={"width": WIDTH, "height": HEIGHT}
         )
         try:
