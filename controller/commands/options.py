@@ -596,8 +596,8 @@ VERBS: tuple[Verb, ...] = (
         description=(
             "Reconcile whenever something changes: a commit on the watched branch, an edit "
             "under offers/, a push reported by webhook or seen by polling the remote, or an "
-            "offer's next stage coming due. Serves /healthz, /readyz, /metrics and "
-            "POST /hooks/git on --listen."
+            "offer's next stage coming due. Serves the read-only timeline page at /, "
+            "/healthz, /readyz, /metrics and POST /hooks/git on --listen."
         ),
         arguments=_run,
         run="controller.commands.run:run",
