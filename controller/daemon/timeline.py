@@ -7,8 +7,10 @@ ahead of or behind what is on the branch. Reading is lazy (nothing happens
 until somebody asks) and cached by commit id: requests for the same commit
 parse nothing, and a new commit re-parses only the status files whose blob
 changed (a pass commits a few of them; the others keep their parsed value,
-keyed by blob id). The page itself is rendered per request, since the ages
-on it depend on the clock.
+keyed by blob id). The page itself shows ages, so it is rendered again
+when the commit changes or the last rendering is REUSE_SECONDS old: a client
+that asks many times a second costs one rendering per interval, whatever
+the number of offers.
 
 It opens its own `GitRepo` (its own `git cat-file` process), because the
 reconcile pass's is not safe to share across threads, and reads git for one
@@ -20,7 +22,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from controller import status
@@ -30,11 +32,17 @@ from controller.model import OfferStatus
 from controller.present.page import render_page, waiting_page
 from controller.statusread import MANIFEST_FILE, MAX_STATUS_BYTES, OfferEntry, status_path
 
+REUSE_SECONDS = 5.0  # how long one rendering answers every request for the same commit
 WAITING = "No successful reconcile pass yet: the page appears after the first one"
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def _recent(moment: datetime, now: datetime) -> bool:
+    """Rendered under REUSE_SECONDS ago (a clock that went back makes it stale too)."""
+    return timedelta(0) <= now - moment < timedelta(seconds=REUSE_SECONDS)
 
 
 class TimelinePage:
@@ -56,15 +64,23 @@ class TimelinePage:
         self._entries: tuple[OfferEntry, ...] = ()
         # (path, mode, blob id) -> (status, problem)
         self._parsed: dict[str, tuple[OfferStatus | None, str]] = {}
+        self._rendered: tuple[str, datetime, str] | None = None  # (commit, when, html)
         self.reads = 0  # commits read from git (a measure for tests: cache hits add none)
         self.parses = 0  # status blobs parsed
+        self.renders = 0  # pages rendered
 
     def render(self, commit: str) -> str:
         """The page for the statuses at `commit`; "" means no pass has succeeded yet."""
         now = self._clock()
         if not commit:
             return waiting_page(now, WAITING)
-        return render_page(self.entries(commit), commit=commit, now=now)
+        entries = self.entries(commit)
+        with self._lock:
+            last = self._rendered
+            if last is None or last[0] != commit or not _recent(last[1], now):
+                last = self._rendered = (commit, now, render_page(entries, commit=commit, now=now))
+                self.renders += 1
+            return last[2]
 
     def entries(self, commit: str) -> tuple[OfferEntry, ...]:
         """Every offer folder at `commit` with its status, sorted; cached by commit."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from timeline_helpers import commit_offers, fetch, sample_statuses
 
 from controller import status
 from controller.daemon.loop import Daemon, DaemonConfig, PassReport
-from controller.daemon.timeline import WAITING, TimelinePage
+from controller.daemon.timeline import REUSE_SECONDS, WAITING, TimelinePage
 from controller.daemon.workqueue import ALL
 from controller.model import Phase
 from controller.present.page import CSP
@@ -219,3 +219,22 @@ def test_the_entries_are_what_the_committed_files_say(offers_repo: Repo) -> None
         assert entries[offer] == status.parse(written.encode())
         assert entries[offer] is not None
         assert entries[offer].phase is expected.phase  # type: ignore[union-attr]
+
+
+def test_one_rendering_answers_every_request_for_a_few_seconds(offers_repo: Repo) -> None:
+    gitrepos, repo, first = offers_repo
+    clock = [NOW]
+    with TimelinePage(repo, clock=lambda: clock[0]) as page:
+        html = page.render(first)
+        clock[0] = NOW + timedelta(seconds=REUSE_SECONDS - 1)
+        assert page.render(first) is html
+        assert page.renders == 1
+        clock[0] = NOW + timedelta(seconds=REUSE_SECONDS)
+        assert "as of" in page.render(first)
+        assert page.renders == 2  # stale after REUSE_SECONDS: the ages on it moved on
+        second = commit_offers(gitrepos, repo, {"zulu-new": None})
+        assert f'data-commit="{second}"' in page.render(second)
+        assert (page.renders, page.reads, page.parses) == (3, 2, 4)
+        clock[0] = NOW - timedelta(hours=1)  # a clock set back does not serve the future's page
+        page.render(second)
+        assert page.renders == 4
