@@ -300,6 +300,16 @@ def awaiting_signoff(statuses: Mapping[str, OfferStatus | None]) -> list[tuple[s
     )
 
 
+def page_url(log: str) -> str | None:
+    """`http://HOST:PORT/` from the daemon's text log ("listening on HOST:PORT"); None before."""
+    found = LISTENING.search(log)
+    if found is None:
+        return None
+    host, port = found.groups()
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL is bracketed
+    return f"http://{host}:{port}/"
+
+
 # ---------------------------------------------------------------- the daemon process
 
 
@@ -341,14 +351,9 @@ class DaemonProcess:
     def page_url(self) -> str | None:
         """The timeline page's URL, once the daemon has logged the address it listens on."""
         try:
-            text = self.log.read_text(encoding="utf-8", errors="replace")
+            return page_url(self.log.read_text(encoding="utf-8", errors="replace"))
         except OSError:
             return None
-        found = LISTENING.search(text)
-        if found is None:
-            return None
-        host, port = found.groups()
-        return f"http://{host}:{port}/"
 
     def tail(self, lines: int = 20) -> str:
         try:
