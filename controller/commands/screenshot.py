@@ -16,7 +16,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from controller.errors import UsageError
+from controller.errors import UsageError, UserError
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Playwright
@@ -62,9 +62,10 @@ class Screenshots:
         self._playwright = sync_playwright().start()
         try:
             self._browser = self._playwright.chromium.launch(executable_path=executable)
-        except Exception:
+        except Exception as exc:  # Playwright's own error type: the browser did not start
             self._playwright.stop()
-            raise
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise UserError(f"could not start Chromium ({executable}): {first}") from None
         return self
 
     def __exit__(

@@ -207,3 +207,17 @@ def test_find_chromium_refuses_a_named_file_that_cannot_run(
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     with pytest.raises(UsageError, match="no Chromium found"):
         find_chromium()
+
+
+def test_a_chromium_that_does_not_start_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from controller.errors import UserError
+
+    broken = tmp_path / "chromium"
+    broken.write_text("#!/bin/sh\necho 'no display, no luck' >&2\nexit 3\n")
+    broken.chmod(0o755)
+    monkeypatch.setenv("OFFERCTL_CHROMIUM", str(broken))
+    expected = re.escape(f"could not start Chromium ({broken})")
+    with pytest.raises(UserError, match=expected), Screenshots():
+        pass
