@@ -59,13 +59,17 @@ class Screenshots:
                 "screenshots need Playwright: pip install playwright (`make setup` does)"
             ) from None
         executable = find_chromium()
-        self._playwright = sync_playwright().start()
+        try:
+            self._playwright = sync_playwright().start()
+        except Exception as exc:  # Playwright's own error type: its driver did not start
+            raise UserError(f"could not start Playwright: {_first_line(exc)}") from None
         try:
             self._browser = self._playwright.chromium.launch(executable_path=executable)
-        except Exception as exc:  # Playwright's own error type: the browser did not start
+        except Exception as exc:  # the browser did not start
             self._playwright.stop()
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise UserError(f"could not start Chromium ({executable}): {first}") from None
+            raise UserError(
+                f"could not start Chromium ({executable}): {_first_line(exc)}"
+            ) from None
         return self
 
     def __exit__(
@@ -110,3 +114,9 @@ class Screenshots:
         finally:
             context.close()
         return path
+
+
+def _first_line(exc: Exception) -> str:
+    """Playwright's errors run to many lines (call logs); the first says what happened."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
