@@ -26,6 +26,7 @@ PURE_MODULES = (
     "controller.signoff.rules",
     "controller.daemon.workqueue",
     "controller.notify.events",
+    "controller.present.page",
 )
 
 # Roots of libraries that do I/O (or execute things) and have no place in the pure core.

@@ -719,6 +719,14 @@ def _demo(parser: argparse.ArgumentParser) -> None:
         f"(default: {DEMO_TIMEOUT:g})",
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument(
+        "--screenshot",
+        metavar="PNG",
+        type=Path,
+        help="save headless-Chromium screenshots of the daemon's timeline page (`/` on its "
+        "--listen): PNG once every offer has settled, and PNG's name with -signoff as the "
+        "first offer awaits sign-off (needs Playwright and Chromium: `make setup`)",
+    )
 
 
 # In the order `offerctl --help` lists them; each runs from controller/commands/<verb>.py.
@@ -755,8 +763,8 @@ VERBS: tuple[Verb, ...] = (
         description=(
             "Reconcile whenever something changes: a commit on the watched branch, an edit "
             "under offers/, a push reported by webhook or seen by polling the remote, or an "
-            "offer's next stage coming due. Serves /healthz, /readyz, /metrics and "
-            "POST /hooks/git on --listen."
+            "offer's next stage coming due. Serves the read-only timeline page at /, "
+            "/healthz, /readyz, /metrics and POST /hooks/git on --listen."
         ),
         arguments=_run,
         run="controller.commands.run:run",

@@ -27,6 +27,7 @@ from controller.daemon.loop import Daemon, DaemonConfig, PassReport
 from controller.daemon.metrics import DaemonMetrics, InstrumentedMarketplace
 from controller.daemon.shard import ALL_SHARDS, parse_shard
 from controller.daemon.shardref import ShardFence, ShardMapRef
+from controller.daemon.timeline import TimelinePage
 from controller.daemon.transitions import log_transitions
 from controller.daemon.triggers import Probe, ls_remote_probe
 from controller.daemon.webhook import secret_from_env
@@ -72,7 +73,11 @@ def run(args: argparse.Namespace) -> int:
     notifier: Notifier | None = None
     watchdog: StallWatch | None = None
     try:
-        with DaemonLock(default_lock_path(repo_dir)), GitRepo(repo_dir) as repo:
+        with (
+            DaemonLock(default_lock_path(repo_dir)),
+            GitRepo(repo_dir) as repo,
+            TimelinePage(repo_dir, include=shard.owns if shard.count > 1 else None) as page,
+        ):
             queue = WorkQueue()
             metrics = DaemonMetrics(queue_depth=lambda: float(len(queue)))
             notifier = open_notifier(
@@ -130,6 +135,7 @@ def run(args: argparse.Namespace) -> int:
                 tip=_local_tip(repo, watch) if not watch.remote else None,
                 listen=listen,
                 webhook_secret=secret,
+                page=page.render,
                 queue=queue,
                 metrics=metrics,
             )

@@ -131,6 +131,7 @@ class Daemon:
         tip: Probe | None = None,
         listen: tuple[str, int] | None = None,
         webhook_secret: bytes | None = None,
+        page: Callable[[str], str] | None = None,
         queue: WorkQueue | None = None,
         metrics: DaemonMetrics | None = None,
         monotonic: Callable[[], float] = time.monotonic,
@@ -181,6 +182,8 @@ class Daemon:
                     metrics_content_type=CONTENT_TYPE,
                     on_push=self.on_push,
                     webhook_secret=webhook_secret,
+                    # The timeline at the tip the last successful pass left ("" before one).
+                    page=(lambda: page(self._head)) if page is not None else None,
                 ),
             )
             if listen is not None
