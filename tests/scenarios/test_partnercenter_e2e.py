@@ -62,10 +62,10 @@ class PcSetup(Setup):
     emu: Emulator
     extra_env: Mapping[str, str]
 
-    def reconcile(self, failpoint: str = "") -> subprocess.CompletedProcess[str]:
+    def reconcile(self, failpoint: str = "", *extra: str) -> subprocess.CompletedProcess[str]:
         argv = [sys.executable, "-m", "controller", "reconcile", "--repo", str(self.controller),
                 "--branch", "main", "--marketplace", f"partnercenter+{self.emu.url}",
-                "--poll-interval", "0"]  # fmt: skip
+                "--poll-interval", "0", *extra]  # fmt: skip
         env = {k: v for k, v in os.environ.items()
                if k not in (fp.ENV, "OFFERCTL_TIME_SCALE", "OFFERCTL_MARKETPLACE")}  # fmt: skip
         env.update(self.extra_env)
@@ -192,6 +192,30 @@ class TestDriftAndPortal:
         conditions = {c["type"]: c for c in pc.status_doc(FABRIKAM)["conditions"]}  # type: ignore[union-attr]
         assert conditions["Drift"]["status"] == "True"
         assert "Property.appVersion" in conditions["Drift"]["message"]
+        assert pc.submissions(FABRIKAM) == 1
+
+    def test_a_portal_edit_of_a_resting_offer_gives_drift_without_a_commit(
+        self, pc: PcSetup
+    ) -> None:
+        # A resting offer is evaluated by a full pass (the daemon makes one every resync,
+        # cron runs `reconcile --full`); its draft is checked once per drift interval,
+        # here every pass (0; the default is an hour).
+        pc.extra_env = {**pc.extra_env, "OFFERCTL_DRIFT_INTERVAL": "0"}
+        assert pc.run_until(PREVIEW) == PREVIEW
+        before = pc.emu.stats()["total"]
+        assert pc.reconcile("", "--full").returncode == 0
+        quiet = pc.emu.stats()["total"] - before
+        assert "Drift" not in {c["type"] for c in pc.status_doc(FABRIKAM)["conditions"]}  # type: ignore[union-attr]
+        product = pc.emu.stats()["products"][FABRIKAM]
+        pc.emu.admin("portal-edit", {"productID": product, "module": "Property",
+                                     "changes": {"appVersion": "9.9.9"}})  # fmt: skip
+        before = pc.emu.stats()["total"]
+        assert pc.reconcile("", "--full").returncode == 0  # the manifest is unchanged
+        conditions = {c["type"]: c for c in pc.status_doc(FABRIKAM)["conditions"]}  # type: ignore[union-attr]
+        assert conditions["Drift"]["status"] == "True"
+        assert "Property.appVersion" in conditions["Drift"]["message"]
+        assert pc.emu.stats()["total"] - before == quiet  # reads only: nothing was written back
+        assert pc.phases() == PREVIEW
         assert pc.submissions(FABRIKAM) == 1
 
     @pytest.mark.parametrize("time_scale", ["1"])  # the portal's submission stays in progress
