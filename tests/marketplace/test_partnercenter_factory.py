@@ -69,4 +69,6 @@ def test_withdrawal_says_plainly_that_it_is_done_in_partner_center(tmp_path: Pat
         market.withdraw("contoso-app")
     assert not caught.value.transient  # a stalled, explained state, never a silent no-op
     assert market.api.calls == 0
+    assert getattr(caught.value, "reason", "") == "StopDistributionInPartnerCenter"
+    assert "documents no stop-distribution flow" in str(caught.value)
     market.close()

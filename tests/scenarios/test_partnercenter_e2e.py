@@ -237,3 +237,29 @@ class TestDriftAndPortal:
         assert stats["submissions"][product] == 1  # the portal's: offerctl made none
         assert pc.phases() == {FABRIKAM: "Validating"}
 
+
+@pytest.mark.parametrize("offers", [(CONTOSO,)])
+class TestWithdrawal:
+    """`target: withdrawn` is refused plainly: Stop distribution is a portal action."""
+
+    def test_withdrawing_a_live_offer_says_plainly_to_stop_distribution_in_partner_center(
+        self, pc: PcSetup
+    ) -> None:
+        assert pc.run_until({CONTOSO: "AwaitingSignOff"}) == {CONTOSO: "AwaitingSignOff"}
+        pc.sign_off(CONTOSO)
+        assert pc.run_until({CONTOSO: "Live"}) == {CONTOSO: "Live"}
+        manifest = pc.controller / "offers" / CONTOSO / "offer.yaml"
+        text = manifest.read_text(encoding="utf-8")
+        assert "  target: live" in text
+        manifest.write_text(text.replace("  target: live", "  target: withdrawn", 1), "utf-8")
+        git(pc.controller, "commit", "-q", "-am", "Withdraw the offer")
+        before = pc.emu.stats()
+        assert pc.reconcile().returncode in (0, 1)
+        conditions = {c["type"]: c for c in pc.status_doc(CONTOSO)["conditions"]}  # type: ignore[union-attr]
+        error = conditions["MarketplaceError"]
+        assert error["status"] == "True"
+        assert error["reason"] == "StopDistributionInPartnerCenter"
+        assert "Stop distribution" in error["message"]
+        after = pc.emu.stats()
+        assert after["submissions"] == before["submissions"]  # nothing submitted or withdrawn
+        assert after["total"] == before["total"]  # refused before any call

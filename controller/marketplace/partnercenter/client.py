@@ -81,6 +81,21 @@ class PortalSubmission(MarketplaceError):
         super().__init__(message, transient=True)
 
 
+class StopDistributionInPortal(MarketplaceError):
+    """`target: withdrawn` on Partner Center: a person presses Stop distribution in the portal."""
+
+    reason = "StopDistributionInPartnerCenter"
+
+    def __init__(self, offer: str) -> None:
+        super().__init__(
+            f"{offer}: offerctl cannot withdraw a Dynamics 365 offer: Partner Center's ingestion "
+            "API documents no stop-distribution flow for this offer type. Use Stop distribution "
+            "on the offer's overview page in Partner Center (customers who have the app keep "
+            "it); status keeps this condition while target is withdrawn",
+            transient=False,
+        )
+
+
 class Drift(MarketplaceError):
     """The draft was changed outside offerctl since the last submitted generation."""
 
@@ -319,12 +334,15 @@ class PartnerCenterMarketplace:
         return self._cancelled(attempt)
 
     def withdraw(self, offer: str) -> OfferListing:
-        raise MarketplaceError(
-            f"{offer}: stopping distribution of a Dynamics 365 offer is not done through the "
-            "ingestion API by offerctl; use Stop distribution on the offer's overview page in "
-            "Partner Center",
-            transient=False,
-        )
+        """Refused, plainly: the documented v1 API has no stop-distribution flow for this type.
+
+        The v1 swagger lists `StopSelling` among an availability's market states,
+        but no Microsoft document or client shows that writing it (and publishing)
+        withdraws a Dynamics 365 app; Stop distribution is documented only as a
+        portal action (shared/partnercenter/README.md §1.7, §3.3). Status gets a
+        MarketplaceError condition with reason `StopDistributionInPartnerCenter`.
+        """
+        raise StopDistributionInPortal(offer)
 
     def listing(self, offer: str) -> OfferListing:
         """What this client saw go live, and any drift of the draft; usually no call.
