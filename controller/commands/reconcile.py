@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime
 from pathlib import Path
 
 from controller.commands.wiring import judge_from_args, known_tip, marketplace_at, watch_from_args
@@ -23,10 +22,9 @@ from controller.marketplace.api import Marketplace
 from controller.reconcile.reconciler import (
     JudgeSignOff,
     PassResult,
-    Reconciler,
     Validate,
     Watch,
-    default_judge,
+    build_reconciler,
     default_validate,
 )
 
@@ -52,14 +50,7 @@ def reconcile(
     judge: JudgeSignOff | None = None,
 ) -> PassResult:
     """One pass with the real validation and sign-off checks and the system clock."""
-    reconciler = Reconciler(
-        repo,
-        marketplace,
-        validate=validate,
-        judge=judge or default_judge(repo),
-        watch=watch,
-        clock=lambda: datetime.now(UTC),
-    )
+    reconciler = build_reconciler(repo, marketplace, watch, judge=judge, validate=validate)
     return reconciler.run_pass(full=full)
 
 

@@ -34,7 +34,7 @@ from controller.reconcile.reconciler import (
     PassResult,
     Reconciler,
     Watch,
-    default_validate,
+    build_reconciler,
 )
 from controller.repo import status
 
@@ -65,13 +65,11 @@ def run(args: argparse.Namespace) -> int:
             marketplace = InstrumentedMarketplace(
                 marketplace_at(args, repo, known_tip(repo, watch)), metrics
             )
-            reconciler = Reconciler(
+            reconciler = build_reconciler(
                 repo,
                 marketplace,
-                validate=default_validate,
+                watch,
                 judge=judge_from_args(args, repo, watch),
-                watch=watch,
-                clock=lambda: datetime.now(UTC),
                 # Each shard keeps its own reconciled record, so daemons over
                 # disjoint offer sets never mistake each other's progress for theirs.
                 include=shard.owns if shard.count > 1 else None,
