@@ -5,7 +5,7 @@ No git here: the step takes one offer's inputs (`OfferInputs`, made by
 `converge` runs the fixpoint a reconcile pass runs (decide, run the actions,
 observe again, decide again, at most MAX_ROUNDS); `preview` is the read-only
 half `offerctl plan` runs (observe, decide once, act on nothing). The
-hypothesis state machine (tests/test_pipeline_stateful.py) drives this very
+hypothesis state machine (tests/reconcile/test_converge_stateful.py) drives this very
 loop against the simulated marketplace.
 
 Every submission observed is checked to belong to the offer it is observed

@@ -30,7 +30,7 @@ from controller.reconcile.reconciler import (
     default_validate,
 )
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "offers"
+EXAMPLES = Path(__file__).resolve().parents[2] / "offers"
 TEMPLATE = "fabrikam-case-triage"
 
 

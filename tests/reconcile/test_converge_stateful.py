@@ -78,7 +78,7 @@ from controller.reconcile.converge import MAX_ROUNDS, converge
 from controller.reconcile.types import OfferInputs
 from controller.repo import status as status_io
 
-SCHEMA = json.loads((Path(__file__).parent.parent / "schemas" / "status.schema.json").read_text())
+SCHEMA = json.loads((Path(__file__).parents[2] / "schemas" / "status.schema.json").read_text())
 STATUS_SCHEMA = jsonschema.Draft202012Validator(SCHEMA)
 OFFER = "contoso-field-insights"
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
