@@ -17,7 +17,7 @@ from market_helpers import Clock, Interposed
 
 from controller.core import pipeline
 from controller.core.generation import generation
-from controller.core.model import ConditionStatus, ConditionType, Phase, Target
+from controller.core.model import ConditionStatus, ConditionType, OfferStatus, Phase, Target
 from controller.marketplace.api import MarketplaceError, OfferPayload
 from controller.marketplace.simulated import SimulatedMarketplace
 from controller.reconcile.converge import act, converge, preview
@@ -59,7 +59,7 @@ def market(tmp_path: Path, clock: Clock) -> Interposed:
     return Interposed(SimulatedMarketplace(tmp_path / "marketplace.db", clock=clock, seed=1))
 
 
-def inputs(last: pipeline.OfferStatus | None = None) -> OfferInputs:
+def inputs(last: OfferStatus | None = None) -> OfferInputs:
     return OfferInputs(
         OFFER, last=last, desired=pipeline.Desired(Target.PREVIEW, GEN), payload=PAYLOAD
     )
