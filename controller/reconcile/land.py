@@ -91,6 +91,7 @@ def land(landing: Landing, base: str, scope: Scope, outcomes: dict[str, Outcome]
             errors={o.offer: o.error for o in outcomes.values() if o.error},
             attempts=attempts,
             wake_at=wake_times(outcomes.values()),
+            statuses={o.offer: o.after for o in outcomes.values() if o.after is not None},
         )
 
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
 from controller.core.errors import UserError
@@ -134,8 +134,17 @@ class Reconciler:
         self.identity_override = identity
         self.records = records
 
-    def run_pass(self, *, full: bool = False) -> PassResult:
-        """One pass; `full` evaluates every offer regardless of what changed."""
+    def run_pass(self, *, full: bool = False, only: Iterable[str] | None = None) -> PassResult:
+        """One pass; `full` evaluates every offer regardless of what changed.
+
+        `only` evaluates just those offers (`offerctl reconcile OFFER...`): the others
+        are neither read nor acted upon nor have their status rewritten, and the pass
+        records no reconciled commit, so the next pass still sees what changed since
+        the last one that covered every offer. An id with no folder at the commit read
+        is a UserError, raised before anything is evaluated.
+        """
+        if only is not None:
+            return self._run_offers(frozenset(only))
         branch = self._branch()
         key = watch_key(branch, self.watch.remote)
         if self.part:
@@ -158,6 +167,28 @@ class Reconciler:
             failpoint(AFTER_PUSH)
             record.record(self.repo, recorded_ref, key, result)
             return result
+
+    def _run_offers(self, offers: frozenset[str]) -> PassResult:
+        """evaluate -> converge -> land for `offers` alone; no scope, no record."""
+        branch = self._branch()
+        key = watch_key(branch, self.watch.remote)
+        if self.part:
+            key = f"{key}@{self.part}"
+        store = self.records_for(branch)
+        with self.repo.pass_lock(key):  # the same lock as a whole pass: never both at once
+            base = self._locate(branch)
+            if not self.watch.remote:
+                recorded_ref = GitRepo.reconciled_ref(branch, None, self.part)
+                land.finish_checkout_sync(self.repo, branch, base, self.repo.resolve(recorded_ref))
+            missing = offers - set(self.repo.snapshot(base, offers).offer_ids())
+            if missing:
+                raise UserError(
+                    f"no offer {', '.join(sorted(missing))} at {base[:12]} (no offers/<id>/ "
+                    "folder); `offerctl status` lists the offers"
+                )
+            which = Scope(False, offers)
+            outcomes = self._evaluate(base, which, store, overrides={}, only=offers)
+            return land.land(self._landing(branch, store, only=offers), base, which, outcomes)
 
     def plan(self, base: str | None = None) -> tuple[str, tuple[PlannedOffer, ...]]:
         """Evaluate every offer as a full pass would, running no action and writing nothing.
@@ -218,9 +249,13 @@ class Reconciler:
         which: Scope,
         store: RecordStore,
         overrides: Mapping[str, OfferStatus],
+        only: frozenset[str] | None = None,
     ) -> dict[str, Outcome]:
-        """evaluate -> converge -> settle -> remember, for each offer in `which`."""
-        snapshot = evaluate.read(self.repo, base, which, self.include)
+        """evaluate -> converge -> settle -> remember, for each offer in `which` (and `only`)."""
+        include = self.include
+        if only is not None:  # also when a moved branch is re-read (`_rebuild`)
+            include = _within(only, self.include)
+        snapshot = evaluate.read(self.repo, base, which, include)
 
         def step(offer: str) -> Outcome:
             last = overrides.get(offer) or store.load(offer)
@@ -231,9 +266,11 @@ class Reconciler:
 
         return evaluate.each(snapshot.offers, step)
 
-    def _landing(self, branch: str, store: RecordStore) -> land.Landing:
+    def _landing(
+        self, branch: str, store: RecordStore, *, only: frozenset[str] | None = None
+    ) -> land.Landing:
         def rebuild(old_base: str, outcomes: dict[str, Outcome]) -> tuple[str, dict[str, Outcome]]:
-            return self._rebuild(branch, store, old_base, outcomes)
+            return self._rebuild(branch, store, old_base, outcomes, only)
 
         return land.Landing(
             self.repo,
@@ -246,7 +283,12 @@ class Reconciler:
         )
 
     def _rebuild(
-        self, branch: str, store: RecordStore, old_base: str, outcomes: dict[str, Outcome]
+        self,
+        branch: str,
+        store: RecordStore,
+        old_base: str,
+        outcomes: dict[str, Outcome],
+        only: frozenset[str] | None = None,
     ) -> tuple[str, dict[str, Outcome]]:
         """The branch moved: re-read what changed on it; our statuses stand for the rest."""
         new_base = self._locate(branch)
@@ -264,7 +306,7 @@ class Reconciler:
                 new_base[:12],
                 "every offer" if which.full else ", ".join(sorted(changed or ())),
             )
-            fresh = self._evaluate(new_base, which, store, overrides)
+            fresh = self._evaluate(new_base, which, store, overrides, only)
             for offer, outcome in fresh.items():
                 if offer in outcomes:  # transitions are told against the committed status
                     outcome.before = outcomes[offer].before
@@ -276,6 +318,11 @@ class Reconciler:
             return self.identity_override
         who = _load_policy(self.repo.snapshot(base, ())).controller
         return Identity(who.name, who.email)
+
+
+def _within(only: frozenset[str], include: Callable[[str], bool] | None) -> Callable[[str], bool]:
+    """The offers in `only` that `include` (a shard, when set) also accepts."""
+    return lambda offer: offer in only and (include is None or include(offer))
 
 
 def _now() -> datetime:
