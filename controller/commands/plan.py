@@ -1,7 +1,7 @@
 """`offerctl plan`: what the next reconcile pass would do per offer, and why, changing nothing.
 
 It runs the pass's own steps (validate, ask the marketplace, decide: see
-`Reconciler.plan_pass`) and stops before any action: no submission, no
+`controller.reconcile.plan`) and stops before any action: no submission, no
 cancel, no commit, no push. The marketplace is only read (a fetch happens
 with --remote, as for reconcile). Exit status: 0 when the plan was made, 1
 when an offer could not be evaluated or the repository could not be read, 2
@@ -25,7 +25,6 @@ import argparse
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -45,12 +44,7 @@ from controller.marketplace.factory import SIM_NAMES, default_db_path
 from controller.present import data
 from controller.present.console import make_console, show, unicode_ok
 from controller.present.plan import plan_view
-from controller.reconcile.reconciler import (
-    PlannedOffer,
-    Reconciler,
-    Watch,
-    default_validate,
-)
+from controller.reconcile.reconciler import PlannedOffer, Watch, build_reconciler
 from controller.reconcile.records import DisplayRecords
 from controller.repo.statusread import (
     MAX_STATUS_BYTES,
@@ -121,7 +115,7 @@ def make_plan(
     """
     watch = _watch(args)
     if watch.remote and watch.branch:
-        base = None  # plan_pass fetches, then reads the tip
+        base = None  # Reconciler.plan fetches, then reads the tip
         policy_commit = repo.resolve(repo.tracking_ref(watch.remote, watch.branch))
     else:
         base = policy_commit = resolve(repo, _local_rev(args))
@@ -134,23 +128,19 @@ def make_plan(
         if base is None:  # pragma: no cover - set above in both modes
             raise UsageError("nothing to plan against")
         committed = _committed_statuses(repo, statuses_at or base)
-        reconciler = Reconciler(
+        reconciler = build_reconciler(
             repo,
             CommittedObservations(committed),
-            validate=default_validate,
+            watch,
             judge=judge_from_args(args, repo, watch),
-            watch=watch,
-            clock=lambda: datetime.now(UTC),
             records=DisplayRecords(committed),
         )
     else:
-        reconciler = Reconciler(
+        reconciler = build_reconciler(
             repo,
             marketplace_at(args, repo, policy_commit),
-            validate=default_validate,
+            watch,
             judge=judge_from_args(args, repo, watch),
-            watch=watch,
-            clock=lambda: datetime.now(UTC),
         )
         if not reconciler.branch_records().exists():
             # Not the controller's clone: no record of what it decided. Show the
@@ -160,7 +150,7 @@ def make_plan(
                 base = repo.fetch(watch.remote, watch.branch)
             if base is not None:
                 reconciler.records = DisplayRecords(_committed_statuses(repo, statuses_at or base))
-    commit, planned = reconciler.plan_pass(base)
+    commit, planned = reconciler.plan(base)
     plans = [_plan(repo, commit, p) for p in planned if not wanted or p.offer in wanted]
     notes = _uncommitted_notes(args, repo, watch, [p.offer for p in planned])
     return Made(commit, planned, plans, from_committed, notes)

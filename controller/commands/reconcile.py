@@ -15,7 +15,6 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 
 from controller.commands.wiring import judge_from_args, known_tip, marketplace_at, watch_from_args
@@ -26,10 +25,9 @@ from controller.notify.wiring import open_notifier
 from controller.reconcile.reconciler import (
     JudgeSignOff,
     PassResult,
-    Reconciler,
     Validate,
     Watch,
-    default_judge,
+    build_reconciler,
     default_validate,
 )
 from controller.repo.statusread import check_offer_id
@@ -73,14 +71,7 @@ def reconcile(
     only: Sequence[str] | None = None,
 ) -> PassResult:
     """One pass with the real validation and sign-off checks and the system clock."""
-    reconciler = Reconciler(
-        repo,
-        marketplace,
-        validate=validate,
-        judge=judge or default_judge(repo),
-        watch=watch,
-        clock=lambda: datetime.now(UTC),
-    )
+    reconciler = build_reconciler(repo, marketplace, watch, judge=judge, validate=validate)
     return reconciler.run_pass(full=full, only=only)
 
 

@@ -44,7 +44,7 @@ from controller.reconcile.reconciler import (
     PassResult,
     Reconciler,
     Watch,
-    default_validate,
+    build_reconciler,
 )
 from controller.repo import status
 from controller.signoff.operator import github_endpoint
@@ -108,13 +108,11 @@ def run(args: argparse.Namespace) -> int:
                 if not branch:
                     raise UsageError("--shard needs a branch: check one out, or give --branch")
                 fence = ShardFence(ShardMapRef(repo_dir, branch, watch.remote), shard)
-            reconciler = Reconciler(
+            reconciler = build_reconciler(
                 repo,
                 marketplace,
-                validate=default_validate,
+                watch,
                 judge=judge_from_args(args, repo, watch),
-                watch=watch,
-                clock=lambda: datetime.now(UTC),
                 # Each shard keeps its own reconciled record, so daemons over
                 # disjoint offer sets never mistake each other's progress for theirs.
                 include=shard.owns if shard.count > 1 else None,

@@ -1,6 +1,6 @@
 """What the next reconcile pass would do per offer, and why: the pure half of `offerctl plan`.
 
-The reconciler's `plan_pass` runs the pass's own steps (validate, observe,
+The reconciler's `plan` runs the pass's own steps (validate, observe,
 decide) and stops before acting; this module turns each `PlannedOffer` into
 an `OfferPlan` people can read: the phase now and after, the marketplace
 calls the pass would make, what it would wait for, and whether status.yaml
@@ -24,7 +24,7 @@ from enum import StrEnum
 from controller.core import pipeline
 from controller.core.generation import short
 from controller.core.model import ConditionStatus, ConditionType, OfferStatus, Phase, StageState
-from controller.reconcile.reconciler import PlannedOffer
+from controller.reconcile.types import PlannedOffer
 from controller.repo import status
 
 

@@ -1,11 +1,13 @@
-"""The pipeline against the real simulated marketplace, through random histories (hypothesis).
+"""The reconcile pass's converge step against the real simulated marketplace (hypothesis).
 
-A small reconcile loop lives in the test (observe through `pipeline.lookups`,
-`decide`, execute the actions in order, observe again; at most three rounds,
-as the reconciler does). Rules change the spec, the target, suspend, local
-validation, the sign-off; delete and restore the manifest; advance the
-marketplace clock; switch marketplace faults on and off; restart the
-controller (status re-read from its rendered text, or lost altogether).
+Each pass runs the reconciler's own `converge` step (observe through
+`pipeline.lookups`, `decide`, act, observe again; at most MAX_ROUNDS rounds)
+for one offer, through a marketplace wrapper that checks every action before
+the simulator sees it, and a trace of every decision. Rules change the spec,
+the target, suspend, local validation, the sign-off; delete and restore the
+manifest; advance the marketplace clock; switch marketplace faults on and
+off; restart the controller (its record re-read from the rendered text, or
+lost altogether).
 
 Invariants:
 - a generation gets a new submission only when none of its submissions is in
@@ -20,6 +22,7 @@ Invariants:
 - the marketplace never answers InvalidState to an action the pipeline asked for;
 - a pass without faults reaches a fixpoint within three rounds, and no round
   repeats an action the round before carried out;
+- a pass ends with an error only when the marketplace had a transient fault;
 - the status each pass ends with validates against the schema and reads back unchanged.
 """
 
@@ -30,9 +33,10 @@ import json
 import shutil
 import tempfile
 import zipfile
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jsonschema
 from hypothesis import HealthCheck, settings
@@ -53,14 +57,12 @@ from controller.core.model import (
     Target,
 )
 from controller.core.pipeline import (
-    Cancel,
+    Action,
     Decision,
     Desired,
-    GoLive,
     Observation,
     PipelineInput,
     Submit,
-    Withdraw,
 )
 from controller.marketplace.api import (
     InvalidState,
@@ -72,13 +74,14 @@ from controller.marketplace.api import (
 )
 from controller.marketplace.faults import FaultConfig
 from controller.marketplace.simulated import SimulatedMarketplace
+from controller.reconcile.converge import MAX_ROUNDS, converge
+from controller.reconcile.types import OfferInputs
 from controller.repo import status as status_io
 
-SCHEMA = json.loads((Path(__file__).parent.parent / "schemas" / "status.schema.json").read_text())
+SCHEMA = json.loads((Path(__file__).parents[2] / "schemas" / "status.schema.json").read_text())
 STATUS_SCHEMA = jsonschema.Draft202012Validator(SCHEMA)
 OFFER = "contoso-field-insights"
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
-MAX_ROUNDS = 3
 # Memory-backed tmp when there is one: the simulator's SQLite syncs on every write.
 FAST_TMP = "/dev/shm" if Path("/dev/shm").is_dir() else None
 # Weighted toward progress, so that most histories reach Live (and some are rejected).
@@ -86,6 +89,7 @@ GOALS = st.sampled_from(
     [Target.LIVE, Target.LIVE, Target.LIVE, Target.PREVIEW, Target.DRAFT, Target.WITHDRAWN]
 )
 REJECTED = st.sampled_from([False, False, False, True])
+T = TypeVar("T")
 LOCAL_ERROR = Finding("NameTooLong", "name is longer than 50", path="$.spec.listings.en-us.name")
 
 
@@ -117,8 +121,75 @@ def payload_for(version: int, *, rejected: bool) -> OfferPayload:
     return OfferPayload(spec=spec, files={"package/p.zip": PACKAGE})
 
 
-class PassFailed(Exception):
-    """A marketplace call failed with a transient fault: the pass ends, as a reconcile pass does."""
+class Checked:
+    """The marketplace as the converge step sees it: each call checked against the invariants.
+
+    Reads and actions go to the machine's current marketplace (faulty or not).
+    An action is checked before it is made; the marketplace must never answer
+    InvalidState to anything the pipeline asked for, and an action may fail only
+    with a transient fault (which the step turns into a MarketplaceError condition).
+    """
+
+    def __init__(self, machine: PipelineMachine) -> None:
+        self.machine = machine
+        self.faulted = False  # a transient fault reached the step during this pass
+
+    def _call(self, what: str, call: Callable[[], T], *, action: bool = False) -> T:
+        try:
+            return call()
+        except InvalidState as exc:
+            raise AssertionError(f"the marketplace refused {what}: {exc}") from exc
+        except MarketplaceError as exc:
+            if action:
+                assert exc.transient, exc
+            if exc.transient:
+                self.faulted = True
+            raise
+
+    def find(self, key: str) -> Submission | None:
+        return self._call(f"find {key}", lambda: self.machine.market.find(key))
+
+    def get(self, submission_id: str) -> Submission:
+        return self._call(f"get {submission_id}", lambda: self.machine.market.get(submission_id))
+
+    def listing(self, offer: str) -> OfferListing:
+        return self._call(f"listing {offer}", lambda: self.machine.market.listing(offer))
+
+    def submit(
+        self, offer: str, generation: str, target: Target, payload: OfferPayload, key: str
+    ) -> Submission:
+        self.machine.check_submit(offer, generation, target, payload, key)
+        made = self._call(
+            f"submit {key}",
+            lambda: self.machine.market.submit(offer, generation, target, payload, key),
+            action=True,
+        )
+        assert made.stage(Stage.VALIDATION).state is not StageState.PENDING
+        return made
+
+    def go_live(self, submission_id: str) -> Submission:
+        self.machine.check_go_live(submission_id)
+        return self._call(
+            f"go-live {submission_id}",
+            lambda: self.machine.market.go_live(submission_id),
+            action=True,
+        )
+
+    def cancel(self, submission_id: str) -> Submission:
+        return self._call(
+            f"cancel {submission_id}",
+            lambda: self.machine.market.cancel(submission_id),
+            action=True,
+        )
+
+    def withdraw(self, offer: str) -> OfferListing:
+        desired, prune = self.machine.desired, self.machine.prune
+        assert (desired is None and prune) or (
+            desired is not None and desired.target is Target.WITHDRAWN
+        ), "Withdraw asked for without target withdrawn or prune"
+        return self._call(
+            f"withdraw {offer}", lambda: self.machine.market.withdraw(offer), action=True
+        )
 
 
 class PipelineMachine(RuleBasedStateMachine):
@@ -292,69 +363,38 @@ class PipelineMachine(RuleBasedStateMachine):
     def market(self) -> SimulatedMarketplace:
         return self.faulty if self.faults_on else self.truth
 
-    def observe(self) -> Observation:
-        gen = self.desired.generation if self.desired else None
-        looks = pipeline.lookups(OFFER, gen, self.last)
-        try:
-            found = [self.market.find(key) for key in looks.keys]
-            found += [self.market.get(sid) for sid in looks.submission_ids]
-            listing = self.market.listing(OFFER)
-        except MarketplaceError as exc:
-            assert not isinstance(exc, InvalidState)
-            raise PassFailed from exc
-        return Observation(listing, tuple(s for s in found if s is not None), self.verdict)
-
     def reconcile(self) -> None:
-        previous: tuple[object, ...] = ()
-        for _round in range(MAX_ROUNDS):
-            try:
-                observed = self.observe()
-            except PassFailed:
-                return
-            inp = PipelineInput(OFFER, self.desired, self.last, observed, prune=self.prune)
-            decision = pipeline.decide(inp, self.now)
-            self.check_status(decision.status)
-            assert not set(decision.effectful) & set(previous), "an action was asked for twice"
-            self.last = decision.status
-            if not decision.effectful:
-                self.check_ready(decision, observed)
-                return
-            try:
-                for action in decision.effectful:
-                    self.execute(action)
-            except PassFailed:
-                return
-            previous = decision.effectful
-        if self.walking_attempts(decision):
-            return
-        raise AssertionError(f"no fixpoint in {MAX_ROUNDS} rounds: {decision.effectful}")
+        """One pass for the offer: the reconciler's converge step, every decision traced."""
+        checked = Checked(self)
+        decisions: list[Decision] = []
 
-    def execute(self, action: object) -> None:
-        try:
-            if isinstance(action, Submit):
-                self.check_submit(action)
-                payload = self.payloads[action.generation]
-                made = self.market.submit(
-                    action.offer, action.generation, action.target, payload, action.idempotency_key
-                )
-                assert made.stage(Stage.VALIDATION).state is not StageState.PENDING
-            elif isinstance(action, GoLive):
-                self.check_go_live(action)
-                self.market.go_live(action.submission_id)
-            elif isinstance(action, Cancel):
-                self.market.cancel(action.submission_id)
-            elif isinstance(action, Withdraw):
-                assert (self.desired is None and self.prune) or (
-                    self.desired is not None and self.desired.target is Target.WITHDRAWN
-                ), "Withdraw asked for without target withdrawn or prune"
-                self.market.withdraw(action.offer)
-            else:
-                raise AssertionError(f"unknown action {action!r}")
-        except InvalidState as exc:
-            raise AssertionError(f"the marketplace refused {action!r}: {exc}") from exc
-        except MarketplaceError as exc:
-            assert exc.transient, exc
-            raise PassFailed from exc
+        def traced(asked: PipelineInput, decision: Decision) -> None:
+            self.check_status(decision.status)
+            previous: tuple[Action, ...] = decisions[-1].effectful if decisions else ()
+            assert not set(decision.effectful) & set(previous), "an action was asked for twice"
+            if not decision.effectful:
+                self.check_ready(decision, asked.observed)
+            decisions.append(decision)
+
+        gen = self.desired.generation if self.desired else None
+        inputs = OfferInputs(
+            OFFER,
+            last=self.last,
+            desired=self.desired,
+            payload=self.payloads[gen] if gen is not None else None,
+            verdict=self.verdict,
+            prune=self.prune,
+        )
+        outcome = converge(inputs, checked, lambda: self.now, on_decision=traced)
+        assert len(decisions) <= MAX_ROUNDS
+        assert outcome.after is not None
+        self.last = outcome.after
+        if outcome.error:
+            assert checked.faulted, f"a pass failed without a marketplace fault: {outcome.error}"
+            return
+        decision = decisions[-1]
+        if decision.effectful and not self.walking_attempts(decision):
+            raise AssertionError(f"no fixpoint in {MAX_ROUNDS} rounds: {decision.effectful}")
 
     def walking_attempts(self, decision: Decision) -> bool:
         """The benign way to run out of rounds: re-finding attempts that already exist.
@@ -374,16 +414,20 @@ class PipelineMachine(RuleBasedStateMachine):
     def all_submissions(self) -> list[Submission]:
         return self.truth.submissions(OFFER)
 
-    def check_submit(self, action: Submit) -> None:
+    def check_submit(
+        self, offer: str, generation: str, target: Target, payload: OfferPayload, key: str
+    ) -> None:
+        assert offer == OFFER
         assert self.desired is not None
         assert not self.desired.suspend
-        assert action.generation == self.desired.generation, "submitted a stale generation"
-        assert action.target in (Target.PREVIEW, Target.LIVE)
-        if self.truth.find(action.idempotency_key) is not None:
+        assert generation == self.desired.generation, "submitted a stale generation"
+        assert payload == self.payloads[generation], "submitted another generation's payload"
+        assert target in (Target.PREVIEW, Target.LIVE)
+        if self.truth.find(key) is not None:
             return  # a repeat the marketplace dedups: nothing new is made
         listing = self.truth.listing(OFFER)
         for s in self.all_submissions():
-            if s.generation != action.generation:
+            if s.generation != generation:
                 continue
             assert s.result is not SubmissionResult.PENDING, "second submission in flight"
             assert s.result is not SubmissionResult.FAILED, "a rejected generation resubmitted"
@@ -393,14 +437,14 @@ class PipelineMachine(RuleBasedStateMachine):
                 )
                 assert not still_live, "a live generation resubmitted"
 
-    def check_go_live(self, action: GoLive) -> None:
+    def check_go_live(self, submission_id: str) -> None:
         assert self.desired is not None and not self.desired.suspend
         assert self.desired.target is Target.LIVE
-        submission = self.truth.get(action.submission_id)
+        submission = self.truth.get(submission_id)
         verdict = self.verdict
         assert verdict is not None and verdict.valid, "Go Live without a valid sign-off"
         assert verdict.generation == submission.generation == self.desired.generation
-        self.approved_ids.add(action.submission_id)
+        self.approved_ids.add(submission_id)
 
     # ------------------------------------------------------------ invariants
 

@@ -24,7 +24,7 @@ from controller.reconcile.reconciler import (
     default_validate,
 )
 
-sys.path.insert(0, str(Path(__file__).resolve().parent / "security"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "security"))
 from status_world import offer_files
 
 RECORDS = Path(".git") / "offerctl" / "records" / "local" / "main"
@@ -81,7 +81,7 @@ def test_a_record_naming_another_offers_submission_is_ignored(
     (world.repo / RECORDS / "alpha-offer.json").write_text(json.dumps(tampered))
     world.market.calls.clear()
 
-    with caplog.at_level(logging.WARNING, logger="controller.reconcile.reconciler"):
+    with caplog.at_level(logging.WARNING, logger="controller.reconcile.converge"):
         world.run()
 
     assert not [c for c in world.market.calls if c[0] == "cancel"]

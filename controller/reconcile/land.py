@@ -1,0 +1,225 @@
+"""The `land` step: render status.yaml, commit it, move the branch, rebuild on a race.
+
+One commit with the controller's identity on top of the commit read, moved
+onto the branch by one compare-and-swap (local) or one fast-forward push
+(remote); when someone else got there first the pass re-reads what changed on
+the new tip (the `rebuild` it is given), waits a little longer each time and
+tries again, at most PUSH_ATTEMPTS times. Nothing is half-written: the branch
+moves only by that one compare-and-swap or push.
+
+Local mode commits onto the branch a person may have checked out. The commit
+is built from the read commit's tree in a private index, so their index and
+uncommitted edits are never swept in; after the branch moves, each status.yaml
+the pass wrote is also updated in their index and working tree, but only when
+they have not touched that file (see `GitRepo.sync_checked_out`), so `git
+status` stays clean and a hand edit stays theirs. `finish_checkout_sync` does
+the same for a status commit a killed pass left unsynced.
+
+Every step here is a thin caller of `GitRepo`; the decisions (what to write,
+the message) are plain functions.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from controller.core import pipeline
+from controller.core.errors import FatalError, TransientError
+from controller.core.escaping import printable
+from controller.core.model import OfferStatus
+from controller.failpoint import AFTER_COMMIT_OBJECT, AFTER_REF_UPDATE, failpoint
+from controller.git.repo import OFFERS_DIR, GitRepo, Identity, PushRejected, RefMoved
+from controller.git.repo import blob_oid as git_blob_oid
+from controller.reconcile.evaluate import STATUS_FILE
+from controller.reconcile.types import Clock, Outcome, PassResult, Scope, Transition
+from controller.repo import status
+from controller.validation import engine
+
+log = logging.getLogger(__name__)
+
+PUSH_ATTEMPTS = 5  # tries to land the status commit when the branch keeps moving
+BACKOFF_SECONDS = 0.5  # first wait before rebuilding; doubles per attempt
+
+# The branch moved: (old base, outcomes) -> (new base, outcomes re-read where it changed).
+Rebuild = Callable[[str, dict[str, Outcome]], tuple[str, dict[str, Outcome]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Landing:
+    """Where and as whom a pass lands its status commit."""
+
+    repo: GitRepo
+    branch: str
+    remote: str | None  # None: move the local branch (and its checkout)
+    identity: Callable[[str], Identity]  # the committer, as the commit read names it
+    clock: Clock
+    sleep: Callable[[float], None]
+    rebuild: Rebuild
+
+
+def land(landing: Landing, base: str, scope: Scope, outcomes: dict[str, Outcome]) -> PassResult:
+    """Commit changed status files onto the branch; rebuild on a moved tip and retry."""
+    attempts = 0
+    delay = BACKOFF_SECONDS
+    while True:
+        attempts += 1
+        updates, written = status_updates(landing.repo, base, outcomes)
+        commit = None
+        if updates:
+            commit = _commit_onto(landing, base, updates, outcomes, written)
+            if commit is None:  # the branch moved: someone pushed or committed
+                if attempts >= PUSH_ATTEMPTS:
+                    raise TransientError(
+                        f"{landing.branch} kept moving; status not written after {attempts} tries",
+                        retry_after=30,
+                    )
+                landing.sleep(delay)
+                delay *= 2
+                base, outcomes = landing.rebuild(base, outcomes)
+                continue
+        return PassResult(
+            base=base,
+            commit=commit,
+            full=scope.full,
+            evaluated=tuple(sorted(outcomes)),
+            written=tuple(written),
+            transitions=transitions(outcomes, written),
+            in_flight=tuple(sorted(o.offer for o in outcomes.values() if o.in_flight)),
+            errors={o.offer: o.error for o in outcomes.values() if o.error},
+            attempts=attempts,
+            wake_at=wake_times(outcomes.values()),
+            statuses={o.offer: o.after for o in outcomes.values() if o.after is not None},
+        )
+
+
+def status_updates(
+    repo: GitRepo, base: str, outcomes: Mapping[str, Outcome]
+) -> tuple[dict[str, bytes | None], list[str]]:
+    """status.yaml bytes for the offers whose status differs from the commit's."""
+    existing = repo.snapshot(base, outcomes) if outcomes else None
+    updates: dict[str, bytes | None] = {}
+    written: list[str] = []
+    for offer, outcome in sorted(outcomes.items()):
+        path = f"{OFFERS_DIR}/{offer}/{STATUS_FILE}"
+        entry = existing.entry(path) if existing is not None else None
+        if outcome.delete and entry is not None:
+            updates[path] = None
+            written.append(offer)
+            continue
+        if outcome.after is None:
+            continue
+        data = status.render(outcome.after).encode("utf-8")
+        if entry is None or entry.oid != git_blob_oid(data, repo.object_format):
+            try:
+                check_status(outcome.after)  # only what is written needs the schema's word
+            except FatalError as exc:
+                log.error("%s", exc)  # a bug: keep the old status, spare the other offers
+                outcome.error = str(exc)
+                continue
+            updates[path] = data
+            written.append(offer)
+    return updates, written
+
+
+def _commit_onto(
+    landing: Landing,
+    base: str,
+    updates: Mapping[str, bytes | None],
+    outcomes: Mapping[str, Outcome],
+    written: Sequence[str],
+) -> str | None:
+    """Make the status commit and move the branch to it; None when the branch moved first."""
+    repo, branch = landing.repo, landing.branch
+    message = commit_message(transitions(outcomes, written), written)
+    commit = repo.write_commit(
+        base, updates, message, landing.identity(base), when=landing.clock().timestamp()
+    )
+    if commit is None:  # pragma: no cover - updates were computed against base's blobs
+        raise FatalError("the status commit came out identical to its parent")
+    failpoint(AFTER_COMMIT_OBJECT)
+    if landing.remote:
+        try:
+            repo.push(landing.remote, commit, branch)
+        except PushRejected:
+            return None
+        return commit
+    try:
+        repo.update_ref(f"refs/heads/{branch}", commit, base, "offerctl: status")
+    except RefMoved:
+        return None
+    failpoint(AFTER_REF_UPDATE)
+    repo.sync_checked_out(branch, base, commit, updates)
+    return commit
+
+
+def finish_checkout_sync(repo: GitRepo, branch: str, tip: str, recorded: str | None) -> None:
+    """Bring the checkout along to a status commit a killed pass left unsynced.
+
+    A pass killed between moving the branch and `sync_checked_out` leaves the
+    user's index and working tree at the parent's status files: `git status`
+    shows them reverted and the user's next commit would revert them. When the
+    tip is not the recorded commit and changes only status files, sync now
+    (a no-op for files the user has touched, or already synced).
+    """
+    if recorded == tip:
+        return
+    parent = repo.resolve(f"{tip}~1")
+    if parent is None:
+        return
+    paths = repo.changed_paths(parent, tip)
+    if paths and all(
+        p.startswith(f"{OFFERS_DIR}/") and p.endswith(f"/{STATUS_FILE}") for p in paths
+    ):
+        repo.sync_checked_out(branch, parent, tip, paths)
+
+
+# ---------------------------------------------------------------- pure helpers
+
+
+def check_status(value: OfferStatus) -> None:
+    """Refuse to write a status that schemas/status.schema.json does not accept (a bug here)."""
+    problems = engine.check_instance("status", status.to_dict(value))
+    if problems:
+        first = problems[0]
+        raise FatalError(
+            f"offerctl built a status for {value.offer} that its own schema refuses: "
+            f"{first.path}: {first.message}"
+        )
+
+
+def commit_message(transitions: Sequence[Transition], written: Sequence[str]) -> str:
+    """`status: contoso-x Certifying→Packaging (+2 more)`, then one line per offer."""
+    lines = [str(t) for t in transitions]
+    changed = {t.offer for t in transitions}
+    lines += [f"{offer} updated" for offer in written if offer not in changed]
+    if not lines:
+        return "status: no change\n"
+    more = f" (+{len(lines) - 1} more)" if len(lines) > 1 else ""
+    subject = f"status: {lines[0]}{more}"
+    body = "\n".join(lines[:200])
+    if len(lines) > 200:
+        body += f"\n... and {len(lines) - 200} more"
+    return printable(f"{subject}\n\n{body}\n", lines=True)  # offer ids come from folder names
+
+
+def transitions(outcomes: Mapping[str, Outcome], written: Sequence[str]) -> tuple[Transition, ...]:
+    found = []
+    for offer in written:
+        outcome = outcomes[offer]
+        before = outcome.before.phase if outcome.before else None
+        if outcome.after is not None and outcome.after.phase != before:
+            found.append(Transition(offer, before, outcome.after.phase))
+    return tuple(found)
+
+
+def wake_times(outcomes: Iterable[Outcome]) -> dict[str, datetime]:
+    """The earliest WaitUntil of each offer still in flight."""
+    wake: dict[str, datetime] = {}
+    for outcome in outcomes:
+        waits = [a.when for a in outcome.actions if isinstance(a, pipeline.WaitUntil)]
+        if outcome.in_flight and waits and not outcome.error:
+            wake[outcome.offer] = min(waits)
+    return wake

@@ -1,0 +1,83 @@
+"""The `record` step: what the next pass starts from, written once the branch has moved.
+
+Two things: the last reconciled commit, in a ref under refs/offerctl/ (one per
+watched branch and shard), and the offers still in flight with the commit they
+were in flight at, in .git/offerctl/state/<key>.json. `scope` reads both back;
+a missing or mismatched pair makes the next pass a full one. (What the
+controller decided per offer is `controller.reconcile.records`, written as each
+offer is evaluated, by `remember`.)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from controller import __version__
+from controller.failpoint import MID_STATE_WRITE
+from controller.files.fsio import atomic_write
+from controller.git.repo import GitRepo
+from controller.reconcile.records import RecordStore
+from controller.reconcile.types import OfferInputs, Outcome, PassResult
+
+STATE_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class InFlight:
+    """The state file: the commit a pass recorded and the offers in flight at it."""
+
+    commit: str
+    offers: tuple[str, ...]
+
+
+def record(repo: GitRepo, recorded_ref: str, key: str, result: PassResult) -> None:
+    """Record the pass: the reconciled ref, then the offers the next pass must poll."""
+    commit = result.commit or result.base
+    repo.record_reconciled(recorded_ref, commit)
+    save_state(repo, key, commit, result.in_flight)
+
+
+def remember(store: RecordStore, work: OfferInputs, outcome: Outcome) -> None:
+    """Keep what the controller decided for one offer (or forget an offer gone for good)."""
+    if outcome.after is not None:
+        store.save(work.offer, outcome.after)
+    elif outcome.forget:
+        store.drop(work.offer)
+
+
+def state_path(repo: GitRepo, key: str) -> Path:
+    return repo.private_dir / "state" / (re.sub(r"[^A-Za-z0-9._-]", "_", key) + ".json")
+
+
+def load_state(repo: GitRepo, key: str) -> InFlight | None:
+    """The state file as the last pass of this offerctl wrote it; None: unusable or absent."""
+    try:
+        data = json.loads(state_path(repo, key).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("version") != STATE_VERSION:
+        return None
+    if data.get("controller") != __version__ or not isinstance(data.get("inflight"), list):
+        return None  # another offerctl may judge differently: start from scratch
+    commit = data.get("commit")
+    if not isinstance(commit, str):
+        return None
+    return InFlight(commit, tuple(o for o in data["inflight"] if isinstance(o, str)))
+
+
+def save_state(repo: GitRepo, key: str, commit: str, in_flight: Iterable[str]) -> None:
+    data = {
+        "version": STATE_VERSION,
+        "controller": __version__,
+        "commit": commit,
+        "inflight": sorted(in_flight),
+    }
+    atomic_write(
+        state_path(repo, key),
+        json.dumps(data, indent=1).encode("utf-8"),
+        failpoint_name=MID_STATE_WRITE,
+    )
