@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-dev
 NODE_STAMP := node_modules/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test lint pytest bench clean schemas install-check browser
+.PHONY: help setup demo test test-slow lint pytest bench clean schemas install-check browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -41,10 +41,13 @@ lint: $(STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check controller tests bench
 	$(VENV)/bin/mypy
 
-pytest: $(STAMP) $(NODE_STAMP) browser ## the test suite
-	$(VENV)/bin/pytest -n 2 -q
+pytest: $(STAMP) $(NODE_STAMP) browser ## the test suite without the slow tests (under 3 minutes on 2 cores)
+	$(VENV)/bin/pytest -n 2 -q -m "not slow"
 
-test: lint pytest ## everything CI runs: lint, then tests
+test: lint pytest ## lint, then the tests (CI then runs test-slow and install-check)
+
+test-slow: $(STAMP) $(NODE_STAMP) browser ## the slow tests (crash, chaos, state machine, daemons, browser), each with a budget
+	$(VENV)/bin/pytest -n 2 -q -m slow
 
 install-check: $(STAMP) ## install the wheel as users do (pip, pre-commit) and use it elsewhere
 	OFFERCTL_INSTALL_TESTS=1 $(VENV)/bin/pytest -q -n 0 -p no:randomly tests/test_install.py
