@@ -13,12 +13,12 @@ import argparse
 import logging
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from controller.commands.wiring import judge_from_args, known_tip, marketplace_at, watch_from_args
-from controller.core.errors import OfferctlError, TransientError, UsageError
+from controller.core.errors import OfferctlError, TransientError, UsageError, UserError
 from controller.daemon import logging as daemon_logging
 from controller.daemon.http import parse_listen
 from controller.daemon.lock import DaemonLock, default_lock_path
@@ -27,8 +27,8 @@ from controller.daemon.metrics import DaemonMetrics, InstrumentedMarketplace
 from controller.daemon.shard import ALL_SHARDS, parse_shard
 from controller.daemon.triggers import Probe, ls_remote_probe
 from controller.daemon.webhook import secret_from_env
-from controller.daemon.workqueue import WorkQueue
-from controller.git.repo import GitRepo, PassLockBusy
+from controller.daemon.workqueue import ALL, WorkQueue
+from controller.git.repo import OFFERS_DIR, POLICY_PATHS, GitRepo, PassLockBusy
 from controller.marketplace.factory import resolve_time_scale
 from controller.reconcile.reconciler import (
     PassResult,
@@ -77,13 +77,15 @@ def run(args: argparse.Namespace) -> int:
                 include=shard.owns if shard.count > 1 else None,
                 part=f"shard-{shard.index}-of-{shard.count}" if shard.count > 1 else "",
             )
+            adapter = ReconcilerPass(
+                reconciler,
+                repo,
+                in_flight_poll=_in_flight_poll(args),
+                time_scale=_time_scale(args),
+            )
             daemon = Daemon(
-                ReconcilerPass(
-                    reconciler,
-                    repo,
-                    in_flight_poll=_in_flight_poll(args),
-                    time_scale=_time_scale(args),
-                ),
+                adapter,
+                scope=adapter,
                 config=DaemonConfig(interval=args.interval, resync_every=args.resync),
                 shard=shard,
                 branch=watch.branch or repo.head_branch() or "",
@@ -110,11 +112,20 @@ def run(args: argparse.Namespace) -> int:
 
 @dataclass
 class ReconcilerPass:
-    """Adapts `Reconciler.run_pass` to the daemon's `Reconcile` interface.
+    """Adapts `Reconciler.run_pass` to the daemon's `Reconcile` and `Scope` interfaces.
 
-    None (every offer) runs a full pass; a set of offers runs the reconciler's
-    incremental pass, which covers what changed since the last reconciled
-    commit plus every offer in flight (a superset of the set asked for).
+    None (every offer) runs one whole full pass. A set of offers is a batch:
+    `run_pass(only=...)` evaluates just those (the ones still at the tip) and
+    commits their status. As the daemon's `Scope` it tracks `head`, the commit
+    every change up to which is accounted for (evaluated, or handed to the daemon
+    to queue): `changed()` diffs it against the tip, and each batch diffs it
+    against the commit the batch read, so a commit someone made between batches
+    is never skipped (its offers come back in `changed`). `record` then writes
+    `head` as the reconciled commit with every offer in flight or still queued.
+
+    Phases for the metrics come from what the passes returned (their
+    transitions); an offer's status.yaml is read only the first time the
+    daemon meets it, to seed its phase.
     """
 
     reconciler: Reconciler
@@ -122,10 +133,15 @@ class ReconcilerPass:
     in_flight_poll: float  # seconds; for offers in flight with no expected time
     time_scale: float = 1.0  # marketplace seconds per wall-clock second
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    head: str | None = None  # every change up to this commit is accounted for
+    in_flight: set[str] = field(default_factory=set)  # per the latest evaluation of each
+    phase: dict[str, str] = field(default_factory=dict)  # offer -> its latest phase
 
     def __call__(self, offers: frozenset[str] | None) -> PassReport:
+        if offers is not None:
+            return self._batch(offers)
         try:
-            result = self.reconciler.run_pass(full=offers is None)
+            result = self.reconciler.run_pass(full=True)
         except PassLockBusy as exc:  # a one-shot `offerctl reconcile` holds the branch
             raise TransientError(str(exc), retry_after=1.0) from None
         head = result.commit or result.base
@@ -138,6 +154,98 @@ class ReconcilerPass:
             push_retries=max(0, result.attempts - 1),
             head=head,
         )
+
+    # --- the daemon's Scope ------------------------------------------------------------
+
+    def offers(self) -> frozenset[str]:
+        """Every offer at the tip; from here on the scope accounts for changes."""
+        tip = self._tip()
+        self.head = tip
+        if not tip:
+            return frozenset()
+        return self._ids(tip)
+
+    def changed(self) -> frozenset[str] | None:
+        tip = self._tip()
+        changed = self._changed_between(self.head, tip)
+        self.head = tip or self.head
+        return changed
+
+    def record(self, pending: frozenset[str]) -> None:
+        if self.head:
+            self.reconciler.record_batched_pass(self.head, self.in_flight | pending)
+
+    # --- one batch -----------------------------------------------------------------------
+
+    def _batch(self, offers: frozenset[str]) -> PassReport:
+        tip = self._tip()
+        present = offers & self._ids(tip, offers) if tip else frozenset()
+        if not present:  # gone from the branch: nothing to evaluate, nothing to write
+            self.in_flight -= offers
+            return PassReport(ok=True, head=tip)
+        try:
+            result = self.reconciler.run_pass(only=present)
+        except PassLockBusy as exc:  # a one-shot `offerctl reconcile` holds the branch
+            raise TransientError(str(exc), retry_after=1.0) from None
+        except UserError as exc:  # an offer vanished between the look and the pass
+            raise TransientError(str(exc), retry_after=0.1) from None
+        changed = self._changed_between(self.head, result.base)
+        others = frozenset({ALL}) if changed is None else changed - set(result.evaluated)
+        head = result.commit or result.base
+        self.head = head
+        for offer in offers:
+            if offer in result.in_flight:
+                self.in_flight.add(offer)
+            else:
+                self.in_flight.discard(offer)
+        return PassReport(
+            ok=True,
+            committed=result.commit is not None,
+            next_due=self._next_due(result),
+            failed_offers=dict(result.errors),
+            phases=self._batch_phases(result, head),
+            push_retries=max(0, result.attempts - 1),
+            head=head,
+            changed=others,
+        )
+
+    def _tip(self) -> str:
+        watch = self.reconciler.watch
+        if watch.remote:
+            return self.repo.fetch(watch.remote, watch.branch or "")
+        branch = watch.branch or self.repo.head_branch() or ""
+        return (self.repo.resolve(f"refs/heads/{branch}") if branch else None) or ""
+
+    def _ids(self, commit: str, offers: frozenset[str] | None = None) -> frozenset[str]:
+        ids = self.repo.snapshot(commit, offers).offer_ids()
+        include = self.reconciler.include
+        return frozenset(o for o in ids if include is None or include(o))
+
+    def _changed_between(self, old: str | None, new: str) -> frozenset[str] | None:
+        """Offers whose folders differ between two commits; None: every offer may have
+        changed (no known start, a rewritten history, or a policy file changed)."""
+        if not new or old == new:
+            return frozenset()
+        if not old or not self.repo.is_ancestor(old, new):
+            return None
+        offers: set[str] = set()
+        for path in self.repo.changed_paths(old, new):
+            if path in POLICY_PATHS:
+                return None
+            parts = path.split("/")
+            if len(parts) >= 3 and parts[0] == OFFERS_DIR:
+                offers.add(parts[1])
+        return frozenset(offers)
+
+    def _batch_phases(self, result: PassResult, head: str) -> dict[str, str]:
+        """The phase of every offer the batch evaluated: from its transitions, else the
+        phase already known; status.yaml is read only for an offer never seen before."""
+        for transition in result.transitions:
+            self.phase[transition.offer] = transition.after.value
+        unseen = [o for o in result.evaluated if o not in self.phase]
+        if unseen:
+            self.phase.update(self._read_phases(head, unseen))
+        return {o: self.phase[o] for o in result.evaluated if o in self.phase}
 
     def _next_due(self, result: PassResult) -> dict[str, datetime]:
         """A timer per offer in flight, due when the pipeline next expects news of it.
@@ -164,7 +272,11 @@ class ReconcilerPass:
         """Every offer's phase after a full pass; the offers that changed phase otherwise."""
         if not result.full:
             return {t.offer: t.after.value for t in result.transitions}
-        snapshot = self.repo.snapshot(head)
+        return self._read_phases(head, None)
+
+    def _read_phases(self, head: str, offers: list[str] | None) -> dict[str, str]:
+        """Phases as written in status.yaml at `head` (all offers, or just `offers`)."""
+        snapshot = self.repo.snapshot(head, offers)
         phases: dict[str, str] = {}
         for offer in snapshot.offer_ids():
             path = f"offers/{offer}/status.yaml"

@@ -474,6 +474,23 @@ class Reconciler:
             finally:
                 self._only = None
 
+    def record_batched_pass(self, commit: str, in_flight: Iterable[str]) -> None:
+        """Record `commit` as reconciled, with `in_flight` offers for the next pass to poll.
+
+        What `run_pass` does at its end, for a caller that covered every offer in
+        `only=` batches (the daemon): it must have evaluated every offer at `commit`
+        or at a commit whose only changes since are its own batches' status commits,
+        and name in `in_flight` every offer that still needs looking at.
+        """
+        branch = self._branch()
+        key = watch_key(branch, self.watch.remote)
+        if self.part:
+            key = f"{key}@{self.part}"
+        with self.repo.pass_lock(key):
+            recorded_ref = GitRepo.reconciled_ref(branch, self.watch.remote, self.part)
+            self.repo.record_reconciled(recorded_ref, commit)
+            self._save_state(key, commit, in_flight)
+
     def plan_pass(self, base: str | None = None) -> tuple[str, tuple[PlannedOffer, ...]]:
         """Evaluate every offer as a full pass would, running no action and writing nothing.
 
