@@ -1,0 +1,68 @@
+"""Batch size, resync period and stall threshold follow measured durations, within bounds."""
+
+from __future__ import annotations
+
+from controller.daemon.pacing import (
+    INITIAL_BATCH,
+    RESYNC_FACTOR,
+    STALL_FACTOR,
+    WINDOW,
+    Bounds,
+    Pacing,
+)
+
+
+def test_before_any_measurement_the_defaults_hold() -> None:
+    pacing = Pacing(Bounds(resync_floor=300.0, stall_floor=300.0))
+    assert pacing.batch_size() == INITIAL_BATCH
+    assert pacing.resync_every() == 300.0
+    assert pacing.stall_after() == 300.0
+
+
+def test_the_batch_size_aims_at_the_target_duration() -> None:
+    pacing = Pacing(Bounds(batch_seconds=0.5, max_batch=1000))
+    pacing.batch_done(offers=10, seconds=0.2)  # 20 ms an offer
+    assert pacing.batch_size() == 25
+
+
+def test_the_batch_size_stays_within_one_and_the_maximum() -> None:
+    slow = Pacing(Bounds(batch_seconds=0.5, max_batch=50))
+    slow.batch_done(offers=1, seconds=30.0)
+    assert slow.batch_size() == 1
+    fast = Pacing(Bounds(batch_seconds=0.5, max_batch=50))
+    fast.batch_done(offers=100, seconds=0.001)
+    assert fast.batch_size() == 50
+
+
+def test_the_per_offer_cost_is_a_moving_average() -> None:
+    pacing = Pacing(Bounds(batch_seconds=1.0, max_batch=10_000))
+    pacing.batch_done(offers=10, seconds=0.1)  # 10 ms an offer
+    pacing.batch_done(offers=10, seconds=1.0)  # 100 ms: one slow batch moves it part way
+    assert 10 < pacing.batch_size() < 100
+
+
+def test_a_long_full_pass_stretches_the_resync_period_up_to_the_ceiling() -> None:
+    pacing = Pacing(Bounds(resync_floor=300.0, resync_ceiling=3600.0))
+    pacing.full_pass_done(390.0)  # 10,000 offers: 6.5 minutes
+    assert pacing.resync_every() == RESYNC_FACTOR * 390.0
+    pacing.full_pass_done(5000.0)
+    assert pacing.resync_every() == 3600.0
+    pacing.full_pass_done(1.0)
+    assert pacing.resync_every() == 300.0  # --resync stays the shortest period
+
+
+def test_a_ceiling_below_the_floor_yields_to_the_floor() -> None:
+    pacing = Pacing(Bounds(resync_floor=900.0, resync_ceiling=600.0))
+    pacing.full_pass_done(10_000.0)
+    assert pacing.resync_every() == 900.0
+
+
+def test_slow_batches_raise_the_stall_threshold_and_it_falls_once_they_pass() -> None:
+    pacing = Pacing(Bounds(stall_floor=60.0, stall_ceiling=1800.0))
+    pacing.batch_done(offers=5, seconds=100.0)
+    assert pacing.stall_after() == STALL_FACTOR * 100.0
+    for _ in range(WINDOW):
+        pacing.batch_done(offers=5, seconds=1.0)
+    assert pacing.stall_after() == 60.0
+    pacing.batch_done(offers=5, seconds=10_000.0)
+    assert pacing.stall_after() == 1800.0
