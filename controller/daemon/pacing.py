@@ -2,10 +2,14 @@
 
 All three follow what the daemon measured, within bounds the operator sets:
 
-- batch size = clamp(floor(batch_seconds / seconds per offer), 1, max_batch), where
-  seconds per offer is a moving average (EWMA, weight `SMOOTHING`) over batches.
-  A change waits behind at most one routine batch, so `batch_seconds` bounds the
-  extra latency a busy daemon adds to an edit. Before any measurement: `INITIAL_BATCH`.
+- batch size: a batch of n offers is taken to cost `fixed + per_offer * n` seconds
+  (fixed: the commit and the git reads every batch makes), both fitted by least
+  squares over the last `WINDOW` batches (with a single batch size seen so far,
+  fixed = 0). Then n = clamp(floor((max(batch_seconds, 2 * fixed) - fixed) /
+  per_offer), 1, max_batch): a batch aims at `batch_seconds`, but never spends
+  more than half its time on the fixed cost. A change waits behind at most one
+  routine batch, so this bounds the latency a busy daemon adds to an edit.
+  Before any measurement: `INITIAL_BATCH`.
 - resync period = clamp(RESYNC_FACTOR x the last full pass's duration,
   `resync_floor`, max(`resync_floor`, `resync_ceiling`)): `--resync` stays the
   shortest period, and a full pass that takes minutes is never re-queued before
@@ -28,7 +32,7 @@ from collections import deque
 from dataclasses import dataclass
 
 INITIAL_BATCH = 25
-SMOOTHING = 0.3  # weight of the newest batch in the seconds-per-offer average
+MIN_PER_OFFER = 1e-4  # seconds: a noisy fit never promises free offers
 RESYNC_FACTOR = 4.0
 STALL_FACTOR = 5.0
 WINDOW = 20  # batches the stall threshold looks back over
@@ -55,9 +59,9 @@ class Pacing:
 
     def __init__(self, bounds: Bounds | None = None) -> None:
         self.bounds = bounds or Bounds()
-        self._per_offer: float | None = None
         self._full_pass: float | None = None
         self._recent: deque[float] = deque(maxlen=WINDOW)
+        self._samples: deque[tuple[int, float]] = deque(maxlen=WINDOW)  # (offers, seconds)
         self._lock = threading.Lock()
 
     def batch_done(self, offers: int, seconds: float) -> None:
@@ -65,29 +69,28 @@ class Pacing:
         seconds = max(0.0, seconds)
         with self._lock:
             self._recent.append(seconds)
-            if offers <= 0:
-                return
-            sample = seconds / offers
-            self._per_offer = (
-                sample
-                if self._per_offer is None
-                else SMOOTHING * sample + (1.0 - SMOOTHING) * self._per_offer
-            )
+            if offers > 0:
+                self._samples.append((offers, seconds))
 
     def full_pass_done(self, seconds: float) -> None:
         """A full pass (every offer, over however many batches) took `seconds` end to end."""
         with self._lock:
             self._full_pass = max(0.0, seconds)
 
-    def batch_size(self) -> int:
+    def cost(self) -> tuple[float, float] | None:
+        """(fixed, per offer) seconds of a batch as fitted so far; None before any batch."""
         with self._lock:
-            per_offer = self._per_offer
+            samples = list(self._samples)
+        return fit_cost(samples)
+
+    def batch_size(self) -> int:
         limit = max(1, self.bounds.max_batch)
-        if per_offer is None:
+        cost = self.cost()
+        if cost is None:
             return min(INITIAL_BATCH, limit)
-        if per_offer <= 0.0:
-            return limit
-        return int(clamp(math.floor(self.bounds.batch_seconds / per_offer), 1, limit))
+        fixed, per_offer = cost
+        budget = max(self.bounds.batch_seconds, 2.0 * fixed) - fixed
+        return int(clamp(math.floor(budget / per_offer), 1, limit))
 
     def resync_every(self) -> float:
         with self._lock:
@@ -98,3 +101,22 @@ class Pacing:
         with self._lock:
             longest = max(self._recent, default=0.0)
         return clamp(STALL_FACTOR * longest, self.bounds.stall_floor, self.bounds.stall_ceiling)
+
+
+def fit_cost(samples: list[tuple[int, float]]) -> tuple[float, float] | None:
+    """Least-squares (fixed, per offer) for `seconds = fixed + per_offer * offers`.
+
+    Both are kept non-negative; with one batch size only, everything is per offer.
+    """
+    if not samples:
+        return None
+    count = len(samples)
+    mean_n = sum(n for n, _ in samples) / count
+    mean_t = sum(t for _, t in samples) / count
+    var_n = sum((n - mean_n) ** 2 for n, _ in samples)
+    if var_n <= 0.0:
+        return 0.0, max(MIN_PER_OFFER, mean_t / mean_n)
+    cov = sum((n - mean_n) * (t - mean_t) for n, t in samples)
+    per_offer = max(MIN_PER_OFFER, cov / var_n)
+    fixed = max(0.0, mean_t - per_offer * mean_n)
+    return fixed, per_offer

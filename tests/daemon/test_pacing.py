@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from controller.daemon.pacing import (
     INITIAL_BATCH,
     RESYNC_FACTOR,
@@ -25,6 +27,25 @@ def test_the_batch_size_aims_at_the_target_duration() -> None:
     assert pacing.batch_size() == 25
 
 
+def test_the_fixed_cost_of_a_batch_is_told_apart_from_the_cost_per_offer() -> None:
+    pacing = Pacing(Bounds(batch_seconds=0.5, max_batch=1000))
+    for offers in (1, 10, 25, 4):
+        pacing.batch_done(offers, 0.1 + 0.01 * offers)  # 100 ms a commit, 10 ms an offer
+    fixed, per_offer = pacing.cost() or (0.0, 0.0)
+    assert fixed == pytest.approx(0.1)
+    assert per_offer == pytest.approx(0.01)
+    assert pacing.batch_size() == 40  # (0.5 - 0.1) / 0.01
+
+
+def test_a_fixed_cost_above_the_target_is_amortised_over_a_bigger_batch() -> None:
+    # One offer at a time would spend all the time committing: the batch grows until
+    # the fixed cost is half of it (1 s fixed, 20 ms an offer: 50 offers, 2 s).
+    pacing = Pacing(Bounds(batch_seconds=0.5, max_batch=1000))
+    for offers in (1, 2, 8, 25):
+        pacing.batch_done(offers, 1.0 + 0.02 * offers)
+    assert pacing.batch_size() == 50
+
+
 def test_the_batch_size_stays_within_one_and_the_maximum() -> None:
     slow = Pacing(Bounds(batch_seconds=0.5, max_batch=50))
     slow.batch_done(offers=1, seconds=30.0)
@@ -34,11 +55,14 @@ def test_the_batch_size_stays_within_one_and_the_maximum() -> None:
     assert fast.batch_size() == 50
 
 
-def test_the_per_offer_cost_is_a_moving_average() -> None:
-    pacing = Pacing(Bounds(batch_seconds=1.0, max_batch=10_000))
-    pacing.batch_done(offers=10, seconds=0.1)  # 10 ms an offer
-    pacing.batch_done(offers=10, seconds=1.0)  # 100 ms: one slow batch moves it part way
-    assert 10 < pacing.batch_size() < 100
+def test_a_noisy_fit_never_makes_offers_free_or_the_fixed_cost_negative() -> None:
+    pacing = Pacing(Bounds(batch_seconds=0.5, max_batch=10_000))
+    pacing.batch_done(offers=1, seconds=2.0)
+    pacing.batch_done(offers=50, seconds=0.5)  # bigger but faster: a load spike passed
+    fixed, per_offer = pacing.cost() or (-1.0, -1.0)
+    assert fixed >= 0.0
+    assert per_offer > 0.0
+    assert 1 <= pacing.batch_size() <= 10_000
 
 
 def test_a_long_full_pass_stretches_the_resync_period_up_to_the_ceiling() -> None:
