@@ -14,7 +14,7 @@ decides what happens next:
   whole batch with backoff; a `FatalError` stops the daemon (exit 1).
 
 With a `Scope` (the real daemon has one), work is cut into bounded batches
-(docs/DESIGN.md, "daemon under load"): a full pass becomes every offer queued
+(docs/DESIGN.md §9): a full pass becomes every offer queued
 as routine keys; a branch move becomes the offers it changed, queued as
 urgent keys; each loop iteration hands one batch (`WorkQueue.pop_batch`:
 changes first, then due polls, at most `Pacing.batch_size()` offers) to the
