@@ -199,3 +199,35 @@ def test_a_batch_that_failed_as_a_whole_holds_the_record_back_until_it_is_retrie
     assert world.recorded.batches[-1] == failed
     assert world.recorded_commit() == world.repo.resolve("refs/heads/main")
     assert all(world.has_status(offer) for offer in OFFERS)
+
+
+def gauge(world: World) -> dict[str, float]:
+    found: dict[str, float] = {}
+    for line in world.daemon.metrics.render().decode().splitlines():
+        match = re.fullmatch(r'offerctl_offers\{phase="(\w+)"\} (\S+)', line)
+        if match and float(match.group(2)):
+            found[match.group(1)] = float(match.group(2))
+    return found
+
+
+def test_the_phase_gauge_comes_from_what_the_batches_returned(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.daemon.enqueue([ALL], "start")
+    world.drain()
+    assert gauge(world) == {"Draft": 5.0, "Validating": 2.0}
+
+    # Every offer is known now: a second full pass and an edit read no status file for
+    # the gauge (the reads fail this test), yet the gauge follows the edit's transition.
+    def no_reading(head: str, offers: list[str] | None) -> dict[str, str]:
+        raise AssertionError(f"status.yaml read for the gauge: {offers}")
+
+    monkeypatch.setattr(world.adapter, "_read_phases", no_reading)
+    manifest = "offers/offer-06/offer.yaml"
+    world.gitrepos.commit(
+        world.path, {manifest: offer_files("offer-06", "preview")[manifest]}, "Preview offer-06"
+    )
+    world.daemon.enqueue([ALL], "resync")
+    world.drain()
+    assert gauge(world) == {"Draft": 4.0, "Validating": 3.0}
+    assert world.recorded_commit() == world.repo.resolve("refs/heads/main")
