@@ -178,16 +178,19 @@ class ReconcilerPass:
     # --- one batch -----------------------------------------------------------------------
 
     def _batch(self, offers: frozenset[str]) -> PassReport:
-        tip = self._tip()
-        present = offers & self._ids(tip, offers) if tip else frozenset()
-        if not present:  # gone from the branch: nothing to evaluate, nothing to write
-            self.in_flight -= offers
-            return PassReport(ok=True, head=tip)
         try:
-            result = self.reconciler.run_pass(only=present)
+            try:
+                result = self.reconciler.run_pass(only=offers)
+            except UserError:  # an offer left the branch: evaluate the ones still on it
+                tip = self._tip()
+                present = offers & self._ids(tip, offers) if tip else frozenset()
+                if not present:  # nothing to evaluate, nothing to write
+                    self.in_flight -= offers
+                    return PassReport(ok=True, head=tip)
+                result = self.reconciler.run_pass(only=present)
         except PassLockBusy as exc:  # a one-shot `offerctl reconcile` holds the branch
             raise TransientError(str(exc), retry_after=1.0) from None
-        except UserError as exc:  # an offer vanished between the look and the pass
+        except UserError as exc:  # yet another offer vanished meanwhile: retry soon
             raise TransientError(str(exc), retry_after=0.1) from None
         changed = self._changed_between(self.head, result.base)
         others = frozenset({ALL}) if changed is None else changed - set(result.evaluated)

@@ -5,10 +5,12 @@ All three follow what the daemon measured, within bounds the operator sets:
 - batch size: a batch of n offers is taken to cost `fixed + per_offer * n` seconds
   (fixed: the commit and the git reads every batch makes), both fitted by least
   squares over the last `WINDOW` batches (with a single batch size seen so far,
-  fixed = 0). Then n = clamp(floor((max(batch_seconds, 2 * fixed) - fixed) /
-  per_offer), 1, max_batch): a batch aims at `batch_seconds`, but never spends
-  more than half its time on the fixed cost. A change waits behind at most one
-  routine batch, so this bounds the latency a busy daemon adds to an edit.
+  fixed = 0). Then n = clamp(floor((max(batch_seconds, AMORTISE * fixed) - fixed)
+  / per_offer), 1, max_batch): a batch aims at `batch_seconds`, but never spends
+  more than 1/AMORTISE of its time on the fixed cost, so a full pass in batches
+  takes at most AMORTISE/(AMORTISE-1) times as long as in one piece. A change
+  waits behind at most one routine batch, so this bounds the latency a busy
+  daemon adds to an edit.
   Before any measurement: `INITIAL_BATCH`.
 - resync period = clamp(RESYNC_FACTOR x the last full pass's duration,
   `resync_floor`, max(`resync_floor`, `resync_ceiling`)): `--resync` stays the
@@ -32,6 +34,7 @@ from collections import deque
 from dataclasses import dataclass
 
 INITIAL_BATCH = 25
+AMORTISE = 3.0
 MIN_PER_OFFER = 1e-4  # seconds: a noisy fit never promises free offers
 RESYNC_FACTOR = 4.0
 STALL_FACTOR = 5.0
@@ -89,7 +92,7 @@ class Pacing:
         if cost is None:
             return min(INITIAL_BATCH, limit)
         fixed, per_offer = cost
-        budget = max(self.bounds.batch_seconds, 2.0 * fixed) - fixed
+        budget = max(self.bounds.batch_seconds, AMORTISE * fixed) - fixed
         return int(clamp(math.floor(budget / per_offer), 1, limit))
 
     def resync_every(self) -> float:

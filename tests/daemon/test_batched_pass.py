@@ -231,3 +231,19 @@ def test_the_phase_gauge_comes_from_what_the_batches_returned(
     world.drain()
     assert gauge(world) == {"Draft": 4.0, "Validating": 3.0}
     assert world.recorded_commit() == world.repo.resolve("refs/heads/main")
+
+
+def test_an_offer_removed_while_queued_is_dropped_and_the_pass_still_completes(
+    world: World,
+) -> None:
+    world.daemon.enqueue([ALL], "start")
+    assert world.daemon.step()
+    gone: dict[str, bytes | None] = dict.fromkeys(offer_files("offer-06", "draft"))
+    world.gitrepos.commit(world.path, gone, "Remove offer-06")  # still queued in the pass
+    world.drain()
+    # The removal was noticed as a change and offer-06 asked for; that batch did not fail.
+    assert frozenset({"offer-06"}) in world.recorded.batches
+    assert 'offerctl_passes_total{outcome="error"} 0.0' in world.daemon.metrics.render().decode()
+    assert world.daemon.queue.pending() <= PREVIEW  # no retry of a failed batch is left
+    assert world.recorded_commit() == world.repo.resolve("refs/heads/main")
+    assert all(world.has_status(offer) for offer in OFFERS if offer != "offer-06")

@@ -39,11 +39,11 @@ def test_the_fixed_cost_of_a_batch_is_told_apart_from_the_cost_per_offer() -> No
 
 def test_a_fixed_cost_above_the_target_is_amortised_over_a_bigger_batch() -> None:
     # One offer at a time would spend all the time committing: the batch grows until
-    # the fixed cost is half of it (1 s fixed, 20 ms an offer: 50 offers, 2 s).
+    # the fixed cost is a third of it (1 s fixed, 20 ms an offer: 100 offers, 3 s).
     pacing = Pacing(Bounds(batch_seconds=0.5, max_batch=1000))
     for offers in (1, 2, 8, 25):
         pacing.batch_done(offers, 1.0 + 0.02 * offers)
-    assert pacing.batch_size() == 50
+    assert pacing.batch_size() == 100
 
 
 def test_the_batch_size_stays_within_one_and_the_maximum() -> None:
