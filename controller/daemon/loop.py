@@ -31,6 +31,7 @@ a second signal falls through to the default action.
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import threading
 import time
@@ -228,7 +229,7 @@ class Daemon:
         self._poller = RemotePoller(
             self.enqueue,
             interval=self.config.interval,
-            resync_every=self.pacing.resync_every,
+            resync_every=self.resync_every,
             probe=probe,
             stop=self.stop_event,
             monotonic=monotonic,
@@ -285,6 +286,13 @@ class Daemon:
         if not self._ready or self._last_success is None:
             return False, "no successful pass yet"
         return True, f"ok: last successful pass {self._monotonic() - self._last_success:.1f}s ago"
+
+    def resync_every(self) -> float:
+        """Seconds between periodic full passes; none while a full pass is still under way
+        (a resync would only queue again the offers it already handled)."""
+        if self._full_left is not None:
+            return math.inf
+        return self.pacing.resync_every()
 
     @property
     def http_address(self) -> tuple[str, int] | None:

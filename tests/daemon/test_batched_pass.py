@@ -247,3 +247,11 @@ def test_an_offer_removed_while_queued_is_dropped_and_the_pass_still_completes(
     assert world.daemon.queue.pending() <= PREVIEW  # no retry of a failed batch is left
     assert world.recorded_commit() == world.repo.resolve("refs/heads/main")
     assert all(world.has_status(offer) for offer in OFFERS if offer != "offer-06")
+
+
+def test_no_periodic_resync_is_asked_for_while_a_full_pass_is_under_way(world: World) -> None:
+    world.daemon.enqueue([ALL], "start")
+    assert world.daemon.step()
+    assert world.daemon.resync_every() == float("inf")
+    world.drain()
+    assert world.daemon.resync_every() == world.daemon.config.resync_every  # a short pass
