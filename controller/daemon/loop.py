@@ -409,6 +409,9 @@ class Daemon:
             log.warning("cannot record the reconciled commit: %s", exc)
             return
         seconds = self._monotonic() - self._full_started
+        self._ready = True  # also when there was no offer to run a batch for
+        self._last_success = self._monotonic()
+        self.metrics.last_success.set(self._wall().timestamp())
         self.pacing.full_pass_done(seconds)
         self.metrics.record_phases(self._full_phases, complete=True)
         self._full_left, self._full_phases = None, {}
