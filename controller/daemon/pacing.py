@@ -6,11 +6,13 @@ All three follow what the daemon measured, within bounds the operator sets:
   (fixed: the commit and the git reads every batch makes), both fitted by least
   squares over the last `WINDOW` batches (with a single batch size seen so far,
   fixed = 0). Then n = clamp(floor((max(batch_seconds, AMORTISE * fixed) - fixed)
-  / per_offer), 1, max_batch): a batch aims at `batch_seconds`, but never spends
-  more than 1/AMORTISE of its time on the fixed cost, so a full pass in batches
-  takes at most AMORTISE/(AMORTISE-1) times as long as in one piece. A change
-  waits behind at most one routine batch, so this bounds the latency a busy
-  daemon adds to an edit.
+  / per_offer), 1, min(max_batch, 2 x the largest of the last `WINDOW` batches)):
+  a batch aims at `batch_seconds`, but never spends more than 1/AMORTISE of its
+  time on the fixed cost, so a full pass in batches takes at most
+  AMORTISE/(AMORTISE-1) times as long as in one piece; and it grows at most
+  twofold, so one noisy fit cannot make a batch that runs for many seconds. A
+  change waits behind at most one routine batch, so this bounds the latency a
+  busy daemon adds to an edit.
   Before any measurement: `INITIAL_BATCH`.
 - resync period = clamp(RESYNC_FACTOR x the last full pass's duration,
   `resync_floor`, max(`resync_floor`, `resync_ceiling`)): `--resync` stays the
@@ -34,7 +36,7 @@ from collections import deque
 from dataclasses import dataclass
 
 INITIAL_BATCH = 25
-AMORTISE = 3.0
+AMORTISE = 2.0
 MIN_PER_OFFER = 1e-4  # seconds: a noisy fit never promises free offers
 RESYNC_FACTOR = 4.0
 STALL_FACTOR = 5.0
@@ -88,9 +90,12 @@ class Pacing:
 
     def batch_size(self) -> int:
         limit = max(1, self.bounds.max_batch)
+        with self._lock:
+            largest = max((n for n, _ in self._samples), default=0)
         cost = self.cost()
         if cost is None:
             return min(INITIAL_BATCH, limit)
+        limit = min(limit, 2 * largest)
         fixed, per_offer = cost
         budget = max(self.bounds.batch_seconds, AMORTISE * fixed) - fixed
         return int(clamp(math.floor(budget / per_offer), 1, limit))

@@ -23,7 +23,7 @@ def test_before_any_measurement_the_defaults_hold() -> None:
 
 def test_the_batch_size_aims_at_the_target_duration() -> None:
     pacing = Pacing(Bounds(batch_seconds=0.5, max_batch=1000))
-    pacing.batch_done(offers=10, seconds=0.2)  # 20 ms an offer
+    pacing.batch_done(offers=20, seconds=0.4)  # 20 ms an offer
     assert pacing.batch_size() == 25
 
 
@@ -39,11 +39,11 @@ def test_the_fixed_cost_of_a_batch_is_told_apart_from_the_cost_per_offer() -> No
 
 def test_a_fixed_cost_above_the_target_is_amortised_over_a_bigger_batch() -> None:
     # One offer at a time would spend all the time committing: the batch grows until
-    # the fixed cost is a third of it (1 s fixed, 20 ms an offer: 100 offers, 3 s).
+    # the fixed cost is half of it (1 s fixed, 20 ms an offer: 50 offers, 2 s).
     pacing = Pacing(Bounds(batch_seconds=0.5, max_batch=1000))
     for offers in (1, 2, 8, 25):
         pacing.batch_done(offers, 1.0 + 0.02 * offers)
-    assert pacing.batch_size() == 100
+    assert pacing.batch_size() == 50
 
 
 def test_the_batch_size_stays_within_one_and_the_maximum() -> None:
@@ -53,6 +53,14 @@ def test_the_batch_size_stays_within_one_and_the_maximum() -> None:
     fast = Pacing(Bounds(batch_seconds=0.5, max_batch=50))
     fast.batch_done(offers=100, seconds=0.001)
     assert fast.batch_size() == 50
+
+
+def test_a_batch_grows_at_most_twofold_over_the_largest_recent_one() -> None:
+    pacing = Pacing(Bounds(batch_seconds=10.0, max_batch=1000))
+    pacing.batch_done(offers=5, seconds=0.05)  # 10 ms an offer: 1,000 would fit
+    assert pacing.batch_size() == 10
+    pacing.batch_done(offers=10, seconds=0.1)
+    assert pacing.batch_size() == 20
 
 
 def test_a_noisy_fit_never_makes_offers_free_or_the_fixed_cost_negative() -> None:
