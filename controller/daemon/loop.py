@@ -254,6 +254,12 @@ class Daemon:
 
     def enqueue(self, keys: Iterable[str], source: str, delay: float = 0.0) -> None:
         """Make `keys` due after `delay`; offers outside this daemon's shard are dropped."""
+        if self._scope is not None and source == "watch":
+            # A pass reads the branch, not the working tree: an edited file is news only
+            # once it is committed, and the scope's diff then names its offer. So a file
+            # event only asks to look at the branch (no batch for an uncommitted edit;
+            # a committed policy change makes the diff ask for a full pass).
+            keys = [CHANGED for _ in keys]
         mine = [k for k in keys if k in (ALL, CHANGED) or self._shard.owns(k)]
         if not mine:
             return

@@ -255,3 +255,15 @@ def test_no_periodic_resync_is_asked_for_while_a_full_pass_is_under_way(world: W
     assert world.daemon.resync_every() == float("inf")
     world.drain()
     assert world.daemon.resync_every() == world.daemon.config.resync_every  # a short pass
+
+
+def test_a_file_event_runs_no_batch_until_the_edit_is_committed(world: World) -> None:
+    world.daemon.enqueue([ALL], "start")
+    world.drain()
+    ran = len(world.recorded.batches)
+    world.daemon.enqueue(["offer-03"], "watch")  # saved in the checkout, not committed
+    assert not world.daemon.step()
+    world.edit("offer-03", "Committed now")
+    world.daemon.enqueue(["offer-03", CHANGED], "watch")  # the file and the ref events
+    assert world.daemon.step()
+    assert world.recorded.batches[ran:] == [frozenset({"offer-03"})]
