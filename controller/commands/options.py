@@ -43,6 +43,10 @@ ENV_MARKETPLACE = "OFFERCTL_MARKETPLACE"
 ENV_TIME_SCALE = "OFFERCTL_TIME_SCALE"  # = controller.marketplace.factory.ENV_TIME_SCALE
 ENV_GITHUB_API_URL = "OFFERCTL_GITHUB_API_URL"  # = controller.signoff.operator.ENV_GITHUB_API_URL
 ENV_GITHUB_TOKEN = "OFFERCTL_GITHUB_TOKEN"  # noqa: S105 - = signoff.operator.ENV_GITHUB_TOKEN
+ENV_GITHUB_STATUS_REPO = "OFFERCTL_GITHUB_STATUS_REPO"
+ENV_NOTIFY = "OFFERCTL_NOTIFY"  # = controller.notify.sender.ENV_NOTIFY
+ENV_NOTIFY_RATE = "OFFERCTL_NOTIFY_RATE"  # = controller.notify.sender.ENV_NOTIFY_RATE
+NOTIFY_RATE = "20/minute"  # = controller.notify.sender.DEFAULT_RATE
 DEFAULT_GITHUB_API_URL = "https://api.github.com"  # = signoff.operator.DEFAULT_GITHUB_API_URL
 ENV_AZURE_DEVOPS_URL = "OFFERCTL_AZURE_DEVOPS_URL"  # = signoff.operator.ENV_AZURE_DEVOPS_URL
 ENV_AZURE_DEVOPS_TOKEN = "OFFERCTL_AZURE_DEVOPS_TOKEN"  # noqa: S105 - = signoff.operator's
@@ -162,6 +166,25 @@ def add_marketplace_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_notify_options(parser: argparse.ArgumentParser) -> None:
+    """Where notifications go: the operator's apprise URLs, never the repository's."""
+    parser.add_argument(
+        "--notify",
+        metavar="URL",
+        action="append",
+        default=None,
+        help=f"send notifications to this apprise URL (mailto://, json://, slack://, "
+        f"msteams://, ...); repeatable; also env {ENV_NOTIFY}, URLs separated by spaces",
+    )
+    parser.add_argument(
+        "--notify-rate",
+        metavar="LIMIT",
+        default=None,
+        help=f"per-target rate limit, e.g. 5/minute;100/hour (default: {NOTIFY_RATE}; "
+        f"also env {ENV_NOTIFY_RATE})",
+    )
+
+
 def add_color_options(parser: argparse.ArgumentParser) -> None:
     """`--color WHEN` and `--no-color`, shared by the commands that draw tables."""
     parser.add_argument(
@@ -267,6 +290,7 @@ def _reconcile(parser: argparse.ArgumentParser) -> None:
         "-o", "--output", choices=("text", "json"), default="text", help="summary format"
     )
     add_marketplace_options(parser)
+    add_notify_options(parser)
 
 
 def _run(parser: argparse.ArgumentParser) -> None:
@@ -297,7 +321,8 @@ def _run(parser: argparse.ArgumentParser) -> None:
         "--shard",
         metavar="K/N",
         default=None,
-        help="reconcile only offers with sha256(id) %% N == K",
+        help="reconcile only offers with sha256(id) %% N == K; K may be `ordinal`: the "
+        "host name's trailing -<number> (a StatefulSet pod's index)",
     )
     parser.add_argument(
         "--webhook-secret-env",
@@ -314,6 +339,21 @@ def _run(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     add_marketplace_options(parser)
+    add_notify_options(parser)
+    parser.add_argument(
+        "--github-status-repo",
+        metavar="OWNER/NAME",
+        default=None,
+        help="after each pass, post a commit status (context offerctl/daemon) on the "
+        f"reconciled commit of this GitHub repository; also env {ENV_GITHUB_STATUS_REPO}; "
+        f"API from --github-api-url, token from {ENV_GITHUB_TOKEN}",
+    )
+    parser.add_argument(
+        "--status-url",
+        metavar="URL",
+        default=None,
+        help="https link the commit status points to (e.g. where the timeline page is served)",
+    )
 
 
 def _status(parser: argparse.ArgumentParser) -> None:
@@ -537,6 +577,23 @@ def _history(parser: argparse.ArgumentParser) -> None:
     add_color_options(parser)
 
 
+def _shards(parser: argparse.ArgumentParser) -> None:
+    add_repo_option(parser)
+    add_branch_options(
+        parser,
+        remote_help="configured remote whose shard map to read or change",
+        branch_help="the watched branch (default: the one checked out)",
+    )
+    parser.add_argument(
+        "--set", metavar="N", type=int, default=None, help="ask for N shards (a handover)"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="with --set: record N at once; only when no daemon of the old count runs",
+    )
+
+
 def _import(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("offer", metavar="OFFER-ID", help="the offer id in Partner Center")
     parser.add_argument("--force", action="store_true", help="overwrite an existing offer.yaml")
@@ -678,6 +735,14 @@ def _demo(parser: argparse.ArgumentParser) -> None:
         f"(default: {DEMO_TIMEOUT:g})",
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument(
+        "--screenshot",
+        metavar="PNG",
+        type=Path,
+        help="save headless-Chromium screenshots of the daemon's timeline page (`/` on its "
+        "--listen): PNG once every offer has settled, and PNG's name with -signoff as the "
+        "first offer awaits sign-off (needs Playwright and Chromium: `make setup`)",
+    )
 
 
 # In the order `offerctl --help` lists them; each runs from controller/commands/<verb>.py.
@@ -714,11 +779,22 @@ VERBS: tuple[Verb, ...] = (
         description=(
             "Reconcile whenever something changes: a commit on the watched branch, an edit "
             "under offers/, a push reported by webhook or seen by polling the remote, or an "
-            "offer's next stage coming due. Serves /healthz, /readyz, /metrics and "
-            "POST /hooks/git on --listen."
+            "offer's next stage coming due. Serves the read-only timeline page at /, "
+            "/healthz, /readyz, /metrics and POST /hooks/git on --listen."
         ),
         arguments=_run,
         run="controller.commands.run:run",
+    ),
+    Verb(
+        "shards",
+        help="the shard count the `run --shard K/N` daemons act under; change it",
+        description=(
+            "Show the shard map of the watched branch (refs/offerctl/shards/BRANCH, on "
+            "--remote when given), or ask for N shards with --set N: daemons of the old "
+            "count stop after their pass, and those of N take over once all have stopped."
+        ),
+        arguments=_shards,
+        run="controller.commands.shards:run",
     ),
     Verb(
         "status",

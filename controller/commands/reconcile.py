@@ -22,6 +22,7 @@ from controller.commands.wiring import judge_from_args, known_tip, marketplace_a
 from controller.core.errors import EXIT_FAIL, EXIT_OK, UsageError
 from controller.git.repo import GitRepo
 from controller.marketplace.api import Marketplace
+from controller.notify.wiring import open_notifier
 from controller.reconcile.reconciler import (
     JudgeSignOff,
     PassResult,
@@ -33,6 +34,10 @@ from controller.reconcile.reconciler import (
 )
 from controller.repo.statusread import check_offer_id
 
+# Notifications of the pass get this long to go out before the command exits; what is
+# left stays pending in the ledger and goes out with the next reconcile or daemon start.
+NOTIFY_DRAIN_SECONDS = 30.0
+
 
 def run(args: argparse.Namespace) -> int:
     offers = [check_offer_id(offer) for offer in getattr(args, "offers", None) or []]
@@ -41,11 +46,18 @@ def run(args: argparse.Namespace) -> int:
     watch = watch_from_args(args)
     repo_dir = Path(args.repo)
     with GitRepo(repo_dir) as repo:
+        notifier = open_notifier(args, repo, watch)
         marketplace = marketplace_at(args, repo, known_tip(repo, watch))
         judge = judge_from_args(args, repo, watch)
-        result = reconcile(
-            repo, marketplace, watch, full=args.full, judge=judge, only=offers or None
-        )
+        try:
+            result = reconcile(
+                repo, marketplace, watch, full=args.full, judge=judge, only=offers or None
+            )
+            if notifier is not None:  # after the commit: the status is out whatever happens
+                notifier.observe(result.statuses)
+        finally:
+            if notifier is not None:
+                notifier.close(timeout=NOTIFY_DRAIN_SECONDS)
     _report(result, watch, args.output, offers)
     return EXIT_FAIL if result.errors else EXIT_OK
 

@@ -186,6 +186,7 @@ class Daemon:
         tip: Probe | None = None,
         listen: tuple[str, int] | None = None,
         webhook_secret: bytes | None = None,
+        page: Callable[[str], str] | None = None,
         queue: WorkQueue | None = None,
         metrics: DaemonMetrics | None = None,
         monotonic: Callable[[], float] = time.monotonic,
@@ -244,6 +245,8 @@ class Daemon:
                     metrics_content_type=CONTENT_TYPE,
                     on_push=self.on_push,
                     webhook_secret=webhook_secret,
+                    # The timeline at the tip the last successful pass left ("" before one).
+                    page=(lambda: page(self._head)) if page is not None else None,
                 ),
             )
             if listen is not None
@@ -287,6 +290,10 @@ class Daemon:
         if age > self.pacing.stall_after():
             return False, f"loop stalled: no iteration finished for {age:.0f}s"
         return True, "ok"
+
+    def stall_age(self) -> float | None:
+        """Seconds since the loop last began an iteration; None while it is not running."""
+        return self._monotonic() - self._heartbeat if self._alive else None
 
     def ready(self) -> tuple[bool, str]:
         if not self._ready or self._last_success is None:
@@ -463,10 +470,10 @@ class Daemon:
             self._pass_failed(keys, f"{type(exc).__name__}: {exc}", None)
             return
         finally:
-            seconds = max(0.0, self._monotonic() - started)
-            self.metrics.pass_duration.observe(seconds)
-            self.pacing.batch_done(len(offers) if offers is not None else 0, seconds)
-        self._record(keys, offers is None, outcome)
+            pass_seconds = max(0.0, self._monotonic() - started)
+            self.metrics.pass_duration.observe(pass_seconds)
+            self.pacing.batch_done(len(offers) if offers is not None else 0, pass_seconds)
+        self._record(keys, offers is None, outcome, pass_seconds)
         if self._scope is not None and offers is not None:
             self._batch_done(self._scope, offers, outcome)
 
@@ -493,7 +500,9 @@ class Daemon:
             extra={"keys": ",".join(sorted(keys))},
         )
 
-    def _record(self, keys: set[str], full: bool, outcome: PassOutcome) -> None:
+    def _record(
+        self, keys: set[str], full: bool, outcome: PassOutcome, pass_seconds: float = 0.0
+    ) -> None:
         now = self._monotonic()
         self.metrics.record_phases(
             {o: p for o, p in outcome.phases.items() if self._shard.owns(o)},
@@ -522,7 +531,8 @@ class Daemon:
             " (status committed)" if outcome.committed else "",
             extra={
                 "offers": "all" if full else ",".join(sorted(keys)),
-                "seconds": round(self._monotonic() - now, 3),
+                # wall time of the reconcile call: read, marketplace calls, commit and push
+                "pass_seconds": round(pass_seconds, 3),
             },
         )
 

@@ -313,6 +313,9 @@ class PassResult:
     # offer -> when the pipeline next expects news (its WaitUntil), in marketplace time;
     # in-flight offers missing here have no expected time (e.g. awaiting a review).
     wake_at: Mapping[str, datetime] = field(default_factory=dict)
+    # offer -> the status the pass computed for it (evaluated offers that have one): what
+    # notifications and transition logs read, never the committed status.yaml.
+    statuses: Mapping[str, OfferStatus] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -931,6 +934,7 @@ class Reconciler:
                 errors={o.offer: o.error for o in outcomes.values() if o.error},
                 attempts=attempts,
                 wake_at=_wake_times(outcomes.values()),
+                statuses={o.offer: o.after for o in outcomes.values() if o.after is not None},
             )
 
     def _updates(

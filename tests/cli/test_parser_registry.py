@@ -85,6 +85,7 @@ def test_every_verb_is_listed_and_runs_a_function_its_module_has() -> None:
         "validate",
         "reconcile",
         "run",
+        "shards",
         "status",
         "wait",
         "plan",
