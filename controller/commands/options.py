@@ -308,7 +308,8 @@ def _run(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         type=seconds_arg,
         default=300.0,
-        help="seconds between full passes over every offer (default: 300)",
+        help="shortest time between full passes over every offer; longer when passes are "
+        "long (default: 300)",
     )
     parser.add_argument(
         "--listen",

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from controller.commands.wiring import judge_from_args, known_tip, marketplace_at, watch_from_args
-from controller.core.errors import OfferctlError, TransientError, UsageError
+from controller.core.errors import OfferctlError, TransientError, UsageError, UserError
 from controller.daemon import logging as daemon_logging
 from controller.daemon.http import parse_listen
 from controller.daemon.lock import DaemonLock, default_lock_path
@@ -31,8 +31,8 @@ from controller.daemon.timeline import TimelinePage
 from controller.daemon.transitions import log_transitions
 from controller.daemon.triggers import Probe, ls_remote_probe
 from controller.daemon.webhook import secret_from_env
-from controller.daemon.workqueue import WorkQueue
-from controller.git.repo import GitRepo, PassLockBusy
+from controller.daemon.workqueue import ALL, WorkQueue
+from controller.git.repo import OFFERS_DIR, POLICY_PATHS, GitRepo, PassLockBusy
 from controller.http import RetryPolicy
 from controller.marketplace.factory import resolve_time_scale
 from controller.notify.stall import StallWatch
@@ -46,7 +46,6 @@ from controller.reconcile.reconciler import (
     Watch,
     build_reconciler,
 )
-from controller.repo import status
 from controller.signoff.operator import github_endpoint
 
 if TYPE_CHECKING:
@@ -118,19 +117,21 @@ def run(args: argparse.Namespace) -> int:
                 include=shard.owns if shard.count > 1 else None,
                 part=_part(shard.index, shard.count),
             )
+            adapter = ReconcilerPass(
+                reconciler,
+                repo,
+                in_flight_poll=_in_flight_poll(args),
+                time_scale=_time_scale(args),
+                fence=fence,
+                fence_retry=max(1.0, args.interval),
+                notifier=notifier,
+                publisher=publisher,
+                status_context=context_for(shard.index, shard.count),
+                status_url=args.status_url or "",
+            )
             daemon = Daemon(
-                ReconcilerPass(
-                    reconciler,
-                    repo,
-                    in_flight_poll=_in_flight_poll(args),
-                    time_scale=_time_scale(args),
-                    fence=fence,
-                    fence_retry=max(1.0, args.interval),
-                    notifier=notifier,
-                    publisher=publisher,
-                    status_context=context_for(shard.index, shard.count),
-                    status_url=args.status_url or "",
-                ),
+                adapter,
+                scope=adapter,
                 config=DaemonConfig(interval=args.interval, resync_every=args.resync),
                 shard=shard,
                 branch=branch,
@@ -182,11 +183,19 @@ def _part(index: int, count: int) -> str:
 
 @dataclass
 class ReconcilerPass:
-    """Adapts `Reconciler.run_pass` to the daemon's `Reconcile` interface.
+    """Adapts `Reconciler.run_pass` to the daemon's `Reconcile` and `Scope` interfaces.
 
-    None (every offer) runs a full pass; a set of offers runs the reconciler's
-    incremental pass, which covers what changed since the last reconciled
-    commit plus every offer in flight (a superset of the set asked for).
+    None (every offer) runs one whole full pass. A set of offers is a batch:
+    `run_pass(only=...)` evaluates just those (the ones still at the tip) and
+    commits their status. As the daemon's `Scope` it tracks `head`, the commit
+    every change up to which is accounted for (evaluated, or handed to the daemon
+    to queue): `changed()` diffs it against the tip, and each batch diffs it
+    against the commit the batch read, so a commit someone made between batches
+    is never skipped (its offers come back in `changed`). `record` then writes
+    `head` as the reconciled commit with every offer in flight or still queued.
+
+    Phases for the metrics come from the statuses the pass returned; no
+    status.yaml is read back for them.
     """
 
     reconciler: Reconciler
@@ -202,16 +211,24 @@ class ReconcilerPass:
     status_context: str = CONTEXT
     status_url: str = ""
     book: PhaseBook = field(default_factory=PhaseBook)
+    head: str | None = None  # every change up to this commit is accounted for
+    in_flight: set[str] = field(default_factory=set)  # per the latest evaluation of each
 
     def __call__(self, offers: frozenset[str] | None) -> PassReport:
         if self.fence is not None:
             step = self.fence.check()
             if not step.act:
                 raise TransientError(f"not reconciling: {step.reason}", self.fence_retry)
+        if offers is not None:
+            return self._batch(offers)
         try:
-            result = self.reconciler.run_pass(full=offers is None)
+            result = self.reconciler.run_pass(full=True)
         except PassLockBusy as exc:  # a one-shot `offerctl reconcile` holds the branch
             raise TransientError(str(exc), retry_after=1.0) from None
+        return self._report(result, frozenset())
+
+    def _report(self, result: PassResult, changed: frozenset[str]) -> PassReport:
+        """After the pass's commit: log, notify and post its outcome; what the loop hears."""
         log_transitions(result)
         if self.notifier is not None:  # after the commit; queues, never sends or raises here
             self.notifier.observe(result.statuses)
@@ -226,16 +243,92 @@ class ReconcilerPass:
                     target_url=self.status_url,
                 ),
             )
-        head = result.commit or result.base
         return PassReport(
             ok=True,
             committed=result.commit is not None,
             next_due=self._next_due(result),
             failed_offers=dict(result.errors),
-            phases=self._phases(result, head),
+            # The statuses the pass holds: no status.yaml is read back for the gauge.
+            phases={offer: st.phase.value for offer, st in result.statuses.items()},
             push_retries=max(0, result.attempts - 1),
-            head=head,
+            head=result.commit or result.base,
+            changed=changed,
         )
+
+    # --- the daemon's Scope ------------------------------------------------------------
+
+    def offers(self) -> frozenset[str]:
+        """Every offer at the tip; from here on the scope accounts for changes."""
+        tip = self._tip()
+        self.head = tip
+        if not tip:
+            return frozenset()
+        return self._ids(tip)
+
+    def changed(self) -> frozenset[str] | None:
+        tip = self._tip()
+        changed = self._changed_between(self.head, tip)
+        self.head = tip or self.head
+        return changed
+
+    def record(self, pending: frozenset[str]) -> None:
+        if self.head:
+            self.reconciler.record_batched_pass(self.head, self.in_flight | pending)
+
+    # --- one batch -----------------------------------------------------------------------
+
+    def _batch(self, offers: frozenset[str]) -> PassReport:
+        try:
+            try:
+                result = self.reconciler.run_pass(only=offers)
+            except UserError:  # an offer left the branch: evaluate the ones still on it
+                tip = self._tip()
+                present = offers & self._ids(tip, offers) if tip else frozenset()
+                if not present:  # nothing to evaluate, nothing to write
+                    self.in_flight -= offers
+                    return PassReport(ok=True, head=tip)
+                result = self.reconciler.run_pass(only=present)
+        except PassLockBusy as exc:  # a one-shot `offerctl reconcile` holds the branch
+            raise TransientError(str(exc), retry_after=1.0) from None
+        except UserError as exc:  # yet another offer vanished meanwhile: retry soon
+            raise TransientError(str(exc), retry_after=0.1) from None
+        changed = self._changed_between(self.head, result.base)
+        others = frozenset({ALL}) if changed is None else changed - set(result.evaluated)
+        self.head = result.commit or result.base
+        for offer in offers:
+            if offer in result.in_flight:
+                self.in_flight.add(offer)
+            else:
+                self.in_flight.discard(offer)
+        return self._report(result, others)
+
+    def _tip(self) -> str:
+        watch = self.reconciler.watch
+        if watch.remote:
+            return self.repo.fetch(watch.remote, watch.branch or "")
+        branch = watch.branch or self.repo.head_branch() or ""
+        return (self.repo.resolve(f"refs/heads/{branch}") if branch else None) or ""
+
+    def _ids(self, commit: str, offers: frozenset[str] | None = None) -> frozenset[str]:
+        ids = self.repo.snapshot(commit, offers).offer_ids()
+        include = self.reconciler.include
+        return frozenset(o for o in ids if include is None or include(o))
+
+    def _changed_between(self, old: str | None, new: str) -> frozenset[str] | None:
+        """Offers whose folders differ between two commits; None: every offer may have
+        changed (no known start, a rewritten history, or a policy file changed)."""
+        if not new or old == new:
+            return frozenset()
+        if not old or not self.repo.is_ancestor(old, new):
+            return None
+        offers: set[str] = set()
+        for path in self.repo.changed_paths(old, new):
+            if path in POLICY_PATHS:
+                return None
+            parts = path.split("/")
+            if len(parts) >= 3 and parts[0] == OFFERS_DIR:
+                offers.add(parts[1])
+        return frozenset(offers)
 
     def _next_due(self, result: PassResult) -> dict[str, datetime]:
         """A timer per offer in flight, due when the pipeline next expects news of it.
@@ -257,25 +350,6 @@ class ReconcilerPass:
             delay = (wake - now).total_seconds() / self.time_scale
             due[offer] = now + timedelta(seconds=max(MIN_IN_FLIGHT_POLL, delay))
         return due
-
-    def _phases(self, result: PassResult, head: str) -> dict[str, str]:
-        """Every offer's phase after a full pass; the offers that changed phase otherwise."""
-        if not result.full:
-            return {t.offer: t.after.value for t in result.transitions}
-        snapshot = self.repo.snapshot(head)
-        phases: dict[str, str] = {}
-        for offer in snapshot.offer_ids():
-            path = f"offers/{offer}/status.yaml"
-            if snapshot.entry(path) is None:
-                continue
-            try:
-                parsed = status.parse(snapshot.read(path), name=path)
-            except OfferctlError as exc:  # an unreadable status only leaves a gap in a gauge
-                log.debug("no phase for %s: %s", offer, exc)
-                continue
-            if parsed is not None:
-                phases[offer] = parsed.phase.value
-        return phases
 
 
 def _release(fence: ShardFence) -> None:

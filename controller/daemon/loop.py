@@ -13,6 +13,16 @@ decides what happens next:
 - a pass that failed as a whole (`ok` False, or a raised error) requeues its
   whole batch with backoff; a `FatalError` stops the daemon (exit 1).
 
+With a `Scope` (the real daemon has one), work is cut into bounded batches
+(docs/DESIGN.md §9): a full pass becomes every offer queued
+as routine keys; a branch move becomes the offers it changed, queued as
+urgent keys; each loop iteration hands one batch (`WorkQueue.pop_batch`:
+changes first, then due polls, at most `Pacing.batch_size()` offers) to the
+reconcile pass, which evaluates just those offers and commits their status.
+Once every offer of a full pass was handled, `Scope.record` records the
+reconciled commit, as a whole pass does at its end. Without a scope (a plain
+function, in tests) a full pass is one call with None, as before.
+
 The loop sleeps until the next timer or trigger. SIGTERM/SIGINT let the pass
 in progress finish (its commit and push included), then the daemon exits 0;
 a second signal falls through to the default action.
@@ -21,6 +31,7 @@ a second signal falls through to the default action.
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import threading
 import time
@@ -34,6 +45,7 @@ from typing import Protocol
 from controller.core.errors import EXIT_OK, FatalError, OfferctlError, TransientError
 from controller.daemon.http import HttpApp, HttpServer
 from controller.daemon.metrics import CONTENT_TYPE, DaemonMetrics
+from controller.daemon.pacing import Bounds, Pacing
 from controller.daemon.shard import ALL_SHARDS, Shard
 from controller.daemon.triggers import OffersWatcher, Probe, RemotePoller
 from controller.daemon.webhook import PushEvent
@@ -82,8 +94,32 @@ class PassOutcome(Protocol):
         "" if unknown. A later `CHANGED` trigger finding the same tip runs no pass."""
         ...
 
+    @property
+    def changed(self) -> frozenset[str]:
+        """Offers someone else changed on the branch while the pass ran, that it did not
+        evaluate: they are queued as urgent. `ALL` among them asks for a full pass."""
+        ...
+
 
 Reconcile = Callable[[frozenset[str] | None], PassOutcome]
+
+
+class Scope(Protocol):
+    """What lets the loop cut work into batches: which offers there are, what changed."""
+
+    def offers(self) -> frozenset[str]:
+        """Every offer at the branch tip: what a full pass must evaluate."""
+        ...
+
+    def changed(self) -> frozenset[str] | None:
+        """Offers changed on the branch since the scope last looked; None: every offer
+        (the policy changed, or the history was rewritten)."""
+        ...
+
+    def record(self, pending: frozenset[str]) -> None:
+        """Every offer of a full pass was handled: record the commit the scope has
+        accounted for as reconciled, with `pending` (offers still queued) to be looked at."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +133,7 @@ class PassReport:
     phases: Mapping[str, str] = field(default_factory=dict)
     push_retries: int = 0
     head: str = ""
+    changed: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,11 +141,29 @@ class DaemonConfig:
     """Timings of the loop; every one is in seconds."""
 
     interval: float = 30.0  # remote poll period
-    resync_every: float = 300.0  # full pass regardless of triggers (missed events converge)
+    # Full pass regardless of triggers (missed events converge); the shortest period:
+    # longer when full passes are long (controller/daemon/pacing.py).
+    resync_every: float = 300.0
     debounce: float = 0.2  # a burst of file events within this window makes one pass
     heartbeat: float = 5.0  # longest sleep, so /healthz sees a live loop
-    stall_after: float = 300.0  # /healthz turns 503 when one iteration runs longer than this
+    # /healthz turns 503 when one iteration runs longer than this; the lowest threshold:
+    # higher when batches are slow (pacing.py).
+    stall_after: float = 300.0
     min_timer_delay: float = 0.05  # floor for per-offer timers already overdue: no hot loop
+    batch_seconds: float = 0.5  # target duration of one batch (with a `Scope`)
+    max_batch: int = 200  # most offers in one batch
+
+    def bounds(self) -> Bounds:
+        return Bounds(
+            batch_seconds=self.batch_seconds,
+            max_batch=self.max_batch,
+            resync_floor=self.resync_every,
+            stall_floor=self.stall_after,
+        )
+
+
+# Trigger sources that mean a person changed something: their keys go ahead of routine work.
+URGENT_SOURCES = frozenset({"watch", "webhook", "poll"})
 
 
 def utc_now() -> datetime:
@@ -136,8 +191,10 @@ class Daemon:
         metrics: DaemonMetrics | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         wall: Callable[[], datetime] = utc_now,
+        scope: Scope | None = None,
     ) -> None:
         self.config = config if config is not None else DaemonConfig()
+        self.pacing = Pacing(self.config.bounds())
         # `is not None`, not `or`: an empty queue is falsy (it has a length).
         self.queue = queue if queue is not None else WorkQueue()
         self.metrics = (
@@ -159,6 +216,12 @@ class Daemon:
         self._fatal: FatalError | None = None
         self._tip = tip if tip is not None else probe
         self._head = ""  # the branch tip after the last successful pass
+        self._scope = scope
+        # The full pass under way (with a scope): offers not yet handled, when it began,
+        # and the phases its batches reported; None when no full pass is under way.
+        self._full_left: set[str] | None = None
+        self._full_started = 0.0
+        self._full_phases: dict[str, str] = {}
         self._watcher = (
             OffersWatcher(watch_repo, self.enqueue, self.config.debounce, git_dir=git_dir)
             if watch_repo is not None
@@ -167,7 +230,7 @@ class Daemon:
         self._poller = RemotePoller(
             self.enqueue,
             interval=self.config.interval,
-            resync_every=self.config.resync_every,
+            resync_every=self.resync_every,
             probe=probe,
             stop=self.stop_event,
             monotonic=monotonic,
@@ -194,10 +257,18 @@ class Daemon:
 
     def enqueue(self, keys: Iterable[str], source: str, delay: float = 0.0) -> None:
         """Make `keys` due after `delay`; offers outside this daemon's shard are dropped."""
+        if self._scope is not None and source == "watch":
+            # A pass reads the branch, not the working tree: an edited file is news only
+            # once it is committed, and the scope's diff then names its offer. So a file
+            # event only asks to look at the branch (no batch for an uncommitted edit;
+            # a committed policy change makes the diff ask for a full pass).
+            keys = [CHANGED for _ in keys]
         mine = [k for k in keys if k in (ALL, CHANGED) or self._shard.owns(k)]
         if not mine:
             return
-        self.queue.add_all(mine, self._monotonic(), delay)
+        # A person's change (an edit, a push) goes ahead of routine polls and resyncs.
+        urgent = source in URGENT_SOURCES
+        self.queue.add_all(mine, self._monotonic(), delay, urgent=urgent)
         self.metrics.triggers.labels(source=source).inc()
         self._wake.set()
 
@@ -216,7 +287,7 @@ class Daemon:
         if not self._alive:
             return False, "loop not running"
         age = self._monotonic() - self._heartbeat
-        if age > self.config.stall_after:
+        if age > self.pacing.stall_after():
             return False, f"loop stalled: no iteration finished for {age:.0f}s"
         return True, "ok"
 
@@ -228,6 +299,13 @@ class Daemon:
         if not self._ready or self._last_success is None:
             return False, "no successful pass yet"
         return True, f"ok: last successful pass {self._monotonic() - self._last_success:.1f}s ago"
+
+    def resync_every(self) -> float:
+        """Seconds between periodic full passes; none while a full pass is still under way
+        (a resync would only queue again the offers it already handled)."""
+        if self._full_left is not None:
+            return math.inf
+        return self.pacing.resync_every()
 
     @property
     def http_address(self) -> tuple[str, int] | None:
@@ -263,7 +341,9 @@ class Daemon:
         self._wake.set()
 
     def step(self) -> bool:
-        """Run one pass over every due key, if any; True if a pass ran."""
+        """Run one pass (with a scope: one batch) over due keys, if any; True if one ran."""
+        if self._scope is not None:
+            return self._step_batch(self._scope)
         keys = self.queue.pop_due(self._monotonic())
         if not keys:
             return False
@@ -273,6 +353,85 @@ class Daemon:
             return False  # our own status commit moved the branch: nothing new to read
         self._run_pass(keys)
         return True
+
+    def _step_batch(self, scope: Scope) -> bool:
+        now = self._monotonic()
+        if self.queue.take(ALL, now):
+            self._start_full(scope)
+        if self.queue.take(CHANGED, now) and not self._tip_is_known():
+            self._take_changes(scope)
+        if self._fatal is not None:
+            return False
+        batch = self.queue.pop_batch(now, self.pacing.batch_size())
+        if not batch:
+            self._finish_full(scope)  # a full pass of no offers at all
+            return False
+        self._run_pass(set(batch))
+        self._finish_full(scope)
+        return True
+
+    def _start_full(self, scope: Scope) -> None:
+        """Queue every offer at the tip as routine work; the pass ends when all are handled."""
+        try:
+            offers = {o for o in scope.offers() if self._shard.owns(o)}
+        except Exception as exc:  # reported and retried like a failed pass
+            self._scope_failed(ALL, exc)
+            return
+        if self._full_left is None:
+            self._full_started = self._monotonic()
+            self._full_phases = {}
+        self._full_left = (self._full_left or set()) | offers
+        self.queue.add_all(offers, self._monotonic())
+        log.info("full pass: %d offers queued", len(offers))
+
+    def _take_changes(self, scope: Scope) -> None:
+        try:
+            changed = scope.changed()
+        except Exception as exc:  # reported and retried like a failed pass
+            self._scope_failed(CHANGED, exc)
+            return
+        self._queue_changes(scope, changed)
+
+    def _queue_changes(self, scope: Scope, changed: frozenset[str] | None) -> None:
+        if changed is None or ALL in changed:
+            self._start_full(scope)  # the policy changed or history was rewritten
+            return
+        mine = [o for o in changed if self._shard.owns(o)]
+        if mine:
+            self.queue.add_all(mine, self._monotonic(), urgent=True)
+
+    def _scope_failed(self, key: str, exc: Exception) -> None:
+        if isinstance(exc, FatalError):
+            self._fatal = exc
+            log.error("stopping: %s", exc)
+            return
+        retry_after = exc.retry_after if isinstance(exc, TransientError) else None
+        delay = self.queue.failed(key, self._monotonic(), retry_after)
+        log.warning("cannot read the branch, retrying in %.1fs: %s", delay, exc)
+
+    def _finish_full(self, scope: Scope) -> None:
+        """Record the reconciled commit once every offer of the full pass was handled."""
+        if self._full_left is None or self._full_left:
+            return
+        try:
+            scope.record(frozenset(k for k in self.queue.pending() if k not in (ALL, CHANGED)))
+        except Exception as exc:  # the record only saves work; retry later
+            if isinstance(exc, FatalError):
+                self._fatal = exc
+                return
+            log.warning("cannot record the reconciled commit: %s", exc)
+            return
+        seconds = self._monotonic() - self._full_started
+        self._ready = True  # also when there was no offer to run a batch for
+        self._last_success = self._monotonic()
+        self.metrics.last_success.set(self._wall().timestamp())
+        self.pacing.full_pass_done(seconds)
+        self.metrics.record_phases(self._full_phases, complete=True)
+        self._full_left, self._full_phases = None, {}
+        log.info(
+            "full pass done",
+            extra={"seconds": round(seconds, 3), "resync": round(self.pacing.resync_every())},
+        )
 
     def _tip_is_known(self) -> bool:
         if not self._head or self._tip is None:
@@ -313,7 +472,22 @@ class Daemon:
         finally:
             pass_seconds = max(0.0, self._monotonic() - started)
             self.metrics.pass_duration.observe(pass_seconds)
+            self.pacing.batch_done(len(offers) if offers is not None else 0, pass_seconds)
         self._record(keys, offers is None, outcome, pass_seconds)
+        if self._scope is not None and offers is not None:
+            self._batch_done(self._scope, offers, outcome)
+
+    def _batch_done(self, scope: Scope, offers: frozenset[str], outcome: PassOutcome) -> None:
+        """A batch returned: its offers count as handled for the full pass under way
+        (failed ones too: they are queued again, and `record` names them as pending)."""
+        if self._full_left is not None:
+            self._full_phases.update(
+                {o: p for o, p in outcome.phases.items() if self._shard.owns(o)}
+            )
+            if outcome.ok:
+                self._full_left -= offers
+        if outcome.changed:
+            self._queue_changes(scope, outcome.changed)
 
     def _pass_failed(self, keys: set[str], reason: str, retry_after: float | None) -> None:
         self.metrics.passes.labels(outcome="error").inc()

@@ -12,7 +12,8 @@
 - `RemotePoller`: every `interval` seconds asks the remote for the branch tip
   (`git ls-remote`, which reads nothing locally and takes no lock) and asks
   for a pass (`CHANGED`) when it moved; and every `resync_every` seconds asks for a
-  full pass regardless, so missed events or webhooks still converge.
+  full pass regardless, so missed events or webhooks still converge (a callable
+  `resync_every` is asked each time: the daemon's period follows its pass duration).
 
 Both only call `enqueue(keys, source, delay)`; the daemon owns the queue.
 """
@@ -166,14 +167,15 @@ class RemotePoller:
         enqueue: Enqueue,
         *,
         interval: float,
-        resync_every: float,
+        resync_every: float | Callable[[], float],
         probe: Probe | None,
         stop: threading.Event,
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self._enqueue = enqueue
-        self._interval = interval if probe is not None else min(interval, resync_every)
-        self._resync_every = resync_every
+        self._resync_every = resync_every if callable(resync_every) else lambda: resync_every
+        first = self._resync_every()
+        self._interval = interval if probe is not None else min(interval, first)
         self._probe = probe
         self._stop = stop
         self._monotonic = monotonic
@@ -212,7 +214,7 @@ class RemotePoller:
         while not self._stop.wait(self._interval):
             if self.poll_once():
                 last_resync = self._monotonic()
-            elif self._monotonic() - last_resync >= self._resync_every:
+            elif self._monotonic() - last_resync >= self._resync_every():
                 self._enqueue((ALL,), "resync", 0.0)
                 last_resync = self._monotonic()
 

@@ -7,6 +7,12 @@ burst of triggers for one offer coalesces into one entry. A failed key
 comes back after a capped exponential backoff with jitter, on its own
 timer, so one offer's errors never delay another's work.
 
+A key added as `urgent` (a change someone made: an edit, a push) is handed out
+before every routine key (a poll of an offer in flight, a retry, a resync), and
+`pop_batch` hands out at most a bounded number of keys at a time, so a change
+never waits behind more than one bounded batch of routine work (`choose_batch`
+is the pure rule).
+
 Time is a plain float on a monotonic scale passed in by the caller (`now`);
 nothing here reads a clock or sleeps, so tests drive it with a fake clock.
 The queue is safe to share between the trigger threads and the loop.
@@ -17,7 +23,7 @@ from __future__ import annotations
 import heapq
 import random
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from dataclasses import dataclass
 
 ALL = "*"  # a full pass over every offer; never a valid offer id
@@ -56,17 +62,23 @@ class WorkQueue:
         self._due: dict[str, float] = {}
         self._heap: list[tuple[float, str]] = []  # may hold stale entries; _due is the truth
         self._attempts: dict[str, int] = {}
+        self._urgent: set[str] = set()  # queued keys a change asked for: handed out first
         self._lock = threading.Lock()
 
-    def add(self, key: str, now: float, delay: float = 0.0) -> None:
+    def add(self, key: str, now: float, delay: float = 0.0, *, urgent: bool = False) -> None:
         """Make `key` due at `now + delay`, or keep its current time if that is earlier."""
-        self.add_all((key,), now, delay)
+        self.add_all((key,), now, delay, urgent=urgent)
 
-    def add_all(self, keys: Iterable[str], now: float, delay: float = 0.0) -> None:
+    def add_all(
+        self, keys: Iterable[str], now: float, delay: float = 0.0, *, urgent: bool = False
+    ) -> None:
+        """`urgent` marks the keys as a change's (kept until they are handed out)."""
         at = now + max(0.0, delay)
         with self._lock:
             for key in keys:
                 self._set_earliest(key, at)
+                if urgent:
+                    self._urgent.add(key)
 
     def schedule(self, key: str, at: float) -> None:
         """Make `key` due at the absolute time `at` (coalescing like `add`)."""
@@ -81,8 +93,39 @@ class WorkQueue:
                 at, key = heapq.heappop(self._heap)
                 if self._due.get(key) == at:
                     del self._due[key]
+                    self._urgent.discard(key)
                     batch.add(key)
         return batch
+
+    def take(self, key: str, now: float) -> bool:
+        """Remove `key` if it is due at or before `now`; True if it was."""
+        with self._lock:
+            at = self._due.get(key)
+            if at is None or at > now:
+                return False
+            del self._due[key]  # its heap entry goes stale and is skipped later
+            self._urgent.discard(key)
+            return True
+
+    def pop_batch(self, now: float, limit: int) -> list[str]:
+        """Remove and return the next batch of due keys (`choose_batch`); the rest stay due."""
+        with self._lock:
+            due = [(at, key) for key, at in self._due.items() if at <= now]
+            batch = choose_batch(due, self._urgent, limit)
+            for key in batch:
+                del self._due[key]
+                self._urgent.discard(key)
+        return batch
+
+    def has_urgent(self, now: float) -> bool:
+        """Whether a change's key is due: routine work should yield to it."""
+        with self._lock:
+            return any(self._due.get(key, now + 1.0) <= now for key in self._urgent)
+
+    def pending(self) -> frozenset[str]:
+        """Every queued key, due or not."""
+        with self._lock:
+            return frozenset(self._due)
 
     def next_due(self) -> float | None:
         """The earliest due time, or None when nothing is queued: how long the loop may sleep."""
@@ -106,6 +149,7 @@ class WorkQueue:
             # A failure overrides an earlier timer: retrying sooner than backoff
             # would defeat it. A later trigger (a new edit) may still pull it forward.
             self._due.pop(key, None)
+            self._urgent.discard(key)  # a retry is routine work
             self._set_earliest(key, now + delay)
         return delay
 
@@ -128,6 +172,7 @@ class WorkQueue:
         with self._lock:
             self._due.pop(key, None)
             self._attempts.pop(key, None)
+            self._urgent.discard(key)
 
     def __len__(self) -> int:
         with self._lock:
@@ -139,3 +184,16 @@ class WorkQueue:
             return
         self._due[key] = at
         heapq.heappush(self._heap, (at, key))
+
+
+def choose_batch(due: Iterable[tuple[float, str]], urgent: Set[str], limit: int) -> list[str]:
+    """The next batch from the due `(time, key)` pairs: at most `limit` keys (at least one).
+
+    When any urgent key is due, the batch holds urgent keys only (earliest first), so
+    a change's status is committed without waiting for routine work; otherwise the
+    routine keys that have waited longest. Ties go by key, so the choice is repeatable.
+    """
+    ordered = sorted(due)
+    pressing = [key for _, key in ordered if key in urgent]
+    chosen = pressing or [key for _, key in ordered]
+    return chosen[: max(1, limit)]

@@ -190,6 +190,23 @@ class Reconciler:
             outcomes = self._evaluate(base, which, store, overrides={}, only=offers)
             return land.land(self._landing(branch, store, only=offers), base, which, outcomes)
 
+    def record_batched_pass(self, commit: str, in_flight: Iterable[str]) -> None:
+        """Record `commit` as reconciled, with `in_flight` offers for the next pass to poll.
+
+        The `record` step of `run_pass`, for a caller that covered every offer in
+        `only=` batches (the daemon): it must have evaluated every offer at `commit`
+        or at a commit whose only changes since are its own batches' status commits,
+        and name in `in_flight` every offer that still needs looking at.
+        """
+        branch = self._branch()
+        key = watch_key(branch, self.watch.remote)
+        if self.part:
+            key = f"{key}@{self.part}"
+        with self.repo.pass_lock(key):
+            recorded_ref = GitRepo.reconciled_ref(branch, self.watch.remote, self.part)
+            self.repo.record_reconciled(recorded_ref, commit)
+            record.save_state(self.repo, key, commit, in_flight)
+
     def plan(self, base: str | None = None) -> tuple[str, tuple[PlannedOffer, ...]]:
         """Evaluate every offer as a full pass would, running no action and writing nothing.
 
