@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from controller.commands.wiring import judge_from_args, known_tip, marketplace_at, watch_from_args
-from controller.core.errors import OfferctlError, TransientError, UsageError
+from controller.core.errors import TransientError, UsageError
 from controller.daemon import logging as daemon_logging
 from controller.daemon.http import parse_listen
 from controller.daemon.lock import DaemonLock, default_lock_path
@@ -36,7 +36,7 @@ from controller.reconcile.reconciler import (
     Watch,
     default_validate,
 )
-from controller.repo import status
+from controller.repo import readback
 
 log = logging.getLogger("controller.run")
 
@@ -167,16 +167,11 @@ class ReconcilerPass:
         snapshot = self.repo.snapshot(head)
         phases: dict[str, str] = {}
         for offer in snapshot.offer_ids():
-            path = f"offers/{offer}/status.yaml"
-            if snapshot.entry(path) is None:
-                continue
-            try:
-                parsed = status.parse(snapshot.read(path), name=path)
-            except OfferctlError as exc:  # an unreadable status only leaves a gap in a gauge
-                log.debug("no phase for %s: %s", offer, exc)
-                continue
-            if parsed is not None:
-                phases[offer] = parsed.phase.value
+            read = readback.status_in(snapshot, offer)
+            if read.problem:  # an unreadable status only leaves a gap in a gauge
+                log.debug("no phase for %s: %s", offer, read.problem)
+            if read.status is not None:
+                phases[offer] = read.status.phase.value
         return phases
 
 

@@ -54,7 +54,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -85,7 +85,6 @@ from controller.failpoint import (
     failpoint,
 )
 from controller.files.fsio import atomic_write
-from controller.files.yamlio import YamlError, load_mapping
 from controller.git.repo import (
     OFFERS_DIR,
     POLICY_PATHS,
@@ -106,10 +105,10 @@ from controller.marketplace.api import (
     Submission,
 )
 from controller.reconcile.records import FileRecords, RecordStore, watch_key
-from controller.repo import status
-from controller.repo.policy import POLICY_FILE, Policy, Provider, parse_policy
-from controller.signoff import evaluate_signoff
+from controller.repo import layout, readback, status
+from controller.repo.policy import Policy, Provider
 from controller.signoff import rules as signoff_rules
+from controller.signoff.evaluate import evaluate_signoff
 from controller.signoff.operator import AzureDevOpsEndpoint, GitHubEndpoint
 from controller.validation import engine
 from controller.validation.files import FileSource
@@ -121,8 +120,8 @@ MAX_ATTEMPT_PROBES = 16  # later attempts of one generation looked up past the e
 PUSH_ATTEMPTS = 5  # tries to land the status commit when the branch keeps moving
 BACKOFF_SECONDS = 0.5  # first wait before rebuilding; doubles per attempt
 STATE_VERSION = 1
-STATUS_FILE = "status.yaml"
-MANIFEST_FILE = "offer.yaml"
+STATUS_FILE = layout.STATUS_FILE
+MANIFEST_FILE = layout.MANIFEST_FILE
 SIGNOFF_FILE = "signoff.yaml"
 
 # Phases in which the marketplace moves on its own: such offers are polled every pass.
@@ -1056,23 +1055,10 @@ def _belongs(submission: Submission, offer: str) -> bool:
 
 
 def _last_status(snapshot: TreeSnapshot, folder: str) -> OfferStatus | None:
-    path = f"{folder}/{STATUS_FILE}"
-    if snapshot.entry(path) is None:
-        return None
-    try:
-        return status.parse(snapshot.read(path), name=path)
-    except UserError:  # unreadable or oversized: start afresh, the controller rewrites it
-        return None
+    """Unreadable or oversized: None, start afresh (the controller rewrites it)."""
+    return readback.status_in(snapshot, folder.rpartition("/")[2]).status
 
 
 def _load_policy(snapshot: TreeSnapshot) -> Policy:
     """publishing.yaml at the commit; a broken file voids sign-offs rather than loosening them."""
-    if snapshot.entry(POLICY_FILE) is None:
-        return parse_policy(None)[0]
-    try:
-        loaded = load_mapping(snapshot.read(POLICY_FILE), name=POLICY_FILE)
-    except (YamlError, UserError) as exc:
-        policy = parse_policy(None)[0]
-        signoff = replace(policy.signoff, problems=(f"{POLICY_FILE}: {exc}",))
-        return replace(policy, signoff=signoff)
-    return parse_policy(loaded.document)[0]
+    return readback.policy_in(snapshot)
