@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 import re
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from controller.core.errors import EXIT_OK, UsageError, UserError
@@ -88,7 +88,7 @@ def _signoff(job: _Job) -> int:
     base = githistory.resolve_commit(job.repo, job.base_rev)
     if base is None:
         raise UserError(f"{job.repo}: no commit {job.base_rev!r} (is this an offers repository?)")
-    job = _Job(job.repo, job.offer, job.base_rev, base, job.remote, job.note)
+    job = replace(job, base=base)  # keeps --sign/--no-sign (it used to be dropped here)
     offer_file = layout.manifest_path(job.offer)
     if githistory.tree_entry(job.repo, base, offer_file) is None:
         raise UserError(f"no {offer_file} at {job.base_rev} ({base[:12]})")
