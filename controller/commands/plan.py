@@ -52,6 +52,7 @@ from controller.reconcile.reconciler import (
     default_validate,
 )
 from controller.reconcile.records import DisplayRecords
+from controller.repo import status
 from controller.repo.statusread import (
     MAX_STATUS_BYTES,
     check_offer_id,
@@ -222,7 +223,11 @@ def _plan(repo: GitRepo, commit: str, planned: PlannedOffer) -> OfferPlan:
             committed = repo.read_blob(entry.oid, MAX_STATUS_BYTES)
         except BlobTooLarge:
             committed = b""  # anyone's edit, and not ours: the pass would rewrite it
-    return plan_offer(planned, committed)
+    return plan_offer(planned, committed, _render)
+
+
+def _render(value: OfferStatus) -> bytes:
+    return status.render(value).encode("utf-8")
 
 
 def _watch(args: argparse.Namespace) -> Watch:

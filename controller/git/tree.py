@@ -20,9 +20,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from controller.core.escaping import printable
+from controller.files.source import (
+    MAX_PACKAGE_BYTES,
+    SYMLINK_RULE,
+    FileReadError,
+    Kind,
+    is_safe_relative,
+)
 from controller.repo.layout import OFFERS_DIR
-from controller.validation.files import FileReadError, Kind, is_safe_relative
-from controller.validation.limits import MAX_PACKAGE_BYTES, SYMLINK_RULE
 
 log = logging.getLogger(__name__)
 

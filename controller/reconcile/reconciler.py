@@ -60,7 +60,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from controller import __version__
-from controller.core import pipeline
+from controller.core import pipeline, planning
 from controller.core.errors import FatalError, TransientError, UserError
 from controller.core.escaping import printable
 from controller.core.generation import file_digest, generation
@@ -314,16 +314,7 @@ class PassResult:
     wake_at: Mapping[str, datetime] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedOffer:
-    """What a pass would do for one offer, decided but not done (see `Reconciler.plan_pass`)."""
-
-    offer: str
-    before: OfferStatus | None  # the committed status (None: none, or unreadable)
-    after: OfferStatus | None  # the status the pass would write (None: left alone)
-    actions: tuple[pipeline.Action, ...]  # the decision's actions, none of them run
-    delete: bool  # the pass would delete status.yaml
-    error: str  # why the offer could not be evaluated ("" when it was)
+PlannedOffer = planning.PlannedOffer  # defined in the pure core, which plans from it
 
 
 @dataclass(slots=True)

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from controller.core.errors import UsageError, UserError
-from controller.core.model import ConditionType, OfferStatus, Phase
+from controller.core.model import Phase
 from controller.git import history as githistory
 from controller.git.repo import BlobTooLarge, GitRepo, check_ref_name
 from controller.repo import layout, readback, status
+from controller.repo.statustypes import OfferEntry, PhaseChange, StatusVersion
 
 STATUS_FILE = layout.STATUS_FILE
 MANIFEST_FILE = layout.MANIFEST_FILE
@@ -54,16 +54,6 @@ def resolve(repo: GitRepo, rev: str) -> str:
 # ---------------------------------------------------------------- now
 
 
-@dataclass(frozen=True, slots=True)
-class OfferEntry:
-    """One offer folder at a commit and what its status.yaml says."""
-
-    offer: str
-    status: OfferStatus | None  # None: no status.yaml yet, or not readable
-    problem: str = ""  # why `status` is None: "" (no status yet) or what is wrong with it
-    has_manifest: bool = True
-
-
 def read_statuses(
     repo: GitRepo, commit: str, offers: Iterable[str] | None = None
 ) -> list[OfferEntry]:
@@ -82,44 +72,6 @@ def read_statuses(
 
 
 # ---------------------------------------------------------------- over time
-
-
-@dataclass(frozen=True, slots=True)
-class StatusVersion:
-    """status.yaml as one commit left it."""
-
-    commit: str
-    committed_at: datetime
-    author: str
-    subject: str
-    status: OfferStatus | None  # None: deleted in this commit, or unreadable
-
-
-@dataclass(frozen=True, slots=True)
-class PhaseChange:
-    """One transition: the phase before and after a commit (None: no status)."""
-
-    commit: str
-    committed_at: datetime
-    author: str
-    subject: str
-    before: Phase | None
-    after: Phase | None
-    status: OfferStatus | None  # the status after the commit
-
-    def as_dict(self) -> dict[str, object]:
-        ready = self.status.condition(ConditionType.READY) if self.status is not None else None
-        return {
-            "commit": self.commit,
-            "time": status.format_time(self.committed_at),
-            "author": self.author,
-            "from": self.before.value if self.before else None,
-            "to": self.after.value if self.after else None,
-            "generation": self.status.observed_generation if self.status else None,
-            "reason": ready.reason if ready else None,
-            "message": ready.message if ready else None,
-            "subject": self.subject,
-        }
 
 
 def status_versions(repo: GitRepo, commit: str, offer: str) -> list[StatusVersion]:

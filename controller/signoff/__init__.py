@@ -1,7 +1,7 @@
 """Publisher sign-off ("Go Live"): whether an offer's signoff.yaml counts, and why.
 
-The pure decision is `rules` (with `document`, `codeowners`, `approvers`,
-`trailers`); gathering evidence from git, GitHub and Azure DevOps and asking
+The pure decision is `rules` (with `document`, `approvers`, `trailers`, and
+`controller.repo.codeowners`); gathering evidence from git, GitHub and Azure DevOps and asking
 the rules is `evaluate` (`evaluate_signoff`, `load_authorization`), through
 `evidence_git` / `evidence_github` / `evidence_azuredevops`.
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from controller.repo import layout
+from controller.repo.codeowners import CodeOwners
 from controller.repo.policy import SignOffPolicy
-from controller.signoff.codeowners import CodeOwners
 from controller.signoff.rules import Authorization
 
 

@@ -25,7 +25,7 @@ Where the GitHub API and the Azure DevOps server are, and which tokens are
 sent there, are the operator's (`operator.GitHubEndpoint`,
 `operator.AzureDevOpsEndpoint`); nothing read from the repository chooses them.
 
-Modules: `document` (signoff.yaml), `codeowners` (CODEOWNERS semantics),
+Modules: `document` (signoff.yaml), `repo.codeowners` (CODEOWNERS semantics),
 `approvers` (who may approve), `trailers` (commit trailers), `rules` (the
 decision), `evidence_git` / `evidence_github` / `evidence_azuredevops`
 (gathering; `azuredevops_votes` is the Azure DevOps reading of votes).
@@ -46,7 +46,7 @@ from controller.core.model import SignOffVerdict
 from controller.git import history as githistory
 from controller.git.history import GitHistoryError, RepoHandle
 from controller.git.tree import TreeEntry
-from controller.repo import layout, readback
+from controller.repo import codeowners, layout, readback
 from controller.repo.policy import (
     POLICY_FILE,
     AzureDevOpsSettings,
@@ -56,7 +56,6 @@ from controller.repo.policy import (
 )
 from controller.signoff import (
     approvers,
-    codeowners,
     evidence_azuredevops,
     evidence_git,
     evidence_github,

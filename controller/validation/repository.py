@@ -22,8 +22,8 @@ from dataclasses import replace
 
 from controller.core.model import Finding
 from controller.files.yamlio import MAX_BYTES, show_text
+from controller.repo import codeowners
 from controller.repo.layout import CODEOWNERS_PATHS, MANIFEST_FILE, POLICY_FILE, SIGNOFF_FILE
-from controller.signoff import codeowners
 from controller.validation.engine import MANIFEST, OFFERS_DIR, OfferValidation, check_document
 from controller.validation.files import FileReadError, FileSource
 
