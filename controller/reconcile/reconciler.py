@@ -61,6 +61,7 @@ from typing import Any, Protocol
 
 from controller import __version__
 from controller.core import pipeline, planning
+from controller.core.backoff import Backoff
 from controller.core.errors import FatalError, TransientError, UserError
 from controller.core.escaping import printable
 from controller.core.generation import file_digest, generation
@@ -119,6 +120,7 @@ MAX_ROUNDS = 3  # decide -> act -> observe rounds per offer and pass
 MAX_ATTEMPT_PROBES = 16  # later attempts of one generation looked up past the expected ones
 PUSH_ATTEMPTS = 5  # tries to land the status commit when the branch keeps moving
 BACKOFF_SECONDS = 0.5  # first wait before rebuilding; doubles per attempt
+_PUSH_BACKOFF = Backoff(base=BACKOFF_SECONDS, cap=60.0, jitter=0.0)
 STATE_VERSION = 1
 STATUS_FILE = layout.STATUS_FILE
 MANIFEST_FILE = layout.MANIFEST_FILE
@@ -840,7 +842,6 @@ class Reconciler:
     ) -> PassResult:
         """Commit changed status files onto the branch; rebuild on a moved tip and retry."""
         attempts = 0
-        delay = BACKOFF_SECONDS
         while True:
             attempts += 1
             updates, written = self._updates(base, outcomes)
@@ -853,8 +854,7 @@ class Reconciler:
                             f"{branch} kept moving; status not written after {attempts} tries",
                             retry_after=30,
                         )
-                    self.sleep(delay)
-                    delay *= 2
+                    self.sleep(_PUSH_BACKOFF.delay(attempts, 0.0))
                     base, outcomes = self._rebuild(branch, base, outcomes)
                     continue
             return PassResult(

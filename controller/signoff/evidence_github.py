@@ -46,6 +46,7 @@ from typing import Any
 
 from controller.git import history as githistory
 from controller.git.history import RepoHandle
+from controller.http import parse_retry_after
 from controller.repo.policy import SignOffPolicy, is_acceptable_api_url
 from controller.signoff import evidence_git
 from controller.signoff.operator import GitHubEndpoint
@@ -226,11 +227,11 @@ def _api_message(exc: urllib.error.HTTPError) -> str:
 
 
 def _wait_seconds(retry_after: str | None, reset: str | None, now: float) -> float | None:
-    if retry_after is not None:
-        try:
-            return max(0.0, float(retry_after))
-        except ValueError:
-            pass
+    """Retry-After (delta-seconds or an HTTP date, as `controller.http` reads it), else
+    GitHub's X-RateLimit-Reset (epoch seconds)."""
+    wait = parse_retry_after(retry_after, now)
+    if wait is not None:
+        return wait
     if reset is not None:
         try:
             return max(0.0, float(reset) - now)
