@@ -1,4 +1,4 @@
-"""One backoff policy and one Retry-After reading, shared by HTTP, the daemon and GitHub evidence."""
+"""One backoff policy and one Retry-After reading (HTTP, the daemon, GitHub evidence)."""
 
 from __future__ import annotations
 

@@ -47,6 +47,7 @@ PURE_MODULES = (
     "controller.signoff.approvers",
     "controller.signoff.trailers",
     "controller.daemon.workqueue",
+    "controller.core.backoff",
 )
 
 # Modules (and packages: a prefix followed by ".") that do I/O, run things or reach the
@@ -98,6 +99,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("controller.daemon",),
     ("controller.present",),
     ("controller.prcheck",),
+    ("controller.demo",),
     ("controller.commands",),
     ("controller.cli",),
     ("controller.__main__",),
