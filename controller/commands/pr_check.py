@@ -34,6 +34,7 @@ from typing import Any
 
 from controller.commands import validate
 from controller.commands.plan import Made, make_plan
+from controller.commands.wiring import PassOptions
 from controller.core.errors import EXIT_FAIL, EXIT_OK, OfferctlError, UsageError
 from controller.git.repo import BlobTooLarge, GitRepo
 from controller.prcheck import report
@@ -102,17 +103,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace, repo: GitRepo, base: str) -> tuple[Made | None, str]:
-    plan_args = argparse.Namespace(
-        remote=None,
-        branch=None,
-        rev=None,
+    options = PassOptions(  # the checked-out head: no --remote, --branch or --rev here
         marketplace=args.marketplace,
         time_scale=args.time_scale,
         poll_interval=args.poll_interval,
         github_api_url=args.github_api_url,
     )
     try:
-        return make_plan(plan_args, repo, statuses_at=base or None), ""
+        return make_plan(options, repo, statuses_at=base or None), ""
     except UsageError:
         raise
     except OfferctlError as exc:  # the repository or the marketplace could not be read

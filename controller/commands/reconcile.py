@@ -16,7 +16,13 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from controller.commands.wiring import judge_from_args, known_tip, marketplace_at, watch_from_args
+from controller.commands.wiring import (
+    PassOptions,
+    judge_from_args,
+    known_tip,
+    marketplace_at,
+    watch_from_args,
+)
 from controller.core.errors import EXIT_FAIL, EXIT_OK
 from controller.git.repo import GitRepo
 from controller.marketplace.api import Marketplace
@@ -32,11 +38,12 @@ from controller.reconcile.reconciler import (
 
 
 def run(args: argparse.Namespace) -> int:
-    watch = watch_from_args(args)
+    options = PassOptions.from_args(args)
+    watch = watch_from_args(options)
     repo_dir = Path(args.repo)
     with GitRepo(repo_dir) as repo:
-        marketplace = marketplace_at(args, repo, known_tip(repo, watch))
-        judge = judge_from_args(args, repo, watch)
+        marketplace = marketplace_at(options, repo, known_tip(repo, watch))
+        judge = judge_from_args(options, repo, watch)
         result = reconcile(repo, marketplace, watch, full=args.full, judge=judge)
     _report(result, watch, args.output)
     return EXIT_FAIL if result.errors else EXIT_OK

@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from controller.commands.wiring import judge_from_args, known_tip, marketplace_at, watch_from_args
+from controller.commands.wiring import (
+    PassOptions,
+    judge_from_args,
+    known_tip,
+    marketplace_at,
+    watch_from_args,
+)
 from controller.core.errors import TransientError, UsageError
 from controller.daemon import logging as daemon_logging
 from controller.daemon.http import parse_listen
@@ -47,7 +53,8 @@ MIN_IN_FLIGHT_POLL = 0.05
 
 
 def run(args: argparse.Namespace) -> int:
-    watch = watch_from_args(args)
+    options = PassOptions.from_args(args)
+    watch = watch_from_args(options)
     listen = parse_listen(args.listen)
     shard = parse_shard(args.shard) if args.shard else ALL_SHARDS
     secret = secret_from_env(args.webhook_secret_env)
@@ -63,13 +70,13 @@ def run(args: argparse.Namespace) -> int:
             queue = WorkQueue()
             metrics = DaemonMetrics(queue_depth=lambda: float(len(queue)))
             marketplace = InstrumentedMarketplace(
-                marketplace_at(args, repo, known_tip(repo, watch)), metrics
+                marketplace_at(options, repo, known_tip(repo, watch)), metrics
             )
             reconciler = Reconciler(
                 repo,
                 marketplace,
                 validate=default_validate,
-                judge=judge_from_args(args, repo, watch),
+                judge=judge_from_args(options, repo, watch),
                 watch=watch,
                 clock=lambda: datetime.now(UTC),
                 # Each shard keeps its own reconciled record, so daemons over
@@ -81,8 +88,8 @@ def run(args: argparse.Namespace) -> int:
                 ReconcilerPass(
                     reconciler,
                     repo,
-                    in_flight_poll=_in_flight_poll(args),
-                    time_scale=_time_scale(args),
+                    in_flight_poll=_in_flight_poll(options.time_scale),
+                    time_scale=_time_scale(options.time_scale),
                 ),
                 config=DaemonConfig(interval=args.interval, resync_every=args.resync),
                 shard=shard,
@@ -180,14 +187,14 @@ def _local_tip(repo: GitRepo, watch: Watch) -> Probe:
     return lambda: repo.resolve(ref) or ""
 
 
-def _time_scale(args: argparse.Namespace) -> float:
+def _time_scale(flag: float | None) -> float:
     """The simulated marketplace's time scale; 1 for a real (http) marketplace."""
     try:
-        return resolve_time_scale(args.time_scale)
+        return resolve_time_scale(flag)
     except UsageError:
         return 1.0
 
 
-def _in_flight_poll(args: argparse.Namespace) -> float:
+def _in_flight_poll(time_scale: float | None) -> float:
     """How often an offer in flight with no expected time is looked at: a marketplace minute."""
-    return max(MIN_IN_FLIGHT_POLL, IN_FLIGHT_POLL_SECONDS / _time_scale(args))
+    return max(MIN_IN_FLIGHT_POLL, IN_FLIGHT_POLL_SECONDS / _time_scale(time_scale))
