@@ -40,13 +40,14 @@ from controller.git.repo import BlobTooLarge, GitRepo
 from controller.prcheck import report
 from controller.prcheck.github import ChecksPoster, PostError, check_repository, check_sha
 from controller.reconcile.reconciler import policy_at
+from controller.repo import layout
 from controller.repo.statusread import read_statuses, resolve
 from controller.signoff.document import MAX_BYTES as SIGNOFF_MAX_BYTES
 from controller.signoff.document import parse_signoff
 from controller.signoff.operator import ENV_GITHUB_TOKEN, GitHubEndpoint, github_endpoint
 from controller.validation.engine import OfferValidation
 
-SIGNOFF_FILE = "signoff.yaml"
+SIGNOFF_FILE = layout.SIGNOFF_FILE
 
 
 def run(args: argparse.Namespace) -> int:
@@ -150,7 +151,7 @@ def _signoffs(repo: GitRepo, base: str, head: str) -> list[report.SignOffFacts]:
     added: list[str] = []
     for path in repo.changed_paths(base, head):
         parts = path.split("/")
-        if len(parts) == 3 and parts[0] == "offers" and parts[2] == SIGNOFF_FILE:
+        if len(parts) == 3 and parts[0] == layout.OFFERS_DIR and parts[2] == SIGNOFF_FILE:
             added.append(parts[1])
     if not added:
         return []
@@ -159,7 +160,7 @@ def _signoffs(repo: GitRepo, base: str, head: str) -> list[report.SignOffFacts]:
     statuses = {e.offer: e.status for e in read_statuses(repo, base, added)}
     found: list[report.SignOffFacts] = []
     for offer in sorted(added):
-        path = f"offers/{offer}/{SIGNOFF_FILE}"
+        path = layout.signoff_path(offer)
         entry = at_head.entry(path)
         if entry is None or at_base.entry(path) is not None:
             continue  # deleted or changed by the pull request, not added

@@ -9,8 +9,9 @@ from typing import IO
 import controller
 from controller.core.errors import UserError
 from controller.core.model import Phase
+from controller.repo import layout
 
-SHIPPED_OFFERS = Path(controller.__file__).parent.parent / "offers"
+SHIPPED_OFFERS = Path(controller.__file__).parent.parent / layout.OFFERS_DIR
 POLL_SECONDS = 0.1  # how often the demo looks at origin's branch tip (a local rev-parse)
 DAEMON_POLL_SECONDS = "0.3"  # the daemon's ls-remote interval: it sees the sign-off merge fast
 STOP_TIMEOUT = 30.0  # as docs/deploy recommends for TimeoutStopSec

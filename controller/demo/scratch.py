@@ -20,6 +20,7 @@ from controller.demo.common import (
     SIGNERS_FILE,
     DemoError,
 )
+from controller.repo import layout
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,13 +91,13 @@ class Scratch:
         self.git(self.root, "init", "-q", "--bare", "-b", BRANCH, str(self.origin))
         self.git(self.root, "clone", "-q", str(self.origin), str(self.publisher))
         for folder in sorted(offers.iterdir()):
-            if (folder / "offer.yaml").is_file():
+            if (folder / layout.MANIFEST_FILE).is_file():
                 shutil.copytree(
                     folder,
-                    self.publisher / "offers" / folder.name,
-                    ignore=shutil.ignore_patterns("status.yaml", "signoff.yaml"),
+                    self.publisher / layout.offer_dir(folder.name),
+                    ignore=shutil.ignore_patterns(layout.STATUS_FILE, layout.SIGNOFF_FILE),
                 )
-        (self.publisher / "publishing.yaml").write_text(PUBLISHING_YAML, encoding="utf-8")
+        (self.publisher / layout.POLICY_FILE).write_text(PUBLISHING_YAML, encoding="utf-8")
         signers = self.publisher / SIGNERS_FILE
         signers.parent.mkdir(parents=True, exist_ok=True)
         signers.write_text(self.make_keys(), encoding="utf-8")

@@ -124,7 +124,7 @@ _PUSH_BACKOFF = Backoff(base=BACKOFF_SECONDS, cap=60.0, jitter=0.0)
 STATE_VERSION = 1
 STATUS_FILE = layout.STATUS_FILE
 MANIFEST_FILE = layout.MANIFEST_FILE
-SIGNOFF_FILE = "signoff.yaml"
+SIGNOFF_FILE = layout.SIGNOFF_FILE
 
 # Phases in which the marketplace moves on its own: such offers are polled every pass.
 POLLED_PHASES = frozenset({
