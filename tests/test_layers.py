@@ -287,12 +287,17 @@ def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
     return found
 
 
+def _within(module: str, prefix: str) -> bool:
+    # "controller" is the root module itself, not everything under it
+    return module == prefix or (prefix != "controller" and module.startswith(prefix + "."))
+
+
 def layer_of(module: str) -> int:
     home = CONTRACTS.get(module, module)
     best, depth = -1, -1
     for level, names in enumerate(LAYERS):
         for prefix in names:
-            if (home == prefix or home.startswith(prefix + ".")) and len(prefix) > depth:
+            if _within(home, prefix) and len(prefix) > depth:
                 best, depth = level, len(prefix)
     assert best >= 0, f"{module} is in no layer: add its package to LAYERS"
     return best
@@ -300,7 +305,7 @@ def layer_of(module: str) -> int:
 
 def _package(module: str) -> str:
     home = CONTRACTS.get(module, module)
-    matches = [p for names in LAYERS for p in names if home == p or home.startswith(p + ".")]
+    matches = [p for names in LAYERS for p in names if _within(home, p)]
     return max(matches, key=len)
 
 
