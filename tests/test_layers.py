@@ -48,6 +48,8 @@ PURE_MODULES = (
     "controller.signoff.trailers",
     "controller.daemon.workqueue",
     "controller.core.backoff",
+    "controller.notify.events",
+    "controller.present.page",
 )
 
 # Modules (and packages: a prefix followed by ".") that do I/O, run things or reach the
@@ -79,6 +81,8 @@ FORBIDDEN_LOADED = (
     "multiprocessing",
     "concurrent.futures",
     "asyncio",
+    "apprise",
+    "playwright",
 )
 
 # Python loads os (and, via site, often pathlib) at start-up, so sys.modules cannot tell
@@ -96,8 +100,9 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("controller.signoff",),
     ("controller.marketplace",),
     ("controller.reconcile",),
-    ("controller.daemon",),
+    ("controller.notify",),
     ("controller.present",),
+    ("controller.daemon",),
     ("controller.prcheck",),
     ("controller.demo",),
     ("controller.commands",),

@@ -43,6 +43,9 @@ ENV_MARKETPLACE = "OFFERCTL_MARKETPLACE"
 ENV_TIME_SCALE = "OFFERCTL_TIME_SCALE"  # = controller.marketplace.factory.ENV_TIME_SCALE
 ENV_GITHUB_API_URL = "OFFERCTL_GITHUB_API_URL"  # = controller.signoff.operator.ENV_GITHUB_API_URL
 ENV_GITHUB_TOKEN = "OFFERCTL_GITHUB_TOKEN"  # noqa: S105 - = signoff.operator.ENV_GITHUB_TOKEN
+ENV_NOTIFY = "OFFERCTL_NOTIFY"  # = controller.notify.sender.ENV_NOTIFY
+ENV_NOTIFY_RATE = "OFFERCTL_NOTIFY_RATE"  # = controller.notify.sender.ENV_NOTIFY_RATE
+NOTIFY_RATE = "20/minute"  # = controller.notify.sender.DEFAULT_RATE
 DEFAULT_GITHUB_API_URL = "https://api.github.com"  # = signoff.operator.DEFAULT_GITHUB_API_URL
 ENV_AZURE_DEVOPS_URL = "OFFERCTL_AZURE_DEVOPS_URL"  # = signoff.operator.ENV_AZURE_DEVOPS_URL
 ENV_AZURE_DEVOPS_TOKEN = "OFFERCTL_AZURE_DEVOPS_TOKEN"  # noqa: S105 - = signoff.operator's
@@ -55,6 +58,8 @@ MARKETPLACE_LISTEN = "127.0.0.1:8765"
 MAX_BODY = 64 * 1024 * 1024  # = controller.marketplace.server.DEFAULT_MAX_BODY
 STATUS_OUTPUTS = ("table", *DATA_FORMATS)
 STATUS_INTERVAL = 2.0  # seconds between `status --watch` refreshes
+WAIT_TIMEOUT = "10m"  # `offerctl wait` gives up after this long unless told otherwise
+WAIT_INTERVAL = "10s"
 # Tuned so that the shipped offers' whole pipeline (a week of certification and four days
 # of going live, as the simulator draws them) takes about a minute of wall time.
 DEMO_TIME_SCALE = 10_000.0
@@ -160,6 +165,25 @@ def add_marketplace_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_notify_options(parser: argparse.ArgumentParser) -> None:
+    """Where notifications go: the operator's apprise URLs, never the repository's."""
+    parser.add_argument(
+        "--notify",
+        metavar="URL",
+        action="append",
+        default=None,
+        help=f"send notifications to this apprise URL (mailto://, json://, slack://, "
+        f"msteams://, ...); repeatable; also env {ENV_NOTIFY}, URLs separated by spaces",
+    )
+    parser.add_argument(
+        "--notify-rate",
+        metavar="LIMIT",
+        default=None,
+        help=f"per-target rate limit, e.g. 5/minute;100/hour (default: {NOTIFY_RATE}; "
+        f"also env {ENV_NOTIFY_RATE})",
+    )
+
+
 def add_color_options(parser: argparse.ArgumentParser) -> None:
     """`--color WHEN` and `--no-color`, shared by the commands that draw tables."""
     parser.add_argument(
@@ -250,6 +274,12 @@ def _validate(parser: argparse.ArgumentParser) -> None:
 
 
 def _reconcile(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "offers",
+        nargs="*",
+        metavar="OFFER",
+        help="evaluate and act on only these offers; the others are left untouched",
+    )
     add_repo_option(parser)
     add_branch_options(parser)
     parser.add_argument(
@@ -259,6 +289,7 @@ def _reconcile(parser: argparse.ArgumentParser) -> None:
         "-o", "--output", choices=("text", "json"), default="text", help="summary format"
     )
     add_marketplace_options(parser)
+    add_notify_options(parser)
 
 
 def _run(parser: argparse.ArgumentParser) -> None:
@@ -288,7 +319,8 @@ def _run(parser: argparse.ArgumentParser) -> None:
         "--shard",
         metavar="K/N",
         default=None,
-        help="reconcile only offers with sha256(id) %% N == K",
+        help="reconcile only offers with sha256(id) %% N == K; K may be `ordinal`: the "
+        "host name's trailing -<number> (a StatefulSet pod's index)",
     )
     parser.add_argument(
         "--webhook-secret-env",
@@ -305,6 +337,7 @@ def _run(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     add_marketplace_options(parser)
+    add_notify_options(parser)
 
 
 def _status(parser: argparse.ArgumentParser) -> None:
@@ -443,6 +476,67 @@ def _signoff(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _suspend(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("offer", metavar="OFFER", help="offer id (its folder under offers/)")
+    add_repo_option(parser)
+    parser.add_argument(
+        "--branch",
+        metavar="NAME",
+        default=None,
+        help="commit on a new branch NAME off HEAD, for a pull request (default: commit "
+        "directly on the checked-out branch)",
+    )
+    parser.add_argument(
+        "--reason", metavar="TEXT", default="", help="why, recorded in the commit message"
+    )
+    parser.add_argument("--push", action="store_true", help="push the branch to --remote")
+    parser.add_argument(
+        "--remote", metavar="NAME", default="origin", help="remote for --push (default: origin)"
+    )
+    parser.add_argument(
+        "--sign",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="sign the commit with your git signing key (default: as commit.gpgSign says)",
+    )
+
+
+def _wait(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("offer", metavar="OFFER", help="offer id (its folder under offers/)")
+    parser.add_argument(
+        "--for",
+        dest="condition",
+        metavar="CONDITION",
+        required=True,
+        help="phase=PHASE, condition=TYPE[=STATUS] (default True) or stage=STAGE[=STATE] "
+        "(default Succeeded), e.g. phase=Live, condition=Ready, stage=Certification",
+    )
+    parser.add_argument(
+        "--timeout",
+        metavar="DURATION",
+        default=WAIT_TIMEOUT,
+        help=f"give up (exit 1) after this long: 30s, 10m, 2h, 10d (default: {WAIT_TIMEOUT})",
+    )
+    parser.add_argument(
+        "--interval",
+        metavar="DURATION",
+        default=WAIT_INTERVAL,
+        help=f"time between reads of the branch (default: {WAIT_INTERVAL})",
+    )
+    add_repo_option(parser)
+    parser.add_argument(
+        "--rev",
+        metavar="REV",
+        default=None,
+        help="commit or branch to read status from, again at each poll (default: HEAD)",
+    )
+    add_branch_options(
+        parser,
+        remote_help="fetch this remote at each poll and read --branch from it",
+        branch_help="the remote branch the controller writes status to",
+    )
+
+
 def _history(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("offer", metavar="OFFER", help="offer id (its folder under offers/)")
     add_repo_option(parser)
@@ -465,6 +559,23 @@ def _history(parser: argparse.ArgumentParser) -> None:
         help="table (default), json or yaml",
     )
     add_color_options(parser)
+
+
+def _shards(parser: argparse.ArgumentParser) -> None:
+    add_repo_option(parser)
+    add_branch_options(
+        parser,
+        remote_help="configured remote whose shard map to read or change",
+        branch_help="the watched branch (default: the one checked out)",
+    )
+    parser.add_argument(
+        "--set", metavar="N", type=int, default=None, help="ask for N shards (a handover)"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="with --set: record N at once; only when no daemon of the old count runs",
+    )
 
 
 def _import(parser: argparse.ArgumentParser) -> None:
@@ -608,6 +719,14 @@ def _demo(parser: argparse.ArgumentParser) -> None:
         f"(default: {DEMO_TIMEOUT:g})",
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument(
+        "--screenshot",
+        metavar="PNG",
+        type=Path,
+        help="save headless-Chromium screenshots of the daemon's timeline page (`/` on its "
+        "--listen): PNG once every offer has settled, and PNG's name with -signoff as the "
+        "first offer awaits sign-off (needs Playwright and Chromium: `make setup`)",
+    )
 
 
 # In the order `offerctl --help` lists them; each runs from controller/commands/<verb>.py.
@@ -632,7 +751,8 @@ VERBS: tuple[Verb, ...] = (
         description=(
             "Read offers from a commit (the remote branch's tip with --remote, else HEAD of "
             "the checked-out branch), move each toward its target, and commit status.yaml "
-            "changes in one commit (pushed with --remote)."
+            "changes in one commit (pushed with --remote). With OFFER ids, only those offers "
+            "are evaluated and acted upon; the others' status is not rewritten."
         ),
         arguments=_reconcile,
         run="controller.commands.reconcile:run",
@@ -643,11 +763,22 @@ VERBS: tuple[Verb, ...] = (
         description=(
             "Reconcile whenever something changes: a commit on the watched branch, an edit "
             "under offers/, a push reported by webhook or seen by polling the remote, or an "
-            "offer's next stage coming due. Serves /healthz, /readyz, /metrics and "
-            "POST /hooks/git on --listen."
+            "offer's next stage coming due. Serves the read-only timeline page at /, "
+            "/healthz, /readyz, /metrics and POST /hooks/git on --listen."
         ),
         arguments=_run,
         run="controller.commands.run:run",
+    ),
+    Verb(
+        "shards",
+        help="the shard count the `run --shard K/N` daemons act under; change it",
+        description=(
+            "Show the shard map of the watched branch (refs/offerctl/shards/BRANCH, on "
+            "--remote when given), or ask for N shards with --set N: daemons of the old "
+            "count stop after their pass, and those of N take over once all have stopped."
+        ),
+        arguments=_shards,
+        run="controller.commands.shards:run",
     ),
     Verb(
         "status",
@@ -660,6 +791,20 @@ VERBS: tuple[Verb, ...] = (
         ),
         arguments=_status,
         run="controller.commands.status:run",
+    ),
+    Verb(
+        "wait",
+        help="block until an offer's committed status meets a condition (exit 0), or not (1)",
+        description=(
+            "Poll the status committed at HEAD (or --rev; or a remote branch, fetched each "
+            "time) until the offer meets --for: phase=PHASE, condition=TYPE[=STATUS] or "
+            "stage=STAGE[=STATE]. Only a status written for the manifest at that commit "
+            "counts. Exit 0 when met; 1 on timeout or as soon as the offer cannot get there "
+            "without a change (e.g. certification rejected while waiting for Live); 2 on "
+            "usage errors."
+        ),
+        arguments=_wait,
+        run="controller.commands.wait:run",
     ),
     Verb(
         "plan",
@@ -697,6 +842,26 @@ VERBS: tuple[Verb, ...] = (
         "request. Your working tree is not touched.",
         arguments=_signoff,
         run="controller.commands.signoff:run",
+    ),
+    Verb(
+        "suspend",
+        help="commit spec.suspend: true for an offer: observe it, send nothing",
+        description="Set spec.suspend: true in offers/OFFER/offer.yaml as committed at HEAD, "
+        "changing that one line, and commit it with your git identity: directly on the "
+        "checked-out branch, or with --branch on a new branch for a pull request. A "
+        "suspended offer keeps its status up to date but offerctl sends nothing to the "
+        "marketplace for it. Refused while offer.yaml has uncommitted changes.",
+        arguments=_suspend,
+        run="controller.commands.suspend:run",
+    ),
+    Verb(
+        "resume",
+        help="commit spec.suspend: false for a suspended offer",
+        description="Set spec.suspend: false in offers/OFFER/offer.yaml as committed at HEAD, "
+        "changing that one line, and commit it as `offerctl suspend` does; offerctl then "
+        "drives the offer toward its target again.",
+        arguments=_suspend,
+        run="controller.commands.resume:run",
     ),
     Verb(
         "history",

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from controller.commands.wiring import (
     PassOptions,
@@ -24,18 +25,23 @@ from controller.commands.wiring import (
     marketplace_at,
     watch_from_args,
 )
-from controller.core.errors import TransientError, UsageError
+from controller.core.errors import OfferctlError, TransientError, UsageError
 from controller.daemon import logging as daemon_logging
 from controller.daemon.http import parse_listen
 from controller.daemon.lock import DaemonLock, default_lock_path
 from controller.daemon.loop import Daemon, DaemonConfig, PassReport
 from controller.daemon.metrics import DaemonMetrics, InstrumentedMarketplace
 from controller.daemon.shard import ALL_SHARDS, parse_shard
+from controller.daemon.shardref import ShardFence, ShardMapRef
+from controller.daemon.timeline import TimelinePage
+from controller.daemon.transitions import log_transitions
 from controller.daemon.triggers import Probe, ls_remote_probe
 from controller.daemon.webhook import secret_from_env
 from controller.daemon.workqueue import WorkQueue
 from controller.git.repo import GitRepo, PassLockBusy
 from controller.marketplace.factory import resolve_time_scale
+from controller.notify.stall import StallWatch
+from controller.notify.wiring import open_notifier
 from controller.reconcile.reconciler import (
     PassResult,
     Reconciler,
@@ -44,12 +50,18 @@ from controller.reconcile.reconciler import (
 )
 from controller.repo import readback
 
+if TYPE_CHECKING:
+    from controller.notify.sender import Notifier
+
 log = logging.getLogger("controller.run")
 
 # The simulated marketplace's shortest stage (Validation) takes at least 3 minutes of
 # marketplace time; polling an in-flight offer every minute of it sees each stage end.
 IN_FLIGHT_POLL_SECONDS = 60.0
 MIN_IN_FLIGHT_POLL = 0.05
+# On SIGTERM, notifications already queued get this long to go out; the rest stay pending
+# in the ledger and are sent by the next start.
+NOTIFY_DRAIN_SECONDS = 5.0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,13 +77,38 @@ def run(args: argparse.Namespace) -> int:
         extra_secrets=[secret.decode()] if secret else (),
     )
     repo_dir = Path(args.repo)
+    notifier: Notifier | None = None
+    watchdog: StallWatch | None = None
     try:
-        with DaemonLock(default_lock_path(repo_dir)), GitRepo(repo_dir) as repo:
+        with (
+            DaemonLock(default_lock_path(repo_dir)),
+            GitRepo(repo_dir) as repo,
+            TimelinePage(repo_dir, include=shard.owns if shard.count > 1 else None) as page,
+        ):
             queue = WorkQueue()
             metrics = DaemonMetrics(queue_depth=lambda: float(len(queue)))
+            notifier = open_notifier(
+                args,
+                repo,
+                watch,
+                part=_part(shard.index, shard.count),
+                owns=shard.owns,
+                count=lambda kind, outcome: metrics.notifications.labels(
+                    kind=kind, outcome=outcome
+                ).inc(),
+                extra_secrets=(secret.decode(),) if secret else (),
+            )
             marketplace = InstrumentedMarketplace(
                 marketplace_at(options, repo, known_tip(repo, watch)), metrics
             )
+            branch = watch.branch or repo.head_branch() or ""
+            # With --shard, a pass runs only while the recorded shard count allows it,
+            # so that changing N never lets two shards handle one offer (shardmap).
+            fence = None
+            if args.shard:
+                if not branch:
+                    raise UsageError("--shard needs a branch: check one out, or give --branch")
+                fence = ShardFence(ShardMapRef(repo_dir, branch, watch.remote), shard)
             reconciler = Reconciler(
                 repo,
                 marketplace,
@@ -82,7 +119,7 @@ def run(args: argparse.Namespace) -> int:
                 # Each shard keeps its own reconciled record, so daemons over
                 # disjoint offer sets never mistake each other's progress for theirs.
                 include=shard.owns if shard.count > 1 else None,
-                part=f"shard-{shard.index}-of-{shard.count}" if shard.count > 1 else "",
+                part=_part(shard.index, shard.count),
             )
             daemon = Daemon(
                 ReconcilerPass(
@@ -90,10 +127,13 @@ def run(args: argparse.Namespace) -> int:
                     repo,
                     in_flight_poll=_in_flight_poll(options.time_scale),
                     time_scale=_time_scale(options.time_scale),
+                    fence=fence,
+                    fence_retry=max(1.0, args.interval),
+                    notifier=notifier,
                 ),
                 config=DaemonConfig(interval=args.interval, resync_every=args.resync),
                 shard=shard,
-                branch=watch.branch or repo.head_branch() or "",
+                branch=branch,
                 watch_repo=repo.worktree,
                 git_dir=repo.git_dir if not watch.remote else None,
                 probe=ls_remote_probe(repo_dir, watch.remote, watch.branch or "")
@@ -102,6 +142,7 @@ def run(args: argparse.Namespace) -> int:
                 tip=_local_tip(repo, watch) if not watch.remote else None,
                 listen=listen,
                 webhook_secret=secret,
+                page=page.render,
                 queue=queue,
                 metrics=metrics,
             )
@@ -110,9 +151,31 @@ def run(args: argparse.Namespace) -> int:
                 os.getpid(),
                 f"{watch.remote}/{watch.branch}" if watch.remote else repo_dir.resolve(),
             )
-            return daemon.run()
+            if notifier is not None:
+                watchdog = StallWatch(
+                    daemon.stall_age,
+                    daemon.config.stall_after,
+                    notifier.announce,
+                    part=_part(shard.index, shard.count),
+                )
+                watchdog.start()
+            try:
+                return daemon.run()
+            finally:
+                # No pass is running any more and none will: a handover need not wait.
+                if fence is not None:
+                    _release(fence)
     finally:
+        if watchdog is not None:
+            watchdog.stop()
+        if notifier is not None:
+            notifier.close(timeout=NOTIFY_DRAIN_SECONDS)
         logging.getLogger("controller").removeHandler(handler)
+
+
+def _part(index: int, count: int) -> str:
+    """The shard's name in the controller's private files ("" for the only daemon)."""
+    return f"shard-{index}-of-{count}" if count > 1 else ""
 
 
 @dataclass
@@ -129,12 +192,22 @@ class ReconcilerPass:
     in_flight_poll: float  # seconds; for offers in flight with no expected time
     time_scale: float = 1.0  # marketplace seconds per wall-clock second
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    fence: ShardFence | None = None  # with --shard: may this shard act now?
+    fence_retry: float = 30.0  # seconds until a shard that may not act asks again
+    notifier: Notifier | None = None
 
     def __call__(self, offers: frozenset[str] | None) -> PassReport:
+        if self.fence is not None:
+            step = self.fence.check()
+            if not step.act:
+                raise TransientError(f"not reconciling: {step.reason}", self.fence_retry)
         try:
             result = self.reconciler.run_pass(full=offers is None)
         except PassLockBusy as exc:  # a one-shot `offerctl reconcile` holds the branch
             raise TransientError(str(exc), retry_after=1.0) from None
+        log_transitions(result)
+        if self.notifier is not None:  # after the commit; queues, never sends or raises here
+            self.notifier.observe(result.statuses)
         head = result.commit or result.base
         return PassReport(
             ok=True,
@@ -180,6 +253,13 @@ class ReconcilerPass:
             if read.status is not None:
                 phases[offer] = read.status.phase.value
         return phases
+
+
+def _release(fence: ShardFence) -> None:
+    try:
+        fence.release()
+    except OfferctlError as exc:  # the next handover waits for this shard; say so
+        log.warning("could not record shard %s as stopped: %s", fence.shard, exc)
 
 
 def _local_tip(repo: GitRepo, watch: Watch) -> Probe:

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import argparse
 import re
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from controller.commands import filecommit
 from controller.core.errors import EXIT_OK, UsageError, UserError
 from controller.core.generation import short
 from controller.core.model import API_VERSION, Phase
@@ -158,8 +158,7 @@ def _create_branch(job: _Job, branch: str, generation: str) -> str:
     content = render_signoff(offer, generation, job.note)
     ref = f"refs/heads/{branch}"
     existing = githistory.resolve_commit(repo, ref)
-    blob = githistory.run_git(repo, ["hash-object", "-w", "--stdin"], stdin=content)
-    blob_id = githistory.check_oid(blob.stdout.decode().strip())
+    blob_id = filecommit.store_blob(repo, content)
     if existing is not None:
         entry = githistory.tree_entry(repo, existing, path)
         if entry is not None and entry.oid == blob_id:
@@ -169,41 +168,25 @@ def _create_branch(job: _Job, branch: str, generation: str) -> str:
             f"branch {branch} already exists with other content; push it, or delete "
             f"it (git branch -D {branch}) and run this again"
         )
-    with tempfile.TemporaryDirectory(prefix="offerctl-signoff-") as tmp:
-        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}  # never the user's index
-        githistory.run_git(repo, ["read-tree", "--end-of-options", base], env=env)
-        githistory.run_git(
-            repo, ["update-index", "--add", "--cacheinfo", f"100644,{blob_id},{path}"], env=env
-        )
-        tree = githistory.run_git(repo, ["write-tree"], env=env).stdout.decode().strip()
     message = (
         f"Sign off {offer} generation {short(generation)} for Go Live\n\n"
         f"Approves generation {generation} of offer {offer} for publishing.\n"
         "Merging this through an approved pull request is the publisher's Go Live.\n"
     )
-    sign = _should_sign(job)
-    signing = ["-S"] if sign else []
-    proc = githistory.run_git(
+    commit = filecommit.commit_file(
         repo,
-        ["commit-tree", *signing, githistory.check_oid(tree), "-p", base, "-F", "-"],
-        stdin=message.encode(),
-        check=False,
-    )
-    if proc.returncode != 0:
-        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        hint = (
+        base,
+        path,
+        blob_id,
+        message,
+        sign=_should_sign(job),
+        signing_hint=(
             " (signing needs your key: git config user.signingKey, and gpg.format ssh for an "
             "ssh key; --no-sign makes an unsigned commit, which counts only under "
             "signoff.trust: push-access)"
-            if sign
-            else " (is your git user.name/user.email set?)"
-        )
-        raise UserError(
-            "git could not create the commit: " + (detail[-1] if detail else "unknown error") + hint
-        )
-    commit = githistory.check_oid(proc.stdout.decode().strip())
-    zero = "0" * len(base)  # "must not exist yet": never overwrite a branch someone made
-    githistory.run_git(repo, ["update-ref", "-m", "offerctl signoff", ref, commit, zero])
+        ),
+    )
+    filecommit.create_branch(repo, branch, commit, "offerctl signoff")
     return commit
 
 
@@ -213,10 +196,7 @@ def _should_sign(job: _Job) -> bool:
     settings = _policy(job.repo, job.base).signoff
     if settings.provider is Provider.GIT and settings.trust is ApprovalTrust.SIGNATURE:
         return True  # an unsigned sign-off branch could never count
-    configured = githistory.run_git(
-        job.repo, ["config", "--bool", "--get", "commit.gpgSign"], check=False
-    )
-    return configured.returncode == 0 and configured.stdout.decode().strip() == "true"
+    return filecommit.gpg_sign_configured(job.repo)
 
 
 def _print_next_steps(job: _Job, branch: str, commit: str, generation: str) -> None:

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from controller.demo.common import BRANCH, DAEMON_POLL_SECONDS, STOP_TIMEOUT
+from controller.demo.phases import page_url
 from controller.demo.scratch import Scratch
 
 
@@ -44,6 +45,13 @@ class DaemonProcess:
             self.proc.kill()
             self.proc.wait()
             return -int(signal.SIGKILL)
+
+    def page_url(self) -> str | None:
+        """The timeline page's URL, once the daemon has logged the address it listens on."""
+        try:
+            return page_url(self.log.read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            return None
 
     def tail(self, lines: int = 20) -> str:
         try:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from controller.core.model import OfferStatus, Phase
 from controller.demo.common import SETTLED, STUCK
 from controller.present.progress import progress
+
+LISTENING = re.compile(r"listening on (\S+):(\d+)$", re.MULTILINE)  # the daemon's log line
 
 
 def phase_lines(
@@ -38,3 +41,13 @@ def awaiting_signoff(statuses: Mapping[str, OfferStatus | None]) -> list[tuple[s
         for offer, s in statuses.items()
         if s is not None and s.phase is Phase.AWAITING_SIGNOFF and s.observed_generation
     )
+
+
+def page_url(log: str) -> str | None:
+    """`http://HOST:PORT/` from the daemon's text log ("listening on HOST:PORT"); None before."""
+    found = LISTENING.search(log)
+    if found is None:
+        return None
+    host, port = found.groups()
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL is bracketed
+    return f"http://{host}:{port}/"

@@ -31,6 +31,7 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 from rich.console import Group
 
@@ -59,9 +60,24 @@ from controller.present.offers import offers_table, table_footer
 from controller.repo.statusread import read_statuses, resolve
 
 
-def run_demo(*, workdir: Path | None, time_scale: float, timeout: float, keep: bool = False) -> int:
+class Shooter(Protocol):
+    """What takes the timeline page's screenshots (`controller.commands.screenshot`)."""
+
+    def take(self, url: str, path: Path, *, commit: str = "") -> object: ...
+
+
+def run_demo(
+    *,
+    workdir: Path | None,
+    time_scale: float,
+    timeout: float,
+    keep: bool = False,
+    screenshot: Path | None = None,
+    shots: Shooter | None = None,
+) -> int:
     """The whole demo; `workdir` None: a fresh temporary directory, removed on success
-    unless `keep`. Exit 0 when every offer settled as it should (see the module docstring)."""
+    unless `keep`. With `screenshot` and `shots`, the daemon's timeline page is saved
+    there. Exit 0 when every offer settled as it should (see the module docstring)."""
     if timeout <= 0:
         raise UsageError("--timeout must be greater than 0")
     source = SHIPPED_OFFERS
@@ -69,6 +85,7 @@ def run_demo(*, workdir: Path | None, time_scale: float, timeout: float, keep: b
         raise UsageError(f"no example offers at {source}: run the demo from a source checkout")
     root = _scratch_root(workdir)
     demo = Demo(Scratch(root), time_scale, timeout)
+    demo.shots, demo.screenshot = shots, screenshot
     ok = False
     try:
         ok = demo.run(source)
@@ -105,6 +122,8 @@ class Demo:
         self.started = time.monotonic()
         self.signed: set[tuple[str, str]] = set()
         self.seen: dict[str, OfferStatus] = {}
+        self.shots: Shooter | None = None  # with `screenshot`: the browser that takes them
+        self.screenshot: Path | None = None
 
     def run(self, offers: Path) -> bool:
         scratch = self.scratch
@@ -158,9 +177,12 @@ class Demo:
                     tip = new_tip
                     for offer, generation in awaiting_signoff(statuses):
                         if (offer, generation) not in self.signed:
+                            if not self.signed:
+                                self._shoot(daemon, tip, "-signoff")
                             self._sign_off(offer, generation)
                             self.signed.add((offer, generation))
                 if settled(statuses):
+                    self._shoot(daemon, tip, "")
                     return self._verdict(statuses)
                 if daemon.exited() is not None:
                     raise DemoError(
@@ -187,6 +209,21 @@ class Demo:
             say(f"{self._clock()}  {offer:<24} {line}")
         self.seen = known
         return current
+
+    def _shoot(self, daemon: DaemonProcess, commit: str, suffix: str) -> None:
+        """With --screenshot: the daemon's timeline page at `commit`, saved and announced."""
+        if self.shots is None or self.screenshot is None:
+            return
+        url = daemon.page_url()
+        if url is None:
+            raise DemoError("the daemon's log names no listen address for the timeline page")
+        path = self.screenshot.with_name(f"{self.screenshot.stem}{suffix}{self.screenshot.suffix}")
+        try:
+            self.shots.take(url, path, commit=commit)
+        except Exception as exc:  # Playwright's errors: the browser crashed or timed out
+            raise DemoError(f"could not take the screenshot {path}: {exc}") from exc
+        pad = " " * len(self._clock())
+        say(f"{pad}  Screenshot of the timeline page ({url}): {path}")
 
     def _clock(self) -> str:
         elapsed = time.monotonic() - self.started

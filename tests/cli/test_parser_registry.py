@@ -85,10 +85,14 @@ def test_every_verb_is_listed_and_runs_a_function_its_module_has() -> None:
         "validate",
         "reconcile",
         "run",
+        "shards",
         "status",
+        "wait",
         "plan",
         "pr-check",
         "signoff",
+        "suspend",
+        "resume",
         "history",
         "import",
         "diff",
@@ -109,8 +113,10 @@ def test_every_verb_is_listed_and_runs_a_function_its_module_has() -> None:
 
 
 def _minimal_argv(verb: str) -> list[str]:
-    if verb in ("signoff", "history", "import", "diff"):
+    if verb in ("signoff", "history", "import", "diff", "suspend", "resume"):
         return [verb, "some-offer"]
+    if verb == "wait":
+        return [verb, "some-offer", "--for", "phase=Live"]
     if verb == "marketplace":
         return [verb, "serve"]
     return [verb]
