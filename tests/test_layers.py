@@ -68,7 +68,6 @@ FORBIDDEN_LOADED = (
     "watchdog",
     "holidays",
     "pycountry",
-    "rich",
     "subprocess",
     "sqlite3",
     "socket",
