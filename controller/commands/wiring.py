@@ -27,7 +27,8 @@ from controller.reconcile.reconciler import (
     default_judge,
     policy_at,
 )
-from controller.repo.policy import POLICY_FILE, parse_policy
+from controller.repo.layout import POLICY_FILE
+from controller.repo.policy import parse_policy
 from controller.signoff.operator import azure_devops_endpoint, github_endpoint
 
 _POLICY_MAX_BYTES = 1024 * 1024

@@ -47,8 +47,8 @@ from controller.git import history as githistory
 from controller.git.history import GitHistoryError, RepoHandle
 from controller.git.tree import TreeEntry
 from controller.repo import codeowners, layout, readback
+from controller.repo.layout import POLICY_FILE
 from controller.repo.policy import (
-    POLICY_FILE,
     AzureDevOpsSettings,
     Policy,
     Provider,
