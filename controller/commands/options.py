@@ -43,6 +43,7 @@ ENV_MARKETPLACE = "OFFERCTL_MARKETPLACE"
 ENV_TIME_SCALE = "OFFERCTL_TIME_SCALE"  # = controller.marketplace.factory.ENV_TIME_SCALE
 ENV_GITHUB_API_URL = "OFFERCTL_GITHUB_API_URL"  # = controller.signoff.operator.ENV_GITHUB_API_URL
 ENV_GITHUB_TOKEN = "OFFERCTL_GITHUB_TOKEN"  # noqa: S105 - = signoff.operator.ENV_GITHUB_TOKEN
+ENV_GITHUB_STATUS_REPO = "OFFERCTL_GITHUB_STATUS_REPO"
 ENV_NOTIFY = "OFFERCTL_NOTIFY"  # = controller.notify.sender.ENV_NOTIFY
 ENV_NOTIFY_RATE = "OFFERCTL_NOTIFY_RATE"  # = controller.notify.sender.ENV_NOTIFY_RATE
 NOTIFY_RATE = "20/minute"  # = controller.notify.sender.DEFAULT_RATE
@@ -338,6 +339,20 @@ def _run(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     add_marketplace_options(parser)
     add_notify_options(parser)
+    parser.add_argument(
+        "--github-status-repo",
+        metavar="OWNER/NAME",
+        default=None,
+        help="after each pass, post a commit status (context offerctl/daemon) on the "
+        f"reconciled commit of this GitHub repository; also env {ENV_GITHUB_STATUS_REPO}; "
+        f"API from --github-api-url, token from {ENV_GITHUB_TOKEN}",
+    )
+    parser.add_argument(
+        "--status-url",
+        metavar="URL",
+        default=None,
+        help="https link the commit status points to (e.g. where the timeline page is served)",
+    )
 
 
 def _status(parser: argparse.ArgumentParser) -> None:

@@ -12,8 +12,8 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,9 +39,13 @@ from controller.daemon.triggers import Probe, ls_remote_probe
 from controller.daemon.webhook import secret_from_env
 from controller.daemon.workqueue import WorkQueue
 from controller.git.repo import GitRepo, PassLockBusy
+from controller.http import RetryPolicy
 from controller.marketplace.factory import resolve_time_scale
 from controller.notify.stall import StallWatch
 from controller.notify.wiring import open_notifier
+from controller.prcheck.daemon_poster import StatusPublisher
+from controller.prcheck.daemon_status import CONTEXT, PhaseBook, commit_status, context_for
+from controller.prcheck.github import ChecksPoster, PostError, check_repository
 from controller.reconcile.reconciler import (
     PassResult,
     Reconciler,
@@ -49,6 +53,7 @@ from controller.reconcile.reconciler import (
     default_validate,
 )
 from controller.repo import readback
+from controller.signoff.operator import github_endpoint
 
 if TYPE_CHECKING:
     from controller.notify.sender import Notifier
@@ -79,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     repo_dir = Path(args.repo)
     notifier: Notifier | None = None
     watchdog: StallWatch | None = None
+    publisher = open_status_publisher(args)
     try:
         with (
             DaemonLock(default_lock_path(repo_dir)),
@@ -130,6 +136,9 @@ def run(args: argparse.Namespace) -> int:
                     fence=fence,
                     fence_retry=max(1.0, args.interval),
                     notifier=notifier,
+                    publisher=publisher,
+                    status_context=context_for(shard.index, shard.count),
+                    status_url=args.status_url or "",
                 ),
                 config=DaemonConfig(interval=args.interval, resync_every=args.resync),
                 shard=shard,
@@ -170,6 +179,8 @@ def run(args: argparse.Namespace) -> int:
             watchdog.stop()
         if notifier is not None:
             notifier.close(timeout=NOTIFY_DRAIN_SECONDS)
+        if publisher is not None:
+            publisher.close(timeout=NOTIFY_DRAIN_SECONDS)
         logging.getLogger("controller").removeHandler(handler)
 
 
@@ -195,6 +206,11 @@ class ReconcilerPass:
     fence: ShardFence | None = None  # with --shard: may this shard act now?
     fence_retry: float = 30.0  # seconds until a shard that may not act asks again
     notifier: Notifier | None = None
+    # with --github-status-repo: the daemon's commit status, posted off the pass's path
+    publisher: StatusPublisher | None = None
+    status_context: str = CONTEXT
+    status_url: str = ""
+    book: PhaseBook = field(default_factory=PhaseBook)
 
     def __call__(self, offers: frozenset[str] | None) -> PassReport:
         if self.fence is not None:
@@ -208,6 +224,17 @@ class ReconcilerPass:
         log_transitions(result)
         if self.notifier is not None:  # after the commit; queues, never sends or raises here
             self.notifier.observe(result.statuses)
+        if self.publisher is not None:  # hands the body to a thread; never blocks or raises
+            self.book.update(result.statuses, full=result.full, evaluated=result.evaluated)
+            self.publisher.offer(
+                result.base,
+                commit_status(
+                    self.book.phases,
+                    result.errors,
+                    context=self.status_context,
+                    target_url=self.status_url,
+                ),
+            )
         head = result.commit or result.base
         return PassReport(
             ok=True,
@@ -278,3 +305,32 @@ def _time_scale(flag: float | None) -> float:
 def _in_flight_poll(time_scale: float | None) -> float:
     """How often an offer in flight with no expected time is looked at: a marketplace minute."""
     return max(MIN_IN_FLIGHT_POLL, IN_FLIGHT_POLL_SECONDS / _time_scale(time_scale))
+
+
+ENV_GITHUB_STATUS_REPO = "OFFERCTL_GITHUB_STATUS_REPO"
+# A status is only the latest word: a short try, and the next pass offers it again.
+STATUS_POST_POLICY = RetryPolicy(timeout=10.0, max_attempts=3, backoff=1.0, max_backoff=5.0)
+
+
+def open_status_publisher(
+    args: argparse.Namespace, env: Mapping[str, str] | None = None
+) -> StatusPublisher | None:
+    """The commit-status poster when the operator named a repository, else None.
+
+    The repository, the API and the token all come from the operator (flags and
+    environment); a usage error names what is missing, never a token.
+    """
+    env = os.environ if env is None else env
+    repository = args.github_status_repo or env.get(ENV_GITHUB_STATUS_REPO) or ""
+    if not repository:
+        return None
+    if args.status_url and not args.status_url.startswith("https://"):
+        raise UsageError(f"--status-url {args.status_url!r} must be an https:// URL")
+    try:
+        check_repository(repository)
+        poster = ChecksPoster(
+            github_endpoint(args.github_api_url, env), repository, policy=STATUS_POST_POLICY
+        )
+    except (ValueError, PostError) as exc:
+        raise UsageError(f"--github-status-repo: {exc}") from None
+    return StatusPublisher(poster)

@@ -49,6 +49,7 @@ class HttpError(Exception):
         retry_after: float | None = None,
         body: Any = None,
         unsent: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -56,6 +57,8 @@ class HttpError(Exception):
         self.retry_after = retry_after
         self.body = body
         self.unsent = unsent  # certainly not acted on (429, refused connection): safe to resend
+        # The answer's headers (rate-limit counters, ETag); never the request's.
+        self.headers: Mapping[str, str] = headers or {}
 
 
 class NotJson(HttpError):
@@ -326,12 +329,12 @@ def _status_error(where: str, response: httpx.Response, now: float) -> HttpError
     text = f"{where}: HTTP {status}" + (f": {message}" if message else "")
     if 300 <= status < 400:
         return HttpError(f"{where}: HTTP {status}: redirect refused", status=status,
-                         transient=False)  # fmt: skip
+                         transient=False, headers=response.headers)  # fmt: skip
     transient = status in RETRY_STATUSES
     header = response.headers.get("Retry-After")
     retry_after = parse_retry_after(header, now) if transient else None
     return HttpError(text, status=status, transient=transient, retry_after=retry_after, body=body,
-                     unsent=status == 429)  # fmt: skip
+                     unsent=status == 429, headers=response.headers)  # fmt: skip
 
 
 def error_message(body: Any) -> str:

@@ -76,6 +76,9 @@ class OfferListing:
     live_generation: str = ""  # generation publicly available; "" if none
     withdrawn: bool = False  # stop-distribution completed
     withdrawing: bool = False  # stop-distribution requested, in progress
+    # Fields of the marketplace's draft that changed outside offerctl since the last
+    # generation it submitted, as a message for a Drift condition; "" when none is known.
+    drift: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -723,6 +723,10 @@ class Reconciler:
             raise FatalError("no decision was made")
         after = pipeline.remove_condition(decision.status, ConditionType.MARKETPLACE_ERROR)
         after = pipeline.remove_condition(after, ConditionType.DRIFT)
+        if observed.listing.drift:  # the marketplace's draft was edited outside offerctl
+            after = pipeline.set_condition(after, ConditionType.DRIFT, ConditionStatus.TRUE,
+                                           "Drift", _REDACT(observed.listing.drift),
+                                           now=self.clock())  # fmt: skip
         return _Outcome(
             work.offer,
             work.committed,

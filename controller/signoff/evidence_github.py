@@ -1,6 +1,8 @@
 """Review evidence from GitHub's REST API: the merged pull request and its approving reviews.
 
-`GitHubClient` is a small urllib client: base URL and token from the
+`GitHubClient` reads through the project's one HTTP layer (`controller.http`:
+httpx, the tenacity retry policy, no redirects, a timeout on every call): base
+URL and token from the
 operator (`controller.signoff.operator`: a loopback server in tests,
 `https://HOST/api/v3` for GitHub Enterprise Server), never from the
 repository; the token is sent only to that origin (as
@@ -30,23 +32,26 @@ What counts, following GitHub's own review semantics:
 
 from __future__ import annotations
 
-import json
 import re
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
-from email.message import Message
 from typing import Any
 
 from controller.git import history as githistory
 from controller.git.history import RepoHandle
-from controller.http import parse_retry_after
+from controller.http import (
+    HttpError,
+    JsonHttp,
+    NotJson,
+    RetryPolicy,
+    error_message,
+    parse_retry_after,
+)
 from controller.repo.policy import SignOffPolicy, is_acceptable_api_url
 from controller.signoff import evidence_git
 from controller.signoff.operator import GitHubEndpoint
@@ -69,11 +74,15 @@ class GitHubRateLimited(GitHubError):
         self.retry_after = retry_after
 
 
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """The API does not redirect the calls we make; following one could carry us elsewhere."""
+def github_policy(timeout: float = 10.0) -> RetryPolicy:
+    """The project's retry policy, sized for a sign-off lookup inside a reconcile pass.
 
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None
+    A few quick retries on connection errors and 5xx; a Retry-After (either
+    form) of a few seconds is waited out, a longer one goes back to the caller
+    as `GitHubRateLimited` so the pass is not blocked (the verdict fails closed).
+    """
+    return RetryPolicy(timeout=timeout, max_attempts=3, backoff=0.2, max_backoff=2.0,
+                       max_retry_after=5.0)  # fmt: skip
 
 
 class GitHubClient:
@@ -87,6 +96,7 @@ class GitHubClient:
         token: str | None = None,
         timeout: float = 10.0,
         clock: Callable[[], float] = time.time,
+        policy: RetryPolicy | None = None,
     ) -> None:
         if not is_acceptable_api_url(api_url):
             raise ValueError(f"refusing GitHub API URL {api_url!r}: https only (http on loopback)")
@@ -94,9 +104,9 @@ class GitHubClient:
         self.api_url = api_url.rstrip("/")
         self._origin = _origin(self.api_url)
         self._token = token
-        self._timeout = timeout
         self._clock = clock
-        self._opener = urllib.request.build_opener(_NoRedirect())
+        self._http = JsonHttp(self.api_url, policy=policy or github_policy(timeout),
+                              headers=self._auth_headers, allow_http=True)  # fmt: skip
         self._cache: OrderedDict[str, tuple[str, Any, str]] = OrderedDict()
         self._lock = threading.Lock()  # one client may serve several worker threads
 
@@ -107,6 +117,12 @@ class GitHubClient:
 
     def __repr__(self) -> str:  # never show the token
         return f"GitHubClient({self.repository!r}, api_url={self.api_url!r})"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _auth_headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._token}"} if self._token else {}
 
     # -- endpoints -----------------------------------------------------------------
 
@@ -152,36 +168,26 @@ class GitHubClient:
         return target
 
     def _get(self, url: str) -> tuple[Any, str]:
-        request = urllib.request.Request(url, method="GET")  # noqa: S310 - origin checked
-        request.add_header("Accept", "application/vnd.github+json")
-        request.add_header("X-GitHub-Api-Version", API_VERSION)
-        request.add_header("User-Agent", "offerctl")
-        if self._token:
-            request.add_unredirected_header("Authorization", f"Bearer {self._token}")
+        # The origin of `url` is the operator's (checked for pagination links): the token
+        # goes nowhere else, and JsonHttp follows no redirect.
+        headers = {"Accept": "application/vnd.github+json", "X-GitHub-Api-Version": API_VERSION}
         with self._lock:
             cached = self._cache.get(url)
         if cached:
-            request.add_header("If-None-Match", cached[0])
+            headers["If-None-Match"] = cached[0]
         shown = _shown(url)
         try:
-            with self._opener.open(request, timeout=self._timeout) as response:
-                body = response.read(8 * 1024 * 1024 + 1)
-                headers = response.headers
-        except urllib.error.HTTPError as exc:
-            if exc.code == 304 and cached:
+            data, answer = self._http.send("GET", url, headers=headers)
+        except NotJson:
+            raise GitHubError(f"GET {shown}: the answer is not JSON") from None
+        except HttpError as exc:
+            if exc.status == 304 and cached:
                 return cached[1], cached[2]
             raise self._error(exc, shown) from None
-        except (urllib.error.URLError, TimeoutError, OSError) as exc:
-            reason = getattr(exc, "reason", exc)
-            raise GitHubError(f"GET {shown}: cannot reach {self._origin}: {reason}") from None
-        if len(body) > 8 * 1024 * 1024:
-            raise GitHubError(f"GET {shown}: response too large")
-        try:
-            data = json.loads(body)
-        except ValueError:
-            raise GitHubError(f"GET {shown}: the answer is not JSON") from None
-        link = headers.get("Link", "")
-        etag = headers.get("ETag")
+        if data is None:
+            raise GitHubError(f"GET {shown}: the answer is not JSON")
+        link = answer.get("Link", "")
+        etag = answer.get("ETag")
         if etag:
             with self._lock:
                 self._cache[url] = (etag, data, link)
@@ -190,21 +196,28 @@ class GitHubClient:
                     self._cache.popitem(last=False)
         return data, link
 
-    def _error(self, exc: urllib.error.HTTPError, shown: str) -> GitHubError:
-        headers: Message = exc.headers
-        message = _api_message(exc)
+    def _error(self, exc: HttpError, shown: str) -> GitHubError:
+        if exc.status == 0:  # no answer: connection refused, reset or timed out
+            reason = str(exc).rpartition(": ")[2]
+            return GitHubError(f"GET {shown}: cannot reach {self._origin}: {reason}")
+        headers = exc.headers
+        message = _api_message(exc.body)
         remaining = headers.get("x-ratelimit-remaining")
         retry_after = headers.get("Retry-After")
-        if exc.code in {403, 429} and (remaining == "0" or retry_after is not None):
+        if exc.status in {403, 429} and (remaining == "0" or retry_after is not None):
             wait = _wait_seconds(retry_after, headers.get("x-ratelimit-reset"), self._clock())
             when = f"; retry in {wait:.0f} s" if wait is not None else ""
             return GitHubRateLimited(f"GET {shown}: GitHub rate limit exceeded{when}", wait)
+        if exc.status < 300:  # an answer over JsonHttp's size cap
+            return GitHubError(f"GET {shown}: response too large")
         hint = {
             401: " (the token is missing, expired or revoked)",
             403: " (the token lacks permission)",
             404: " (no such repository or pull request, or the token cannot see it)",
-        }.get(exc.code, "")
-        return GitHubError(f"GET {shown}: HTTP {exc.code}{hint}{': ' + message if message else ''}")
+        }.get(exc.status, "")
+        return GitHubError(
+            f"GET {shown}: HTTP {exc.status}{hint}{': ' + message if message else ''}"
+        )
 
 
 def _origin(url: str) -> str:
@@ -217,21 +230,16 @@ def _shown(url: str) -> str:
     return urllib.parse.urlsplit(url).path
 
 
-def _api_message(exc: urllib.error.HTTPError) -> str:
-    try:
-        body = json.loads(exc.read(64 * 1024) or b"{}")
-    except (ValueError, OSError):
-        return ""
-    message = body.get("message") if isinstance(body, dict) else None
-    return str(message)[:200] if message else ""
+def _api_message(body: Any) -> str:
+    """GitHub's `message` from an error body (never a header, never the token)."""
+    return error_message(body)[:200] if isinstance(body, dict) else ""
 
 
 def _wait_seconds(retry_after: str | None, reset: str | None, now: float) -> float | None:
-    """Retry-After (delta-seconds or an HTTP date, as `controller.http` reads it), else
-    GitHub's X-RateLimit-Reset (epoch seconds)."""
-    wait = parse_retry_after(retry_after, now)
-    if wait is not None:
-        return wait
+    if retry_after is not None:
+        wait = parse_retry_after(retry_after, now)  # delta-seconds or an HTTP date
+        if wait is not None:
+            return wait
     if reset is not None:
         try:
             return max(0.0, float(reset) - now)

@@ -75,4 +75,20 @@ def test_withdrawal_says_plainly_that_it_is_done_in_partner_center(tmp_path: Pat
         market.withdraw("contoso-app")
     assert not caught.value.transient  # a stalled, explained state, never a silent no-op
     assert market.api.calls == 0
+    assert getattr(caught.value, "reason", "") == "StopDistributionInPartnerCenter"
+    assert "documents no stop-distribution flow" in str(caught.value)
     market.close()
+
+
+def test_the_drift_interval_comes_from_the_environment_and_defaults_to_an_hour(
+    tmp_path: Path,
+) -> None:
+    market = open_pc("partnercenter", tmp_path)
+    assert market.drift_interval == 3600
+    market.close()
+    market = open_pc("partnercenter", tmp_path, OFFERCTL_DRIFT_INTERVAL="0")
+    assert market.drift_interval == 0
+    market.close()
+    for bad in ("hourly", "-5", "nan"):
+        with pytest.raises(UsageError, match=r"OFFERCTL_DRIFT_INTERVAL|drift interval"):
+            open_pc("partnercenter", tmp_path, OFFERCTL_DRIFT_INTERVAL=bad)

@@ -62,10 +62,10 @@ class PcSetup(Setup):
     emu: Emulator
     extra_env: Mapping[str, str]
 
-    def reconcile(self, failpoint: str = "") -> subprocess.CompletedProcess[str]:
+    def reconcile(self, failpoint: str = "", *extra: str) -> subprocess.CompletedProcess[str]:
         argv = [sys.executable, "-m", "controller", "reconcile", "--repo", str(self.controller),
                 "--branch", "main", "--marketplace", f"partnercenter+{self.emu.url}",
-                "--poll-interval", "0"]  # fmt: skip
+                "--poll-interval", "0", *extra]  # fmt: skip
         env = {k: v for k, v in os.environ.items()
                if k not in (fp.ENV, "OFFERCTL_TIME_SCALE", "OFFERCTL_MARKETPLACE")}  # fmt: skip
         env.update(self.extra_env)
@@ -192,6 +192,30 @@ class TestDriftAndPortal:
         assert "Property.appVersion" in conditions["Drift"]["message"]
         assert pc.submissions(FABRIKAM) == 1
 
+    def test_a_portal_edit_of_a_resting_offer_gives_drift_without_a_commit(
+        self, pc: PcSetup
+    ) -> None:
+        # A resting offer is evaluated by a full pass (the daemon makes one every resync,
+        # cron runs `reconcile --full`); its draft is checked once per drift interval,
+        # here every pass (0; the default is an hour).
+        pc.extra_env = {**pc.extra_env, "OFFERCTL_DRIFT_INTERVAL": "0"}
+        assert pc.run_until(PREVIEW) == PREVIEW
+        before = pc.emu.stats()["total"]
+        assert pc.reconcile("", "--full").returncode == 0
+        quiet = pc.emu.stats()["total"] - before
+        assert "Drift" not in {c["type"] for c in pc.status_doc(FABRIKAM)["conditions"]}  # type: ignore[union-attr]
+        product = pc.emu.stats()["products"][FABRIKAM]
+        pc.emu.admin("portal-edit", {"productID": product, "module": "Property",
+                                     "changes": {"appVersion": "9.9.9"}})  # fmt: skip
+        before = pc.emu.stats()["total"]
+        assert pc.reconcile("", "--full").returncode == 0  # the manifest is unchanged
+        conditions = {c["type"]: c for c in pc.status_doc(FABRIKAM)["conditions"]}  # type: ignore[union-attr]
+        assert conditions["Drift"]["status"] == "True"
+        assert "Property.appVersion" in conditions["Drift"]["message"]
+        assert pc.emu.stats()["total"] - before == quiet  # reads only: nothing was written back
+        assert pc.phases() == PREVIEW
+        assert pc.submissions(FABRIKAM) == 1
+
     @pytest.mark.parametrize("time_scale", ["1"])  # the portal's submission stays in progress
     def test_a_portal_submission_in_progress_is_waited_for_not_cancelled(
         self, pc: PcSetup, tmp_path: Path
@@ -210,3 +234,30 @@ class TestDriftAndPortal:
         assert stats["portalSubmissions"][product] == 1
         assert stats["submissions"][product] == 1  # the portal's: offerctl made none
         assert pc.phases() == {FABRIKAM: "Validating"}
+
+
+@pytest.mark.parametrize("offers", [(CONTOSO,)])
+class TestWithdrawal:
+    """`target: withdrawn` is refused plainly: Stop distribution is a portal action."""
+
+    def test_withdrawing_a_live_offer_says_plainly_to_stop_distribution_in_partner_center(
+        self, pc: PcSetup
+    ) -> None:
+        assert pc.run_until({CONTOSO: "AwaitingSignOff"}) == {CONTOSO: "AwaitingSignOff"}
+        pc.sign_off(CONTOSO)
+        assert pc.run_until({CONTOSO: "Live"}) == {CONTOSO: "Live"}
+        manifest = pc.controller / "offers" / CONTOSO / "offer.yaml"
+        text = manifest.read_text(encoding="utf-8")
+        assert "  target: live" in text
+        manifest.write_text(text.replace("  target: live", "  target: withdrawn", 1), "utf-8")
+        git(pc.controller, "commit", "-q", "-am", "Withdraw the offer")
+        before = pc.emu.stats()
+        assert pc.reconcile().returncode in (0, 1)
+        conditions = {c["type"]: c for c in pc.status_doc(CONTOSO)["conditions"]}  # type: ignore[union-attr]
+        error = conditions["MarketplaceError"]
+        assert error["status"] == "True"
+        assert error["reason"] == "StopDistributionInPartnerCenter"
+        assert "Stop distribution" in error["message"]
+        after = pc.emu.stats()
+        assert after["submissions"] == before["submissions"]  # nothing submitted or withdrawn
+        assert after["total"] == before["total"]  # refused before any call

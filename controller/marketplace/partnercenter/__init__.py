@@ -11,7 +11,9 @@ Everything that chooses an endpoint or a credential comes from the operator:
 - `OFFERCTL_PARTNERCENTER_TOKEN`, else azure-identity's credential chain;
 - `OFFERCTL_PARTNERCENTER_SELLER_ID` → `x-ms-publisherId`;
 - `OFFERCTL_PACKAGE_STORAGE` (+ `AZURE_STORAGE_CONNECTION_STRING` or an identity);
-- `--poll-interval` / `OFFERCTL_POLL_INTERVAL` (default 60 s).
+- `--poll-interval` / `OFFERCTL_POLL_INTERVAL` (default 60 s);
+- `OFFERCTL_DRIFT_INTERVAL` (default 3600 s): how often a resting offer's draft is
+  compared with the last generation submitted (docs/DESIGN.md §7).
 """
 
 from __future__ import annotations
@@ -26,13 +28,14 @@ from controller.core.errors import UsageError
 from controller.http import RetryPolicy, check_base_url
 
 from .auth import seller_id, token_source
-from .client import DEFAULT_POLL_INTERVAL, PartnerCenterMarketplace
+from .client import DEFAULT_DRIFT_INTERVAL, DEFAULT_POLL_INTERVAL, PartnerCenterMarketplace
 from .package import BlobPackageStore, store_from_env
 from .state import ClientState
 from .v1 import V1Api
 
 PRODUCTION_URL = "https://api.partner.microsoft.com/v1.0/ingestion"
 ENV_POLL_INTERVAL = "OFFERCTL_POLL_INTERVAL"
+ENV_DRIFT_INTERVAL = "OFFERCTL_DRIFT_INTERVAL"
 STATE_RELATIVE = Path("offerctl") / "partnercenter.json"
 ENV_STATE = "OFFERCTL_PARTNERCENTER_STATE"
 
@@ -52,15 +55,24 @@ def parse_url(url: str) -> tuple[str, bool]:
 
 
 def resolve_poll_interval(value: float | None, env: Mapping[str, str]) -> float:
+    return _seconds(value, env, ENV_POLL_INTERVAL, DEFAULT_POLL_INTERVAL, "poll interval")
+
+
+def resolve_drift_interval(env: Mapping[str, str]) -> float:
+    return _seconds(None, env, ENV_DRIFT_INTERVAL, DEFAULT_DRIFT_INTERVAL, "drift interval")
+
+
+def _seconds(value: float | None, env: Mapping[str, str], name: str, default: float,
+             what: str) -> float:  # fmt: skip
     raw: object = value
     if raw is None:
-        raw = env.get(ENV_POLL_INTERVAL, "").strip() or DEFAULT_POLL_INTERVAL
+        raw = env.get(name, "").strip() or default
     try:
         seconds = float(str(raw))
     except ValueError:
-        raise UsageError(f"{ENV_POLL_INTERVAL}={raw!r}: expected seconds, such as 60") from None
+        raise UsageError(f"{name}={raw!r}: expected seconds, such as {default:g}") from None
     if not math.isfinite(seconds) or seconds < 0:
-        raise UsageError(f"poll interval must be a number of seconds >= 0, not {raw!r}")
+        raise UsageError(f"{what} must be a number of seconds >= 0, not {raw!r}")
     return seconds
 
 
@@ -100,5 +112,6 @@ def open_partnercenter(
         env=env,
         package_store=store,
         poll_interval=resolve_poll_interval(poll_interval, env),
+        drift_interval=resolve_drift_interval(env),
         clock=clock,
     )

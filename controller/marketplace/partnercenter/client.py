@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -60,6 +60,9 @@ MEDIA_PROCESS_POLLS = 20
 RESELLER_MODULE = "ResellerConfiguration"
 AFTER_POST = "partnercenter-after-post"  # failpoint: submission created, its id not recorded
 DRIFT_MARK = "__drift__"  # baseline entry: the generation a drift was reported for
+DRIFT_CHECKED = "__drift_checked__"  # baseline entry: when the draft was last compared (ISO)
+DRIFT_FOUND = "__drift_found__"  # baseline entry: {"generation", "fields"} of a drift seen
+DEFAULT_DRIFT_INTERVAL = 3600.0  # a resting offer's draft is compared at most once an hour
 # Module → collection for getByInstanceID reads and for PUTs (v1 spells them differently).
 COLLECTIONS = {"Property": "properties", "Listing": "listings",
                "Availability": "featureAvailabilities",
@@ -76,6 +79,21 @@ class PortalSubmission(MarketplaceError):
 
     def __init__(self, message: str) -> None:
         super().__init__(message, transient=True)
+
+
+class StopDistributionInPortal(MarketplaceError):
+    """`target: withdrawn` on Partner Center: a person presses Stop distribution in the portal."""
+
+    reason = "StopDistributionInPartnerCenter"
+
+    def __init__(self, offer: str) -> None:
+        super().__init__(
+            f"{offer}: offerctl cannot withdraw a Dynamics 365 offer: Partner Center's ingestion "
+            "API documents no stop-distribution flow for this offer type. Use Stop distribution "
+            "on the offer's overview page in Partner Center (customers who have the app keep "
+            "it); status keeps this condition while target is withdrawn",
+            transient=False,
+        )
 
 
 class Drift(MarketplaceError):
@@ -104,12 +122,44 @@ class RemoteOffer:
 
 @dataclass(frozen=True, slots=True)
 class _Raw:
-    """The last v1 reads of a submission, so a poll re-reads only what can have moved."""
+    """The last v1 reads of a submission, and which reads a transition still owes.
+
+    A poll makes exactly one call: the read the last answers call for. A
+    transition that needs several reads to be told whole (the submission's
+    state after the steps moved, the steps after the state moved, the
+    certification reports, the validation items) gets them on the following
+    polls, one each, while the last whole observation is told again.
+    """
 
     item: dict[str, Any]
     workflows: list[dict[str, Any]]
     findings: tuple[Any, ...]
-    findings_at: str  # "", "certified" or "failed": when the findings were read
+    findings_at: str  # "", "certified" or "failed": the moment the findings are whole for
+    parts: Mapping[str, list[dict[str, Any]]] = field(default_factory=dict)  # "moment:part"
+    item_behind: bool = False  # the steps moved so the state may have: read the submission
+    steps_behind: bool = False  # the state moved since the steps were read: read them
+
+    def owed(self) -> list[str]:
+        """The reads this transition still needs, in the order they are made."""
+        owed = []
+        if self.item_behind:
+            owed.append("submission")
+        if self.steps_behind:
+            owed.append("workflowdetails")
+        moment = _moment(self.item, self.workflows)
+        if moment and self.findings_at != moment:
+            parts = ("validations", "reports") if moment == "failed" else ("reports",)
+            owed += [p for p in parts if f"{moment}:{p}" not in self.parts]
+        return owed
+
+    def complete(self) -> _Raw:
+        """Findings made whole from the parts read for the current moment, if all are in."""
+        moment = _moment(self.item, self.workflows)
+        if not moment or self.findings_at == moment or self.owed():
+            return self
+        validations = self.parts.get(f"{moment}:validations", []) if moment == "failed" else []
+        findings = mapping.findings_of(validations, self.parts.get(f"{moment}:reports", []))
+        return replace(self, findings=findings, findings_at=moment)
 
 
 @dataclass(slots=True)
@@ -129,6 +179,7 @@ class PartnerCenterMarketplace:
         env: Mapping[str, str],
         package_store: BlobPackageStore | None = None,
         poll_interval: float = DEFAULT_POLL_INTERVAL,
+        drift_interval: float = DEFAULT_DRIFT_INTERVAL,
         clock: Callable[[], datetime] | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
@@ -138,6 +189,7 @@ class PartnerCenterMarketplace:
         self._env = env
         self._store = package_store
         self.poll_interval = poll_interval
+        self.drift_interval = drift_interval
         self._clock = clock or (lambda: datetime.now(UTC))
         self._monotonic = monotonic
         self._sleep = sleep
@@ -183,9 +235,9 @@ class PartnerCenterMarketplace:
         failpoint(AFTER_POST)
         attempt.submission = str(answer["id"])
         self.state.record(attempt)
-        for module, document in self._pending_baselines.items():
-            self.state.set_baseline(product, module, document)
-        self.state.set_baseline(product, DRIFT_MARK, None)
+        self.state.set_baselines(product, {**self._pending_baselines, DRIFT_MARK: None,
+                                           DRIFT_FOUND: None,
+                                           DRIFT_CHECKED: self._clock().isoformat()})  # fmt: skip
         self._pending_baselines = {}
         return self._observe(attempt, answer, force=True)
 
@@ -282,21 +334,102 @@ class PartnerCenterMarketplace:
         return self._cancelled(attempt)
 
     def withdraw(self, offer: str) -> OfferListing:
-        raise MarketplaceError(
-            f"{offer}: stopping distribution of a Dynamics 365 offer is not done through the "
-            "ingestion API by offerctl; use Stop distribution on the offer's overview page in "
-            "Partner Center",
-            transient=False,
-        )
+        """Refused, plainly: the documented v1 API has no stop-distribution flow for this type.
+
+        The v1 swagger lists `StopSelling` among an availability's market states,
+        but no Microsoft document or client shows that writing it (and publishing)
+        withdraws a Dynamics 365 app; Stop distribution is documented only as a
+        portal action (shared/partnercenter/README.md §1.7, §3.3). Status gets a
+        MarketplaceError condition with reason `StopDistributionInPartnerCenter`.
+        """
+        raise StopDistributionInPortal(offer)
 
     def listing(self, offer: str) -> OfferListing:
-        """What this client saw go live; no call (settled offers cost nothing per pass)."""
+        """What this client saw go live, and any drift of the draft; usually no call.
+
+        Settled offers cost nothing per pass, except one drift check (a few
+        reads of the draft) per `drift_interval` for an offer at rest (see
+        `_drift_check`).
+        """
         live = ""
         for seen in self._seen.values():
             s = seen.submission
             if s.offer == offer and s.result is SubmissionResult.SUCCEEDED:
                 live = s.generation
-        return OfferListing(offer, live_generation=live)
+        return OfferListing(offer, live_generation=live, drift=self._drift_check(offer))
+
+    # --- drift of a resting offer's draft ---------------------------------------------------
+
+    def _drift_check(self, offer: str) -> str:
+        """A Drift message when the draft differs from the last generation offerctl submitted.
+
+        The draft is read (8 calls) at most once per `drift_interval` per offer,
+        and only while no submission of the offer is being polled (in-flight
+        polls keep to one call); what a check found is remembered in the
+        client's record and told on every pass until a later check or a new
+        submission clears it. The interval starts at each submission, which
+        writes the draft and so compares it.
+        """
+        product = self._products.get(offer)
+        if not product:
+            return ""
+        baseline = self.state.baseline(product)
+        if not any(isinstance(baseline.get(m), Mapping) for m in ("Property", "Availability")):
+            return ""  # offerctl has submitted nothing for this offer: no baseline to differ from
+        now = self._clock()
+        checked = _parse_time(str(baseline.get(DRIFT_CHECKED) or ""))
+        if checked is None:  # a record from before drift checks: start the interval now
+            self.state.set_baseline(product, DRIFT_CHECKED, now.isoformat())
+        elif (now - checked).total_seconds() >= self.drift_interval and not self._polled(offer):
+            fields = self._draft_drift(product, baseline)
+            generation = self._last_generation(offer)
+            found = {"generation": generation, "fields": fields} if fields else None
+            entries: dict[str, Any] = {DRIFT_CHECKED: now.isoformat(), DRIFT_FOUND: found}
+            if fields:
+                entries[DRIFT_MARK] = generation  # a new generation overwrites; this one does not
+            self.state.set_baselines(product, entries)
+            baseline = {**baseline, **entries}
+        found = baseline.get(DRIFT_FOUND)
+        if not isinstance(found, Mapping) or not found.get("fields"):
+            return ""
+        names = ", ".join(str(f) for f in found["fields"])
+        return (f"{offer}: the Partner Center draft was changed outside offerctl since "
+                f"generation {found.get('generation') or '?'}, the last it submitted ({names}); "
+                "offerctl does not overwrite it. Bring the change into offer.yaml (offerctl "
+                "import / offerctl diff) or commit a new generation to overwrite it")  # fmt: skip
+
+    def _polled(self, offer: str) -> bool:
+        """Whether a submission of `offer` is in flight (read every poll, one call each)."""
+        return any(seen.submission.offer == offer
+                   and seen.submission.result is SubmissionResult.PENDING
+                   and not seen.submission.preview_url for seen in self._seen.values())  # fmt: skip
+
+    def _last_generation(self, offer: str) -> str:
+        attempts = [a for a in self.state.ours(self._products.get(offer, "")) if a.submission]
+        return max(attempts, key=lambda a: a.created_at).generation if attempts else ""
+
+    def _draft_drift(self, product: str, baseline: Mapping[str, Any]) -> list[str]:
+        """The managed fields whose draft values differ from what offerctl last submitted."""
+        fields: list[str] = []
+        instances = {m: self.api.branch_instance(product, m) for m in mapping.MODULES}
+        for module in ("Property", "Availability", "Package"):
+            before = baseline.get(module)
+            if isinstance(before, Mapping):
+                current = self._single(product, module, instances[module])
+                fields += [f"{module}.{n}" for n in mapping.managed_differences(before, current)]
+        listings = {
+            str(item.get("languageCode", "")).lower(): item
+            for item in self.api.by_instance(product, "listings", instances["Listing"])
+        }
+        for module, before in sorted(baseline.items()):
+            if not module.startswith("Listing.") or not isinstance(before, Mapping):
+                continue
+            listing = listings.get(module.removeprefix("Listing."))
+            if listing is None:
+                fields.append(module)
+            else:
+                fields += [f"{module}.{n}" for n in mapping.managed_differences(before, listing)]
+        return fields
 
     # --- reading an offer back (diff, import) -----------------------------------------------
 
@@ -636,59 +769,75 @@ class PartnerCenterMarketplace:
     # --- observation ----------------------------------------------------------------------
 
     def _poll(self, attempt: Attempt, product: str, sid: str) -> Submission:
-        """One read of an in-flight submission, usually one call.
+        """One read of an in-flight submission: exactly one call.
 
-        While the steps run (InProgress/Submitted) the workflow details say
-        how far it is; the submission itself is read again only when no step
-        runs or one failed. Otherwise the submission is read, and the workflow
-        details only when its state or substate moved.
+        The first read in this process learns everything (`_observe`). After
+        that each poll makes the one read the last answers call for (`_Raw.owed`),
+        else the phase's cheap read: the workflow details while the steps run
+        (InProgress/Submitted), the submission itself after that. While a
+        transition still owes reads, the last whole observation is told again,
+        so nothing half-read reaches status and the offer stays in flight until
+        the transition is whole (a poll or two later).
         """
-        raw = self._raw.get(_full_id(product, sid))
-        if raw is None:
+        full = _full_id(product, sid)
+        raw, seen = self._raw.get(full), self._seen.get(full)
+        if raw is None or seen is None:
             return self._observe(attempt, self.api.submission(product, sid))
-        item, workflows = raw.item, raw.workflows
-        if _phase(item) == ("InProgress", "Submitted"):
+        owed = raw.owed()
+        if owed:
+            read = owed[0]
+        else:
+            read = "workflowdetails" if _phase(raw.item) == _RUNNING else "submission"
+        if read == "submission":
+            item = self.api.submission(product, sid)
+            # Steps read one poll ago (they are why the state is read) are as fresh as
+            # they get; after a steady read of the state, a moved state owes the steps.
+            moved = _phase(item) != _phase(raw.item) and not raw.item_behind
+            raw = replace(raw, item=dict(item), item_behind=False,
+                          steps_behind=raw.steps_behind or moved)  # fmt: skip
+        elif read == "workflowdetails":
             workflows = self.api.submission_part(product, sid, "workflowdetails")
-            states = {str(step.get("state", "")) for step in _steps(workflows)}
-            signoff = any(
-                str(step.get("name", "")).lower() == "publisher signoff"
-                and step.get("state") == "InProgress"
-                for step in _steps(workflows)
+            raw = replace(
+                raw,
+                workflows=workflows,
+                steps_behind=False,
+                item_behind=raw.item_behind or _state_may_move(raw.item, workflows),
             )
-            if (signoff or "InProgress" not in states
-                    or states - {"InProgress", "NotStarted", "Success"}):  # fmt: skip
-                item = self.api.submission(product, sid)
-            return self._observe(attempt, item, workflows=workflows)
-        item = self.api.submission(product, sid)
-        fresh = None if _phase(item) != _phase(raw.item) else workflows
-        return self._observe(attempt, item, workflows=fresh)
+        else:  # validations or reports of the current moment
+            moment = _moment(raw.item, raw.workflows)
+            got = self.api.submission_part(product, sid, read)
+            raw = replace(raw, parts={**raw.parts, f"{moment}:{read}": got})
+        raw = raw.complete()
+        self._raw[full] = raw
+        if raw.owed():
+            self._seen[full] = _Seen(seen.submission, self._monotonic())
+            return seen.submission
+        return self._report(attempt, raw)
 
     def _observe(self, attempt: Attempt, item: Mapping[str, Any], *, force: bool = True,
                  workflows: list[dict[str, Any]] | None = None) -> Submission:  # fmt: skip
-        """The Submission offerctl sees: stages from workflow details, findings when settled."""
+        """A whole read (submit, adoption, go-live, first read): every part it needs, now."""
         product, sid = attempt.product, str(item.get("id", attempt.submission))
         full = _full_id(product, sid)
         if workflows is None:
             workflows = self.api.submission_part(product, sid, "workflowdetails")
-        progress = mapping.progress_of(item, workflows)
-        raw = self._raw.get(full)
-        findings: tuple[Any, ...] = raw.findings if raw is not None else ()
-        # Validation items only on failure (a passed validation has none to tell); the
-        # certification reports once certification finished, even before sign-off.
-        failed = progress.result is SubmissionResult.FAILED
-        moment = (
-            "failed"
-            if failed
-            else ("certified" if _certified(workflows, ready=progress.awaiting_promote) else "")
-        )
-        if moment and (raw is None or raw.findings_at != moment):
-            findings = mapping.findings_of(
-                self.api.submission_part(product, sid, "validations") if failed else (),
-                self.api.submission_part(product, sid, "reports"),
-            )
-        self._raw[full] = _Raw(
-            dict(item), workflows, findings, moment or (raw.findings_at if raw else "")
-        )
+        before = self._raw.get(full)
+        raw = _Raw(dict(item), workflows, before.findings if before else (),
+                   before.findings_at if before else "")  # fmt: skip
+        moment = _moment(raw.item, raw.workflows)
+        if moment and raw.findings_at != moment:
+            # Validation items only on failure (a passed validation has none to tell); the
+            # certification reports once certification finished, even before sign-off.
+            parts = ("validations", "reports") if moment == "failed" else ("reports",)
+            raw = replace(raw, parts={f"{moment}:{p}": self.api.submission_part(product, sid, p)
+                                      for p in parts}).complete()  # fmt: skip
+        self._raw[full] = raw
+        return self._report(attempt, raw)
+
+    def _report(self, attempt: Attempt, raw: _Raw) -> Submission:
+        """The Submission offerctl sees: stages from the workflow details, findings when whole."""
+        product, sid = attempt.product, str(raw.item.get("id", attempt.submission))
+        progress = mapping.progress_of(raw.item, raw.workflows)
         submission = Submission(
             id=_full_id(product, sid),
             offer=attempt.offer,
@@ -698,7 +847,7 @@ class PartnerCenterMarketplace:
             created_at=_parse_time(attempt.created_at) or self._clock(),
             result=progress.result,
             stages=progress.stages,
-            feedback=findings,
+            feedback=raw.findings,
             preview_url=_preview_url(attempt.offer) if progress.awaiting_promote else "",
         )
         self._seen[submission.id] = _Seen(submission, self._monotonic())
@@ -736,8 +885,36 @@ def mapping_blob_name(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest() + ".zip"
 
 
+_RUNNING = ("InProgress", "Submitted")  # the steps run: the workflow details tell progress
+
+
 def _phase(item: Mapping[str, Any]) -> tuple[str, str]:
     return str(item.get("state", "")), str(item.get("substate", ""))
+
+
+def _state_may_move(item: Mapping[str, Any], workflows: list[dict[str, Any]]) -> bool:
+    """Whether steps read while the submission runs say its state may have moved on.
+
+    Sign-off awaited, or no step running any more (between steps, or all
+    done): read the submission. A failed step tells the outcome by itself.
+    """
+    if _phase(item) != _RUNNING:
+        return False
+    steps = _steps(workflows)
+    states = {str(step.get("state", "")) for step in steps}
+    if states - {"InProgress", "NotStarted", "Success"}:
+        return False
+    signoff = any(str(step.get("name", "")).strip().lower() == "publisher signoff"
+                  and step.get("state") == "InProgress" for step in steps)  # fmt: skip
+    return signoff or "InProgress" not in states
+
+
+def _moment(item: Mapping[str, Any], workflows: list[dict[str, Any]]) -> str:
+    """When findings are due: "failed", "certified" (certification finished) or ""."""
+    progress = mapping.progress_of(item, workflows)
+    if progress.result is SubmissionResult.FAILED:
+        return "failed"
+    return "certified" if _certified(workflows, ready=progress.awaiting_promote) else ""
 
 
 def _certified(workflows: list[dict[str, Any]], *, ready: bool) -> bool:
