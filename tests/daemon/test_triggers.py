@@ -132,6 +132,7 @@ def test_codeowners_in_github_and_docs_folders_queue_every_offer(tmp_path: Path)
     try:
         (repo / ".github" / "CODEOWNERS").write_text("* @octocat\n")
         wait_until(lambda: ALL in inbox.seen(), timeout=5, what=".github/CODEOWNERS edit")
+        settle()  # the write's later events (modify, close) land before the next step
         inbox.clear()
         (repo / ".github" / "dependabot.yml").write_text("version: 2\n")
         settle()
