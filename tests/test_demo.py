@@ -15,15 +15,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from controller.commands.demo import (
-    APPROVER,
-    PUBLISHER,
+from controller.core.model import OfferStatus, Phase, Stage, StageState, StageStatus
+from controller.demo.common import APPROVER, PUBLISHER
+from controller.demo.phases import (
     awaiting_signoff,
     page_url,
     phase_lines,
     settled,
 )
-from controller.core.model import OfferStatus, Phase, Stage, StageState, StageStatus
 
 ROOT = Path(__file__).resolve().parents[1]
 EXPECTED = {

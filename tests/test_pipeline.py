@@ -787,6 +787,7 @@ class TestPurity:
             "dataclasses",
             "datetime",
             "controller.core.eta",
+            "controller.core.generation",  # short(): pure, see tests/test_layers.py
             "controller.marketplace.api",
             "controller.core.model",
         }

@@ -19,6 +19,7 @@ from controller.commands.options import marketplace_from_args
 from controller.core.errors import EXIT_FAIL, EXIT_OK, UsageError, UserError
 from controller.marketplace.api import MarketplaceError
 from controller.marketplace.partnercenter import PartnerCenterMarketplace, mapping
+from controller.repo import layout
 from controller.repo.statusread import check_offer_id
 from controller.validation import engine
 from controller.validation.files import WorktreeFiles
@@ -30,10 +31,12 @@ def run(args: argparse.Namespace) -> int:
     repo = Path(args.repo)
     offer = check_offer_id(args.offer)
     market = open_partnercenter_from(args, repo)
-    result = engine.validate_offer(f"offers/{offer}", WorktreeFiles(repo), collect_files=False)
+    result = engine.validate_offer(
+        layout.offer_dir(offer), WorktreeFiles(repo), collect_files=False
+    )
     spec = result.manifest.get("spec") if result.manifest is not None else None
     if not isinstance(spec, dict):
-        raise UserError(f"offers/{offer}/offer.yaml has no spec; run `offerctl validate`")
+        raise UserError(f"{layout.manifest_path(offer)} has no spec; run `offerctl validate`")
     desired = mapping.desired_documents(spec)
     report: dict[str, Any] = {}
     for view in VIEWS if args.against == "all" else (args.against,):

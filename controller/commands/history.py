@@ -25,13 +25,13 @@ from controller.present import data
 from controller.present.console import make_console, show, unicode_ok
 from controller.present.offers import history_table
 from controller.repo.statusread import (
-    PhaseChange,
     check_offer_id,
     phase_changes,
     resolve,
     status_path,
     status_versions,
 )
+from controller.repo.statustypes import PhaseChange
 
 
 def run(args: argparse.Namespace) -> int:

@@ -21,6 +21,7 @@ from controller.core.model import API_VERSION
 from controller.files.yamlio import dump_yaml
 from controller.marketplace.api import MarketplaceError
 from controller.marketplace.partnercenter import mapping
+from controller.repo import layout
 from controller.repo.statusread import check_offer_id
 
 HEADER = """\
@@ -36,8 +37,8 @@ HEADER = """\
 def run(args: argparse.Namespace) -> int:
     repo = Path(args.repo)
     offer = check_offer_id(args.offer)
-    folder = repo / "offers" / offer
-    manifest = folder / "offer.yaml"
+    folder = repo / layout.offer_dir(offer)
+    manifest = repo / layout.manifest_path(offer)
     if manifest.exists() and not args.force:
         raise UserError(f"{manifest} exists; pass --force to overwrite it")
     market = open_partnercenter_from(args, repo)

@@ -203,7 +203,7 @@ def add_color_options(parser: argparse.ArgumentParser) -> None:
 
 
 def marketplace_from_args(
-    args: argparse.Namespace,
+    args: object,  # an argparse.Namespace or wiring.PassOptions: read with getattr
     repo_dir: Path,
     *,
     default_time_scale: float | None = None,

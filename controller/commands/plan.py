@@ -30,6 +30,7 @@ from typing import Any
 
 from controller.commands.options import ENV_MARKETPLACE
 from controller.commands.wiring import (
+    PassOptions,
     judge_from_args,
     marketplace_at,
     warn_moved_keys,
@@ -46,6 +47,7 @@ from controller.present.console import make_console, show, unicode_ok
 from controller.present.plan import plan_view
 from controller.reconcile.reconciler import PlannedOffer, Watch, build_reconciler
 from controller.reconcile.records import DisplayRecords
+from controller.repo import status
 from controller.repo.statusread import (
     MAX_STATUS_BYTES,
     check_offer_id,
@@ -72,8 +74,9 @@ class Made:
 def run(args: argparse.Namespace) -> int:
     wanted = [check_offer_id(o) for o in args.offers]
     console = make_console(args.color)
+    options = PassOptions.from_args(args)
     with GitRepo(Path(args.repo)) as repo:
-        made = make_plan(args, repo, wanted)
+        made = make_plan(options, repo, wanted, rev=args.rev)
     commit, plans, from_committed, notes = made.commit, made.plans, made.from_committed, made.notes
     missing = sorted(set(wanted) - {p.offer for p in plans})
     if missing:
@@ -100,10 +103,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def make_plan(
-    args: argparse.Namespace,
+    options: PassOptions,
     repo: GitRepo,
     wanted: Sequence[str] = (),
     *,
+    rev: str | None = None,
     statuses_at: str | None = None,
 ) -> Made:
     """What `offerctl plan` shows, before it is shown; also `offerctl pr-check`'s plan.
@@ -113,13 +117,13 @@ def make_plan(
     pr-check passes the pull request's base, so a pull request's own
     status.yaml edits are not what its plan is made from.
     """
-    watch = _watch(args)
+    watch = _watch(options, rev)
     if watch.remote and watch.branch:
         base = None  # Reconciler.plan fetches, then reads the tip
         policy_commit = repo.resolve(repo.tracking_ref(watch.remote, watch.branch))
     else:
-        base = policy_commit = resolve(repo, _local_rev(args))
-    from_committed = not _marketplace_here(args, repo, policy_commit)
+        base = policy_commit = resolve(repo, _local_rev(options, rev))
+    from_committed = not _marketplace_here(options, repo, policy_commit)
     if from_committed:
         if policy_commit:  # marketplace_at, which warns otherwise, is not called here
             warn_moved_keys(repo, policy_commit)
@@ -132,15 +136,15 @@ def make_plan(
             repo,
             CommittedObservations(committed),
             watch,
-            judge=judge_from_args(args, repo, watch),
+            judge=judge_from_args(options, repo, watch),
             records=DisplayRecords(committed),
         )
     else:
         reconciler = build_reconciler(
             repo,
-            marketplace_at(args, repo, policy_commit),
+            marketplace_at(options, repo, policy_commit),
             watch,
-            judge=judge_from_args(args, repo, watch),
+            judge=judge_from_args(options, repo, watch),
         )
         if not reconciler.branch_records().exists():
             # Not the controller's clone: no record of what it decided. Show the
@@ -152,7 +156,7 @@ def make_plan(
                 reconciler.records = DisplayRecords(_committed_statuses(repo, statuses_at or base))
     commit, planned = reconciler.plan(base)
     plans = [_plan(repo, commit, p) for p in planned if not wanted or p.offer in wanted]
-    notes = _uncommitted_notes(args, repo, watch, [p.offer for p in planned])
+    notes = _uncommitted_notes(rev, repo, watch, [p.offer for p in planned])
     return Made(commit, planned, plans, from_committed, notes)
 
 
@@ -176,7 +180,7 @@ def plan_data(
     }
 
 
-def _marketplace_here(args: argparse.Namespace, repo: GitRepo, commit: str | None) -> bool:
+def _marketplace_here(options: PassOptions, repo: GitRepo, commit: str | None) -> bool:
     """Whether a marketplace with the controller's observations can be asked from here.
 
     Any marketplace named by the operator (flag, environment) is (publishing.yaml
@@ -184,7 +188,7 @@ def _marketplace_here(args: argparse.Namespace, repo: GitRepo, commit: str | Non
     simulated default is only when its store already exists in this
     repository's git directory, i.e. in the controller's own clone.
     """
-    url = args.marketplace or os.environ.get(ENV_MARKETPLACE) or ""
+    url = options.marketplace or os.environ.get(ENV_MARKETPLACE) or ""
     if (url or "").strip().lower() not in SIM_NAMES:
         return True
     return default_db_path(repo.common_dir).exists()
@@ -195,10 +199,10 @@ def _committed_statuses(repo: GitRepo, commit: str) -> dict[str, OfferStatus]:
 
 
 def _uncommitted_notes(
-    args: argparse.Namespace, repo: GitRepo, watch: Watch, planned: Sequence[str]
+    rev: str | None, repo: GitRepo, watch: Watch, planned: Sequence[str]
 ) -> list[str]:
     """Hints about offer files on disk that the plan (of commits) cannot see."""
-    if watch.remote or args.rev or args.branch:
+    if watch.remote or rev or watch.branch:
         return []  # not a plan of the checkout: its working tree is beside the point
     return uncommitted_notes(repo.uncommitted(OFFERS_DIR), planned)
 
@@ -212,16 +216,20 @@ def _plan(repo: GitRepo, commit: str, planned: PlannedOffer) -> OfferPlan:
             committed = repo.read_blob(entry.oid, MAX_STATUS_BYTES)
         except BlobTooLarge:
             committed = b""  # anyone's edit, and not ours: the pass would rewrite it
-    return plan_offer(planned, committed)
+    return plan_offer(planned, committed, _render)
 
 
-def _watch(args: argparse.Namespace) -> Watch:
-    if args.remote and args.rev:
+def _render(value: OfferStatus) -> bytes:
+    return status.render(value).encode("utf-8")
+
+
+def _watch(options: PassOptions, rev: str | None) -> Watch:
+    if options.remote and rev:
         raise UsageError("--rev and --remote exclude each other: --remote plans the fetched tip")
-    return watch_from_args(args)
+    return watch_from_args(options)
 
 
-def _local_rev(args: argparse.Namespace) -> str:
-    if args.rev:
-        return str(args.rev)
-    return f"refs/heads/{args.branch}" if args.branch else "HEAD"
+def _local_rev(options: PassOptions, rev: str | None) -> str:
+    if rev:
+        return rev
+    return f"refs/heads/{options.branch}" if options.branch else "HEAD"

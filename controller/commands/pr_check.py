@@ -34,18 +34,20 @@ from typing import Any
 
 from controller.commands import validate
 from controller.commands.plan import Made, make_plan
+from controller.commands.wiring import PassOptions
 from controller.core.errors import EXIT_FAIL, EXIT_OK, OfferctlError, UsageError
 from controller.git.repo import BlobTooLarge, GitRepo
 from controller.prcheck import report
 from controller.prcheck.github import ChecksPoster, PostError, check_repository, check_sha
 from controller.reconcile.reconciler import policy_at
+from controller.repo import layout
 from controller.repo.statusread import read_statuses, resolve
 from controller.signoff.document import MAX_BYTES as SIGNOFF_MAX_BYTES
 from controller.signoff.document import parse_signoff
 from controller.signoff.operator import ENV_GITHUB_TOKEN, GitHubEndpoint, github_endpoint
 from controller.validation.engine import OfferValidation
 
-SIGNOFF_FILE = "signoff.yaml"
+SIGNOFF_FILE = layout.SIGNOFF_FILE
 
 
 def run(args: argparse.Namespace) -> int:
@@ -102,17 +104,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace, repo: GitRepo, base: str) -> tuple[Made | None, str]:
-    plan_args = argparse.Namespace(
-        remote=None,
-        branch=None,
-        rev=None,
+    options = PassOptions(  # the checked-out head: no --remote, --branch or --rev here
         marketplace=args.marketplace,
         time_scale=args.time_scale,
         poll_interval=args.poll_interval,
         github_api_url=args.github_api_url,
     )
     try:
-        return make_plan(plan_args, repo, statuses_at=base or None), ""
+        return make_plan(options, repo, statuses_at=base or None), ""
     except UsageError:
         raise
     except OfferctlError as exc:  # the repository or the marketplace could not be read
@@ -152,7 +151,7 @@ def _signoffs(repo: GitRepo, base: str, head: str) -> list[report.SignOffFacts]:
     added: list[str] = []
     for path in repo.changed_paths(base, head):
         parts = path.split("/")
-        if len(parts) == 3 and parts[0] == "offers" and parts[2] == SIGNOFF_FILE:
+        if len(parts) == 3 and parts[0] == layout.OFFERS_DIR and parts[2] == SIGNOFF_FILE:
             added.append(parts[1])
     if not added:
         return []
@@ -161,7 +160,7 @@ def _signoffs(repo: GitRepo, base: str, head: str) -> list[report.SignOffFacts]:
     statuses = {e.offer: e.status for e in read_statuses(repo, base, added)}
     found: list[report.SignOffFacts] = []
     for offer in sorted(added):
-        path = f"offers/{offer}/{SIGNOFF_FILE}"
+        path = layout.signoff_path(offer)
         entry = at_head.entry(path)
         if entry is None or at_base.entry(path) is not None:
             continue  # deleted or changed by the pull request, not added

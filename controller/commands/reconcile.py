@@ -17,7 +17,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from controller.commands.wiring import judge_from_args, known_tip, marketplace_at, watch_from_args
+from controller.commands.wiring import (
+    PassOptions,
+    judge_from_args,
+    known_tip,
+    marketplace_at,
+    watch_from_args,
+)
 from controller.core.errors import EXIT_FAIL, EXIT_OK, UsageError
 from controller.git.repo import GitRepo
 from controller.marketplace.api import Marketplace
@@ -41,12 +47,13 @@ def run(args: argparse.Namespace) -> int:
     offers = [check_offer_id(offer) for offer in getattr(args, "offers", None) or []]
     if offers and args.full:
         raise UsageError("--full evaluates every offer; name OFFERs or give --full, not both")
-    watch = watch_from_args(args)
+    options = PassOptions.from_args(args)
+    watch = watch_from_args(options)
     repo_dir = Path(args.repo)
     with GitRepo(repo_dir) as repo:
         notifier = open_notifier(args, repo, watch)
-        marketplace = marketplace_at(args, repo, known_tip(repo, watch))
-        judge = judge_from_args(args, repo, watch)
+        marketplace = marketplace_at(options, repo, known_tip(repo, watch))
+        judge = judge_from_args(options, repo, watch)
         try:
             result = reconcile(
                 repo, marketplace, watch, full=args.full, judge=judge, only=offers or None

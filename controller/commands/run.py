@@ -18,7 +18,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from controller.commands.wiring import judge_from_args, known_tip, marketplace_at, watch_from_args
+from controller.commands.wiring import (
+    PassOptions,
+    judge_from_args,
+    known_tip,
+    marketplace_at,
+    watch_from_args,
+)
 from controller.core.errors import OfferctlError, TransientError, UsageError, UserError
 from controller.daemon import logging as daemon_logging
 from controller.daemon.http import parse_listen
@@ -63,7 +69,8 @@ NOTIFY_DRAIN_SECONDS = 5.0
 
 
 def run(args: argparse.Namespace) -> int:
-    watch = watch_from_args(args)
+    options = PassOptions.from_args(args)
+    watch = watch_from_args(options)
     listen = parse_listen(args.listen)
     shard = parse_shard(args.shard) if args.shard else ALL_SHARDS
     secret = secret_from_env(args.webhook_secret_env)
@@ -97,7 +104,7 @@ def run(args: argparse.Namespace) -> int:
                 extra_secrets=(secret.decode(),) if secret else (),
             )
             marketplace = InstrumentedMarketplace(
-                marketplace_at(args, repo, known_tip(repo, watch)), metrics
+                marketplace_at(options, repo, known_tip(repo, watch)), metrics
             )
             branch = watch.branch or repo.head_branch() or ""
             # With --shard, a pass runs only while the recorded shard count allows it,
@@ -111,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
                 repo,
                 marketplace,
                 watch,
-                judge=judge_from_args(args, repo, watch),
+                judge=judge_from_args(options, repo, watch),
                 # Each shard keeps its own reconciled record, so daemons over
                 # disjoint offer sets never mistake each other's progress for theirs.
                 include=shard.owns if shard.count > 1 else None,
@@ -120,8 +127,8 @@ def run(args: argparse.Namespace) -> int:
             adapter = ReconcilerPass(
                 reconciler,
                 repo,
-                in_flight_poll=_in_flight_poll(args),
-                time_scale=_time_scale(args),
+                in_flight_poll=_in_flight_poll(options.time_scale),
+                time_scale=_time_scale(options.time_scale),
                 fence=fence,
                 fence_retry=max(1.0, args.interval),
                 notifier=notifier,
@@ -364,17 +371,17 @@ def _local_tip(repo: GitRepo, watch: Watch) -> Probe:
     return lambda: repo.resolve(ref) or ""
 
 
-def _time_scale(args: argparse.Namespace) -> float:
+def _time_scale(flag: float | None) -> float:
     """The simulated marketplace's time scale; 1 for a real (http) marketplace."""
     try:
-        return resolve_time_scale(args.time_scale)
+        return resolve_time_scale(flag)
     except UsageError:
         return 1.0
 
 
-def _in_flight_poll(args: argparse.Namespace) -> float:
+def _in_flight_poll(time_scale: float | None) -> float:
     """How often an offer in flight with no expected time is looked at: a marketplace minute."""
-    return max(MIN_IN_FLIGHT_POLL, IN_FLIGHT_POLL_SECONDS / _time_scale(args))
+    return max(MIN_IN_FLIGHT_POLL, IN_FLIGHT_POLL_SECONDS / _time_scale(time_scale))
 
 
 ENV_GITHUB_STATUS_REPO = "OFFERCTL_GITHUB_STATUS_REPO"

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from controller.commands.wiring import watch_from_args
+from controller.commands.wiring import PassOptions, watch_from_args
 from controller.core.errors import EXIT_OK, TransientError, UsageError
 from controller.daemon import shardmap
 from controller.daemon.shard import MAX_SHARDS
@@ -22,7 +22,7 @@ from controller.git.repo import GitRepo
 
 
 def run(args: argparse.Namespace) -> int:
-    watch = watch_from_args(args)
+    watch = watch_from_args(PassOptions.from_args(args))
     if args.set is not None and not 1 <= args.set <= MAX_SHARDS:
         raise UsageError(f"--set must be between 1 and {MAX_SHARDS}")
     if args.force and args.set is None:

@@ -20,23 +20,23 @@ from __future__ import annotations
 
 import argparse
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from controller.commands import filecommit
 from controller.core.errors import EXIT_OK, UsageError, UserError
 from controller.core.generation import short
 from controller.core.model import API_VERSION, Phase
-from controller.files.yamlio import YamlError, dump_yaml, load_mapping
+from controller.files.yamlio import dump_yaml
 from controller.git import history as githistory
 from controller.git.history import GitHistoryError
 from controller.git.repo import check_ref_name, check_remote_name
-from controller.repo.policy import POLICY_FILE, ApprovalTrust, Policy, Provider, parse_policy
-from controller.repo.status import parse as parse_status
-from controller.signoff import load_authorization
+from controller.repo import layout, readback
+from controller.repo.layout import POLICY_FILE
+from controller.repo.policy import ApprovalTrust, Policy, Provider
 from controller.signoff.document import parse_signoff
+from controller.signoff.evaluate import load_authorization
 
-_OFFER_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$")
 _GENERATION = re.compile(r"^sha256:[0-9a-f]{64}$")
 _MAX_FILE = 1024 * 1024
 
@@ -64,12 +64,12 @@ class _Job:
 
     @property
     def path(self) -> str:
-        return f"offers/{self.offer}/signoff.yaml"
+        return layout.signoff_path(self.offer)
 
 
 def run(args: argparse.Namespace) -> int:
     offer = str(args.offer)
-    if not _OFFER_ID.match(offer):
+    if not layout.is_offer_id(offer):
         raise UsageError(f"{offer!r} is not an offer id (lowercase letters, digits, hyphens)")
     check_ref_name(args.base, what="revision")
     check_remote_name(args.remote)
@@ -88,8 +88,8 @@ def _signoff(job: _Job) -> int:
     base = githistory.resolve_commit(job.repo, job.base_rev)
     if base is None:
         raise UserError(f"{job.repo}: no commit {job.base_rev!r} (is this an offers repository?)")
-    job = _Job(job.repo, job.offer, job.base_rev, base, job.remote, job.note)
-    offer_file = f"offers/{job.offer}/offer.yaml"
+    job = replace(job, base=base)  # keeps --sign/--no-sign (it used to be dropped here)
+    offer_file = layout.manifest_path(job.offer)
     if githistory.tree_entry(job.repo, base, offer_file) is None:
         raise UserError(f"no {offer_file} at {job.base_rev} ({base[:12]})")
     generation = _awaited_generation(job)
@@ -114,14 +114,14 @@ def _signoff(job: _Job) -> int:
 
 def _awaited_generation(job: _Job) -> str:
     repo, base, offer, base_rev = job.repo, job.base, job.offer, job.base_rev
-    status_path = f"offers/{offer}/status.yaml"
-    data = githistory.read_file(repo, base, status_path, _MAX_FILE)
+    status_path = layout.status_path(offer)
+    data = githistory.read_file(repo, base, status_path, readback.MAX_STATUS_BYTES)
     if data is None:
         raise UserError(
             f"offer {offer} has no status yet at {base_rev}: the controller has not "
             "reconciled it, so nothing awaits sign-off"
         )
-    status = parse_status(data, name=status_path)
+    status = readback.status_from(data, path=status_path).status
     if status is None:
         raise UserError(f"{status_path} at {base_rev} cannot be read; run a reconcile first")
     if status.phase is not Phase.AWAITING_SIGNOFF:
@@ -205,7 +205,7 @@ def _print_next_steps(job: _Job, branch: str, commit: str, generation: str) -> N
     settings = policy.signoff
     target = githistory.current_branch(repo) if base_rev == "HEAD" else base_rev
     target = target or "main"
-    print(f"Created branch {branch} (commit {commit[:12]}) with offers/{offer}/signoff.yaml")
+    print(f"Created branch {branch} (commit {commit[:12]}) with {layout.signoff_path(offer)}")
     print(f"for generation {generation}.")
     print()
     print("Next steps:")
@@ -265,11 +265,11 @@ def _who_approves(repo: Path, base: str, offer: str, policy: Policy) -> str:
 
 
 def _policy(repo: Path, base: str) -> Policy:
-    data = githistory.read_file(repo, base, POLICY_FILE, _MAX_FILE)
-    if data is None:
-        return parse_policy(None)[0]
+    """publishing.yaml at `base`, read as the controller reads it (`readback.policy_from`):
+    a broken file voids sign-off, so the next steps say to fix it, not to collect approvals."""
+    where = f"{POLICY_FILE} at {base[:12]}"
     try:
-        loaded = load_mapping(data, name=POLICY_FILE)
-    except YamlError:
-        return parse_policy({"apiVersion": "invalid"})[0]
-    return parse_policy(loaded.document)[0]
+        data = githistory.read_file(repo, base, POLICY_FILE, readback.MAX_POLICY_BYTES)
+    except GitHistoryError as exc:  # a symlink, a submodule or an oversized blob
+        return readback.broken_policy(f"{where}: {exc}")
+    return readback.policy_from(data, where=where)

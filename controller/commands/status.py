@@ -32,13 +32,13 @@ from controller.present.console import make_console, plain, show, unicode_ok
 from controller.present.offers import offer_detail, offers_table, table_footer
 from controller.repo import status as status_file
 from controller.repo.statusread import (
-    OfferEntry,
     check_offer_id,
     phase_changes,
     read_statuses,
     resolve,
     status_versions,
 )
+from controller.repo.statustypes import OfferEntry
 
 DEFAULT_INTERVAL = STATUS_INTERVAL
 

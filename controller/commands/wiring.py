@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 from typing import TextIO
 
 from controller.commands.options import marketplace_from_args
@@ -26,21 +27,43 @@ from controller.reconcile.reconciler import (
     default_judge,
     policy_at,
 )
-from controller.repo.policy import POLICY_FILE, parse_policy
+from controller.repo.layout import POLICY_FILE
+from controller.repo.policy import parse_policy
 from controller.signoff.operator import azure_devops_endpoint, github_endpoint
 
 _POLICY_MAX_BYTES = 1024 * 1024
 
 
-def watch_from_args(args: argparse.Namespace) -> Watch:
+@dataclass(frozen=True, slots=True)
+class PassOptions:
+    """The options every pass shares, unpacked from the command line at the command boundary
+    (`from_args`), so the helpers below take typed values, and a verb that runs another's
+    pass (pr-check runs plan's) builds this rather than an `argparse.Namespace`."""
+
+    remote: str | None = None
+    branch: str | None = None
+    marketplace: str | None = None  # as --marketplace named it (None: the environment's)
+    time_scale: float | None = None
+    poll_interval: float | None = None
+    github_api_url: str | None = None
+    azure_devops_url: str | None = None
+
+    @classmethod
+    def from_args(cls, args: argparse.Namespace) -> PassOptions:
+        """The options a verb's parser defined (the ones it did not define stay None)."""
+        values = {name: getattr(args, name, None) for name in cls.__dataclass_fields__}
+        return cls(**values)
+
+
+def watch_from_args(options: PassOptions) -> Watch:
     """The branch a pass reads: `--remote` needs `--branch`; both names are checked."""
-    if args.remote and not args.branch:
+    if options.remote and not options.branch:
         raise UsageError("--remote needs --branch: name the remote branch to reconcile")
-    if args.branch:
-        check_branch_name(args.branch)
-    if args.remote:
-        check_remote_name(args.remote)
-    return Watch(branch=args.branch, remote=args.remote)
+    if options.branch:
+        check_branch_name(options.branch)
+    if options.remote:
+        check_remote_name(options.remote)
+    return Watch(branch=options.branch, remote=options.remote)
 
 
 def known_tip(repo: GitRepo, watch: Watch) -> str | None:
@@ -50,13 +73,13 @@ def known_tip(repo: GitRepo, watch: Watch) -> str | None:
     return repo.resolve(f"refs/heads/{watch.branch}" if watch.branch else "HEAD")
 
 
-def marketplace_at(args: argparse.Namespace, repo: GitRepo, commit: str | None) -> Marketplace:
+def marketplace_at(options: PassOptions, repo: GitRepo, commit: str | None) -> Marketplace:
     """The marketplace from flags or environment (the time scale also from `publishing.yaml`)."""
     settings = policy_at(repo, commit).marketplace if commit else None
     if commit:
         warn_moved_keys(repo, commit)
     return marketplace_from_args(
-        args,
+        options,
         repo.worktree or repo.git_dir,
         default_time_scale=settings.time_scale if settings else None,
     )
@@ -83,9 +106,9 @@ def warn_moved_keys(repo: GitRepo, commit: str, stream: TextIO | None = None) ->
     return lines
 
 
-def judge_from_args(args: argparse.Namespace, repo: GitRepo, watch: Watch) -> JudgeSignOff:
+def judge_from_args(options: PassOptions, repo: GitRepo, watch: Watch) -> JudgeSignOff:
     """Sign-off evaluation with the operator's GitHub endpoint and the watched branch's name."""
-    endpoint = github_endpoint(getattr(args, "github_api_url", None))
-    azure_devops = azure_devops_endpoint(getattr(args, "azure_devops_url", None))
+    endpoint = github_endpoint(options.github_api_url)
+    azure_devops = azure_devops_endpoint(options.azure_devops_url)
     # watch.branch None: the branch checked out (evaluate_signoff asks git).
     return default_judge(repo, endpoint=endpoint, branch=watch.branch, azure_devops=azure_devops)

@@ -18,7 +18,7 @@ process ended by SIGPIPE.
 from __future__ import annotations
 
 import errno
-import os
+import sys
 
 EXIT_OK = 0
 EXIT_FAIL = 1
@@ -74,7 +74,7 @@ def from_os_error(error: OSError, doing: str = "") -> OfferctlError:
     """
     reason = (error.strerror or str(error)).rstrip(".")
     reason = reason[:1].lower() + reason[1:]
-    where = os.fsdecode(error.filename) if error.filename is not None else ""
+    where = _filename(error.filename) if error.filename is not None else ""
     head = doing or ("cannot write" if error.errno in _WRITE_ERRNOS else "cannot access")
     text = f"{head} {where}: {reason}" if where else f"{head}: {reason}"
     if error.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -82,6 +82,13 @@ def from_os_error(error: OSError, doing: str = "") -> OfferctlError:
     if error.errno in _TRANSIENT_ERRNOS:
         return TransientError(text)
     return FatalError(text)
+
+
+def _filename(name: object) -> str:
+    """`os.fsdecode` without importing os (the core imports no I/O module)."""
+    if isinstance(name, bytes):
+        return name.decode(sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())
+    return str(name)
 
 
 _WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})

@@ -22,10 +22,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-
-import holidays
+from typing import TYPE_CHECKING
 
 from controller.core.model import STAGE_MAX, Stage, StageState, StageStatus
+
+if TYPE_CHECKING:
+    import holidays
 
 DAY = timedelta(days=1)
 _SATURDAY = 5  # date.weekday(): Monday is 0
@@ -33,6 +35,11 @@ _SATURDAY = 5  # date.weekday(): Monday is 0
 
 @lru_cache(maxsize=32)
 def _holidays(country: str) -> holidays.HolidayBase | None:
+    # Imported on first use of a country's calendar, not with this module: `holidays`
+    # reads its own version through importlib.metadata, which loads email and socket,
+    # and the pure core must import no I/O module (tests/test_layers.py).
+    import holidays  # noqa: PLC0415
+
     try:
         return holidays.country_holidays(country.upper())
     except (NotImplementedError, KeyError, AttributeError):

@@ -64,6 +64,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from controller.core import eta
+from controller.core.generation import short
 from controller.core.model import (
     STAGE_MAX,
     Condition,
@@ -293,8 +294,8 @@ def _wait_for_older(settling: Submission, generation: str, cancels: tuple[Cancel
         ready=False,
         reason=Reason.PREVIOUS_GENERATION_PUBLISHING,
         message=(
-            f"generation {_short(settling.generation)} is past sign-off and cannot be "
-            f"cancelled; generation {_short(generation)} is submitted once it settles"
+            f"generation {short(settling.generation)} is past sign-off and cannot be "
+            f"cancelled; generation {short(generation)} is submitted once it settles"
         ),
         actions=cancels,
         follows=settling,
@@ -422,7 +423,7 @@ def _publish(
             Phase.VALIDATING,
             ready=False,
             reason=Reason.SUBMITTING,
-            message=f"submitting generation {_short(gen)} for target {target}",
+            message=f"submitting generation {short(gen)} for target {target}",
             actions=(Submit(offer, gen, target, key),),
             follows=current,  # names the attempt replaced, so `lookups` finds the next one
         )
@@ -446,15 +447,15 @@ def _at_signoff(desired: Desired, current: Submission, verdict: SignOffVerdict |
     """A preview is available; target preview is reached, target live needs a valid sign-off."""
     gen = desired.generation
     if desired.target is Target.PREVIEW:
-        message = f"a preview of generation {_short(gen)} is available"
+        message = f"a preview of generation {short(gen)} is available"
         return _Plan(Phase.PREVIEW, True, Reason.PREVIEW_READY, message, (), current, current)
     if _signed_off(verdict, gen):
-        message = f"generation {_short(gen)} is signed off; requesting Go Live"
+        message = f"generation {short(gen)} is signed off; requesting Go Live"
         actions: tuple[Action, ...] = (GoLive(current.id),)
         return _Plan(Phase.AWAITING_SIGNOFF, False, Reason.GO_LIVE_REQUESTED, message, actions,
                      current, current)  # fmt: skip
     message = (
-        f"a preview of generation {_short(gen)} is available; Go Live waits for a valid "
+        f"a preview of generation {short(gen)} is available; Go Live waits for a valid "
         f"sign-off of this generation (run `offerctl signoff`)"
     )
     return _Plan(Phase.AWAITING_SIGNOFF, False, Reason.AWAITING_SIGNOFF, message, (), current,
@@ -463,7 +464,7 @@ def _at_signoff(desired: Desired, current: Submission, verdict: SignOffVerdict |
 
 def _failed(current: Submission) -> _Plan:
     errors = [f for f in current.feedback if f.severity is Severity.ERROR]
-    gen = _short(current.generation)
+    gen = short(current.generation)
     if errors or _state(current, Stage.CERTIFICATION) is StageState.FAILED:
         message = (
             f"certification rejected generation {gen} with {len(errors)} finding(s); fix the "
@@ -482,11 +483,11 @@ def _failed(current: Submission) -> _Plan:
 def _live(target: Target, gen: str, current: Submission | None) -> _Plan:
     if target is Target.PREVIEW:
         message = (
-            f"generation {_short(gen)} is live, which includes its preview; "
+            f"generation {short(gen)} is live, which includes its preview; "
             f"only target withdrawn stops distribution"
         )
         return _Plan(Phase.LIVE, True, Reason.PREVIEW_READY, message, (), current, current)
-    message = f"generation {_short(gen)} is live"
+    message = f"generation {short(gen)} is live"
     return _Plan(Phase.LIVE, True, Reason.LIVE, message, (), current, current)
 
 
@@ -655,15 +656,11 @@ def _stage_phase(s: Submission) -> Phase:
 
 
 def _stage_message(s: Submission) -> str:
-    return f"generation {_short(s.generation)}: stage {_running_stage(s)} in progress"
+    return f"generation {short(s.generation)}: stage {_running_stage(s)} in progress"
 
 
 def _signed_off(verdict: SignOffVerdict | None, generation: str) -> bool:
     return verdict is not None and verdict.valid and verdict.generation == generation
-
-
-def _short(generation: str) -> str:
-    return generation.removeprefix("sha256:")[:12]
 
 
 # ---------------------------------------------------------------- dressing the plan as a status
@@ -769,8 +766,8 @@ def _conditions(
     stale = verdict is not None and verdict.generation not in ("", generation)
     if desired is not None and verdict is not None and stale:
         message = (
-            f"signoff.yaml approves generation {_short(verdict.generation)}, not the current "
-            f"generation {_short(desired.generation)}; it is ignored"
+            f"signoff.yaml approves generation {short(verdict.generation)}, not the current "
+            f"generation {short(desired.generation)}; it is ignored"
         )
         wanted.append(
             (ConditionType.SIGNOFF_STALE, ConditionStatus.TRUE, Reason.SIGNOFF_STALE, message)
@@ -797,7 +794,7 @@ def _signed_off_condition(
         message = verdict.message or f"signed off; approved by {approvers}"
         return kind, ConditionStatus.TRUE, Reason.SIGNOFF_ACCEPTED, message
     if verdict.generation not in ("", generation):
-        message = f"signoff.yaml approves generation {_short(verdict.generation)}"
+        message = f"signoff.yaml approves generation {short(verdict.generation)}"
         return kind, ConditionStatus.FALSE, Reason.SIGNOFF_STALE, message
     reason = verdict.reason if _is_camel(verdict.reason) else Reason.SIGNOFF_MISSING
     if reason == Reason.SIGNOFF_ACCEPTED:  # valid verdict of nothing in particular

@@ -1,6 +1,6 @@
 """What the next reconcile pass would do per offer, and why: the pure half of `offerctl plan`.
 
-The reconciler's `plan` runs the pass's own steps (validate, observe,
+The reconciler's `plan_pass` runs the pass's own steps (validate, observe,
 decide) and stops before acting; this module turns each `PlannedOffer` into
 an `OfferPlan` people can read: the phase now and after, the marketplace
 calls the pass would make, what it would wait for, and whether status.yaml
@@ -17,15 +17,31 @@ An offer has *changes pending* when the pass would call the marketplace
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
 from controller.core import pipeline
 from controller.core.generation import short
 from controller.core.model import ConditionStatus, ConditionType, OfferStatus, Phase, StageState
-from controller.reconcile.types import PlannedOffer
-from controller.repo import status
+from controller.core.timestamps import format_time
+from controller.repo.layout import STATUS_FILE
+
+# Renders a status as status.yaml's bytes (`repo.status.render`, encoded): passed in, so
+# that this module needs no YAML library.
+RenderStatus = Callable[[OfferStatus], bytes]
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedOffer:
+    """What a pass would do for one offer, decided but not done (see `Reconciler.plan_pass`)."""
+
+    offer: str
+    before: OfferStatus | None  # the committed status (None: none, or unreadable)
+    after: OfferStatus | None  # the status the pass would write (None: left alone)
+    actions: tuple[pipeline.Action, ...]  # the decision's actions, none of them run
+    delete: bool  # the pass would delete status.yaml
+    error: str  # why the offer could not be evaluated ("" when it was)
 
 
 class Step(StrEnum):
@@ -78,13 +94,14 @@ class OfferPlan:
         }
 
 
-def plan_offer(planned: PlannedOffer, committed: bytes | None) -> OfferPlan:
-    """One offer's plan; `committed` is its status.yaml at the commit read (None: absent)."""
+def plan_offer(planned: PlannedOffer, committed: bytes | None, render: RenderStatus) -> OfferPlan:
+    """One offer's plan; `committed` is its status.yaml at the commit read (None: absent),
+    `render` how the pass would write the new status."""
     before = planned.before.phase if planned.before else None
     if planned.error:
         return OfferPlan(planned.offer, Step.ERROR, before, before, (), planned.error, False)
     after = planned.after
-    rendered = status.render(after).encode("utf-8") if after is not None else None
+    rendered = render(after) if after is not None else None
     writes = (planned.delete and committed is not None) or (
         rendered is not None and rendered != committed
     )
@@ -128,7 +145,7 @@ def _why(step: Step, before: OfferStatus | None, after: OfferStatus | None, dele
     if step is Step.WAIT:
         running = next((s for s in after.stages if s.state is StageState.RUNNING), None)
         if running is not None and running.deadline is not None:
-            until = status.format_time(running.deadline)
+            until = format_time(running.deadline)
             return f"waiting for {running.name} to finish (at most until {until})"
         if running is not None:
             return f"waiting for {running.name} to finish"
@@ -161,7 +178,7 @@ def _describe(action: pipeline.Action) -> str:
         return f"go live with submission {action.submission_id}"
     if isinstance(action, pipeline.Withdraw):
         return f"withdraw {action.offer} from the marketplace"
-    return f"look again at {status.format_time(action.when)}"
+    return f"look again at {format_time(action.when)}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,7 +226,7 @@ def uncommitted_notes(changes: Sequence[tuple[str, str]], planned: Sequence[str]
     offers in the plan are listed. status.yaml is left out: the controller
     writes it, and a local edit there means nothing to a plan.
     """
-    relevant = [(p, k) for p, k in changes if not p.endswith("/status.yaml")]
+    relevant = [(p, k) for p, k in changes if not p.endswith(f"/{STATUS_FILE}")]
     folders: dict[str, list[tuple[str, str]]] = {}
     loose: list[tuple[str, str]] = []
     for path, kind in relevant:

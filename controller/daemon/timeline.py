@@ -29,8 +29,9 @@ from controller.core.errors import UserError
 from controller.core.model import OfferStatus
 from controller.git.repo import OFFERS_DIR, GitRepo
 from controller.present.page import render_page, waiting_page
-from controller.repo import status
-from controller.repo.statusread import MANIFEST_FILE, MAX_STATUS_BYTES, OfferEntry, status_path
+from controller.repo import readback
+from controller.repo.statusread import MANIFEST_FILE, MAX_STATUS_BYTES, status_path
+from controller.repo.statustypes import OfferEntry
 
 REUSE_SECONDS = 5.0  # how long one rendering answers every request for the same commit
 WAITING = "No successful reconcile pass yet: the page appears after the first one"
@@ -122,10 +123,11 @@ class TimelinePage:
             return None, f"{path} is {size:,} bytes"
         self.parses += 1
         try:
-            current = status.parse(read(path), name=path)
+            data = read(path)
         except UserError as exc:  # a symlink or another non-file where status.yaml should be
             return None, str(exc)
-        return current, "" if current is not None else f"{path} is not a readable status"
+        got = readback.status_from(data, path=path)  # the one status read-back
+        return got.status, got.problem
 
     def close(self) -> None:
         with self._lock:

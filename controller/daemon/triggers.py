@@ -1,7 +1,9 @@
 """What makes work due: file changes in the checkout, and the remote branch moving.
 
-- `OffersWatcher`: a watchdog observer on `offers/` (recursive) and the repo
-  root (for publishing.yaml, CODEOWNERS and `offers/` itself appearing).
+- `OffersWatcher`: a watchdog observer on `offers/` (recursive), the repo
+  root (for publishing.yaml, CODEOWNERS and `offers/` itself appearing), and
+  `.github/` and `docs/` (for the CODEOWNERS files GitHub reads there; each is
+  watched from when it appears). The paths come from `controller.repo.layout`.
   A change under `offers/<id>/` makes `<id>` due after a short debounce, so
   an editor's save-by-rename or a `git pull` touching many files lands in
   one pass. Events from status files (`status.yaml` and any temp file whose
@@ -34,14 +36,17 @@ from watchdog.observers import Observer
 
 from controller.core.errors import TransientError, UsageError
 from controller.daemon.workqueue import ALL, CHANGED
+from controller.repo import layout
 
 log = logging.getLogger(__name__)
 
 Enqueue = Callable[[Iterable[str], str, float], None]  # keys, source, delay in seconds
 Probe = Callable[[], str]  # the remote branch tip ("" if the branch is gone); raises if unreachable
 
-OFFERS_DIR = "offers"
-REPO_WIDE_FILES = frozenset({"publishing.yaml", "CODEOWNERS"})
+OFFERS_DIR = layout.OFFERS_DIR
+REPO_WIDE_FILES = frozenset(layout.POLICY_PATHS)
+# Folders (other than the root) that may hold a repository-wide file: .github, docs.
+_POLICY_DIRS = frozenset(p.rpartition("/")[0] for p in layout.POLICY_PATHS if "/" in p)
 # Event kinds that change nothing on disk.
 _QUIET_EVENTS = frozenset({"opened", "closed_no_write"})
 _EDITOR_NOISE = re.compile(r"(\.sw[a-p]x?|~|\.#.*|4913)$")  # vim/emacs scratch files
@@ -58,13 +63,13 @@ def keys_for_path(repo: Path, path: str) -> set[str]:
     if not parts or parts[0] == ".git":
         return set()
     name = parts[-1]
-    if "status.yaml" in name or _EDITOR_NOISE.search(name):
+    if layout.STATUS_FILE in name or _EDITOR_NOISE.search(name):
         return set()
     if parts[0] == OFFERS_DIR:
         if len(parts) == 1:
             return {ALL}  # offers/ itself created, removed or renamed
         return {ALL if parts[1] == ALL else parts[1]}
-    if len(parts) == 1 and name in REPO_WIDE_FILES:
+    if layout.is_policy_path(rel.as_posix()):
         return {ALL}  # policy or ownership changed: every offer may be affected
     return set()
 
@@ -120,11 +125,13 @@ class OffersWatcher:
         self._observer = Observer()
         self._handler = _Handler(self)
         self._offers_watched = False
+        self._policy_dirs_watched: set[str] = set()
         self._lock = threading.Lock()
 
     def start(self) -> None:
         self._observer.schedule(self._handler, str(self._repo), recursive=False)
         self._watch_offers()
+        self._watch_policy_dirs()
         for git_dir in self._git_dirs:
             self._observer.schedule(self._handler, str(git_dir), recursive=False)
             heads = git_dir / "refs" / "heads"
@@ -147,8 +154,22 @@ class OffersWatcher:
                     keys |= keys_for_git_path(git_dir, path)
                 if path == str(self._repo / OFFERS_DIR) and event.event_type != "deleted":
                     self._watch_offers()
+                if path in {str(self._repo / d) for d in _POLICY_DIRS}:
+                    # .github/ or docs/ appeared, went or was renamed: a CODEOWNERS in it
+                    # came or went with it
+                    keys.add(ALL)
+                    if event.event_type != "deleted":
+                        self._watch_policy_dirs()
         if keys:
             self._enqueue(keys, "watch", self._debounce)
+
+    def _watch_policy_dirs(self) -> None:
+        with self._lock:
+            for name in sorted(_POLICY_DIRS - self._policy_dirs_watched):
+                folder = self._repo / name
+                if folder.is_dir() and not folder.is_symlink():
+                    self._observer.schedule(self._handler, str(folder), recursive=False)
+                    self._policy_dirs_watched.add(name)
 
     def _watch_offers(self) -> None:
         offers = self._repo / OFFERS_DIR

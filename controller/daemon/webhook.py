@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from controller.daemon.workqueue import ALL
+from controller.repo import layout
 
 DEFAULT_SECRET_ENV = "OFFERCTL_WEBHOOK_SECRET"  # noqa: S105 - a variable's name, not a secret
 SIGNATURE_HEADER = "X-Hub-Signature-256"
@@ -148,7 +149,4 @@ def _touched_keys(data: Mapping[str, Any]) -> set[str]:
 
 def offer_of_path(path: str) -> str | None:
     """`offers/<id>/...` -> `<id>`; None for anything else."""
-    parts = path.split("/")
-    if len(parts) >= 3 and parts[0] == "offers" and parts[1] and parts[1] not in (".", ".."):
-        return parts[1]
-    return None
+    return layout.offer_of(path)

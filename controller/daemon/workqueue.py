@@ -24,32 +24,11 @@ import heapq
 import random
 import threading
 from collections.abc import Iterable, Set
-from dataclasses import dataclass
+
+from controller.core.backoff import Backoff
 
 ALL = "*"  # a full pass over every offer; never a valid offer id
 CHANGED = "+"  # "the branch may have moved": an incremental pass, skipped if the tip is known
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Capped exponential backoff: `base * factor**(n-1)` up to `cap` seconds, then jittered.
-
-    `jitter` is the fraction of the delay that is random: 0.5 means the
-    actual delay lies in [delay/2, delay]. Spreading retries keeps many
-    offers that failed together (a marketplace outage) from retrying in step.
-    """
-
-    base: float = 1.0
-    factor: float = 2.0
-    cap: float = 300.0
-    jitter: float = 0.5
-
-    def delay(self, attempt: int, rng: random.Random) -> float:
-        """Seconds to wait before retry number `attempt` (1-based)."""
-        # Past ~64 doublings every delay is the cap anyway; stop before floats overflow.
-        exponent = min(max(0, attempt - 1), 64)
-        raw = min(self.cap, self.base * self.factor**exponent)
-        return raw * (1.0 - self.jitter * rng.random())
 
 
 class WorkQueue:
@@ -143,7 +122,7 @@ class WorkQueue:
         with self._lock:
             attempt = self._attempts.get(key, 0) + 1
             self._attempts[key] = attempt
-            delay = self._backoff.delay(attempt, self._rng)
+            delay = self._backoff.delay(attempt, self._rng.random())
             if retry_after is not None:
                 delay = max(delay, retry_after)
             # A failure overrides an earlier timer: retrying sooner than backoff

@@ -44,17 +44,13 @@ from controller.core.errors import FatalError, TransientError, UsageError, UserE
 from controller.failpoint import BEFORE_PUSH, failpoint
 from controller.files.fsio import atomic_write
 from controller.git.tree import DEFAULT_MAX_BLOB_BYTES, TreeEntry, TreeSnapshot
+from controller.repo import layout
 
 log = logging.getLogger(__name__)
 
 # The paths the reconciler reads from a commit: offers and the repository policy.
-POLICY_PATHS: tuple[str, ...] = (
-    "publishing.yaml",
-    "CODEOWNERS",
-    ".github/CODEOWNERS",
-    "docs/CODEOWNERS",
-)
-OFFERS_DIR = "offers"
+POLICY_PATHS = layout.POLICY_PATHS
+OFFERS_DIR = layout.OFFERS_DIR
 
 # Protocols a fetch or push may use; blocks ext:: and fd:: transport tricks.
 ALLOWED_PROTOCOLS = "file:git:http:https:ssh"

@@ -20,8 +20,14 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from controller.core.escaping import printable
-from controller.validation.files import FileReadError, Kind, is_safe_relative
-from controller.validation.limits import MAX_PACKAGE_BYTES, SYMLINK_RULE
+from controller.files.source import (
+    MAX_PACKAGE_BYTES,
+    SYMLINK_RULE,
+    FileReadError,
+    Kind,
+    is_safe_relative,
+)
+from controller.repo.layout import OFFERS_DIR
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +108,7 @@ class TreeSnapshot:
         ids = {
             parts[1]
             for parts in (p.split("/", 2) for p in self.entries)
-            if len(parts) == 3 and parts[0] == "offers"
+            if len(parts) == 3 and parts[0] == OFFERS_DIR
         }
         for name in sorted(n for n in ids if not is_utf8_name(n)):
             log.warning(

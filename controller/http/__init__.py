@@ -31,6 +31,8 @@ from typing import Any
 import httpx
 import tenacity
 
+from controller.core.backoff import Backoff
+
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 
@@ -146,9 +148,9 @@ class _RetryWait(tenacity.wait.wait_base):
         exc = outcome.exception() if outcome is not None else None
         if isinstance(exc, HttpError) and exc.retry_after is not None:
             return exc.retry_after
-        exponent = max(0, retry_state.attempt_number - 1)
-        ceiling = min(self._policy.max_backoff, self._policy.backoff * 2.0**exponent)
-        return ceiling * (0.5 + 0.5 * self._jitter())  # "equal jitter": never 0, spread out
+        backoff = Backoff(base=self._policy.backoff, cap=self._policy.max_backoff, jitter=0.5)
+        # `jitter()` is how far toward the ceiling: 1.0 waits the whole backoff
+        return backoff.delay(retry_state.attempt_number, 1.0 - self._jitter())
 
 
 def _retryable(policy: RetryPolicy, *, unsent_only: bool) -> Callable[[BaseException], bool]:

@@ -33,6 +33,7 @@ from controller.core.eta import StageWindow, stage_windows
 from controller.core.model import STAGE_MAX, Phase, Severity, Stage, StageState, StageStatus
 from controller.core.planning import OfferPlan, Step, summarize
 from controller.present import report
+from controller.repo import layout
 
 CHECK_NAME = "offerctl"
 ANNOTATIONS_PER_REQUEST = 50  # GitHub's limit for one create or update request
@@ -268,7 +269,7 @@ def _plan_section(facts: CheckFacts) -> list[str]:
 def _signoff_section(facts: CheckFacts) -> list[str]:
     lines = ["### Sign-off", ""]
     for item in facts.signoffs:
-        where = f"offers/{item.offer}/signoff.yaml"
+        where = layout.signoff_path(item.offer)
         if item.problem or not item.generation:
             lines.append(f"- `{md(where)}` cannot be used: {md(item.problem or 'unreadable')}")
             continue

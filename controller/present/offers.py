@@ -27,7 +27,7 @@ from controller.present.fit import FitTable
 from controller.present.progress import STATE_STYLES, progress
 from controller.present.stages import BY_STAGE
 from controller.present.timefmt import age, duration, phase_since, time_in_phase, timestamp
-from controller.repo.statusread import OfferEntry, PhaseChange
+from controller.repo.statustypes import OfferEntry, PhaseChange
 
 PHASE_STYLES: dict[Phase, str] = {
     Phase.LIVE: "bold green",

@@ -16,13 +16,11 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from controller.core import pipeline
-from controller.core.errors import UserError
 from controller.core.generation import file_digest, generation
 from controller.core.model import Finding, OfferStatus, Phase, SignOffVerdict, Target
-from controller.files.yamlio import YamlError, load_mapping
 from controller.git.repo import OFFERS_DIR, GitRepo
 from controller.git.tree import GitTreeFiles, TreeSnapshot
 from controller.marketplace.api import OfferPayload
@@ -35,19 +33,19 @@ from controller.reconcile.types import (
     SignOffQuestion,
     Validate,
 )
-from controller.repo import status
-from controller.repo.policy import POLICY_FILE, Policy, Provider, parse_policy
-from controller.signoff import evaluate_signoff
+from controller.repo import layout, readback
+from controller.repo.policy import Policy, Provider
 from controller.signoff import rules as signoff_rules
+from controller.signoff.evaluate import evaluate_signoff
 from controller.signoff.operator import AzureDevOpsEndpoint, GitHubEndpoint
 from controller.validation import engine
 from controller.validation.files import FileSource
 
 log = logging.getLogger(__name__)
 
-STATUS_FILE = "status.yaml"
-MANIFEST_FILE = "offer.yaml"
-SIGNOFF_FILE = "signoff.yaml"
+STATUS_FILE = layout.STATUS_FILE
+MANIFEST_FILE = layout.MANIFEST_FILE
+SIGNOFF_FILE = layout.SIGNOFF_FILE
 
 # Folder names a status.yaml may be written under; validation reports ids it does not accept.
 # Lone surrogates: bytes that were not UTF-8 (surrogateescape); no status can name them.
@@ -307,23 +305,10 @@ def policy_at(repo: GitRepo, commit: str) -> Policy:
 
 
 def _last_status(snapshot: TreeSnapshot, folder: str) -> OfferStatus | None:
-    path = f"{folder}/{STATUS_FILE}"
-    if snapshot.entry(path) is None:
-        return None
-    try:
-        return status.parse(snapshot.read(path), name=path)
-    except UserError:  # unreadable or oversized: start afresh, the controller rewrites it
-        return None
+    """Unreadable or oversized: None, start afresh (the controller rewrites it)."""
+    return readback.status_in(snapshot, folder.rpartition("/")[2]).status
 
 
 def _load_policy(snapshot: TreeSnapshot) -> Policy:
     """publishing.yaml at the commit; a broken file voids sign-offs rather than loosening them."""
-    if snapshot.entry(POLICY_FILE) is None:
-        return parse_policy(None)[0]
-    try:
-        loaded = load_mapping(snapshot.read(POLICY_FILE), name=POLICY_FILE)
-    except (YamlError, UserError) as exc:
-        policy = parse_policy(None)[0]
-        signoff = replace(policy.signoff, problems=(f"{POLICY_FILE}: {exc}",))
-        return replace(policy, signoff=signoff)
-    return parse_policy(loaded.document)[0]
+    return readback.policy_in(snapshot)

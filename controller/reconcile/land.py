@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from controller.core import pipeline
+from controller.core.backoff import Backoff
 from controller.core.errors import FatalError, TransientError
 from controller.core.escaping import printable
 from controller.core.model import OfferStatus
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 
 PUSH_ATTEMPTS = 5  # tries to land the status commit when the branch keeps moving
 BACKOFF_SECONDS = 0.5  # first wait before rebuilding; doubles per attempt
+_PUSH_BACKOFF = Backoff(base=BACKOFF_SECONDS, cap=60.0, jitter=0.0)
 
 # The branch moved: (old base, outcomes) -> (new base, outcomes re-read where it changed).
 Rebuild = Callable[[str, dict[str, Outcome]], tuple[str, dict[str, Outcome]]]
@@ -63,7 +65,6 @@ class Landing:
 def land(landing: Landing, base: str, scope: Scope, outcomes: dict[str, Outcome]) -> PassResult:
     """Commit changed status files onto the branch; rebuild on a moved tip and retry."""
     attempts = 0
-    delay = BACKOFF_SECONDS
     while True:
         attempts += 1
         updates, written = status_updates(landing.repo, base, outcomes)
@@ -76,8 +77,7 @@ def land(landing: Landing, base: str, scope: Scope, outcomes: dict[str, Outcome]
                         f"{landing.branch} kept moving; status not written after {attempts} tries",
                         retry_after=30,
                     )
-                landing.sleep(delay)
-                delay *= 2
+                landing.sleep(_PUSH_BACKOFF.delay(attempts, 0.0))
                 base, outcomes = landing.rebuild(base, outcomes)
                 continue
         return PassResult(

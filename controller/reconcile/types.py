@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from controller.core import pipeline
+from controller.core import pipeline, planning
 from controller.core.model import Finding, OfferStatus, Phase, SignOffVerdict, Target
 from controller.marketplace.api import OfferPayload
 
@@ -108,16 +108,7 @@ class PassResult:
     statuses: Mapping[str, OfferStatus] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True)
-class PlannedOffer:
-    """What a pass would do for one offer, decided but not done (`controller.reconcile.plan`)."""
-
-    offer: str
-    before: OfferStatus | None  # the committed status (None: none, or unreadable)
-    after: OfferStatus | None  # the status the pass would write (None: left alone)
-    actions: tuple[pipeline.Action, ...]  # the decision's actions, none of them run
-    delete: bool  # the pass would delete status.yaml
-    error: str  # why the offer could not be evaluated ("" when it was)
+PlannedOffer = planning.PlannedOffer  # defined in the pure core, which plans from it
 
 
 # ---------------------------------------------------------------- between the steps

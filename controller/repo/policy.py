@@ -29,8 +29,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from controller.core.model import API_VERSION, Finding, Severity
-
-POLICY_FILE = "publishing.yaml"
+from controller.repo.layout import POLICY_FILE
 
 _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
 _LOGIN = re.compile(r"^@[A-Za-z0-9][A-Za-z0-9-]*(?:/[A-Za-z0-9._-]+)?$")

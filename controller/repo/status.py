@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from controller.core import timestamps
 from controller.core.model import (
     Condition,
     ConditionStatus,
@@ -42,11 +43,7 @@ HEADER = "# Written by offerctl. Edits here are overwritten."
 # ---------------------------------------------------------------- writing
 
 
-def format_time(moment: datetime) -> str:
-    """RFC 3339 in UTC with a `Z`; sub-second digits only when there are some. Naive means UTC."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+format_time = timestamps.format_time
 
 
 def to_dict(status: OfferStatus) -> dict[str, Any]:

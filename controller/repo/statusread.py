@@ -15,28 +15,27 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from controller.core.errors import UsageError, UserError
-from controller.core.model import ConditionType, OfferStatus, Phase
+from controller.core.model import Phase
 from controller.git import history as githistory
-from controller.git.repo import OFFERS_DIR, BlobTooLarge, GitRepo, check_ref_name
-from controller.repo import status
+from controller.git.repo import BlobTooLarge, GitRepo, check_ref_name
+from controller.repo import layout, readback, status
+from controller.repo.statustypes import OfferEntry, PhaseChange, StatusVersion
 
-STATUS_FILE = "status.yaml"
-MANIFEST_FILE = "offer.yaml"
-MAX_STATUS_BYTES = 1024 * 1024  # a status file is a few KiB; anything bigger is not ours
-OFFER_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$")
+STATUS_FILE = layout.STATUS_FILE
+MANIFEST_FILE = layout.MANIFEST_FILE
+MAX_STATUS_BYTES = readback.MAX_STATUS_BYTES
+OFFER_ID = layout.OFFER_ID
 _ZERO = re.compile(r"^0+$")
 
 
-def status_path(offer: str) -> str:
-    return f"{OFFERS_DIR}/{offer}/{STATUS_FILE}"
+status_path = layout.status_path
 
 
 def check_offer_id(offer: str) -> str:
-    if not OFFER_ID.match(offer):
+    if not layout.is_offer_id(offer):
         raise UsageError(
             f"{offer!r} is not an offer id (3-50 lowercase letters, digits and hyphens)"
         )
@@ -55,16 +54,6 @@ def resolve(repo: GitRepo, rev: str) -> str:
 # ---------------------------------------------------------------- now
 
 
-@dataclass(frozen=True, slots=True)
-class OfferEntry:
-    """One offer folder at a commit and what its status.yaml says."""
-
-    offer: str
-    status: OfferStatus | None  # None: no status.yaml yet, or not readable
-    problem: str = ""  # why `status` is None: "" (no status yet) or what is wrong with it
-    has_manifest: bool = True
-
-
 def read_statuses(
     repo: GitRepo, commit: str, offers: Iterable[str] | None = None
 ) -> list[OfferEntry]:
@@ -72,65 +61,17 @@ def read_statuses(
     snapshot = repo.snapshot(commit, offers)
     entries: list[OfferEntry] = []
     for offer in snapshot.offer_ids():
-        manifest = snapshot.entry(f"{OFFERS_DIR}/{offer}/{MANIFEST_FILE}") is not None
-        path = status_path(offer)
-        entry = snapshot.entry(path)
-        if entry is None:
+        manifest = snapshot.entry(layout.manifest_path(offer)) is not None
+        if snapshot.entry(status_path(offer)) is None:
             if manifest:
                 entries.append(OfferEntry(offer, None))
             continue
-        if entry.size > MAX_STATUS_BYTES:
-            entries.append(OfferEntry(offer, None, f"{path} is {entry.size:,} bytes", manifest))
-            continue
-        try:
-            parsed = status.parse(snapshot.read(path), name=path)
-        except UserError as exc:  # a symlink or another non-file where status.yaml should be
-            entries.append(OfferEntry(offer, None, str(exc), manifest))
-            continue
-        problem = "" if parsed is not None else f"{path} is not a readable status"
-        entries.append(OfferEntry(offer, parsed, problem, manifest))
+        read = readback.status_in(snapshot, offer)
+        entries.append(OfferEntry(offer, read.status, read.problem, manifest))
     return entries
 
 
 # ---------------------------------------------------------------- over time
-
-
-@dataclass(frozen=True, slots=True)
-class StatusVersion:
-    """status.yaml as one commit left it."""
-
-    commit: str
-    committed_at: datetime
-    author: str
-    subject: str
-    status: OfferStatus | None  # None: deleted in this commit, or unreadable
-
-
-@dataclass(frozen=True, slots=True)
-class PhaseChange:
-    """One transition: the phase before and after a commit (None: no status)."""
-
-    commit: str
-    committed_at: datetime
-    author: str
-    subject: str
-    before: Phase | None
-    after: Phase | None
-    status: OfferStatus | None  # the status after the commit
-
-    def as_dict(self) -> dict[str, object]:
-        ready = self.status.condition(ConditionType.READY) if self.status is not None else None
-        return {
-            "commit": self.commit,
-            "time": status.format_time(self.committed_at),
-            "author": self.author,
-            "from": self.before.value if self.before else None,
-            "to": self.after.value if self.after else None,
-            "generation": self.status.observed_generation if self.status else None,
-            "reason": ready.reason if ready else None,
-            "message": ready.message if ready else None,
-            "subject": self.subject,
-        }
 
 
 def status_versions(repo: GitRepo, commit: str, offer: str) -> list[StatusVersion]:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from controller.repo import layout
+from controller.repo.codeowners import CodeOwners
 from controller.repo.policy import SignOffPolicy
-from controller.signoff.codeowners import CodeOwners
 from controller.signoff.rules import Authorization
 
 
 def signoff_path(offer_id: str) -> str:
-    return f"offers/{offer_id}/signoff.yaml"
+    return layout.signoff_path(offer_id)
 
 
 def from_policy(policy: SignOffPolicy) -> Authorization:

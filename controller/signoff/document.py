@@ -14,11 +14,11 @@ from typing import Any
 
 from controller.core.model import API_VERSION
 from controller.files.yamlio import YamlError, load_mapping
+from controller.repo.layout import is_offer_id
 from controller.signoff.rules import ParsedSignOff, SignOffDocument
 from controller.validation.engine import check_instance
 
 MAX_BYTES = 64 * 1024  # a sign-off is a few lines; anything bigger is not one
-_OFFER = re.compile(r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$")
 _GENERATION = re.compile(r"^sha256:[0-9a-f]{64}$")
 _KEYS = frozenset({"apiVersion", "kind", "offer", "generation", "note"})
 
@@ -53,7 +53,7 @@ def _own_problem(data: Mapping[str, Any]) -> str:
     if data.get("kind") != "SignOff":
         return "kind must be SignOff"
     offer = data.get("offer")
-    if not isinstance(offer, str) or not _OFFER.match(offer):
+    if not is_offer_id(offer):
         return f"offer {offer!r} is not an offer id"
     generation = data.get("generation")
     if not isinstance(generation, str) or not _GENERATION.match(generation):

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from controller.core.generation import short
 from controller.core.model import SignOffVerdict
 from controller.repo.policy import ApprovalTrust, Provider, SignOffPolicy
 
@@ -558,7 +559,7 @@ class _Base:
 
 
 def _short(generation: str) -> str:
-    return generation.removeprefix("sha256:")[:12] or "(none)"
+    return short(generation) or "(none)"
 
 
 def _c(commit: str) -> str:

@@ -28,6 +28,7 @@ from typing import Any
 
 from controller.core.model import Finding, Severity
 from controller.files.yamlio import MAX_BYTES, LoadedYaml, YamlError, load_mapping, load_yaml
+from controller.repo import layout
 from controller.validation import schemas
 from controller.validation.assets import check_assets
 from controller.validation.files import FileReadError, FileSource, WorktreeFiles
@@ -36,8 +37,8 @@ from controller.validation.precheck import precheck
 from controller.validation.schema_errors import schema_issues
 from controller.validation.semantic import asset_refs, check_manifest, secret_paths
 
-MANIFEST = "offer.yaml"
-OFFERS_DIR = "offers"
+MANIFEST = layout.MANIFEST_FILE
+OFFERS_DIR = layout.OFFERS_DIR
 PARALLEL_MIN = 200  # below this many offers a pool costs more than it saves
 CHUNK = 64
 # Schema findings a semantic finding at the same path explains better (and without echoing).

@@ -19,47 +19,16 @@ import errno
 import os
 import stat
 from pathlib import Path
-from typing import Literal, Protocol
 
-from controller.core.errors import UserError
-from controller.validation.limits import SYMLINK_RULE
+from controller.files import source
+from controller.files.source import SYMLINK_RULE
 
-Kind = Literal["file", "dir", "symlink", "missing", "other"]
-
-
-class FileReadError(UserError):
-    """A repository file that cannot be read; `code` says why (FileTooLarge, NotAFile, ...)."""
-
-    def __init__(self, code: str, path: str, message: str) -> None:
-        super().__init__(f"{path}: {message}")
-        self.code = code
-        self.path = path
-        self.message = message
-
-
-class FileSource(Protocol):
-    """Read-only access to one repository's files, by repo-relative POSIX path."""
-
-    def kind(self, path: str) -> Kind:
-        """What `path` is. `symlink` means the path is a link or passes through one:
-        links are never followed, wherever they point."""
-        ...
-
-    def read(self, path: str, limit: int) -> bytes:
-        """The bytes of a regular file; `FileReadError` when it is not one or exceeds `limit`."""
-        ...
-
-    def list_dir(self, path: str) -> list[str]:
-        """Sorted entry names of a directory ("" is the repository root)."""
-        ...
-
-
-def is_safe_relative(path: str) -> bool:
-    """True for a relative POSIX path that stays where it starts: no `..`, no root, no `\\`."""
-    if not path or "\0" in path or "\\" in path or path.startswith("/"):
-        return False
-    parts = path.rstrip("/").split("/")
-    return ".." not in parts and "" not in parts and not (len(path) > 1 and path[1] == ":")
+# The interface itself lives one layer down, in `controller.files.source`, so that the git
+# layer can implement it without importing validation (docs/DESIGN.md §10).
+Kind = source.Kind
+FileReadError = source.FileReadError
+FileSource = source.FileSource
+is_safe_relative = source.is_safe_relative
 
 
 class WorktreeFiles:

@@ -22,20 +22,21 @@ from dataclasses import replace
 
 from controller.core.model import Finding
 from controller.files.yamlio import MAX_BYTES, show_text
-from controller.signoff import codeowners
+from controller.repo import codeowners
+from controller.repo.layout import CODEOWNERS_PATHS, MANIFEST_FILE, POLICY_FILE, SIGNOFF_FILE
 from controller.validation.engine import MANIFEST, OFFERS_DIR, OfferValidation, check_document
 from controller.validation.files import FileReadError, FileSource
 
-PUBLISHING = "publishing.yaml"
-SIGNOFF = "signoff.yaml"
+PUBLISHING = POLICY_FILE
+SIGNOFF = SIGNOFF_FILE
 # Names a person means as one of ours but spelled so that offerctl would ignore the file.
 _MEANT = {
-    "offer.yaml": MANIFEST,
+    MANIFEST_FILE: MANIFEST,
     "offer.yml": MANIFEST,
     "signoff.yaml": SIGNOFF,
     "signoff.yml": SIGNOFF,
     "sign-off.yaml": SIGNOFF,
-    "publishing.yaml": PUBLISHING,
+    POLICY_FILE: PUBLISHING,
     "publishing.yml": PUBLISHING,
 }
 _PROBLEM = re.compile(r"^(?P<file>.*?):(?P<line>\d+): (?P<message>.*)$")
@@ -49,7 +50,7 @@ def check_repository(files: FileSource) -> list[OfferValidation]:
     misnamed = [_misnamed("", name) for name in root if _is_misnamed(name, PUBLISHING)]
     if published or misnamed or PUBLISHING in root:
         results.append(OfferValidation("", PUBLISHING, None, tuple(published + misnamed)))
-    owners = next((p for p in codeowners.LOCATIONS if files.kind(p) != "missing"), None)
+    owners = next((p for p in CODEOWNERS_PATHS if files.kind(p) != "missing"), None)
     if owners is not None:
         results.append(OfferValidation("", owners, None, tuple(_check_codeowners(files, owners))))
     return results

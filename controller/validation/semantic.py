@@ -20,11 +20,12 @@ from typing import Any
 import pycountry
 
 from controller.files.yamlio import show_text
+from controller.repo import layout
 from controller.validation import html
 from controller.validation.issues import Issue, Path
 from controller.validation.secrets import secret_kind
 
-OFFER_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,48}[a-z0-9]$")
+OFFER_ID = layout.OFFER_ID
 
 # Pixel sizes the marketplace requires, per logo slot.
 LOGO_SIZES: dict[str, tuple[int, int]] = {
@@ -57,7 +58,7 @@ def check_manifest(manifest: dict[str, Any], offer_id: str) -> list[Issue]:
 
 def check_offer_id(manifest: dict[str, Any], offer_id: str) -> list[Issue]:
     issues = []
-    if not OFFER_ID.match(offer_id):
+    if not layout.is_offer_id(offer_id):
         issues.append(
             Issue(
                 "InvalidOfferId",

@@ -9,8 +9,8 @@ from cli_helpers import GEN_A, GEN_B, make_status
 
 from controller.core import pipeline
 from controller.core.model import Phase, Target
-from controller.core.planning import Step, plan_offer, summarize
-from controller.reconcile.reconciler import PlannedOffer
+from controller.core.planning import OfferPlan, PlannedOffer, Step, summarize
+from controller.core.planning import plan_offer as plan_with
 from controller.repo import status
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -104,3 +104,8 @@ def test_summary_counts_offers_with_changes_once() -> None:
     assert summary.line() == (
         "Plan: 1 offer(s) with marketplace calls, 2 status file(s) to write, 0 unchanged."
     )
+
+
+def plan_offer(planned: PlannedOffer, committed: bytes | None) -> OfferPlan:
+    """`planning.plan_offer` with the renderer `offerctl plan` passes."""
+    return plan_with(planned, committed, lambda value: status.render(value).encode("utf-8"))

@@ -53,6 +53,10 @@ class Inbox:
         ("offers/*/offer.yaml", {ALL}),
         ("publishing.yaml", {ALL}),
         ("CODEOWNERS", {ALL}),
+        (".github/CODEOWNERS", {ALL}),  # GitHub reads these two as well (repo.layout)
+        ("docs/CODEOWNERS", {ALL}),
+        (".github/workflows/ci.yml", set()),
+        ("docs/guide.md", set()),
         ("offers/contoso/status.yaml", set()),
         ("offers/contoso/.status.yaml.k2j3h4", set()),  # the status writer's temp file
         ("offers/contoso/.offer.yaml.swp", set()),
@@ -115,6 +119,33 @@ def test_status_writes_and_git_internals_trigger_nothing(watched: tuple[Path, In
     (repo / "README.md").write_text("hello\n")
     settle()
     assert inbox.items == []
+
+
+def test_codeowners_in_github_and_docs_folders_queue_every_offer(tmp_path: Path) -> None:
+    """GitHub reads .github/CODEOWNERS and docs/CODEOWNERS too; an edit there changes who
+    may sign off, so it must wake every offer, including when the folder appears later."""
+    repo = tmp_path / "repo"
+    (repo / ".github").mkdir(parents=True)
+    inbox = Inbox()
+    watcher = OffersWatcher(repo, inbox, debounce=0.0)
+    watcher.start()
+    try:
+        (repo / ".github" / "CODEOWNERS").write_text("* @octocat\n")
+        wait_until(lambda: ALL in inbox.seen(), timeout=5, what=".github/CODEOWNERS edit")
+        settle()  # the write's later events (modify, close) land before the next step
+        inbox.clear()
+        (repo / ".github" / "dependabot.yml").write_text("version: 2\n")
+        settle()
+        assert inbox.seen() == set()  # other files there ask for nothing
+        (repo / "docs").mkdir()  # appears after start: watched from then on
+        wait_until(lambda: ALL in inbox.seen(), timeout=5, what="docs/ appearing")
+        inbox.clear()
+        tmp = repo / "docs" / "CODEOWNERS.tmp"
+        tmp.write_text("* @hubot\n")
+        tmp.replace(repo / "docs" / "CODEOWNERS")  # save by rename
+        wait_until(lambda: ALL in inbox.seen(), timeout=5, what="docs/CODEOWNERS edit")
+    finally:
+        watcher.stop()
 
 
 def test_a_new_offer_folder_is_queued(watched: tuple[Path, Inbox]) -> None:

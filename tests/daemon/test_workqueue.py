@@ -120,7 +120,7 @@ class TestBackoff:
         for attempt in range(1, 10):
             raw = min(100.0, 10.0 * 2 ** (attempt - 1))
             for _ in range(50):
-                assert raw / 2 <= backoff.delay(attempt, rng) <= raw
+                assert raw / 2 <= backoff.delay(attempt, rng.random()) <= raw
 
     def test_jitter_spreads_keys_that_failed_together(self) -> None:
         clock = FakeClock()
@@ -177,7 +177,7 @@ class TestBackoff:
 
     @pytest.mark.parametrize("attempt", [0, 1, 50, 5000])
     def test_huge_attempt_counts_stay_at_the_cap(self, attempt: int) -> None:
-        assert no_jitter().delay(attempt, seeded(0)) <= 30.0
+        assert no_jitter().delay(attempt, seeded(0).random()) <= 30.0
 
 
 def test_concurrent_adds_from_many_threads_coalesce() -> None:

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from robust_helpers import FAST, offerctl, offers_repo
 
-from controller.signoff import codeowners
+from controller.repo import codeowners
 
 OFFER = "a" * 50  # the longest id allowed, every character a backtracking point
 HOSTILE = "/offers/" + "*a" * 12 + "*z/"

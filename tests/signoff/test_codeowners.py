@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from controller.signoff import approvers, codeowners
+from controller.repo import codeowners
+from controller.signoff import approvers
 
 # (pattern, path, matches): GitHub's documented examples and gitignore rules.
 CASES: list[tuple[str, str, bool]] = [

@@ -34,7 +34,7 @@ from git_helpers import GitRepos
 from signoff_helpers import ANA, BO, CARL, OFFER, OffersRepo, make_offers_repo, signoff_yaml
 
 from controller.cli import build_parser
-from controller.commands.wiring import judge_from_args
+from controller.commands.wiring import PassOptions, judge_from_args
 from controller.core.errors import UsageError
 from controller.core.model import SignOffVerdict
 from controller.git.repo import GitRepo
@@ -646,7 +646,7 @@ class TestCredentialsGoOnlyToTheOperator:
         policy = parse_policy(yaml.safe_load(text))[0]
 
         with GitRepo(repo.path) as opened:
-            judge = judge_from_args(args, opened, Watch(branch="main"))
+            judge = judge_from_args(PassOptions.from_args(args), opened, Watch(branch="main"))
             files = GitTreeFiles(opened.snapshot(commit))
             verdict = judge(SignOffQuestion(OFFER, repo.generation(), commit, files, policy))
 

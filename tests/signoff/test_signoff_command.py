@@ -7,6 +7,8 @@ from git_helpers import GitRepos
 from signoff_helpers import ANA, CARL, OFFER, OffersRepo, make_offers_repo
 
 from controller.cli import main
+from controller.git.repo import GitRepo
+from controller.reconcile.reconciler import policy_at
 from controller.repo.policy import ApprovalTrust, Policy, SignOffPolicy
 from controller.signoff import evaluate_signoff
 from controller.signoff.document import parse_signoff
@@ -175,3 +177,31 @@ def test_already_signed_off_at_head_says_so(
 
     assert signoff(repo) == 0
     assert "already signs off" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        "signoff: [approvers\n",  # not YAML
+        "- just\n- a list\n",  # YAML, but not a mapping
+    ],
+)
+def test_a_broken_publishing_yaml_says_fix_it_as_the_controller_refuses(
+    repo: OffersRepo, capsys: pytest.CaptureFixture[str], broken: str
+) -> None:
+    """The command and the controller read publishing.yaml one way (repo.readback): while it
+    is broken no sign-off counts, so the next steps must not send anyone collecting
+    CODEOWNERS approvals (they used to)."""
+    repo.commit(
+        {"CODEOWNERS": "* @octocat\n", "publishing.yaml": broken},
+        "Break the policy",
+        CARL,
+    )
+    assert signoff(repo, "--no-sign") == 0
+    out = capsys.readouterr().out
+    assert "fix publishing.yaml's signoff settings first: publishing.yaml at " in out
+    assert "get 1 approval" not in out and "octocat" not in out
+
+    controller_policy = policy_at(GitRepo(repo.path), repo.head())
+    assert controller_policy.signoff.problems, "the controller voids sign-off on it"
+    assert controller_policy.signoff.problems[0] in out

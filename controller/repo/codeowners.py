@@ -25,7 +25,9 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-LOCATIONS: tuple[str, ...] = (".github/CODEOWNERS", "CODEOWNERS", "docs/CODEOWNERS")
+from controller.repo.layout import CODEOWNERS_PATHS
+
+LOCATIONS: tuple[str, ...] = CODEOWNERS_PATHS
 MAX_BYTES = 3 * 1024 * 1024  # GitHub ignores a CODEOWNERS file of 3 MB or more
 
 _LOGIN = re.compile(r"^@[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
