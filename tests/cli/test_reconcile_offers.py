@@ -8,7 +8,7 @@ import pytest
 from cli_helpers import offerctl
 from git_helpers import GitRepos, git
 from market_helpers import Clock, Interposed
-from offer_helpers import offer_files
+from example_offers import offer_files
 
 from controller.core.errors import UserError
 from controller.git.repo import GitRepo

@@ -8,7 +8,7 @@ import pytest
 import yaml
 from cli_helpers import offerctl
 from git_helpers import PERSON, GitRepos, git
-from offer_helpers import offer_files
+from example_offers import offer_files
 
 OFFER = "alpha-offer"
 MANIFEST = f"offers/{OFFER}/offer.yaml"

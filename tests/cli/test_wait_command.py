@@ -17,7 +17,7 @@ import pytest
 from cli_helpers import offerctl
 from git_helpers import GitRepos
 from market_helpers import Clock, Interposed
-from offer_helpers import offer_files
+from example_offers import offer_files
 
 from controller.git.repo import GitRepo
 from controller.marketplace.simulated import SimulatedMarketplace

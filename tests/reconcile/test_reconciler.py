@@ -15,7 +15,7 @@ import pytest
 import yaml
 from git_helpers import GitRepos, git
 from market_helpers import Clock, Interposed
-from offer_helpers import offer_files
+from example_offers import offer_files
 
 from controller.cli import main
 from controller.core.errors import TransientError
