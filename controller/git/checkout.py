@@ -1,0 +1,156 @@
+"""Checkout sync: after the controller moved the checked-out branch, bring its files along.
+
+Local mode commits onto the branch the user has checked out; without this,
+the index and working tree would still hold the old commit's status files
+and `git status` would show them as reverted. For each path the commit
+changed, only when both the index entry and the working-tree file still equal
+the old version (the user has not touched it) is it replaced by the new one;
+otherwise the user's edit stays and shows as a change against the new HEAD.
+
+"Equal" is judged the way git judges it: the working file is hashed through
+git's clean filters (`core.autocrlf`, `eol`/`text` attributes, filter
+drivers), so a CRLF checkout of an untouched file still counts as untouched;
+and a new version is written as git's checkout would write it (smudged, with
+the checkout's line endings), so the next `git status` sees it unchanged.
+
+Paths never go on a command line: one `diff-tree` tells what moved, one
+`diff-index --cached` what the user staged, `hash-object --stdin-paths` and
+`cat-file --batch --filters` read and write through git's filters, and
+`update-index -z --stdin` refreshes the index. A pass of any size is a
+fixed number of git processes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from controller.files.fsio import atomic_write
+from controller.git.read import decode_path, diff_trees, encode_path
+from controller.git.runner import GitFailed, GitRunner
+
+log = logging.getLogger(__name__)
+
+
+def sync_checked_out(
+    runner: GitRunner, worktree: Path, old: str, new: str, paths: Iterable[str]
+) -> list[str]:
+    """Bring `paths` in `worktree` from `old`'s to `new`'s version where the user left
+    them alone; the paths updated, sorted. The caller checks that the branch that
+    moved is the one checked out here."""
+    wanted = set(paths)
+    if not wanted:
+        return []
+    moved = {c.path: c for c in diff_trees(runner, old, new) if c.path in wanted}
+    if not moved:
+        return []
+    staged_changes = _staged_differs_from(runner, old)
+    local = GitRunner(worktree, timeout=runner.timeout)
+    on_disk = _worktree_oids(local, worktree, sorted(moved))
+    writes: list[tuple[str, str]] = []
+    synced: list[str] = []
+    for path, change in sorted(moved.items()):
+        if path in staged_changes or on_disk.get(path) != change.old_oid:
+            continue  # the user has their own version of this path: leave it alone
+        if change.new_oid is None:
+            (worktree / path).unlink(missing_ok=True)
+            synced.append(path)
+        else:
+            writes.append((path, change.new_oid))
+    for path, data in _checkout_bytes(local, writes):
+        if data is None:
+            continue  # a smudge filter failed: the file shows as changed, nothing lost
+        atomic_write(worktree / path, data)
+        synced.append(path)
+    synced.sort()
+    if synced:
+        try:
+            local.run(
+                ["update-index", "--add", "--remove", "-z", "--stdin"],
+                stdin=b"".join(encode_path(p) + b"\x00" for p in synced),
+                env={"GIT_OPTIONAL_LOCKS": "1"},
+            )
+        except GitFailed as exc:
+            # The commit is made; a busy index only means `git status` re-hashes later.
+            log.warning("could not refresh the index for status files: %s", exc)
+    return synced
+
+
+def _staged_differs_from(runner: GitRunner, commit: str) -> set[str]:
+    """Paths whose index entry differs from `commit`'s (staged edits, conflicts)."""
+    out = runner.run(
+        ["diff-index", "--cached", "-z", "--no-renames", "--name-only", commit, "--"]
+    ).stdout
+    return {decode_path(p) for p in out.split(b"\x00") if p}
+
+
+def _worktree_oids(
+    runner: GitRunner, worktree: Path, paths: Sequence[str]
+) -> dict[str, str | None]:
+    """Each path's working-tree file as git would store it: its blob id after the clean
+    filters, None when absent, "symlink"/"other" for what is not a regular file."""
+    found: dict[str, str | None] = {}
+    files: list[str] = []
+    for path in paths:
+        target = worktree / path
+        if target.is_symlink():
+            found[path] = "symlink"
+        elif not target.exists():
+            found[path] = None
+        elif not target.is_file() or "\n" in path:
+            found[path] = "other"  # never hashed: treated as the user's own version
+        else:
+            files.append(path)
+    if files:
+        try:
+            out = runner.run(
+                ["hash-object", "--stdin-paths"],
+                stdin=b"".join(encode_path(p) + b"\n" for p in files),
+            ).text
+        except GitFailed as exc:  # a filter that fails: leave these paths alone
+            log.warning("could not hash status files in the working tree: %s", exc)
+            return {**found, **dict.fromkeys(files, "other")}
+        found.update(zip(files, out.split(), strict=True))
+    return found
+
+
+def _checkout_bytes(
+    runner: GitRunner, wanted: Sequence[tuple[str, str]]
+) -> list[tuple[str, bytes | None]]:
+    """The bytes `git checkout` would write for each (path, blob id) (smudge, eol), from
+    one `cat-file --batch --filters`; where a configured filter fails, each path is
+    tried alone and a failing one gets None, with a warning."""
+    if not wanted:
+        return []
+    request = b"".join(oid.encode("ascii") + b" " + encode_path(p) + b"\n" for p, oid in wanted)
+    try:
+        out = runner.run(["cat-file", "--batch", "--filters"], stdin=request).stdout
+        return list(zip([p for p, _ in wanted], _split_batch(out, len(wanted)), strict=True))
+    except (GitFailed, ValueError):
+        pass
+    results: list[tuple[str, bytes | None]] = []
+    for path, oid in wanted:
+        try:
+            data = runner.run(["cat-file", "--filters", f"--path={path}", oid]).stdout
+        except GitFailed as exc:
+            log.warning("could not write %s through git's filters: %s", path, exc)
+            results.append((path, None))
+            continue
+        results.append((path, data))
+    return results
+
+
+def _split_batch(out: bytes, count: int) -> list[bytes]:
+    """The objects of a `cat-file --batch` answer, in order; ValueError if malformed."""
+    objects: list[bytes] = []
+    pos = 0
+    for _ in range(count):
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split()
+        if len(header) != 3:
+            raise ValueError("missing object in cat-file output")
+        size = int(header[2])
+        objects.append(out[end + 1 : end + 1 + size])
+        pos = end + 1 + size + 1
+    return objects
