@@ -42,6 +42,7 @@ from controller.core.errors import EXIT_FAIL, EXIT_OK, UsageError, UserError
 from controller.core.generation import short
 from controller.core.model import OfferStatus, Phase
 from controller.git.repo import GitRepo
+from controller.git.runner import GitResult, GitRunner
 from controller.present.progress import progress
 from controller.repo.statusread import read_statuses
 
@@ -70,6 +71,8 @@ signoff:
   # An approval counts only when the approver's own key (listed here) signs it.
   allowedSignersFile: {SIGNERS_FILE}
 """
+# git verbs that reach a remote (the scratch origin): run with the protocol allow-list.
+_REMOTE_VERBS = frozenset({"clone", "fetch", "push", "pull", "ls-remote"})
 # Variables that would point git or offerctl somewhere other than the scratch directory.
 _DROPPED_ENV = frozenset({
     "GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_CONFIG",
@@ -169,17 +172,14 @@ class Scratch:
 
     def git(
         self, cwd: Path, *args: str, who: tuple[str, str] = PUBLISHER, check: bool = True
-    ) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            ["git", *args],
-            cwd=cwd,
-            env={**self.env, **_identity(who)},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if check and proc.returncode != 0:
-            raise DemoError(f"git {args[0]} in {cwd.name} failed: {proc.stderr.strip()}")
+    ) -> GitResult:
+        """`git <args>` in `cwd` through the one runner, with the scratch environment."""
+        runner = GitRunner(cwd, base_env={**self.env, **_identity(who)})
+        verb = next((a for a in args if not a.startswith("-") and "=" not in a), args[0])
+        proc = runner.run(args, check=False, remote=verb in _REMOTE_VERBS)
+        if check and proc.status != 0:
+            detail = proc.stderr.decode("utf-8", "replace").strip()
+            raise DemoError(f"git {args[0]} in {cwd.name} failed: {detail}")
         return proc
 
     def seed(self, offers: Path) -> None:
@@ -470,7 +470,7 @@ class Demo:
             pushed = scratch.git(
                 scratch.publisher, "push", "-q", "origin", f"HEAD:{BRANCH}", check=False
             )
-            if pushed.returncode == 0:
+            if pushed.status == 0:
                 _say(
                     f"{pad}  {APPROVER[0]} approves: merges it into {BRANCH} ({trailer}), "
                     "signed with her own key"
@@ -517,5 +517,5 @@ def _first_parent_commits(scratch: Scratch, old: str, new: str) -> Sequence[str]
     span = f"{old}..{new}" if old else new
     out = scratch.git(
         scratch.origin, "rev-list", "--first-parent", "--reverse", "--end-of-options", span
-    ).stdout
+    ).text
     return out.split()

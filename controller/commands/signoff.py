@@ -3,8 +3,8 @@
 The generation comes from the offer's status.yaml at the base commit
 (default HEAD), and only when its phase is AwaitingSignOff; any other phase
 is refused with exit 1. The branch `signoff/<offer>-<short generation>` is
-built with plumbing (hash-object, a private index, commit-tree, update-ref
-with "must not exist yet"), so the user's working tree, index and current
+built with the one commit writer (`controller.git.write.write_commit`) and
+update-ref with "must not exist yet", so the user's working tree, index and current
 branch are untouched. The commit is authored by the user's own git identity:
 the person asking for sign-off is the change's author, and so can never
 approve it. The output says how to push it and who may approve it.
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,7 +29,10 @@ from controller.core.model import API_VERSION, Phase
 from controller.files.yamlio import YamlError, dump_yaml, load_mapping
 from controller.git import history as githistory
 from controller.git.history import GitHistoryError
-from controller.git.repo import check_ref_name, check_remote_name
+from controller.git.names import blob_oid, check_ref_name, check_remote_name
+from controller.git.read import ObjectReader
+from controller.git.runner import GitFailed, GitRunner
+from controller.git.write import update_ref, write_commit
 from controller.repo.policy import POLICY_FILE, ApprovalTrust, Policy, Provider, parse_policy
 from controller.repo.status import parse as parse_status
 from controller.signoff import load_authorization
@@ -158,39 +160,31 @@ def _create_branch(job: _Job, branch: str, generation: str) -> str:
     content = render_signoff(offer, generation, job.note)
     ref = f"refs/heads/{branch}"
     existing = githistory.resolve_commit(repo, ref)
-    blob = githistory.run_git(repo, ["hash-object", "-w", "--stdin"], stdin=content)
-    blob_id = githistory.check_oid(blob.stdout.decode().strip())
+    runner = GitRunner(repo)
+    object_format = runner.out("rev-parse", "--show-object-format")
     if existing is not None:
         entry = githistory.tree_entry(repo, existing, path)
-        if entry is not None and entry.oid == blob_id:
+        if entry is not None and entry.oid == blob_oid(content, object_format):
             print(f"Branch {branch} already holds this sign-off (commit {existing[:12]}).")
             return existing
         raise UserError(
             f"branch {branch} already exists with other content; push it, or delete "
             f"it (git branch -D {branch}) and run this again"
         )
-    with tempfile.TemporaryDirectory(prefix="offerctl-signoff-") as tmp:
-        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}  # never the user's index
-        githistory.run_git(repo, ["read-tree", "--end-of-options", base], env=env)
-        githistory.run_git(
-            repo, ["update-index", "--add", "--cacheinfo", f"100644,{blob_id},{path}"], env=env
-        )
-        tree = githistory.run_git(repo, ["write-tree"], env=env).stdout.decode().strip()
     message = (
         f"Sign off {offer} generation {short(generation)} for Go Live\n\n"
         f"Approves generation {generation} of offer {offer} for publishing.\n"
         "Merging this through an approved pull request is the publisher's Go Live.\n"
     )
     sign = _should_sign(job)
-    signing = ["-S"] if sign else []
-    proc = githistory.run_git(
-        repo,
-        ["commit-tree", *signing, githistory.check_oid(tree), "-p", base, "-F", "-"],
-        stdin=message.encode(),
-        check=False,
-    )
-    if proc.returncode != 0:
-        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+    reader = ObjectReader(runner, object_format)
+    try:
+        # The user's own identity (identity=None) and, when asked, their own key.
+        commit = write_commit(
+            runner, reader, base, {path: content}, message,
+            identity=None, sign=True if sign else None, object_format=object_format,
+        )  # fmt: skip
+    except GitFailed as exc:
         hint = (
             " (signing needs your key: git config user.signingKey, and gpg.format ssh for an "
             "ssh key; --no-sign makes an unsigned commit, which counts only under "
@@ -198,12 +192,16 @@ def _create_branch(job: _Job, branch: str, generation: str) -> str:
             if sign
             else " (is your git user.name/user.email set?)"
         )
+        detail = exc.stderr.decode("utf-8", "replace").strip().splitlines()
         raise UserError(
             "git could not create the commit: " + (detail[-1] if detail else "unknown error") + hint
-        )
-    commit = githistory.check_oid(proc.stdout.decode().strip())
-    zero = "0" * len(base)  # "must not exist yet": never overwrite a branch someone made
-    githistory.run_git(repo, ["update-ref", "-m", "offerctl signoff", ref, commit, zero])
+        ) from None
+    finally:
+        reader.close()
+    if commit is None:
+        raise UserError(f"{path} at {base[:12]} already holds this sign-off; nothing to commit")
+    # "must not exist yet": never overwrite a branch someone made
+    update_ref(runner, ref, commit, None, "offerctl signoff")
     return commit
 
 
@@ -216,7 +214,7 @@ def _should_sign(job: _Job) -> bool:
     configured = githistory.run_git(
         job.repo, ["config", "--bool", "--get", "commit.gpgSign"], check=False
     )
-    return configured.returncode == 0 and configured.stdout.decode().strip() == "true"
+    return configured.status == 0 and configured.stdout.decode().strip() == "true"
 
 
 def _print_next_steps(job: _Job, branch: str, commit: str, generation: str) -> None:

@@ -16,14 +16,19 @@ the checkout's line endings), so the next `git status` sees it unchanged.
 Paths never go on a command line: one `diff-tree` tells what moved, one
 `diff-index --cached` what the user staged, `hash-object --stdin-paths` and
 `cat-file --batch --filters` read and write through git's filters, and
-`update-index -z --stdin` refreshes the index. A pass of any size is a
-fixed number of git processes.
+`update-index -z --stdin` refreshes the index. New versions are read from
+the caller's `cat-file --batch`, and only the paths that a conversion applies
+to (`core.autocrlf=true`, or a `text`, `eol`, `crlf`, `filter`, `ident` or
+`working-tree-encoding` attribute, asked of one `check-attr --stdin`) are
+read through `cat-file --filters`, one process each: git's `--batch
+--filters` reports the unfiltered size, so its output cannot be split.
+Without such settings, a pass of any size is a fixed number of git processes.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from controller.files.fsio import atomic_write
@@ -34,7 +39,13 @@ log = logging.getLogger(__name__)
 
 
 def sync_checked_out(
-    runner: GitRunner, worktree: Path, old: str, new: str, paths: Iterable[str]
+    runner: GitRunner,
+    worktree: Path,
+    old: str,
+    new: str,
+    paths: Iterable[str],
+    *,
+    read_blob: Callable[[str], bytes],
 ) -> list[str]:
     """Bring `paths` in `worktree` from `old`'s to `new`'s version where the user left
     them alone; the paths updated, sorted. The caller checks that the branch that
@@ -58,7 +69,7 @@ def sync_checked_out(
             synced.append(path)
         else:
             writes.append((path, change.new_oid))
-    for path, data in _checkout_bytes(local, writes):
+    for path, data in _checkout_bytes(local, writes, read_blob):
         if data is None:
             continue  # a smudge filter failed: the file shows as changed, nothing lost
         atomic_write(worktree / path, data)
@@ -116,21 +127,16 @@ def _worktree_oids(
 
 
 def _checkout_bytes(
-    runner: GitRunner, wanted: Sequence[tuple[str, str]]
+    runner: GitRunner, wanted: Sequence[tuple[str, str]], read_blob: Callable[[str], bytes]
 ) -> list[tuple[str, bytes | None]]:
-    """The bytes `git checkout` would write for each (path, blob id) (smudge, eol), from
-    one `cat-file --batch --filters`; where a configured filter fails, each path is
-    tried alone and a failing one gets None, with a warning."""
-    if not wanted:
-        return []
-    request = b"".join(oid.encode("ascii") + b" " + encode_path(p) + b"\n" for p, oid in wanted)
-    try:
-        out = runner.run(["cat-file", "--batch", "--filters"], stdin=request).stdout
-        return list(zip([p for p, _ in wanted], _split_batch(out, len(wanted)), strict=True))
-    except (GitFailed, ValueError):
-        pass
+    """The bytes `git checkout` would write for each (path, blob id) (smudge, eol); None,
+    with a warning, where a configured filter fails."""
+    converted = _converted(runner, [p for p, _ in wanted])
     results: list[tuple[str, bytes | None]] = []
     for path, oid in wanted:
+        if path not in converted:
+            results.append((path, read_blob(oid)))
+            continue
         try:
             data = runner.run(["cat-file", "--filters", f"--path={path}", oid]).stdout
         except GitFailed as exc:
@@ -141,16 +147,24 @@ def _checkout_bytes(
     return results
 
 
-def _split_batch(out: bytes, count: int) -> list[bytes]:
-    """The objects of a `cat-file --batch` answer, in order; ValueError if malformed."""
-    objects: list[bytes] = []
-    pos = 0
-    for _ in range(count):
-        end = out.index(b"\n", pos)
-        header = out[pos:end].split()
-        if len(header) != 3:
-            raise ValueError("missing object in cat-file output")
-        size = int(header[2])
-        objects.append(out[end + 1 : end + 1 + size])
-        pos = end + 1 + size + 1
-    return objects
+_CONVERSION_ATTRIBUTES = ("text", "eol", "crlf", "filter", "ident", "working-tree-encoding")
+
+
+def _converted(runner: GitRunner, paths: Sequence[str]) -> set[str]:
+    """The paths whose checkout is not the blob's bytes as stored (all of them under
+    `core.autocrlf=true`, else those with a conversion attribute set)."""
+    if not paths:
+        return set()
+    autocrlf = runner.run(["config", "--get", "core.autocrlf"], check=False).text.strip()
+    if autocrlf.lower() in {"true", "yes", "on", "1"}:
+        return set(paths)
+    out = runner.run(
+        ["check-attr", "-z", "--stdin", *_CONVERSION_ATTRIBUTES],
+        stdin=b"".join(encode_path(p) + b"\x00" for p in paths),
+    ).stdout
+    fields = out.split(b"\x00")
+    found: set[str] = set()
+    for i in range(0, len(fields) - 2, 3):
+        if fields[i + 2] != b"unspecified":
+            found.add(decode_path(fields[i]))
+    return found

@@ -250,7 +250,9 @@ class GitRepo:
         Returns the paths updated; does nothing unless `branch` is checked out here."""
         if self.worktree is None or self.head_branch() != branch:
             return []
-        return checkout.sync_checked_out(self.runner, self.worktree, old, new, paths)
+        return checkout.sync_checked_out(
+            self.runner, self.worktree, old, new, paths, read_blob=self.objects.read
+        )
 
     # -- remotes ------------------------------------------------------------------------
 

@@ -165,7 +165,10 @@ class GitRunner:
         *,
         git_dir: str | os.PathLike[str] | None = None,
         timeout: float = LOCAL_TIMEOUT,
+        base_env: Mapping[str, str] | None = None,
     ) -> None:
+        """`base_env` replaces this process's environment as the one cleaned for git
+        (the demo's pinned scratch environment); the allow-list applies to it all the same."""
         if (path is None) == (git_dir is None):
             raise ValueError("give exactly one of path and git_dir")
         self.location: list[str] = (
@@ -173,12 +176,13 @@ class GitRunner:
         )
         self.path = Path(path) if path is not None else None
         self.timeout = timeout
+        self.base_env = dict(base_env) if base_env is not None else None
 
     def argv(self, args: Sequence[str], config: Sequence[str] = ()) -> list[str]:
         return [git_executable(), *self.location, *config, *args]
 
     def env(self, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-        return {**clean_env(), **(extra or {})}
+        return {**clean_env(self.base_env), **(extra or {})}
 
     def run(
         self,
@@ -198,7 +202,7 @@ class GitRunner:
             options += ["-c", f"{key}={value}"]
         extra = dict(env or {})
         if remote:
-            remote_config, remote_env = remote_settings(allowed_protocols())
+            remote_config, remote_env = remote_settings(allowed_protocols(self.base_env))
             options += remote_config
             extra.update(remote_env)
         limit = timeout if timeout is not None else (REMOTE_TIMEOUT if remote else self.timeout)
