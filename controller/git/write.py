@@ -6,8 +6,8 @@ and whose only parent is `base`. It is what the reconciler's status commit,
 `offerctl signoff`'s branch and any other verb that commits files use. No
 index file is involved, the user's or a private one, and the whole tree is
 never read: the new blobs go in with one `git fast-import`, then only the
-trees on the changed paths are read (through the caller's `cat-file --batch`)
-and rewritten with one `git mktree --batch`, so a one-file commit costs the
+trees on the changed paths are read (through the caller's `cat-file --batch`),
+rewritten here and stored with one `git hash-object -t tree`, so a one-file commit costs the
 same in a repository of 100 or 100,000 files (plus the size of the folders
 it touches). The result equals what `read-tree base; update-index
 --index-info; write-tree` gives for the same changes (tested), except that
@@ -18,14 +18,15 @@ No ref moves in `write_commit`; `update_ref` is the separate compare-and-swap.
 
 from __future__ import annotations
 
-import subprocess
+import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from controller.core.errors import FatalError, TransientError
 from controller.git.names import blob_oid, check_oid, check_ref_name, object_oid
 from controller.git.read import ObjectReader, RawTreeEntry, encode_path
-from controller.git.runner import GitFailed, GitRunner, pipes, stop
+from controller.git.runner import GitFailed, GitRunner
 
 FILE_MODE = "100644"
 TREE_MODE = "40000"
@@ -136,7 +137,9 @@ def build_tree(
 ) -> str:
     """`base_tree` with each path set to a regular file holding blob `changes[path]`
     (None removes it): the id of the resulting tree. Only the trees along the
-    changed paths are read and written. The blobs must exist already."""
+    changed paths are read; the new ones are serialized here and stored with one
+    `git hash-object -t tree -w --stdin-paths`, which checks their format. The
+    blobs must exist already."""
     root: _Node = {}
     for path, oid in sorted(changes.items()):
         *folders, name = [encode_path(p) for p in check_tree_path(path).split("/")]
@@ -149,26 +152,25 @@ def build_tree(
         if name in node:
             raise ValueError(f"changes both write {path!r} and files below it")
         node[name] = None if oid is None else check_oid(oid)
-    mktree = _MkTree(runner)
-    try:
-        new = _rewrite(reader, mktree, base_tree, root)
-    finally:
-        mktree.close()
+    written: dict[str, bytes] = {}
+    new = _rewrite(reader, written, base_tree, root, object_format)
     if new is None:  # every file went: the empty tree
-        empty = object_oid("tree", b"", object_format)
-        runner.run(["mktree"], stdin=b"")
-        return empty
+        new = object_oid("tree", b"", object_format)
+        written[new] = b""
+    _store_trees(runner, written)
     return new
 
 
-def _rewrite(reader: ObjectReader, mktree: _MkTree, tree: str | None, node: _Node) -> str | None:
+def _rewrite(
+    reader: ObjectReader, written: dict[str, bytes], tree: str | None, node: _Node, fmt: str
+) -> str | None:
     original = {e.name: e for e in reader.read_tree(tree)} if tree else {}
     entries = dict(original)
     for name, child in node.items():
         existing = entries.get(name)
         if isinstance(child, dict):
             below = existing.oid if existing is not None and existing.mode == TREE_MODE else None
-            sub = _rewrite(reader, mktree, below, child)
+            sub = _rewrite(reader, written, below, child, fmt)
             if sub is None:
                 if existing is not None and existing.mode == TREE_MODE:
                     del entries[name]
@@ -183,46 +185,40 @@ def _rewrite(reader: ObjectReader, mktree: _MkTree, tree: str | None, node: _Nod
         return None
     if entries == original and tree is not None:
         return tree
-    return mktree.write(entries.values())
+    data = tree_bytes(entries.values())
+    oid = object_oid("tree", data, fmt)
+    written[oid] = data
+    return oid
 
 
-class _MkTree:
-    """One `git mktree -z --batch`: a tree in, its id out, as often as needed."""
+def tree_bytes(entries: Iterable[RawTreeEntry]) -> bytes:
+    """A tree object's content: entries in git's order (a folder sorts as `name/`)."""
 
-    def __init__(self, runner: GitRunner) -> None:
-        self._runner = runner
-        self._proc: subprocess.Popen[bytes] | None = None
+    def order(entry: RawTreeEntry) -> bytes:
+        return entry.name + b"/" if entry.mode == TREE_MODE else entry.name
 
-    def write(self, entries: Iterable[RawTreeEntry]) -> str:
-        if self._proc is None:
-            self._proc = self._runner.start(["mktree", "-z", "--batch"])
-        proc = self._proc
-        stdin, stdout = pipes(proc)
-        records = bytearray()
-        for entry in entries:
-            kind = (
-                "tree" if entry.mode == TREE_MODE
-                else "commit" if entry.mode == "160000"
-                else "blob"
-            )  # fmt: skip
-            records += f"{entry.mode} {kind} {entry.oid}\t".encode("ascii")
-            records += entry.name + b"\x00"
-        records += b"\x00"  # an empty record ends one tree
-        try:
-            stdin.write(bytes(records))
-            stdin.flush()
-            line = stdout.readline().strip().decode("ascii")
-        except OSError as exc:
-            self.close()
-            raise FatalError(f"git mktree stopped: {exc}") from None
-        if not line:
-            self.close()
-            raise FatalError("git mktree refused a tree (a missing object?)")
-        return check_oid(line)
+    return b"".join(
+        e.mode.encode("ascii") + b" " + e.name + b"\x00" + bytes.fromhex(e.oid)
+        for e in sorted(entries, key=order)
+    )
 
-    def close(self) -> None:
-        proc, self._proc = self._proc, None
-        stop(proc)
+
+def _store_trees(runner: GitRunner, trees: Mapping[str, bytes]) -> None:
+    """Write tree objects with one `hash-object`; FatalError if git hashes one differently."""
+    if not trees:
+        return
+    with tempfile.TemporaryDirectory(prefix="offerctl-trees-") as tmp:
+        files = []
+        for i, data in enumerate(trees.values()):
+            path = Path(tmp) / f"{i}"
+            path.write_bytes(data)
+            files.append(str(path))
+        out = runner.run(
+            ["hash-object", "-t", "tree", "-w", "--stdin-paths"],
+            stdin="".join(f"{f}\n" for f in files).encode(),
+        ).text.split()
+    if out != list(trees):
+        raise FatalError("git stored a tree under another id than computed")
 
 
 def update_ref(
