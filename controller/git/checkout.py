@@ -13,26 +13,28 @@ drivers), so a CRLF checkout of an untouched file still counts as untouched;
 and a new version is written as git's checkout would write it (smudged, with
 the checkout's line endings), so the next `git status` sees it unchanged.
 
-Paths never go on a command line: one `diff-tree` tells what moved, one
-`diff-index --cached` what the user staged, `hash-object --stdin-paths` and
-`cat-file --batch --filters` read and write through git's filters, and
-`update-index -z --stdin` refreshes the index. New versions are read from
-the caller's `cat-file --batch`, and only the paths that a conversion applies
-to (`core.autocrlf=true`, or a `text`, `eol`, `crlf`, `filter`, `ident` or
-`working-tree-encoding` attribute, asked of one `check-attr --stdin`) are
-read through `cat-file --filters`, one process each: git's `--batch
---filters` reports the unfiltered size, so its output cannot be split.
-Without such settings, a pass of any size is a fixed number of git processes.
+Paths never go on a command line one per file without bound. Up to
+`FEW_PATHS` paths (the usual pass), two `ls-tree` and one `ls-files` take
+them as pathspecs; more are answered by one `diff-tree` (what moved) and one
+`diff-index --cached` (what the user staged). `hash-object --stdin-paths`
+hashes the working files and `update-index -z --stdin` refreshes the index.
+New versions are read from the caller's `cat-file --batch`; only the paths a
+conversion applies to (`core.autocrlf=true`, or a `text`, `eol`, `crlf`,
+`filter`, `ident` or `working-tree-encoding` attribute, asked of one
+`check-attr --stdin`) are read through `cat-file --filters`, one process
+each: git's `--batch --filters` reports the unfiltered size, so its output
+cannot be split. Without such settings a pass of any size is a fixed number
+of git processes.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from controller.files.fsio import atomic_write
-from controller.git.read import decode_path, diff_trees, encode_path
+from controller.git.read import TreeChange, decode_path, diff_trees, encode_path, ls_tree
 from controller.git.runner import GitFailed, GitRunner
 
 log = logging.getLogger(__name__)
@@ -53,10 +55,10 @@ def sync_checked_out(
     wanted = set(paths)
     if not wanted:
         return []
-    moved = {c.path: c for c in diff_trees(runner, old, new) if c.path in wanted}
+    moved = _moved(runner, old, new, wanted)
     if not moved:
         return []
-    staged_changes = _staged_differs_from(runner, old)
+    staged_changes = _staged_differs(runner, old, moved)
     local = GitRunner(worktree, timeout=runner.timeout)
     on_disk = _worktree_oids(local, worktree, sorted(moved))
     writes: list[tuple[str, str]] = []
@@ -88,12 +90,53 @@ def sync_checked_out(
     return synced
 
 
-def _staged_differs_from(runner: GitRunner, commit: str) -> set[str]:
-    """Paths whose index entry differs from `commit`'s (staged edits, conflicts)."""
-    out = runner.run(
-        ["diff-index", "--cached", "-z", "--no-renames", "--name-only", commit, "--"]
-    ).stdout
-    return {decode_path(p) for p in out.split(b"\x00") if p}
+def _moved(runner: GitRunner, old: str, new: str, wanted: set[str]) -> dict[str, TreeChange]:
+    """The wanted paths that differ between `old` and `new`: for a few, two `ls-tree` of
+    just them; for more, one `diff-tree` of the whole change."""
+    if len(wanted) > FEW_PATHS:
+        return {c.path: c for c in diff_trees(runner, old, new) if c.path in wanted}
+    paths = sorted(wanted)
+    before = ls_tree(runner, old, paths, sizes=False)
+    after = ls_tree(runner, new, paths, sizes=False)
+    moved: dict[str, TreeChange] = {}
+    for path in paths:
+        a, b = before.get(path), after.get(path)
+        if a != b:
+            moved[path] = TreeChange(
+                path,
+                a.mode if a else None,
+                a.oid if a else None,
+                b.mode if b else None,
+                b.oid if b else None,
+            )
+    return moved
+
+
+# Up to this many paths go to `ls-files` as pathspecs (at most 64 x PATH_MAX bytes of
+# argv); more are answered by one `diff-index --cached` against the old commit.
+FEW_PATHS = 64
+
+
+def _staged_differs(runner: GitRunner, old: str, moved: Mapping[str, TreeChange]) -> set[str]:
+    """The moved paths whose index entry is not `old`'s version (staged edits, conflicts)."""
+    if len(moved) > FEW_PATHS:
+        out = runner.run(
+            ["diff-index", "--cached", "-z", "--no-renames", "--name-only", old, "--"]
+        ).stdout
+        return {decode_path(p) for p in out.split(b"\x00") if p} & set(moved)
+    out = runner.run(["ls-files", "-s", "-z", "--", *moved]).stdout
+    staged: dict[str, list[tuple[str, str]]] = {}
+    for record in out.split(b"\x00"):
+        if record:
+            meta, _, raw = record.partition(b"\t")
+            mode, oid, _stage = meta.decode("ascii").split()
+            staged.setdefault(decode_path(raw), []).append((mode, oid))
+    return {
+        path
+        for path, change in moved.items()
+        if staged.get(path, [])
+        != ([] if change.old_oid is None else [(change.old_mode, change.old_oid)])
+    }
 
 
 def _worktree_oids(
