@@ -6,6 +6,7 @@ surrogateescape, so any byte sequence git stores round-trips.
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -93,11 +94,14 @@ def diff_trees(runner: GitRunner, old: str, new: str) -> list[TreeChange]:
     return changes
 
 
-@dataclass(frozen=True, slots=True)
-class RawTreeEntry:
-    mode: str  # as git stores it: "100644", "40000", "160000" ...
-    name: bytes
-    oid: str
+def entry_mode(raw: bytes) -> bytes:
+    """The mode of a raw tree entry (`mode SP name NUL oid`), e.g. b"100644", b"40000"."""
+    return raw[: raw.index(b" ")]
+
+
+def entry_oid(raw: bytes, width: int) -> str:
+    """The object id of a raw tree entry whose ids are `width` bytes."""
+    return raw[-width:].hex()
 
 
 class ObjectReader:
@@ -110,6 +114,7 @@ class ObjectReader:
     def __init__(self, runner: GitRunner, object_format: str = "sha1") -> None:
         self._runner = runner
         self._oid_bytes = 20 if object_format == "sha1" else 32
+        self._entry = re.compile(rb"[0-7]+ ([^\x00]*)\x00.{%d}" % self._oid_bytes, re.DOTALL)
         self._batch: subprocess.Popen[bytes] | None = None
         self._check: subprocess.Popen[bytes] | None = None
 
@@ -168,16 +173,15 @@ class ObjectReader:
             raise FatalError(f"object {oid} is a {header[1].decode('ascii')}, not a {kind}")
         return data
 
-    def read_tree(self, oid: str) -> list[RawTreeEntry]:
-        """One tree object's entries (not recursive), in git's order."""
+    def read_tree(self, oid: str) -> dict[bytes, bytes]:
+        """One tree object's entries (not recursive), in git's order: each name and its
+        raw entry (`mode SP name NUL oid`), parsed at C speed, never one object each."""
         data = self.read(oid, kind="tree")
-        entries: list[RawTreeEntry] = []
-        pos, width = 0, self._oid_bytes
-        while pos < len(data):
-            space = data.index(b" ", pos)
-            nul = data.index(b"\x00", space)
-            mode = data[pos:space].decode("ascii")
-            name = data[space + 1 : nul]
-            entries.append(RawTreeEntry(mode, name, data[nul + 1 : nul + 1 + width].hex()))
-            pos = nul + 1 + width
+        entries = {m.group(1): m.group(0) for m in self._entry.finditer(data)}
+        if sum(map(len, entries.values())) != len(data):
+            raise FatalError(f"tree {oid} is malformed")
         return entries
+
+    @property
+    def oid_width(self) -> int:
+        return self._oid_bytes
