@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-dev
 NODE_STAMP := node_modules/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help setup demo test lint pytest bench clean schemas install-check
+.PHONY: help setup demo test lint pytest bench clean schemas install-check browser
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -22,16 +22,26 @@ $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund --ignore-scripts
 	touch $(NODE_STAMP)
 
-setup: $(STAMP) $(NODE_STAMP) ## create .venv, install offerctl with its dev tools, and Azurite
+setup: $(STAMP) $(NODE_STAMP) browser ## create .venv, install offerctl with its dev tools, and Azurite
 
-demo: $(STAMP) ## the main job: run offerctl on the shipped example offers
-	$(PY) -m controller demo
+# Chromium for the timeline page's browser tests: Debian's package, installed only when no
+# Chromium is found (Playwright's own browser download needs hosts we may not reach).
+browser: ## install Debian's chromium unless a Chromium is on PATH or in OFFERCTL_CHROMIUM
+	@if [ -n "$$OFFERCTL_CHROMIUM" ] || command -v chromium >/dev/null 2>&1; then :; \
+	else \
+		sudo=; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+		$$sudo apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -q --no-install-recommends chromium; \
+	fi
+
+demo: $(STAMP) browser ## the main job: run offerctl on the shipped example offers
+	$(PY) -m controller demo --screenshot demo-out/timeline.png
 
 lint: $(STAMP) ## ruff and mypy
 	$(VENV)/bin/ruff check controller tests bench
 	$(VENV)/bin/mypy
 
-pytest: $(STAMP) $(NODE_STAMP) ## the test suite
+pytest: $(STAMP) $(NODE_STAMP) browser ## the test suite
 	$(VENV)/bin/pytest -n 2 -q
 
 test: lint pytest ## everything CI runs: lint, then tests

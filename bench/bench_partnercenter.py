@@ -48,7 +48,12 @@ from gen_offers import generate  # noqa: E402
 
 from controller.git.repo import GitRepo  # noqa: E402
 from controller.marketplace.partnercenter import open_partnercenter  # noqa: E402
-from controller.reconcile.reconciler import PassResult, Reconciler, Watch, default_validate  # noqa: E402
+from controller.reconcile.reconciler import (  # noqa: E402
+    PassResult,
+    Reconciler,
+    Watch,
+    default_validate,
+)
 
 TIME_SCALE = "10000"  # a week of certification in 60 s: many passes see an offer in flight
 SETTLE_PASSES = 60

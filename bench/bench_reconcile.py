@@ -34,7 +34,12 @@ from gen_offers import generate  # noqa: E402
 
 from controller.git.repo import GitRepo  # noqa: E402
 from controller.marketplace.simulated import SimulatedMarketplace  # noqa: E402
-from controller.reconcile.reconciler import PassResult, Reconciler, Watch, default_validate  # noqa: E402
+from controller.reconcile.reconciler import (  # noqa: E402
+    PassResult,
+    Reconciler,
+    Watch,
+    default_validate,
+)
 
 TIME_SCALE = 1_000_000.0  # a week of certification in 0.6 s
 MIN_RATIO = 50.0

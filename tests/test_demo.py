@@ -19,6 +19,7 @@ from controller.commands.demo import (
     APPROVER,
     PUBLISHER,
     awaiting_signoff,
+    page_url,
     phase_lines,
     settled,
 )
@@ -165,3 +166,9 @@ class TestDecisions:
     def test_rejected_draft_preview_and_live_are_settled(self) -> None:
         phases = (Phase.REJECTED, Phase.DRAFT, Phase.PREVIEW, Phase.LIVE)
         assert settled({p.value: status(p) for p in phases})
+
+    def test_the_timeline_page_is_found_from_the_daemons_log_line(self) -> None:
+        log = "06:02:15 info    daemon started\n06:02:16 info    listening on 127.0.0.1:36435\n"
+        assert page_url(log) == "http://127.0.0.1:36435/"
+        assert page_url("06:02:16 info    listening on ::1:9464\n") == "http://[::1]:9464/"
+        assert page_url("06:02:15 info    offerctl daemon started\n") is None

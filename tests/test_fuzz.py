@@ -32,9 +32,11 @@ from hypothesis import strategies as st
 from controller.core import pipeline
 from controller.core.model import Finding, Phase, Severity, Target
 from controller.marketplace.api import OfferListing
+from controller.present.page import render_page
 from controller.reconcile.reconciler import default_validate
 from controller.repo import status
 from controller.repo.policy import Policy, parse_policy
+from controller.repo.statusread import OfferEntry
 from controller.signoff.document import from_mapping, parse_signoff
 from controller.validation.engine import OfferValidation, check_instance, validate_offer
 from controller.validation.files import FileReadError, WorktreeFiles
@@ -584,3 +586,15 @@ def test_a_file_at_the_limit_is_read_and_one_byte_over_is_refused(
         with pytest.raises(FileReadError) as caught:
             files.read("f", limit)
         assert caught.value.code == "FileTooLarge"
+
+
+@settings(FUZZ, max_examples=40)  # the parse test above already walks 150 of these inputs
+@given(status_bytes, st.text(max_size=30))
+def test_any_status_renders_on_the_timeline_page_as_escaped_text(data: bytes, offer: str) -> None:
+    """One hand-edited status.yaml can neither break the daemon's page nor put markup on it."""
+    parsed = status.parse(data)
+    entry = OfferEntry(offer or "x", parsed, "" if parsed else "unreadable")
+    html = timed(lambda: render_page([entry], commit="ab" * 20, now=NOW))
+    assert html.count("<script") == 0
+    assert html.count("<style>") == 1
+    assert html.endswith("</html>\n")

@@ -25,6 +25,8 @@ PURE_MODULES = (
     "controller.marketplace.timeline",
     "controller.signoff.rules",
     "controller.daemon.workqueue",
+    "controller.notify.events",
+    "controller.present.page",
 )
 
 # Roots of libraries that do I/O (or execute things) and have no place in the pure core.
@@ -45,6 +47,7 @@ FORBIDDEN = frozenset(
         "shutil",
         "tempfile",
         "time",
+        "apprise",
     }
 )
 

@@ -779,7 +779,8 @@ class TestPurity:
             elif isinstance(node, ast.ImportFrom):
                 base = node.module or ""
                 imported |= {
-                    f"{base}.{alias.name}" if base == "controller" else base for alias in node.names
+                    f"{base}.{alias.name}" if base in {"controller", "controller.core"} else base
+                    for alias in node.names
                 }
         allowed = {
             "__future__",

@@ -17,7 +17,12 @@ from market_helpers import Clock, Interposed
 
 from controller.git.repo import GitRepo
 from controller.marketplace.simulated import SimulatedMarketplace
-from controller.reconcile.reconciler import PassResult, Reconciler, default_judge, default_validate
+from controller.reconcile.reconciler import (
+    PassResult,
+    Reconciler,
+    default_judge,
+    default_validate,
+)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "security"))
 from status_world import offer_files

@@ -24,7 +24,9 @@ daemon did not stop cleanly (the scratch directory is then kept for a look).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -38,6 +40,7 @@ from typing import IO
 
 import controller
 from controller.commands import status as status_command
+from controller.commands.screenshot import Screenshots
 from controller.core.errors import EXIT_FAIL, EXIT_OK, UsageError, UserError
 from controller.core.generation import short
 from controller.core.model import OfferStatus, Phase
@@ -50,6 +53,7 @@ SHIPPED_OFFERS = Path(controller.__file__).parent.parent / "offers"
 POLL_SECONDS = 0.1  # how often the demo looks at origin's branch tip (a local rev-parse)
 DAEMON_POLL_SECONDS = "0.3"  # the daemon's ls-remote interval: it sees the sign-off merge fast
 STOP_TIMEOUT = 30.0  # as docs/deploy recommends for TimeoutStopSec
+LISTENING = re.compile(r"listening on (\S+):(\d+)$", re.MULTILINE)  # the daemon's log line
 PUSH_TRIES = 10
 BRANCH = "main"
 
@@ -92,7 +96,12 @@ def run(args: argparse.Namespace) -> int:
     demo = Demo(Scratch(root), args.time_scale, args.timeout)
     ok = False
     try:
-        ok = demo.run(source)
+        with contextlib.ExitStack() as stack:
+            if args.screenshot is not None:
+                # Started first: a missing browser stops the demo before it does anything.
+                demo.shots = stack.enter_context(Screenshots())
+                demo.screenshot = args.screenshot
+            ok = demo.run(source)
     finally:
         if ok and not args.keep and args.workdir is None:
             shutil.rmtree(root, ignore_errors=True)
@@ -291,6 +300,16 @@ def awaiting_signoff(statuses: Mapping[str, OfferStatus | None]) -> list[tuple[s
     )
 
 
+def page_url(log: str) -> str | None:
+    """`http://HOST:PORT/` from the daemon's text log ("listening on HOST:PORT"); None before."""
+    found = LISTENING.search(log)
+    if found is None:
+        return None
+    host, port = found.groups()
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL is bracketed
+    return f"http://{host}:{port}/"
+
+
 # ---------------------------------------------------------------- the daemon process
 
 
@@ -329,6 +348,13 @@ class DaemonProcess:
             self.proc.wait()
             return -int(signal.SIGKILL)
 
+    def page_url(self) -> str | None:
+        """The timeline page's URL, once the daemon has logged the address it listens on."""
+        try:
+            return page_url(self.log.read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            return None
+
     def tail(self, lines: int = 20) -> str:
         try:
             text = self.log.read_text(encoding="utf-8", errors="replace")
@@ -351,6 +377,8 @@ class Demo:
         self.started = time.monotonic()
         self.signed: set[tuple[str, str]] = set()
         self.seen: dict[str, OfferStatus] = {}
+        self.shots: Screenshots | None = None  # with `screenshot`: the browser that takes them
+        self.screenshot: Path | None = None
 
     def run(self, offers: Path) -> bool:
         scratch = self.scratch
@@ -404,9 +432,12 @@ class Demo:
                     tip = new_tip
                     for offer, generation in awaiting_signoff(statuses):
                         if (offer, generation) not in self.signed:
+                            if not self.signed:
+                                self._shoot(daemon, tip, "-signoff")
                             self._sign_off(offer, generation)
                             self.signed.add((offer, generation))
                 if settled(statuses):
+                    self._shoot(daemon, tip, "")
                     return self._verdict(statuses)
                 if daemon.exited() is not None:
                     raise DemoError(
@@ -433,6 +464,21 @@ class Demo:
             _say(f"{self._clock()}  {offer:<24} {line}")
         self.seen = known
         return current
+
+    def _shoot(self, daemon: DaemonProcess, commit: str, suffix: str) -> None:
+        """With --screenshot: the daemon's timeline page at `commit`, saved and announced."""
+        if self.shots is None or self.screenshot is None:
+            return
+        url = daemon.page_url()
+        if url is None:
+            raise DemoError("the daemon's log names no listen address for the timeline page")
+        path = self.screenshot.with_name(f"{self.screenshot.stem}{suffix}{self.screenshot.suffix}")
+        try:
+            self.shots.take(url, path, commit=commit)
+        except Exception as exc:  # Playwright's errors: the browser crashed or timed out
+            raise DemoError(f"could not take the screenshot {path}: {exc}") from exc
+        pad = " " * len(self._clock())
+        _say(f"{pad}  Screenshot of the timeline page ({url}): {path}")
 
     def _clock(self) -> str:
         elapsed = time.monotonic() - self.started

@@ -15,7 +15,8 @@ checkout; `--remote NAME --branch NAME` the branch a pass reads and pushes.
 only; also env `OFFERCTL_TIME_SCALE`). Precedence: flag, environment, then
 (time scale only) `publishing.yaml`, then the built-in default. Where the
 marketplace is, like where the GitHub API is (`--github-api-url`, env
-`OFFERCTL_GITHUB_API_URL`), is the operator's choice alone: the repository
+`OFFERCTL_GITHUB_API_URL`) and the Azure DevOps server (`--azure-devops-url`,
+env `OFFERCTL_AZURE_DEVOPS_URL`), is the operator's choice alone: the repository
 is written by whoever opens a pull request, and must not pick the host a
 token is sent to.
 
@@ -42,7 +43,14 @@ ENV_MARKETPLACE = "OFFERCTL_MARKETPLACE"
 ENV_TIME_SCALE = "OFFERCTL_TIME_SCALE"  # = controller.marketplace.factory.ENV_TIME_SCALE
 ENV_GITHUB_API_URL = "OFFERCTL_GITHUB_API_URL"  # = controller.signoff.operator.ENV_GITHUB_API_URL
 ENV_GITHUB_TOKEN = "OFFERCTL_GITHUB_TOKEN"  # noqa: S105 - = signoff.operator.ENV_GITHUB_TOKEN
+ENV_GITHUB_STATUS_REPO = "OFFERCTL_GITHUB_STATUS_REPO"
+ENV_NOTIFY = "OFFERCTL_NOTIFY"  # = controller.notify.sender.ENV_NOTIFY
+ENV_NOTIFY_RATE = "OFFERCTL_NOTIFY_RATE"  # = controller.notify.sender.ENV_NOTIFY_RATE
+NOTIFY_RATE = "20/minute"  # = controller.notify.sender.DEFAULT_RATE
 DEFAULT_GITHUB_API_URL = "https://api.github.com"  # = signoff.operator.DEFAULT_GITHUB_API_URL
+ENV_AZURE_DEVOPS_URL = "OFFERCTL_AZURE_DEVOPS_URL"  # = signoff.operator.ENV_AZURE_DEVOPS_URL
+ENV_AZURE_DEVOPS_TOKEN = "OFFERCTL_AZURE_DEVOPS_TOKEN"  # noqa: S105 - = signoff.operator's
+DEFAULT_AZURE_DEVOPS_URL = "https://dev.azure.com"  # = signoff.operator.DEFAULT_AZURE_DEVOPS_URL
 COLOR_CHOICES = ("auto", "always", "never")  # = controller.present.console.COLOR_CHOICES
 DATA_FORMATS = ("json", "yaml")  # = controller.present.data.DATA_FORMATS
 DAEMON_LISTEN = "127.0.0.1:9464"  # = controller.daemon.http.DEFAULT_LISTEN
@@ -51,6 +59,8 @@ MARKETPLACE_LISTEN = "127.0.0.1:8765"
 MAX_BODY = 64 * 1024 * 1024  # = controller.marketplace.server.DEFAULT_MAX_BODY
 STATUS_OUTPUTS = ("table", *DATA_FORMATS)
 STATUS_INTERVAL = 2.0  # seconds between `status --watch` refreshes
+WAIT_TIMEOUT = "10m"  # `offerctl wait` gives up after this long unless told otherwise
+WAIT_INTERVAL = "10s"
 # Tuned so that the shipped offers' whole pipeline (a week of certification and four days
 # of going live, as the simulator draws them) takes about a minute of wall time.
 DEMO_TIME_SCALE = 10_000.0
@@ -146,6 +156,33 @@ def add_marketplace_options(parser: argparse.ArgumentParser) -> None:
         f"{ENV_GITHUB_API_URL}; default {DEFAULT_GITHUB_API_URL}); the token "
         f"{ENV_GITHUB_TOKEN} is sent only there",
     )
+    signoff.add_argument(
+        "--azure-devops-url",
+        metavar="URL",
+        default=None,
+        help="Azure DevOps server for the azuredevops sign-off provider (env "
+        f"{ENV_AZURE_DEVOPS_URL}; default {DEFAULT_AZURE_DEVOPS_URL}; Azure DevOps Server: "
+        f"https://HOST/tfs); the token {ENV_AZURE_DEVOPS_TOKEN} is sent only there",
+    )
+
+
+def add_notify_options(parser: argparse.ArgumentParser) -> None:
+    """Where notifications go: the operator's apprise URLs, never the repository's."""
+    parser.add_argument(
+        "--notify",
+        metavar="URL",
+        action="append",
+        default=None,
+        help=f"send notifications to this apprise URL (mailto://, json://, slack://, "
+        f"msteams://, ...); repeatable; also env {ENV_NOTIFY}, URLs separated by spaces",
+    )
+    parser.add_argument(
+        "--notify-rate",
+        metavar="LIMIT",
+        default=None,
+        help=f"per-target rate limit, e.g. 5/minute;100/hour (default: {NOTIFY_RATE}; "
+        f"also env {ENV_NOTIFY_RATE})",
+    )
 
 
 def add_color_options(parser: argparse.ArgumentParser) -> None:
@@ -238,6 +275,12 @@ def _validate(parser: argparse.ArgumentParser) -> None:
 
 
 def _reconcile(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "offers",
+        nargs="*",
+        metavar="OFFER",
+        help="evaluate and act on only these offers; the others are left untouched",
+    )
     add_repo_option(parser)
     add_branch_options(parser)
     parser.add_argument(
@@ -247,6 +290,7 @@ def _reconcile(parser: argparse.ArgumentParser) -> None:
         "-o", "--output", choices=("text", "json"), default="text", help="summary format"
     )
     add_marketplace_options(parser)
+    add_notify_options(parser)
 
 
 def _run(parser: argparse.ArgumentParser) -> None:
@@ -276,7 +320,8 @@ def _run(parser: argparse.ArgumentParser) -> None:
         "--shard",
         metavar="K/N",
         default=None,
-        help="reconcile only offers with sha256(id) %% N == K",
+        help="reconcile only offers with sha256(id) %% N == K; K may be `ordinal`: the "
+        "host name's trailing -<number> (a StatefulSet pod's index)",
     )
     parser.add_argument(
         "--webhook-secret-env",
@@ -293,6 +338,21 @@ def _run(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     add_marketplace_options(parser)
+    add_notify_options(parser)
+    parser.add_argument(
+        "--github-status-repo",
+        metavar="OWNER/NAME",
+        default=None,
+        help="after each pass, post a commit status (context offerctl/daemon) on the "
+        f"reconciled commit of this GitHub repository; also env {ENV_GITHUB_STATUS_REPO}; "
+        f"API from --github-api-url, token from {ENV_GITHUB_TOKEN}",
+    )
+    parser.add_argument(
+        "--status-url",
+        metavar="URL",
+        default=None,
+        help="https link the commit status points to (e.g. where the timeline page is served)",
+    )
 
 
 def _status(parser: argparse.ArgumentParser) -> None:
@@ -357,6 +417,49 @@ def _plan(parser: argparse.ArgumentParser) -> None:
     add_marketplace_options(parser)
 
 
+def _pr_check(parser: argparse.ArgumentParser) -> None:
+    add_repo_option(parser)
+    parser.add_argument(
+        "--github-repo",
+        metavar="OWNER/NAME",
+        default=None,
+        help="GitHub repository to post the check to (default: env GITHUB_REPOSITORY)",
+    )
+    parser.add_argument(
+        "--sha",
+        metavar="SHA",
+        default=None,
+        help="commit to post the check on (default: the pull request's head from "
+        "GITHUB_EVENT_PATH, else GITHUB_SHA, else HEAD)",
+    )
+    parser.add_argument(
+        "--base",
+        metavar="REF",
+        default=None,
+        help="the pull request's base: its committed statuses are the plan's observations, "
+        "and signoff.yaml files added since are reported (default: origin/$GITHUB_BASE_REF)",
+    )
+    parser.add_argument(
+        "-o",
+        "--output",
+        choices=("markdown", "json"),
+        default="markdown",
+        help="print the Markdown summary (default) or the requests posted, as JSON",
+    )
+    parser.add_argument(
+        "--no-post", action="store_true", help="do not post to GitHub, even with a token"
+    )
+    parser.add_argument(
+        "--strict",
+        action="store_true",
+        help="treat warnings (risks certification may flag) as errors, as validate --strict",
+    )
+    parser.add_argument(
+        "-j", "--jobs", type=int, metavar="N", default=None, help="validation worker processes"
+    )
+    add_marketplace_options(parser)
+
+
 def _signoff(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("offer", metavar="OFFER", help="offer id (its folder under offers/)")
     add_repo_option(parser)
@@ -388,6 +491,67 @@ def _signoff(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _suspend(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("offer", metavar="OFFER", help="offer id (its folder under offers/)")
+    add_repo_option(parser)
+    parser.add_argument(
+        "--branch",
+        metavar="NAME",
+        default=None,
+        help="commit on a new branch NAME off HEAD, for a pull request (default: commit "
+        "directly on the checked-out branch)",
+    )
+    parser.add_argument(
+        "--reason", metavar="TEXT", default="", help="why, recorded in the commit message"
+    )
+    parser.add_argument("--push", action="store_true", help="push the branch to --remote")
+    parser.add_argument(
+        "--remote", metavar="NAME", default="origin", help="remote for --push (default: origin)"
+    )
+    parser.add_argument(
+        "--sign",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="sign the commit with your git signing key (default: as commit.gpgSign says)",
+    )
+
+
+def _wait(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("offer", metavar="OFFER", help="offer id (its folder under offers/)")
+    parser.add_argument(
+        "--for",
+        dest="condition",
+        metavar="CONDITION",
+        required=True,
+        help="phase=PHASE, condition=TYPE[=STATUS] (default True) or stage=STAGE[=STATE] "
+        "(default Succeeded), e.g. phase=Live, condition=Ready, stage=Certification",
+    )
+    parser.add_argument(
+        "--timeout",
+        metavar="DURATION",
+        default=WAIT_TIMEOUT,
+        help=f"give up (exit 1) after this long: 30s, 10m, 2h, 10d (default: {WAIT_TIMEOUT})",
+    )
+    parser.add_argument(
+        "--interval",
+        metavar="DURATION",
+        default=WAIT_INTERVAL,
+        help=f"time between reads of the branch (default: {WAIT_INTERVAL})",
+    )
+    add_repo_option(parser)
+    parser.add_argument(
+        "--rev",
+        metavar="REV",
+        default=None,
+        help="commit or branch to read status from, again at each poll (default: HEAD)",
+    )
+    add_branch_options(
+        parser,
+        remote_help="fetch this remote at each poll and read --branch from it",
+        branch_help="the remote branch the controller writes status to",
+    )
+
+
 def _history(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("offer", metavar="OFFER", help="offer id (its folder under offers/)")
     add_repo_option(parser)
@@ -410,6 +574,23 @@ def _history(parser: argparse.ArgumentParser) -> None:
         help="table (default), json or yaml",
     )
     add_color_options(parser)
+
+
+def _shards(parser: argparse.ArgumentParser) -> None:
+    add_repo_option(parser)
+    add_branch_options(
+        parser,
+        remote_help="configured remote whose shard map to read or change",
+        branch_help="the watched branch (default: the one checked out)",
+    )
+    parser.add_argument(
+        "--set", metavar="N", type=int, default=None, help="ask for N shards (a handover)"
+    )
+    parser.add_argument(
+        "--force",
+        action="store_true",
+        help="with --set: record N at once; only when no daemon of the old count runs",
+    )
 
 
 def _import(parser: argparse.ArgumentParser) -> None:
@@ -553,6 +734,14 @@ def _demo(parser: argparse.ArgumentParser) -> None:
         f"(default: {DEMO_TIMEOUT:g})",
     )
     parser.add_argument("--keep", action="store_true", help="keep the scratch directory")
+    parser.add_argument(
+        "--screenshot",
+        metavar="PNG",
+        type=Path,
+        help="save headless-Chromium screenshots of the daemon's timeline page (`/` on its "
+        "--listen): PNG once every offer has settled, and PNG's name with -signoff as the "
+        "first offer awaits sign-off (needs Playwright and Chromium: `make setup`)",
+    )
 
 
 # In the order `offerctl --help` lists them; each runs from controller/commands/<verb>.py.
@@ -577,7 +766,8 @@ VERBS: tuple[Verb, ...] = (
         description=(
             "Read offers from a commit (the remote branch's tip with --remote, else HEAD of "
             "the checked-out branch), move each toward its target, and commit status.yaml "
-            "changes in one commit (pushed with --remote)."
+            "changes in one commit (pushed with --remote). With OFFER ids, only those offers "
+            "are evaluated and acted upon; the others' status is not rewritten."
         ),
         arguments=_reconcile,
         run="controller.commands.reconcile:run",
@@ -588,11 +778,22 @@ VERBS: tuple[Verb, ...] = (
         description=(
             "Reconcile whenever something changes: a commit on the watched branch, an edit "
             "under offers/, a push reported by webhook or seen by polling the remote, or an "
-            "offer's next stage coming due. Serves /healthz, /readyz, /metrics and "
-            "POST /hooks/git on --listen."
+            "offer's next stage coming due. Serves the read-only timeline page at /, "
+            "/healthz, /readyz, /metrics and POST /hooks/git on --listen."
         ),
         arguments=_run,
         run="controller.commands.run:run",
+    ),
+    Verb(
+        "shards",
+        help="the shard count the `run --shard K/N` daemons act under; change it",
+        description=(
+            "Show the shard map of the watched branch (refs/offerctl/shards/BRANCH, on "
+            "--remote when given), or ask for N shards with --set N: daemons of the old "
+            "count stop after their pass, and those of N take over once all have stopped."
+        ),
+        arguments=_shards,
+        run="controller.commands.shards:run",
     ),
     Verb(
         "status",
@@ -607,6 +808,20 @@ VERBS: tuple[Verb, ...] = (
         run="controller.commands.status:run",
     ),
     Verb(
+        "wait",
+        help="block until an offer's committed status meets a condition (exit 0), or not (1)",
+        description=(
+            "Poll the status committed at HEAD (or --rev; or a remote branch, fetched each "
+            "time) until the offer meets --for: phase=PHASE, condition=TYPE[=STATUS] or "
+            "stage=STAGE[=STATE]. Only a status written for the manifest at that commit "
+            "counts. Exit 0 when met; 1 on timeout or as soon as the offer cannot get there "
+            "without a change (e.g. certification rejected while waiting for Live); 2 on "
+            "usage errors."
+        ),
+        arguments=_wait,
+        run="controller.commands.wait:run",
+    ),
+    Verb(
         "plan",
         help="what the next reconcile pass would do per offer, and why; changes nothing",
         description=(
@@ -619,6 +834,22 @@ VERBS: tuple[Verb, ...] = (
         run="controller.commands.plan:run",
     ),
     Verb(
+        "pr-check",
+        help="for CI: validate and plan a pull request; post a GitHub check and job summary",
+        description=(
+            "Validate the checkout and plan its HEAD (observations from the committed statuses "
+            "of --base), then post a check run named offerctl (findings as annotations, the "
+            "plan per offer, the estimated live dates; for a pull request adding signoff.yaml, "
+            "the generation it signs off and the preview) to the GitHub API the operator names "
+            "(--github-api-url, token only from OFFERCTL_GITHUB_TOKEN), or a commit status when "
+            "the token may not create check runs. Writes the Markdown summary, with a Mermaid "
+            "gantt of each offer's stages against the documented maximums, to stdout and to "
+            "$GITHUB_STEP_SUMMARY. Exit 1 when validation finds an error."
+        ),
+        arguments=_pr_check,
+        run="controller.commands.pr_check:run",
+    ),
+    Verb(
         "signoff",
         help="branch with signoff.yaml for the generation awaiting sign-off",
         description="Write offers/OFFER/signoff.yaml for the generation awaiting sign-off "
@@ -626,6 +857,26 @@ VERBS: tuple[Verb, ...] = (
         "request. Your working tree is not touched.",
         arguments=_signoff,
         run="controller.commands.signoff:run",
+    ),
+    Verb(
+        "suspend",
+        help="commit spec.suspend: true for an offer: observe it, send nothing",
+        description="Set spec.suspend: true in offers/OFFER/offer.yaml as committed at HEAD, "
+        "changing that one line, and commit it with your git identity: directly on the "
+        "checked-out branch, or with --branch on a new branch for a pull request. A "
+        "suspended offer keeps its status up to date but offerctl sends nothing to the "
+        "marketplace for it. Refused while offer.yaml has uncommitted changes.",
+        arguments=_suspend,
+        run="controller.commands.suspend:run",
+    ),
+    Verb(
+        "resume",
+        help="commit spec.suspend: false for a suspended offer",
+        description="Set spec.suspend: false in offers/OFFER/offer.yaml as committed at HEAD, "
+        "changing that one line, and commit it as `offerctl suspend` does; offerctl then "
+        "drives the offer toward its target again.",
+        arguments=_suspend,
+        run="controller.commands.resume:run",
     ),
     Verb(
         "history",

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -63,54 +64,23 @@ EXIT_CHANGES = 2  # --detailed-exitcode: changes pending (terraform's convention
 # the usage-error status, as it is for terraform: scripts tell them apart by stderr)
 
 
+@dataclass(frozen=True, slots=True)
+class Made:
+    """A plan as `make_plan` made it: the commit planned, per offer what the pass decided."""
+
+    commit: str
+    planned: tuple[PlannedOffer, ...]
+    plans: list[OfferPlan]
+    from_committed: bool
+    notes: list[str]
+
+
 def run(args: argparse.Namespace) -> int:
     wanted = [check_offer_id(o) for o in args.offers]
-    watch = _watch(args)
     console = make_console(args.color)
     with GitRepo(Path(args.repo)) as repo:
-        if watch.remote and watch.branch:
-            base = None  # plan_pass fetches, then reads the tip
-            policy_commit = repo.resolve(repo.tracking_ref(watch.remote, watch.branch))
-        else:
-            base = policy_commit = resolve(repo, _local_rev(args))
-        from_committed = not _marketplace_here(args, repo, policy_commit)
-        if from_committed:
-            if policy_commit:  # marketplace_at, which warns otherwise, is not called here
-                warn_moved_keys(repo, policy_commit)
-            if base is None and watch.remote and watch.branch:
-                base = repo.fetch(watch.remote, watch.branch)
-            if base is None:  # pragma: no cover - set above in both modes
-                raise UsageError("nothing to plan against")
-            committed = _committed_statuses(repo, base)
-            reconciler = Reconciler(
-                repo,
-                CommittedObservations(committed),
-                validate=default_validate,
-                judge=judge_from_args(args, repo, watch),
-                watch=watch,
-                clock=lambda: datetime.now(UTC),
-                records=DisplayRecords(committed),
-            )
-        else:
-            reconciler = Reconciler(
-                repo,
-                marketplace_at(args, repo, policy_commit),
-                validate=default_validate,
-                judge=judge_from_args(args, repo, watch),
-                watch=watch,
-                clock=lambda: datetime.now(UTC),
-            )
-            if not reconciler.branch_records().exists():
-                # Not the controller's clone: no record of what it decided. Show the
-                # committed statuses as the last decision (times, the submission
-                # followed); the marketplace still says which submissions are whose.
-                if base is None and watch.remote and watch.branch:
-                    base = repo.fetch(watch.remote, watch.branch)
-                if base is not None:
-                    reconciler.records = DisplayRecords(_committed_statuses(repo, base))
-        commit, planned = reconciler.plan_pass(base)
-        plans = [_plan(repo, commit, p) for p in planned if not wanted or p.offer in wanted]
-        notes = _uncommitted_notes(args, repo, watch, [p.offer for p in planned])
+        made = make_plan(args, repo, wanted)
+    commit, plans, from_committed, notes = made.commit, made.plans, made.from_committed, made.notes
     missing = sorted(set(wanted) - {p.offer for p in plans})
     if missing:
         raise UsageError(f"no offer {', '.join(missing)} at {commit[:12]}")
@@ -133,6 +103,67 @@ def run(args: argparse.Namespace) -> int:
     if args.detailed_exitcode and summary.changes:
         return EXIT_CHANGES
     return EXIT_OK
+
+
+def make_plan(
+    args: argparse.Namespace,
+    repo: GitRepo,
+    wanted: Sequence[str] = (),
+    *,
+    statuses_at: str | None = None,
+) -> Made:
+    """What `offerctl plan` shows, before it is shown; also `offerctl pr-check`'s plan.
+
+    `statuses_at` names the commit whose committed statuses stand in for the
+    controller's observations and records (default: the commit planned);
+    pr-check passes the pull request's base, so a pull request's own
+    status.yaml edits are not what its plan is made from.
+    """
+    watch = _watch(args)
+    if watch.remote and watch.branch:
+        base = None  # plan_pass fetches, then reads the tip
+        policy_commit = repo.resolve(repo.tracking_ref(watch.remote, watch.branch))
+    else:
+        base = policy_commit = resolve(repo, _local_rev(args))
+    from_committed = not _marketplace_here(args, repo, policy_commit)
+    if from_committed:
+        if policy_commit:  # marketplace_at, which warns otherwise, is not called here
+            warn_moved_keys(repo, policy_commit)
+        if base is None and watch.remote and watch.branch:
+            base = repo.fetch(watch.remote, watch.branch)
+        if base is None:  # pragma: no cover - set above in both modes
+            raise UsageError("nothing to plan against")
+        committed = _committed_statuses(repo, statuses_at or base)
+        reconciler = Reconciler(
+            repo,
+            CommittedObservations(committed),
+            validate=default_validate,
+            judge=judge_from_args(args, repo, watch),
+            watch=watch,
+            clock=lambda: datetime.now(UTC),
+            records=DisplayRecords(committed),
+        )
+    else:
+        reconciler = Reconciler(
+            repo,
+            marketplace_at(args, repo, policy_commit),
+            validate=default_validate,
+            judge=judge_from_args(args, repo, watch),
+            watch=watch,
+            clock=lambda: datetime.now(UTC),
+        )
+        if not reconciler.branch_records().exists():
+            # Not the controller's clone: no record of what it decided. Show the
+            # committed statuses as the last decision (times, the submission
+            # followed); the marketplace still says which submissions are whose.
+            if base is None and watch.remote and watch.branch:
+                base = repo.fetch(watch.remote, watch.branch)
+            if base is not None:
+                reconciler.records = DisplayRecords(_committed_statuses(repo, statuses_at or base))
+    commit, planned = reconciler.plan_pass(base)
+    plans = [_plan(repo, commit, p) for p in planned if not wanted or p.offer in wanted]
+    notes = _uncommitted_notes(args, repo, watch, [p.offer for p in planned])
+    return Made(commit, planned, plans, from_committed, notes)
 
 
 def plan_data(

@@ -3,7 +3,8 @@
 Without `--remote` the pass reads HEAD of the checked-out branch (or
 `--branch`) and moves that branch to its status commit; with `--remote NAME
 --branch NAME` it fetches the branch, reads its tip and pushes the status
-commit there. Exit 0 when the pass completed (offers that are invalid or
+commit there. With OFFER ids, only those offers are evaluated and acted upon;
+the others are left exactly as they are. Exit 0 when the pass completed (offers that are invalid or
 rejected say so in their status.yaml), 1 when a git or marketplace failure
 stopped it, or some offers could not be brought forward, 2 on usage errors.
 """
@@ -13,13 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 from controller.commands.wiring import judge_from_args, known_tip, marketplace_at, watch_from_args
-from controller.core.errors import EXIT_FAIL, EXIT_OK
+from controller.core.errors import EXIT_FAIL, EXIT_OK, UsageError
 from controller.git.repo import GitRepo
 from controller.marketplace.api import Marketplace
+from controller.notify.wiring import open_notifier
 from controller.reconcile.reconciler import (
     JudgeSignOff,
     PassResult,
@@ -29,16 +32,33 @@ from controller.reconcile.reconciler import (
     default_judge,
     default_validate,
 )
+from controller.repo.statusread import check_offer_id
+
+# Notifications of the pass get this long to go out before the command exits; what is
+# left stays pending in the ledger and goes out with the next reconcile or daemon start.
+NOTIFY_DRAIN_SECONDS = 30.0
 
 
 def run(args: argparse.Namespace) -> int:
+    offers = [check_offer_id(offer) for offer in getattr(args, "offers", None) or []]
+    if offers and args.full:
+        raise UsageError("--full evaluates every offer; name OFFERs or give --full, not both")
     watch = watch_from_args(args)
     repo_dir = Path(args.repo)
     with GitRepo(repo_dir) as repo:
+        notifier = open_notifier(args, repo, watch)
         marketplace = marketplace_at(args, repo, known_tip(repo, watch))
         judge = judge_from_args(args, repo, watch)
-        result = reconcile(repo, marketplace, watch, full=args.full, judge=judge)
-    _report(result, watch, args.output)
+        try:
+            result = reconcile(
+                repo, marketplace, watch, full=args.full, judge=judge, only=offers or None
+            )
+            if notifier is not None:  # after the commit: the status is out whatever happens
+                notifier.observe(result.statuses)
+        finally:
+            if notifier is not None:
+                notifier.close(timeout=NOTIFY_DRAIN_SECONDS)
+    _report(result, watch, args.output, offers)
     return EXIT_FAIL if result.errors else EXIT_OK
 
 
@@ -50,6 +70,7 @@ def reconcile(
     full: bool = False,
     validate: Validate = default_validate,
     judge: JudgeSignOff | None = None,
+    only: Sequence[str] | None = None,
 ) -> PassResult:
     """One pass with the real validation and sign-off checks and the system clock."""
     reconciler = Reconciler(
@@ -60,15 +81,18 @@ def reconcile(
         watch=watch,
         clock=lambda: datetime.now(UTC),
     )
-    return reconciler.run_pass(full=full)
+    return reconciler.run_pass(full=full, only=only)
 
 
-def _report(result: PassResult, watch: Watch, output: str) -> None:
+def _report(
+    result: PassResult, watch: Watch, output: str, only: Sequence[str] | None = None
+) -> None:
     if output == "json":
         data = {
             "base": result.base,
             "commit": result.commit,
             "full": result.full,
+            "only": list(only) if only else None,
             "evaluated": len(result.evaluated),
             "written": list(result.written),
             "transitions": [
@@ -86,6 +110,8 @@ def _report(result: PassResult, watch: Watch, output: str) -> None:
         print(json.dumps(data, indent=2))
     else:
         kind = "full" if result.full else "incremental"
+        if only:
+            kind = "targeted"
         print(f"read {result.base[:12]} ({kind} pass, {len(result.evaluated)} offers evaluated)")
         for transition in result.transitions:
             print(f"  {transition}")

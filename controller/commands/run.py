@@ -12,10 +12,11 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from controller.commands.wiring import judge_from_args, known_tip, marketplace_at, watch_from_args
 from controller.core.errors import OfferctlError, TransientError, UsageError
@@ -25,11 +26,20 @@ from controller.daemon.lock import DaemonLock, default_lock_path
 from controller.daemon.loop import Daemon, DaemonConfig, PassReport
 from controller.daemon.metrics import DaemonMetrics, InstrumentedMarketplace
 from controller.daemon.shard import ALL_SHARDS, parse_shard
+from controller.daemon.shardref import ShardFence, ShardMapRef
+from controller.daemon.timeline import TimelinePage
+from controller.daemon.transitions import log_transitions
 from controller.daemon.triggers import Probe, ls_remote_probe
 from controller.daemon.webhook import secret_from_env
 from controller.daemon.workqueue import WorkQueue
 from controller.git.repo import GitRepo, PassLockBusy
+from controller.http import RetryPolicy
 from controller.marketplace.factory import resolve_time_scale
+from controller.notify.stall import StallWatch
+from controller.notify.wiring import open_notifier
+from controller.prcheck.daemon_poster import StatusPublisher
+from controller.prcheck.daemon_status import CONTEXT, PhaseBook, commit_status, context_for
+from controller.prcheck.github import ChecksPoster, PostError, check_repository
 from controller.reconcile.reconciler import (
     PassResult,
     Reconciler,
@@ -37,6 +47,10 @@ from controller.reconcile.reconciler import (
     default_validate,
 )
 from controller.repo import status
+from controller.signoff.operator import github_endpoint
+
+if TYPE_CHECKING:
+    from controller.notify.sender import Notifier
 
 log = logging.getLogger("controller.run")
 
@@ -44,6 +58,9 @@ log = logging.getLogger("controller.run")
 # marketplace time; polling an in-flight offer every minute of it sees each stage end.
 IN_FLIGHT_POLL_SECONDS = 60.0
 MIN_IN_FLIGHT_POLL = 0.05
+# On SIGTERM, notifications already queued get this long to go out; the rest stay pending
+# in the ledger and are sent by the next start.
+NOTIFY_DRAIN_SECONDS = 5.0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -58,13 +75,39 @@ def run(args: argparse.Namespace) -> int:
         extra_secrets=[secret.decode()] if secret else (),
     )
     repo_dir = Path(args.repo)
+    notifier: Notifier | None = None
+    watchdog: StallWatch | None = None
+    publisher = open_status_publisher(args)
     try:
-        with DaemonLock(default_lock_path(repo_dir)), GitRepo(repo_dir) as repo:
+        with (
+            DaemonLock(default_lock_path(repo_dir)),
+            GitRepo(repo_dir) as repo,
+            TimelinePage(repo_dir, include=shard.owns if shard.count > 1 else None) as page,
+        ):
             queue = WorkQueue()
             metrics = DaemonMetrics(queue_depth=lambda: float(len(queue)))
+            notifier = open_notifier(
+                args,
+                repo,
+                watch,
+                part=_part(shard.index, shard.count),
+                owns=shard.owns,
+                count=lambda kind, outcome: metrics.notifications.labels(
+                    kind=kind, outcome=outcome
+                ).inc(),
+                extra_secrets=(secret.decode(),) if secret else (),
+            )
             marketplace = InstrumentedMarketplace(
                 marketplace_at(args, repo, known_tip(repo, watch)), metrics
             )
+            branch = watch.branch or repo.head_branch() or ""
+            # With --shard, a pass runs only while the recorded shard count allows it,
+            # so that changing N never lets two shards handle one offer (shardmap).
+            fence = None
+            if args.shard:
+                if not branch:
+                    raise UsageError("--shard needs a branch: check one out, or give --branch")
+                fence = ShardFence(ShardMapRef(repo_dir, branch, watch.remote), shard)
             reconciler = Reconciler(
                 repo,
                 marketplace,
@@ -75,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
                 # Each shard keeps its own reconciled record, so daemons over
                 # disjoint offer sets never mistake each other's progress for theirs.
                 include=shard.owns if shard.count > 1 else None,
-                part=f"shard-{shard.index}-of-{shard.count}" if shard.count > 1 else "",
+                part=_part(shard.index, shard.count),
             )
             daemon = Daemon(
                 ReconcilerPass(
@@ -83,10 +126,16 @@ def run(args: argparse.Namespace) -> int:
                     repo,
                     in_flight_poll=_in_flight_poll(args),
                     time_scale=_time_scale(args),
+                    fence=fence,
+                    fence_retry=max(1.0, args.interval),
+                    notifier=notifier,
+                    publisher=publisher,
+                    status_context=context_for(shard.index, shard.count),
+                    status_url=args.status_url or "",
                 ),
                 config=DaemonConfig(interval=args.interval, resync_every=args.resync),
                 shard=shard,
-                branch=watch.branch or repo.head_branch() or "",
+                branch=branch,
                 watch_repo=repo.worktree,
                 git_dir=repo.git_dir if not watch.remote else None,
                 probe=ls_remote_probe(repo_dir, watch.remote, watch.branch or "")
@@ -95,6 +144,7 @@ def run(args: argparse.Namespace) -> int:
                 tip=_local_tip(repo, watch) if not watch.remote else None,
                 listen=listen,
                 webhook_secret=secret,
+                page=page.render,
                 queue=queue,
                 metrics=metrics,
             )
@@ -103,9 +153,33 @@ def run(args: argparse.Namespace) -> int:
                 os.getpid(),
                 f"{watch.remote}/{watch.branch}" if watch.remote else repo_dir.resolve(),
             )
-            return daemon.run()
+            if notifier is not None:
+                watchdog = StallWatch(
+                    daemon.stall_age,
+                    daemon.config.stall_after,
+                    notifier.announce,
+                    part=_part(shard.index, shard.count),
+                )
+                watchdog.start()
+            try:
+                return daemon.run()
+            finally:
+                # No pass is running any more and none will: a handover need not wait.
+                if fence is not None:
+                    _release(fence)
     finally:
+        if watchdog is not None:
+            watchdog.stop()
+        if notifier is not None:
+            notifier.close(timeout=NOTIFY_DRAIN_SECONDS)
+        if publisher is not None:
+            publisher.close(timeout=NOTIFY_DRAIN_SECONDS)
         logging.getLogger("controller").removeHandler(handler)
+
+
+def _part(index: int, count: int) -> str:
+    """The shard's name in the controller's private files ("" for the only daemon)."""
+    return f"shard-{index}-of-{count}" if count > 1 else ""
 
 
 @dataclass
@@ -122,12 +196,38 @@ class ReconcilerPass:
     in_flight_poll: float  # seconds; for offers in flight with no expected time
     time_scale: float = 1.0  # marketplace seconds per wall-clock second
     clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    fence: ShardFence | None = None  # with --shard: may this shard act now?
+    fence_retry: float = 30.0  # seconds until a shard that may not act asks again
+    notifier: Notifier | None = None
+    # with --github-status-repo: the daemon's commit status, posted off the pass's path
+    publisher: StatusPublisher | None = None
+    status_context: str = CONTEXT
+    status_url: str = ""
+    book: PhaseBook = field(default_factory=PhaseBook)
 
     def __call__(self, offers: frozenset[str] | None) -> PassReport:
+        if self.fence is not None:
+            step = self.fence.check()
+            if not step.act:
+                raise TransientError(f"not reconciling: {step.reason}", self.fence_retry)
         try:
             result = self.reconciler.run_pass(full=offers is None)
         except PassLockBusy as exc:  # a one-shot `offerctl reconcile` holds the branch
             raise TransientError(str(exc), retry_after=1.0) from None
+        log_transitions(result)
+        if self.notifier is not None:  # after the commit; queues, never sends or raises here
+            self.notifier.observe(result.statuses)
+        if self.publisher is not None:  # hands the body to a thread; never blocks or raises
+            self.book.update(result.statuses, full=result.full, evaluated=result.evaluated)
+            self.publisher.offer(
+                result.base,
+                commit_status(
+                    self.book.phases,
+                    result.errors,
+                    context=self.status_context,
+                    target_url=self.status_url,
+                ),
+            )
         head = result.commit or result.base
         return PassReport(
             ok=True,
@@ -180,6 +280,13 @@ class ReconcilerPass:
         return phases
 
 
+def _release(fence: ShardFence) -> None:
+    try:
+        fence.release()
+    except OfferctlError as exc:  # the next handover waits for this shard; say so
+        log.warning("could not record shard %s as stopped: %s", fence.shard, exc)
+
+
 def _local_tip(repo: GitRepo, watch: Watch) -> Probe:
     ref = f"refs/heads/{watch.branch}" if watch.branch else "HEAD"
     return lambda: repo.resolve(ref) or ""
@@ -196,3 +303,32 @@ def _time_scale(args: argparse.Namespace) -> float:
 def _in_flight_poll(args: argparse.Namespace) -> float:
     """How often an offer in flight with no expected time is looked at: a marketplace minute."""
     return max(MIN_IN_FLIGHT_POLL, IN_FLIGHT_POLL_SECONDS / _time_scale(args))
+
+
+ENV_GITHUB_STATUS_REPO = "OFFERCTL_GITHUB_STATUS_REPO"
+# A status is only the latest word: a short try, and the next pass offers it again.
+STATUS_POST_POLICY = RetryPolicy(timeout=10.0, max_attempts=3, backoff=1.0, max_backoff=5.0)
+
+
+def open_status_publisher(
+    args: argparse.Namespace, env: Mapping[str, str] | None = None
+) -> StatusPublisher | None:
+    """The commit-status poster when the operator named a repository, else None.
+
+    The repository, the API and the token all come from the operator (flags and
+    environment); a usage error names what is missing, never a token.
+    """
+    env = os.environ if env is None else env
+    repository = args.github_status_repo or env.get(ENV_GITHUB_STATUS_REPO) or ""
+    if not repository:
+        return None
+    if args.status_url and not args.status_url.startswith("https://"):
+        raise UsageError(f"--status-url {args.status_url!r} must be an https:// URL")
+    try:
+        check_repository(repository)
+        poster = ChecksPoster(
+            github_endpoint(args.github_api_url, env), repository, policy=STATUS_POST_POLICY
+        )
+    except (ValueError, PostError) as exc:
+        raise UsageError(f"--github-status-repo: {exc}") from None
+    return StatusPublisher(poster)

@@ -3,8 +3,8 @@
 The generation comes from the offer's status.yaml at the base commit
 (default HEAD), and only when its phase is AwaitingSignOff; any other phase
 is refused with exit 1. The branch `signoff/<offer>-<short generation>` is
-built with the one commit writer (`controller.git.write.write_commit`) and
-update-ref with "must not exist yet", so the user's working tree, index and current
+built with plumbing (hash-object, a private index, commit-tree, update-ref
+with "must not exist yet"), so the user's working tree, index and current
 branch are untouched. The commit is authored by the user's own git identity:
 the person asking for sign-off is the change's author, and so can never
 approve it. The output says how to push it and who may approve it.
@@ -23,16 +23,14 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from controller.commands import filecommit
 from controller.core.errors import EXIT_OK, UsageError, UserError
 from controller.core.generation import short
 from controller.core.model import API_VERSION, Phase
 from controller.files.yamlio import YamlError, dump_yaml, load_mapping
 from controller.git import history as githistory
 from controller.git.history import GitHistoryError
-from controller.git.names import blob_oid, check_ref_name, check_remote_name
-from controller.git.read import ObjectReader
-from controller.git.runner import GitFailed, GitRunner
-from controller.git.write import update_ref, write_commit
+from controller.git.repo import check_ref_name, check_remote_name
 from controller.repo.policy import POLICY_FILE, ApprovalTrust, Policy, Provider, parse_policy
 from controller.repo.status import parse as parse_status
 from controller.signoff import load_authorization
@@ -160,11 +158,10 @@ def _create_branch(job: _Job, branch: str, generation: str) -> str:
     content = render_signoff(offer, generation, job.note)
     ref = f"refs/heads/{branch}"
     existing = githistory.resolve_commit(repo, ref)
-    runner = GitRunner(repo)
-    object_format = runner.out("rev-parse", "--show-object-format")
+    blob_id = filecommit.store_blob(repo, content)
     if existing is not None:
         entry = githistory.tree_entry(repo, existing, path)
-        if entry is not None and entry.oid == blob_oid(content, object_format):
+        if entry is not None and entry.oid == blob_id:
             print(f"Branch {branch} already holds this sign-off (commit {existing[:12]}).")
             return existing
         raise UserError(
@@ -176,32 +173,20 @@ def _create_branch(job: _Job, branch: str, generation: str) -> str:
         f"Approves generation {generation} of offer {offer} for publishing.\n"
         "Merging this through an approved pull request is the publisher's Go Live.\n"
     )
-    sign = _should_sign(job)
-    reader = ObjectReader(runner, object_format)
-    try:
-        # The user's own identity (identity=None) and, when asked, their own key.
-        commit = write_commit(
-            runner, reader, base, {path: content}, message,
-            identity=None, sign=True if sign else None, object_format=object_format,
-        )  # fmt: skip
-    except GitFailed as exc:
-        hint = (
+    commit = filecommit.commit_file(
+        repo,
+        base,
+        path,
+        blob_id,
+        message,
+        sign=_should_sign(job),
+        signing_hint=(
             " (signing needs your key: git config user.signingKey, and gpg.format ssh for an "
             "ssh key; --no-sign makes an unsigned commit, which counts only under "
             "signoff.trust: push-access)"
-            if sign
-            else " (is your git user.name/user.email set?)"
-        )
-        detail = exc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise UserError(
-            "git could not create the commit: " + (detail[-1] if detail else "unknown error") + hint
-        ) from None
-    finally:
-        reader.close()
-    if commit is None:
-        raise UserError(f"{path} at {base[:12]} already holds this sign-off; nothing to commit")
-    # "must not exist yet": never overwrite a branch someone made
-    update_ref(runner, ref, commit, None, "offerctl signoff")
+        ),
+    )
+    filecommit.create_branch(repo, branch, commit, "offerctl signoff")
     return commit
 
 
@@ -211,10 +196,7 @@ def _should_sign(job: _Job) -> bool:
     settings = _policy(job.repo, job.base).signoff
     if settings.provider is Provider.GIT and settings.trust is ApprovalTrust.SIGNATURE:
         return True  # an unsigned sign-off branch could never count
-    configured = githistory.run_git(
-        job.repo, ["config", "--bool", "--get", "commit.gpgSign"], check=False
-    )
-    return configured.status == 0 and configured.stdout.decode().strip() == "true"
+    return filecommit.gpg_sign_configured(job.repo)
 
 
 def _print_next_steps(job: _Job, branch: str, commit: str, generation: str) -> None:
@@ -250,6 +232,11 @@ def _print_next_steps(job: _Job, branch: str, commit: str, generation: str) -> N
         )
     elif settings.provider is Provider.GITHUB:
         print("  4. merge it after approval; approvals of an earlier push do not count")
+    elif settings.provider is Provider.AZURE_DEVOPS:
+        print(
+            "  4. complete it after approval; votes cast before the last push do not count, "
+            "and a rejection blocks"
+        )
     else:
         print("  4. merge it (provider none: no review is checked; for local experiments only)")
 

@@ -36,25 +36,7 @@ from controller.validation.repository import (
 
 
 def run(args: argparse.Namespace) -> int:
-    repo = Path(args.repo)
-    if not repo.is_dir():
-        raise UsageError(f"--repo {args.repo}: not a directory")
-    if args.jobs is not None and args.jobs < 1:
-        raise UsageError("--jobs must be at least 1")
-    groups = _targets(repo, args.paths)
-    results: list[OfferValidation] = []
-    for root, dirs in groups.items():
-        files = WorktreeFiles(root)
-        found = validate_repo(
-            files, dirs, collect_files=False, keep_manifests=False, workers=args.jobs
-        )
-        results += check_offer_files(files, found)
-        if not args.paths:  # the whole repository: its other files too
-            results = check_repository(files) + results + misnamed_manifests(files, dirs)
-    if len(groups) > 1:
-        results = cross_check(results)
-    if args.strict:
-        results = [_strict(r) for r in results]
+    groups, results = collect(Path(args.repo), args.paths, jobs=args.jobs, strict=args.strict)
     cwd = Path.cwd()
     if args.output == "json":
         sys.stdout.write(report.json_report(results, _shower(groups, cwd)))
@@ -63,6 +45,40 @@ def run(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(report.text_report(results, _shower(groups, cwd)))
     return EXIT_OK if all(r.ok for r in results) else EXIT_FAIL
+
+
+def collect(
+    repo: Path,
+    paths: list[str],
+    *,
+    jobs: int | None = None,
+    strict: bool = False,
+    keep_manifests: bool = False,
+) -> tuple[dict[Path, list[str]], list[OfferValidation]]:
+    """Validate PATHs (none: the whole repository): the folders by root, and every result.
+
+    Also what `offerctl pr-check` reports; `keep_manifests` keeps each parsed
+    offer.yaml on its result (pr-check shows the offers' names).
+    """
+    if not repo.is_dir():
+        raise UsageError(f"--repo {repo}: not a directory")
+    if jobs is not None and jobs < 1:
+        raise UsageError("--jobs must be at least 1")
+    groups = _targets(repo, paths)
+    results: list[OfferValidation] = []
+    for root, dirs in groups.items():
+        files = WorktreeFiles(root)
+        found = validate_repo(
+            files, dirs, collect_files=False, keep_manifests=keep_manifests, workers=jobs
+        )
+        results += check_offer_files(files, found)
+        if not paths:  # the whole repository: its other files too
+            results = check_repository(files) + results + misnamed_manifests(files, dirs)
+    if len(groups) > 1:
+        results = cross_check(results)
+    if strict:
+        results = [_strict(r) for r in results]
+    return groups, results
 
 
 def _strict(result: OfferValidation) -> OfferValidation:

@@ -3,7 +3,7 @@
 `reconcile`, `run` and `plan` all read the watched branch from `--remote` /
 `--branch`, open the marketplace the operator named (flags, environment;
 `publishing.yaml` may only set the simulated marketplace's time scale) and
-judge sign-offs with the GitHub endpoint the operator named. Nothing read
+judge sign-offs with the GitHub and Azure DevOps endpoints the operator named. Nothing read
 from the repository chooses where a credential is sent.
 """
 
@@ -27,7 +27,7 @@ from controller.reconcile.reconciler import (
     policy_at,
 )
 from controller.repo.policy import POLICY_FILE, parse_policy
-from controller.signoff.operator import github_endpoint
+from controller.signoff.operator import azure_devops_endpoint, github_endpoint
 
 _POLICY_MAX_BYTES = 1024 * 1024
 
@@ -86,5 +86,6 @@ def warn_moved_keys(repo: GitRepo, commit: str, stream: TextIO | None = None) ->
 def judge_from_args(args: argparse.Namespace, repo: GitRepo, watch: Watch) -> JudgeSignOff:
     """Sign-off evaluation with the operator's GitHub endpoint and the watched branch's name."""
     endpoint = github_endpoint(getattr(args, "github_api_url", None))
+    azure_devops = azure_devops_endpoint(getattr(args, "azure_devops_url", None))
     # watch.branch None: the branch checked out (evaluate_signoff asks git).
-    return default_judge(repo, endpoint=endpoint, branch=watch.branch)
+    return default_judge(repo, endpoint=endpoint, branch=watch.branch, azure_devops=azure_devops)

@@ -19,6 +19,7 @@ loader should reject it first; see `supported_country`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 
@@ -93,6 +94,17 @@ def start_of_day(now: datetime) -> datetime:
     return datetime.combine(now.astimezone(UTC).date(), time(0), tzinfo=UTC)
 
 
+@dataclass(frozen=True, slots=True)
+class StageWindow:
+    """When one stage of a submission ran, runs or is expected to run (see `stage_windows`)."""
+
+    stage: Stage
+    state: StageState
+    start: datetime
+    end: datetime  # finished, or the documented maximum's end (today, when overdue)
+    overdue: bool = False  # running past its documented maximum
+
+
 def estimate_live(stages: Sequence[StageStatus], now: datetime, country: str) -> date | None:
     """The business-day estimate of the date the submission in `stages` goes live.
 
@@ -105,15 +117,40 @@ def estimate_live(stages: Sequence[StageStatus], now: datetime, country: str) ->
     The result depends on `now` only through its date, so passes on the same
     day over the same observation agree. None when a stage failed.
     """
+    walked = _walk(stages, now, country)
+    if walked is None or walked[1] is None:
+        return None
+    return walked[1].astimezone(UTC).date()
+
+
+def stage_windows(
+    stages: Sequence[StageStatus], now: datetime, country: str
+) -> list[StageWindow] | None:
+    """Each stage's window on the walk `estimate_live` makes; None when a stage failed.
+
+    A finished stage whose times are unknown has no window; SignOff's window
+    is a moment (it takes no time of its own).
+    """
+    walked = _walk(stages, now, country)
+    return None if walked is None else walked[0]
+
+
+def _walk(
+    stages: Sequence[StageStatus], now: datetime, country: str
+) -> tuple[list[StageWindow], datetime | None] | None:
     today = start_of_day(now)
     end: datetime | None = None  # when the stage before the current one ends
+    windows: list[StageWindow] = []
     by_name = {stage.name: stage for stage in stages}
     for name in Stage:
         stage = by_name.get(name, StageStatus(name))
         if stage.state is StageState.FAILED:
             return None
         if stage.state in (StageState.SUCCEEDED, StageState.SKIPPED):
+            begin = stage.started_at or end
             end = stage.finished_at or end
+            if begin is not None and end is not None:
+                windows.append(StageWindow(name, stage.state, begin, max(begin, end)))
             continue
         if stage.state is StageState.RUNNING and stage.started_at is not None:
             start = stage.started_at
@@ -121,9 +158,10 @@ def estimate_live(stages: Sequence[StageStatus], now: datetime, country: str) ->
             start = end if end is not None else today
         if name is Stage.SIGNOFF:
             end = max(start, today)
+            windows.append(StageWindow(name, stage.state, end, end))
             continue
         deadline = stage_deadline(name, start, country) or start  # only SignOff has no maximum
         end = max(deadline, today) if stage.state is StageState.RUNNING else deadline
-    if end is None:
-        return None
-    return end.astimezone(UTC).date()
+        overdue = stage.state is StageState.RUNNING and deadline < now
+        windows.append(StageWindow(name, stage.state, start, end, overdue))
+    return windows, end

@@ -1,5 +1,9 @@
-"""The daemon's HTTP face on `--listen`: /healthz, /readyz, /metrics and POST /hooks/git.
+"""The daemon's HTTP face on `--listen`: /, /healthz, /readyz, /metrics and POST /hooks/git.
 
+- `/`: the read-only timeline page (`present.page`): every offer's phase,
+  stages against their documented maximums, ETA, findings and sign-off.
+  GET and HEAD only; served with a strict Content-Security-Policy (no script
+  at all) and `nosniff`; a failure to build it answers 503, never a trace.
 - `/healthz`: 200 while the loop is alive and its last iteration is recent
   (a wedged pass turns it 503, so an orchestrator restarts the process).
 - `/readyz`: 200 once a pass has succeeded, 503 before.
@@ -36,6 +40,7 @@ from typing import Any
 
 from controller.core.errors import FatalError, UsageError
 from controller.daemon import webhook
+from controller.present import page as timeline_page
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +74,7 @@ class HttpApp:
     on_push: Callable[[webhook.PushEvent], str]  # returns a short note for the response
     webhook_secret: bytes | None = None
     limits: Limits = field(default_factory=Limits)
+    page: Callable[[], str] | None = None  # the timeline page's HTML; None: `/` is not served
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -163,21 +169,30 @@ class _Handler(BaseHTTPRequestHandler):
         # sender frees its thread and its slot.
         self.connection.settimeout(self.server.app.limits.io_timeout)
         self._deadline = 0.0
+        self._head_only = False  # HEAD: send GET's headers, not its body
 
     def handle_one_request(self) -> None:
         # The clock starts while waiting for the request line: an idle keep-alive is
         # ended by io_timeout first, a trickling request by the reaper.
         self._deadline = time.monotonic() + self.server.app.limits.request_deadline
+        self._head_only = False  # a keep-alive connection reuses this handler
         self.server.arm(self.connection, self._deadline)
         try:
             super().handle_one_request()
         finally:
             self.server.arm(self.connection, None)
 
+    def do_HEAD(self) -> None:
+        """GET's status and headers without the body (curl -I, uptime checks)."""
+        self._head_only = True
+        self.do_GET()
+
     def do_GET(self) -> None:
         app = self.server.app
         path = self.path.split("?", 1)[0]
-        if path == "/healthz":
+        if path == "/" and app.page is not None:
+            self._page(app.page)
+        elif path == "/healthz":
             ok, why = app.healthy()
             self._text(HTTPStatus.OK if ok else HTTPStatus.SERVICE_UNAVAILABLE, why)
         elif path == "/readyz":
@@ -189,7 +204,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._text(HTTPStatus.NOT_FOUND, "not found")
 
     def do_POST(self) -> None:
-        if self.path.split("?", 1)[0] != HOOK_PATH:
+        path = self.path.split("?", 1)[0]
+        if path == "/" and self.server.app.page is not None:
+            self._text(HTTPStatus.METHOD_NOT_ALLOWED, "the page is read-only: GET or HEAD")
+            return
+        if path != HOOK_PATH:
             self._text(HTTPStatus.NOT_FOUND, "not found")
             return
         app = self.server.app
@@ -263,10 +282,30 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return bytes(kept), length <= webhook.MAX_KEPT
 
+    def _page(self, render: Callable[[], str]) -> None:
+        try:
+            html = render()
+        except Exception:  # a broken read must not take the endpoint down, nor show a trace
+            log.exception("timeline page failed")
+            self._text(HTTPStatus.SERVICE_UNAVAILABLE, "timeline unavailable; see the daemon log")
+            return
+        self._send(
+            HTTPStatus.OK,
+            html.encode("utf-8"),
+            timeline_page.CONTENT_TYPE,
+            timeline_page.SECURITY_HEADERS,
+        )
+
     def _text(self, status: HTTPStatus, text: str) -> None:
         self._send(status, (text + "\n").encode("utf-8"), "text/plain; charset=utf-8")
 
-    def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
+    def _send(
+        self,
+        status: HTTPStatus,
+        body: bytes,
+        content_type: str,
+        headers: tuple[tuple[str, str], ...] = (),
+    ) -> None:
         if status >= HTTPStatus.BAD_REQUEST:
             # An unread or refused body must not be parsed as the next request.
             self.close_connection = True
@@ -274,8 +313,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.send_header("Cache-Control", "no-store")
+        if status == HTTPStatus.METHOD_NOT_ALLOWED:
+            self.send_header("Allow", "GET, HEAD")
+        for name, value in headers:
+            self.send_header(name, value)
         self.end_headers()
-        self.wfile.write(body)
+        if not self._head_only:
+            self.wfile.write(body)
 
     def log_message(self, format: str, *args: object) -> None:
         log.debug("http %s", format % args)

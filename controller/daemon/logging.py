@@ -23,6 +23,9 @@ from controller.core.redaction import MASK, Redactor, secret_values
 __all__ = ["MASK", "Redactor", "configure", "secret_values"]
 
 CONTEXT_FIELDS = ("offer", "generation", "phase")
+# Fields a message already says in words (a transition's "moved FROM -> TO: WHY"): JSON
+# lines carry them as fields, text lines do not repeat them as key=value.
+IN_MESSAGE_FIELDS = frozenset({"from", "to", "why"})
 _STANDARD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {
     "message",
     "asctime",
@@ -77,7 +80,7 @@ class HumanFormatter(logging.Formatter):
     """`HH:MM:SS level  offer (phase) message key=value` for someone watching a terminal."""
 
     def format(self, record: logging.LogRecord) -> str:
-        extras = _extras(record)
+        extras = {k: v for k, v in _extras(record).items() if k not in IN_MESSAGE_FIELDS}
         stamp = datetime.fromtimestamp(record.created).strftime("%H:%M:%S")
         head = f"{stamp} {record.levelname.lower():<7}"
         offer = extras.pop("offer", None)

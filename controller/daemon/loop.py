@@ -131,6 +131,7 @@ class Daemon:
         tip: Probe | None = None,
         listen: tuple[str, int] | None = None,
         webhook_secret: bytes | None = None,
+        page: Callable[[str], str] | None = None,
         queue: WorkQueue | None = None,
         metrics: DaemonMetrics | None = None,
         monotonic: Callable[[], float] = time.monotonic,
@@ -181,6 +182,8 @@ class Daemon:
                     metrics_content_type=CONTENT_TYPE,
                     on_push=self.on_push,
                     webhook_secret=webhook_secret,
+                    # The timeline at the tip the last successful pass left ("" before one).
+                    page=(lambda: page(self._head)) if page is not None else None,
                 ),
             )
             if listen is not None
@@ -216,6 +219,10 @@ class Daemon:
         if age > self.config.stall_after:
             return False, f"loop stalled: no iteration finished for {age:.0f}s"
         return True, "ok"
+
+    def stall_age(self) -> float | None:
+        """Seconds since the loop last began an iteration; None while it is not running."""
+        return self._monotonic() - self._heartbeat if self._alive else None
 
     def ready(self) -> tuple[bool, str]:
         if not self._ready or self._last_success is None:
@@ -304,8 +311,9 @@ class Daemon:
             self._pass_failed(keys, f"{type(exc).__name__}: {exc}", None)
             return
         finally:
-            self.metrics.pass_duration.observe(max(0.0, self._monotonic() - started))
-        self._record(keys, offers is None, outcome)
+            pass_seconds = max(0.0, self._monotonic() - started)
+            self.metrics.pass_duration.observe(pass_seconds)
+        self._record(keys, offers is None, outcome, pass_seconds)
 
     def _pass_failed(self, keys: set[str], reason: str, retry_after: float | None) -> None:
         self.metrics.passes.labels(outcome="error").inc()
@@ -318,7 +326,9 @@ class Daemon:
             extra={"keys": ",".join(sorted(keys))},
         )
 
-    def _record(self, keys: set[str], full: bool, outcome: PassOutcome) -> None:
+    def _record(
+        self, keys: set[str], full: bool, outcome: PassOutcome, pass_seconds: float = 0.0
+    ) -> None:
         now = self._monotonic()
         self.metrics.record_phases(
             {o: p for o, p in outcome.phases.items() if self._shard.owns(o)},
@@ -347,7 +357,8 @@ class Daemon:
             " (status committed)" if outcome.committed else "",
             extra={
                 "offers": "all" if full else ",".join(sorted(keys)),
-                "seconds": round(self._monotonic() - now, 3),
+                # wall time of the reconcile call: read, marketplace calls, commit and push
+                "pass_seconds": round(pass_seconds, 3),
             },
         )
 

@@ -80,6 +80,13 @@ class DaemonMetrics:
             "Unix time at which the last successful pass finished.",
             registry=r,
         )
+        self.notifications = Counter(
+            "offerctl_notifications",
+            "Notifications by event kind and outcome (sent, failed, dropped, rate_limited, "
+            "error, queue_full); one per target and try.",
+            ["kind", "outcome"],
+            registry=r,
+        )
         self._phases: dict[str, str] = {}
         self._lock = threading.Lock()
         # Series exist from the start, so rate() and absent() alerts work before the first error.

@@ -84,17 +84,40 @@ def write_commit(
     `commit.gpgSign`. Returns None when the tree equals base's (nothing to
     commit). GitFailed when git cannot make the commit (no identity, no key).
     """
-    check_oid(base)
     for path in updates:
         check_tree_path(path)
     store_blobs(runner, [d for d in updates.values() if d is not None])
-    base_tree = _tree_of(reader, base)
     changes = {
         path: None if data is None else blob_oid(data, object_format)
         for path, data in updates.items()
     }
+    return commit_blobs(
+        runner, reader, base, changes, message,
+        identity=identity, when=when, sign=sign, object_format=object_format,
+    )  # fmt: skip
+
+
+def commit_blobs(
+    runner: GitRunner,
+    reader: ObjectReader,
+    base: str,
+    changes: Mapping[str, str | None],
+    message: str,
+    *,
+    identity: Identity | None = None,
+    when: float | None = None,
+    sign: bool | None = False,
+    object_format: str = "sha1",
+    allow_empty: bool = False,
+) -> str | None:
+    """`write_commit` for blobs already in the object database: {path: blob id or None}.
+
+    With `allow_empty`, a commit is made even when the tree equals base's.
+    """
+    check_oid(base)
+    base_tree = _tree_of(reader, base)
     tree = build_tree(runner, reader, base_tree, changes, object_format)
-    if tree == base_tree:
+    if tree == base_tree and not allow_empty:
         return None
     signing = ["-S"] if sign else ["--no-gpg-sign"] if sign is False else []
     commit = runner.out(

@@ -6,6 +6,12 @@ mode, a busy timeout, and `BEGIN IMMEDIATE` around every change make each
 call one serialized transaction, so two racing submits with one idempotency
 key yield exactly one submission (a UNIQUE index backs that up).
 
+One instance keeps one connection open (opening one costs more than most
+calls): threads of one process (the daemon's loop, `offerctl marketplace
+serve`'s request threads) take turns on it under a lock, each call still one
+transaction. A call that fails inside SQLite drops the connection, so the next
+one starts on a fresh connection, never inside a half-finished transaction.
+
 Only facts are stored (when a submission was made, its drawn stage durations,
 certification's findings, when it was signed off or cancelled, withdrawals);
 progress is computed from them and the clock on every read (`timeline`), so
@@ -30,11 +36,13 @@ Decisions beyond the Marketplace protocol:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import sqlite3
 import threading
+import weakref
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -123,7 +131,15 @@ class SimulatedMarketplace:
         # time here never runs backwards, or finished stages would "un-finish".
         self._latest = -math.inf
         self._time_lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self._db_lock = threading.Lock()  # one thread at a time on the one connection
+        self._close_db: weakref.finalize[[], SimulatedMarketplace] | None = None
         self._init_db()
+
+    def close(self) -> None:
+        """Close the store's connection; a later call opens a new one."""
+        with self._db_lock:
+            self._drop_connection()
 
     # --- the Marketplace protocol ---------------------------------------------------------
 
@@ -368,50 +384,76 @@ class SimulatedMarketplace:
         return result
 
     def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.db_path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None)
+        db = sqlite3.connect(
+            self.db_path,
+            timeout=BUSY_TIMEOUT_SECONDS,
+            isolation_level=None,
+            check_same_thread=False,  # shared by threads, one at a time under _db_lock
+        )
         db.row_factory = sqlite3.Row
         db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
         return db
 
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One serialized read-modify-write: BEGIN IMMEDIATE takes the write lock up front."""
-        db = self._connect()
-        try:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
-        finally:
-            db.close()
+    def _connection(self) -> sqlite3.Connection:
+        """The instance's connection, opened on first use; call with `_db_lock` held."""
+        if self._db is None:
+            db = self._connect()
+            self._db = db
+            # Closed with the instance at the latest, never left to the garbage collector.
+            self._close_db = weakref.finalize(self, db.close)
+        return self._db
+
+    def _drop_connection(self) -> None:
+        """Close the connection (`_db_lock` held); the next call opens a fresh one."""
+        if self._close_db is not None:
+            self._close_db()
+        self._db = self._close_db = None
 
     @contextmanager
-    def _read(self) -> Iterator[sqlite3.Connection]:
-        """A consistent snapshot across several SELECTs."""
-        db = self._connect()
-        try:
-            db.execute("BEGIN")
+    def _transaction(self, begin: str, commit: str) -> Iterator[sqlite3.Connection]:
+        """`begin` ... `commit` on the kept connection, ROLLBACK when the body raises.
+
+        Anything that goes wrong inside SQLite (busy, disk full, corrupt) drops the
+        connection, as does a transaction left open: the next call starts clean.
+        """
+        with self._db_lock:
             try:
-                yield db
+                db = self._connection()
+                db.execute(begin)
+                try:
+                    yield db
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+                db.execute(commit)
+            except sqlite3.Error:
+                self._drop_connection()
+                raise
             finally:
-                db.execute("ROLLBACK")
-        finally:
-            db.close()
+                if self._db is not None and self._db.in_transaction:
+                    self._drop_connection()
+
+    def _write(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """One serialized read-modify-write: BEGIN IMMEDIATE takes the write lock up front."""
+        return self._transaction("BEGIN IMMEDIATE", "COMMIT")
+
+    def _read(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
+        """A consistent snapshot across several SELECTs."""
+        return self._transaction("BEGIN", "ROLLBACK")
 
     def _init_db(self) -> None:
         try:
             self.db_path.parent.mkdir(parents=True, exist_ok=True)
-            db = self._connect()
-            try:
-                # WAL lets readers run while one process writes; it persists in the file.
-                db.execute("PRAGMA journal_mode = WAL")
-            except sqlite3.OperationalError:
-                pass  # another process is switching it right now; rollback mode also works
-            finally:
-                db.close()
+            with self._db_lock:
+                try:
+                    # WAL lets readers run while one process writes; it persists in the file.
+                    # OperationalError: another process is switching it right now; rollback
+                    # mode also works.
+                    with contextlib.suppress(sqlite3.OperationalError):
+                        self._connection().execute("PRAGMA journal_mode = WAL")
+                except sqlite3.Error:
+                    self._drop_connection()
+                    raise
             with self._write() as db:
                 # One statement at a time: executescript would COMMIT our transaction first.
                 for statement in _SCHEMA.split(";"):

@@ -23,6 +23,7 @@ from controller.core.model import (
     Phase,
     Severity,
 )
+from controller.present.fit import FitTable
 from controller.present.progress import STATE_STYLES, progress
 from controller.present.stages import BY_STAGE
 from controller.present.timefmt import age, duration, phase_since, time_in_phase, timestamp
@@ -57,11 +58,9 @@ def phase_text(phase: Phase | None) -> Text:
     return Text().append(phase.value, style=PHASE_STYLES.get(phase, PROGRESSING_STYLE))
 
 
-def _grid(*headers: str) -> Table:
-    table = Table(box=None, pad_edge=False, show_edge=False, header_style="bold")
-    for header in headers:
-        table.add_column(header, no_wrap=True)
-    return table
+def _grid(*headers: str) -> FitTable:
+    """A table that wraps to the terminal's width and never drops a column (see fit.py)."""
+    return FitTable(*headers)
 
 
 def _ready(status: OfferStatus) -> Text:
@@ -74,7 +73,7 @@ def _ready(status: OfferStatus) -> Text:
 # ---------------------------------------------------------------- the table
 
 
-def offers_table(entries: Sequence[OfferEntry], now: datetime, *, unicode: bool = True) -> Table:
+def offers_table(entries: Sequence[OfferEntry], now: datetime, *, unicode: bool = True) -> FitTable:
     """OFFER TARGET PHASE STAGES IN-PHASE ETA READY, one row per offer folder."""
     table = _grid("OFFER", "TARGET", "PHASE", "STAGES", "IN PHASE", "ETA", "READY")
     for entry in entries:
@@ -146,7 +145,7 @@ def offer_detail(
 def _pairs(rows: Sequence[tuple[str, str | Text]]) -> Table:
     table = Table(box=None, show_header=False, pad_edge=False, show_edge=False)
     table.add_column(style="bold", no_wrap=True)
-    table.add_column()
+    table.add_column(overflow="fold")  # a long URL or id is wrapped, never cut
     for key, value in rows:
         table.add_row(key, value)
     return table
@@ -187,7 +186,7 @@ def _generation(value: str) -> str:
     return short(value) if value else "-"
 
 
-def _stages(current: OfferStatus, now: datetime) -> Table:
+def _stages(current: OfferStatus, now: datetime) -> FitTable:
     table = _grid("STAGE", "STATE", "STARTED", "FINISHED", "TOOK", "DEADLINE", "PARTNER CENTER")
     for stage in current.stages:
         took = "-"
@@ -206,9 +205,8 @@ def _stages(current: OfferStatus, now: datetime) -> Table:
     return table
 
 
-def _conditions(conditions: Sequence[Condition], now: datetime) -> Table:
+def _conditions(conditions: Sequence[Condition], now: datetime) -> FitTable:
     table = _grid("TYPE", "STATUS", "REASON", "AGE", "MESSAGE")
-    table.columns[-1].no_wrap = False
     for condition in conditions:
         table.add_row(
             condition.type.value,
@@ -220,9 +218,8 @@ def _conditions(conditions: Sequence[Condition], now: datetime) -> Table:
     return table
 
 
-def _feedback(current: OfferStatus) -> Table:
+def _feedback(current: OfferStatus) -> FitTable:
     table = _grid("SEVERITY", "CODE", "STAGE", "PATH", "MESSAGE")
-    table.columns[-1].no_wrap = False
     for finding in current.feedback:
         where = finding.path or "-"
         if finding.file:
@@ -269,7 +266,7 @@ def _signoff(current: OfferStatus) -> RenderableType:
 # ---------------------------------------------------------------- history
 
 
-def history_table(changes: Sequence[PhaseChange], *, unicode: bool = True) -> Table:
+def history_table(changes: Sequence[PhaseChange], *, unicode: bool = True) -> FitTable:
     """WHEN FROM TO COMMIT REASON, oldest first."""
     table = _grid("WHEN", "FROM", "", "TO", "COMMIT", "REASON")
     for change in changes:

@@ -110,7 +110,7 @@ from controller.repo import status
 from controller.repo.policy import POLICY_FILE, Policy, Provider, parse_policy
 from controller.signoff import evaluate_signoff
 from controller.signoff import rules as signoff_rules
-from controller.signoff.operator import GitHubEndpoint
+from controller.signoff.operator import AzureDevOpsEndpoint, GitHubEndpoint
 from controller.validation import engine
 from controller.validation.files import FileSource
 
@@ -232,12 +232,17 @@ def _unreadable(offer: str) -> tuple[Finding, ...]:
 
 
 def default_judge(
-    repo: GitRepo, *, endpoint: GitHubEndpoint | None = None, branch: str | None = None
+    repo: GitRepo,
+    *,
+    endpoint: GitHubEndpoint | None = None,
+    branch: str | None = None,
+    azure_devops: AzureDevOpsEndpoint | None = None,
 ) -> JudgeSignOff:
     """Sign-off evaluation from git history (or GitHub, as publishing.yaml says).
 
     `endpoint` is the operator's GitHub API (None: from the environment);
-    `branch` the watched branch's name (None: the branch checked out).
+    `branch` the watched branch's name (None: the branch checked out);
+    `azure_devops` the operator's Azure DevOps server (None: from the environment).
     """
 
     def judge(question: SignOffQuestion) -> SignOffVerdict | None:
@@ -259,6 +264,7 @@ def default_judge(
             question.policy,
             endpoint=endpoint,
             branch=branch,
+            azure_devops=azure_devops,
         )
 
     return judge
@@ -307,6 +313,9 @@ class PassResult:
     # offer -> when the pipeline next expects news (its WaitUntil), in marketplace time;
     # in-flight offers missing here have no expected time (e.g. awaiting a review).
     wake_at: Mapping[str, datetime] = field(default_factory=dict)
+    # offer -> the status the pass computed for it (evaluated offers that have one): what
+    # notifications and transition logs read, never the committed status.yaml.
+    statuses: Mapping[str, OfferStatus] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -410,11 +419,21 @@ class Reconciler:
         self.records = records
         self._store: RecordStore | None = None  # the records of the branch being read
         self._dry_run = False  # set only inside `plan_pass`: decide, never act
+        self._only: frozenset[str] | None = None  # set only inside `_run_offers`
 
     # -- the pass ---------------------------------------------------------------------
 
-    def run_pass(self, *, full: bool = False) -> PassResult:
-        """One pass; `full` evaluates every offer regardless of what changed."""
+    def run_pass(self, *, full: bool = False, only: Iterable[str] | None = None) -> PassResult:
+        """One pass; `full` evaluates every offer regardless of what changed.
+
+        `only` evaluates just those offers (`offerctl reconcile OFFER...`): the others
+        are neither read nor acted upon nor have their status rewritten, and the pass
+        records no reconciled commit, so the next pass still sees what changed since
+        the last one that covered every offer. An id with no folder at the commit read
+        is a UserError, raised before anything is evaluated.
+        """
+        if only is not None:
+            return self._run_offers(frozenset(only))
         branch = self._branch()
         key = watch_key(branch, self.watch.remote)
         self._store = self.records_for(branch)
@@ -433,6 +452,30 @@ class Reconciler:
             self.repo.record_reconciled(recorded_ref, result.commit or base)
             self._save_state(key, result.commit or base, result.in_flight)
             return result
+
+    def _run_offers(self, offers: frozenset[str]) -> PassResult:
+        branch = self._branch()
+        key = watch_key(branch, self.watch.remote)
+        self._store = self.records_for(branch)
+        if self.part:
+            key = f"{key}@{self.part}"
+        with self.repo.pass_lock(key):  # the same lock as a whole pass: never both at once
+            base = self._locate(branch)
+            if not self.watch.remote:
+                recorded_ref = GitRepo.reconciled_ref(branch, None, self.part)
+                self._finish_checkout_sync(branch, base, self.repo.resolve(recorded_ref))
+            missing = offers - set(self.repo.snapshot(base, offers).offer_ids())
+            if missing:
+                raise UserError(
+                    f"no offer {', '.join(sorted(missing))} at {base[:12]} (no offers/<id>/ "
+                    "folder); `offerctl status` lists the offers"
+                )
+            self._only = offers
+            try:
+                scope = _Scope(False, offers)
+                return self._flush(branch, base, scope, self._evaluate(base, scope, overrides={}))
+            finally:
+                self._only = None
 
     def plan_pass(self, base: str | None = None) -> tuple[str, tuple[PlannedOffer, ...]]:
         """Evaluate every offer as a full pass would, running no action and writing nothing.
@@ -572,6 +615,8 @@ class Reconciler:
         offers = snapshot.offer_ids() if scope.offers is None else sorted(scope.offers)
         if self.include is not None:
             offers = [offer for offer in offers if self.include(offer)]
+        if self._only is not None:  # also when a moved branch is re-read (`_rebuild`)
+            offers = [offer for offer in offers if offer in self._only]
         twins = self._case_twins(snapshot, scope, offers)
         outcomes: dict[str, _Outcome] = {}
         for offer in offers:
@@ -647,11 +692,11 @@ class Reconciler:
                 )
         outcome = self._converge(work)
         if (
-            policy.signoff.provider is Provider.GITHUB
+            policy.signoff.provider in {Provider.GITHUB, Provider.AZURE_DEVOPS}
             and outcome.after is not None
             and outcome.after.phase is Phase.AWAITING_SIGNOFF
         ):
-            outcome.in_flight = True  # reviews arrive on GitHub without a commit here
+            outcome.in_flight = True  # reviews arrive on the platform without a commit here
         gone = work.desired is None and outcome.after is not None
         if gone and outcome.after is not None and outcome.after.phase is Phase.WITHDRAWN:
             # Manifest deleted and nothing in the marketplace: the offer is gone for good.
@@ -872,6 +917,7 @@ class Reconciler:
                 errors={o.offer: o.error for o in outcomes.values() if o.error},
                 attempts=attempts,
                 wake_at=_wake_times(outcomes.values()),
+                statuses={o.offer: o.after for o in outcomes.values() if o.after is not None},
             )
 
     def _updates(

@@ -36,6 +36,9 @@ _EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
 _LOGIN = re.compile(r"^@[A-Za-z0-9][A-Za-z0-9-]*(?:/[A-Za-z0-9._-]+)?$")
 _GROUP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+# One URL path segment: no slash, dot-dot, colon, at-sign, percent or query characters.
+_ADO_SEGMENT = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9 ._-]{0,126}[A-Za-z0-9_-])?$")
+_ADO_KEYS = ("organization", "project", "repository")
 _SAFE_SEGMENT = re.compile(r"^(?:[A-Za-z0-9_-]|\.[A-Za-z0-9_-])[A-Za-z0-9._-]*$")
 _LOOPBACK_HTTP = re.compile(r"^http://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?(/\S*)?$")
 
@@ -45,6 +48,7 @@ class Provider(StrEnum):
 
     GIT = "git"  # Approved-by/Reviewed-by trailers on the merge (or signed squash) commit
     GITHUB = "github"  # the merged pull request's approving reviews, from the REST API
+    AZURE_DEVOPS = "azuredevops"  # the completed pull request's reviewer votes (Azure Repos)
     NONE = "none"  # any commit counts; local experiments only, marked unreviewed
 
 
@@ -73,6 +77,10 @@ MOVED_TO_OPERATOR: dict[str, str] = {
     "pass --github-api-url URL (or set OFFERCTL_GITHUB_API_URL)",
     "$.signoff.github.tokenEnv": "the GitHub token is always read from OFFERCTL_GITHUB_TOKEN, "
     "set by the operator",
+    "$.signoff.azureDevOps.url": "the Azure DevOps server the token is sent to is the "
+    "operator's choice: pass --azure-devops-url URL (or set OFFERCTL_AZURE_DEVOPS_URL)",
+    "$.signoff.azureDevOps.tokenEnv": "the Azure DevOps token is always read from "
+    "OFFERCTL_AZURE_DEVOPS_TOKEN, set by the operator",
 }
 
 
@@ -95,6 +103,24 @@ class GitHubSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class AzureDevOpsSettings:
+    """What the repository may say about the azuredevops provider: whose pull requests.
+
+    Organization (a collection on Azure DevOps Server), project and repository
+    are path segments under the server the operator named; the server's URL
+    and the token come from the operator (`controller.signoff.operator`).
+    """
+
+    organization: str = ""
+    project: str = ""
+    repository: str = ""
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.organization and self.project and self.repository)
+
+
+@dataclass(frozen=True, slots=True)
 class SignOffPolicy:
     """Who may approve a Go Live, how many must, and where the evidence comes from.
 
@@ -112,6 +138,7 @@ class SignOffPolicy:
     allowed_signers_file: str = ""  # repository-relative
     gpg_home: str = ""
     github: GitHubSettings = field(default_factory=GitHubSettings)
+    azure_devops: AzureDevOpsSettings = field(default_factory=AzureDevOpsSettings)
     problems: tuple[str, ...] = ()
 
     def group(self, name: str) -> tuple[str, ...] | None:
@@ -302,7 +329,8 @@ def _signoff(reader: _Reader, data: Mapping[str, Any]) -> SignOffPolicy:
             provider = Provider(provider_text)
         except ValueError:
             reader.bad(
-                f"{path}.provider", f"provider must be git, github or none, not {provider_text!r}"
+                f"{path}.provider",
+                f"provider must be git, github, azuredevops or none, not {provider_text!r}",
             )
 
     approvers = (
@@ -353,6 +381,15 @@ def _signoff(reader: _Reader, data: Mapping[str, Any]) -> SignOffPolicy:
             "GitHubRepositoryMissing",
         )
 
+    azure_devops = _azure_devops(reader, section, path)
+    if provider is Provider.AZURE_DEVOPS and not azure_devops.configured:
+        reader.bad(
+            f"{path}.azureDevOps",
+            "the azuredevops provider needs signoff.azureDevOps organization, project and "
+            "repository",
+            "AzureDevOpsRepositoryMissing",
+        )
+
     group_names = {name for name, _ in groups}
     for index, principal in enumerate(approvers):
         if _is_group_name(principal) and principal not in group_names:
@@ -372,6 +409,7 @@ def _signoff(reader: _Reader, data: Mapping[str, Any]) -> SignOffPolicy:
         allowed_signers_file=_or(signers, ""),
         gpg_home=_or(gpg_home, ""),
         github=github,
+        azure_devops=azure_devops,
     )
 
 
@@ -395,6 +433,15 @@ def _github(reader: _Reader, section: Mapping[str, Any], path: str) -> GitHubSet
     for key in ("apiUrl", "tokenEnv"):
         _moved(reader, raw, key, sub)
     return GitHubSettings(repository=_or(repository, ""))
+
+
+def _azure_devops(reader: _Reader, section: Mapping[str, Any], path: str) -> AzureDevOpsSettings:
+    raw = reader.section(section, "azureDevOps", path)
+    sub = f"{path}.azureDevOps"
+    values = {key: reader.text(raw, key, sub, _ADO_SEGMENT) for key in _ADO_KEYS}
+    for key in ("url", "tokenEnv"):
+        _moved(reader, raw, key, sub)
+    return AzureDevOpsSettings(**{key: _or(value, "") for key, value in values.items()})
 
 
 def _is_group_name(principal: str) -> bool:
@@ -423,6 +470,7 @@ def _with_problems(signoff: SignOffPolicy, problems: tuple[str, ...]) -> SignOff
         allowed_signers_file=signoff.allowed_signers_file,
         gpg_home=signoff.gpg_home,
         github=signoff.github,
+        azure_devops=signoff.azure_devops,
         problems=problems,
     )
 

@@ -21,12 +21,14 @@ offers reads the same two files 1,000 times), and tree lookups are made
 once per (repository, commit, path); all three are immutable, so these
 caches never go stale.
 
-Where the GitHub API is and which token is sent there are the operator's
-(`operator.GitHubEndpoint`); nothing read from the repository chooses them.
+Where the GitHub API and the Azure DevOps server are, and which tokens are
+sent there, are the operator's (`operator.GitHubEndpoint`,
+`operator.AzureDevOpsEndpoint`); nothing read from the repository chooses them.
 
 Modules: `document` (signoff.yaml), `codeowners` (CODEOWNERS semantics),
 `approvers` (who may approve), `trailers` (commit trailers), `rules` (the
-decision), `evidence_git` / `evidence_github` (gathering).
+decision), `evidence_git` / `evidence_github` / `evidence_azuredevops`
+(gathering; `azuredevops_votes` is the Azure DevOps reading of votes).
 """
 
 from __future__ import annotations
@@ -48,18 +50,34 @@ from controller.git.history import GitHistoryError, RepoHandle
 from controller.git.tree import TreeEntry
 from controller.repo.policy import (
     POLICY_FILE,
+    AzureDevOpsSettings,
     Policy,
     Provider,
     SignOffPolicy,
     parse_policy,
 )
-from controller.signoff import approvers, codeowners, evidence_git, evidence_github, rules
+from controller.signoff import (
+    approvers,
+    codeowners,
+    evidence_azuredevops,
+    evidence_git,
+    evidence_github,
+    rules,
+)
 from controller.signoff.document import MAX_BYTES, parse_signoff
+from controller.signoff.evidence_azuredevops import AzureDevOpsClient
 from controller.signoff.evidence_github import GitHubClient, GitHubError, GitHubRateLimited
-from controller.signoff.operator import GitHubEndpoint, github_endpoint
+from controller.signoff.operator import (
+    AzureDevOpsEndpoint,
+    GitHubEndpoint,
+    azure_devops_endpoint,
+    github_endpoint,
+)
 from controller.signoff.rules import Authorization, ParsedSignOff, SignOffReason, Trust
 
 __all__ = [
+    "AzureDevOpsClient",
+    "AzureDevOpsEndpoint",
     "GitHubClient",
     "GitHubEndpoint",
     "GitHubError",
@@ -86,6 +104,7 @@ def evaluate_signoff(
     github: GitHubClient | None = None,
     endpoint: GitHubEndpoint | None = None,
     branch: str | None = None,
+    azure_devops: AzureDevOpsEndpoint | None = None,
 ) -> SignOffVerdict:
     """Whether `offers/<offer_id>/signoff.yaml` at `commit` signs off `current_generation`.
 
@@ -95,6 +114,8 @@ def evaluate_signoff(
     name (default: the branch checked out in `repo`). `endpoint` is the
     GitHub API the operator named (default: from the environment, see
     `operator`); `github` overrides the whole client (tests, shared caching).
+    `azure_devops` is the Azure DevOps server the operator named (default:
+    from the environment).
     Raises ValueError only for a `commit` that is not a full hex id.
     """
     githistory.check_oid(commit)
@@ -109,7 +130,9 @@ def evaluate_signoff(
             branch = githistory.current_branch(repo)
         except GitHistoryError:
             branch = None
-    question = _Question(repo, commit, offer_id, current_generation, github, endpoint, branch)
+    question = _Question(
+        repo, commit, offer_id, current_generation, github, endpoint, branch, azure_devops
+    )
     verdict = _judge(question, policy, rules_commit=commit)
     if not verdict.valid or not verdict.commit:
         return verdict
@@ -127,6 +150,7 @@ class _Question:
     github: GitHubClient | None
     endpoint: GitHubEndpoint | None
     branch: str | None
+    azure_devops: AzureDevOpsEndpoint | None = None
 
 
 def _judge_under_earlier_rules(question: _Question, verdict: SignOffVerdict) -> SignOffVerdict:
@@ -204,6 +228,20 @@ def _judge(question: _Question, policy: Policy, *, rules_commit: str) -> SignOff
             client=github,
             authorization=authorization,
             branch=question.branch,
+        )
+    elif settings.provider is Provider.AZURE_DEVOPS:
+        try:
+            client = _azure_client_for(
+                settings.azure_devops, question.azure_devops or azure_devops_endpoint()
+            )
+        except (UserError, ValueError) as exc:
+            return SignOffVerdict(
+                valid=False,
+                reason=SignOffReason.LOOKUP_FAILED.value,
+                message=f"the Azure DevOps API cannot be asked: {exc}",
+            )
+        evidence = evidence_azuredevops.gather(
+            repo, commit, path, settings, client=client, branch=question.branch
         )
     else:
         evidence = evidence_git.gather(repo, commit, path, settings)
@@ -295,6 +333,15 @@ def _client_for(repository: str, endpoint: GitHubEndpoint) -> GitHubClient:
     return GitHubClient.for_endpoint(repository, endpoint)
 
 
+@lru_cache(maxsize=8)
+def _azure_client_for(
+    settings: AzureDevOpsSettings, endpoint: AzureDevOpsEndpoint
+) -> AzureDevOpsClient:
+    """One client (one connection pool) per repository and operator endpoint, kept across
+    passes (a rotated token makes a new client)."""
+    return AzureDevOpsClient.for_endpoint(settings, endpoint)
+
+
 def load_authorization(
     repo: RepoHandle, commit: str, offer_id: str, settings: SignOffPolicy
 ) -> Authorization:
@@ -307,6 +354,15 @@ def load_authorization(
         teams = ", ".join(f"@{t}" for t in sorted(authorization.teams))
         authorization = authorization.with_team_members(
             (), [f"{teams} cannot be resolved by the git provider; list members by email"]
+        )
+    if settings.provider is Provider.AZURE_DEVOPS and (authorization.teams or authorization.logins):
+        named = ", ".join(f"@{n}" for n in sorted(authorization.teams | authorization.logins))
+        authorization = authorization.with_team_members(
+            (),
+            [
+                f"{named} name GitHub accounts, which Azure DevOps reviewers never are; "
+                "list Azure DevOps approvers by e-mail (their sign-in name)"
+            ],
         )
     return authorization
 

@@ -38,6 +38,7 @@ class SignOffReason(StrEnum):
     BOT = "BotApprover"  # every approver was a bot
     DISMISSED = "ApprovalDismissed"  # every approval was dismissed or withdrawn
     STALE_APPROVAL = "StaleApproval"  # every approval was of an older push than the merged head
+    REJECTED = "ReviewRejected"  # an authorized or required reviewer rejected the pull request
     LOOKUP_FAILED = "ReviewLookupFailed"  # the evidence could not be read (git or API error)
 
 
@@ -56,6 +57,7 @@ class Trust(StrEnum):
     SIGNED = "signed"  # each counted approver signed the commit carrying it with their own key
     PUSH_ACCESS = "push-access"  # typed trailers, unverified: trusts whoever can push
     GITHUB_REVIEW = "github-review"  # approving reviews read from the GitHub API
+    AZURE_DEVOPS_REVIEW = "azure-devops-review"  # approving votes read from Azure DevOps
     UNREVIEWED = "unreviewed"  # provider none
 
 
@@ -148,6 +150,15 @@ class Approval:
 
 
 @dataclass(frozen=True, slots=True)
+class Rejection:
+    """A reviewer's standing "rejected" on the pull request (Azure DevOps vote -10)."""
+
+    person: Person
+    source: str  # "vote -10"
+    required: bool = False  # the platform marks them a required reviewer of the pull request
+
+
+@dataclass(frozen=True, slots=True)
 class Authorization:
     """Who may approve this offer's sign-off, and where that list comes from."""
 
@@ -188,6 +199,7 @@ class ChangeEvidence:
     committed_at: datetime | None = None
     authors: tuple[Person, ...] = ()  # who wrote the change (commit authors, co-authors, PR author)
     approvals: tuple[Approval, ...] = ()
+    rejections: tuple[Rejection, ...] = ()  # standing rejections on the pull request
     signature: SignatureStatus = SignatureStatus.NOT_CHECKED
     signature_detail: str = ""
     signer: str = ""  # the principal the introducing commit's good signature verified for
@@ -307,6 +319,20 @@ def decide(
     route = _route_problem(policy.provider, evidence)
     if route:
         return base.verdict(SignOffReason.NOT_REVIEWED, route)
+    assert authorization is not None  # noqa: S101 - precheck ensures it for providers with review
+    blocking = [r for r in evidence.rejections if r.required or authorization.allows(r.person)]
+    if blocking:
+        who = "; ".join(
+            f"{r.person.label()} ({r.source}, "
+            + ("a required reviewer" if r.required else "an authorized approver")
+            + ")"
+            for r in blocking
+        )
+        return base.verdict(
+            SignOffReason.REJECTED,
+            f"pull request {evidence.pull_request} was rejected by {who}; a rejection by an "
+            "approver blocks the sign-off whatever the other votes",
+        )
     if _verified_git(policy) and evidence.unverified:
         listed = ", ".join(_c(c) for c in evidence.unverified[:5])
         more = f" and {len(evidence.unverified) - 5} more" if len(evidence.unverified) > 5 else ""
@@ -456,6 +482,8 @@ def _unique(
 def _trust(policy: SignOffPolicy, evidence: ChangeEvidence) -> Trust:
     if policy.provider is Provider.GITHUB:
         return Trust.GITHUB_REVIEW
+    if policy.provider is Provider.AZURE_DEVOPS:
+        return Trust.AZURE_DEVOPS_REVIEW
     if _verified_git(policy):
         return Trust.SIGNED
     return Trust.PUSH_ACCESS
@@ -478,7 +506,7 @@ def _approved_at(
     provider: Provider, evidence: ChangeEvidence, counted: list[Approval]
 ) -> datetime | None:
     times = [a.at for a in counted if a.at is not None]
-    if provider is Provider.GITHUB and times:
+    if provider in {Provider.GITHUB, Provider.AZURE_DEVOPS} and times:
         return max(times)
     return evidence.committed_at
 

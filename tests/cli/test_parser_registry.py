@@ -85,9 +85,14 @@ def test_every_verb_is_listed_and_runs_a_function_its_module_has() -> None:
         "validate",
         "reconcile",
         "run",
+        "shards",
         "status",
+        "wait",
         "plan",
+        "pr-check",
         "signoff",
+        "suspend",
+        "resume",
         "history",
         "import",
         "diff",
@@ -101,14 +106,17 @@ def test_every_verb_is_listed_and_runs_a_function_its_module_has() -> None:
             assert args.marketplace_command == "serve"
         assert isinstance(command, options.Command)
         module, _, name = command.target.partition(":")
-        # `import` is a Python keyword: its module is import_.
-        assert module == f"controller.commands.{verb.name}" + ("_" if verb.name == "import" else "")
+        # `import` is a Python keyword: its module is import_; pr-check's is pr_check.
+        named = verb.name.replace("-", "_")
+        assert module == f"controller.commands.{named}" + ("_" if verb.name == "import" else "")
         assert callable(getattr(importlib.import_module(module), name))
 
 
 def _minimal_argv(verb: str) -> list[str]:
-    if verb in ("signoff", "history", "import", "diff"):
+    if verb in ("signoff", "history", "import", "diff", "suspend", "resume"):
         return [verb, "some-offer"]
+    if verb == "wait":
+        return [verb, "some-offer", "--for", "phase=Live"]
     if verb == "marketplace":
         return [verb, "serve"]
     return [verb]
@@ -153,6 +161,9 @@ def test_defaults_spelled_out_in_the_registry_equal_their_owners() -> None:
     assert options.ENV_GITHUB_API_URL == operator.ENV_GITHUB_API_URL
     assert options.ENV_GITHUB_TOKEN == operator.ENV_GITHUB_TOKEN
     assert options.DEFAULT_GITHUB_API_URL == operator.DEFAULT_GITHUB_API_URL
+    assert options.ENV_AZURE_DEVOPS_URL == operator.ENV_AZURE_DEVOPS_URL
+    assert options.ENV_AZURE_DEVOPS_TOKEN == operator.ENV_AZURE_DEVOPS_TOKEN
+    assert options.DEFAULT_AZURE_DEVOPS_URL == operator.DEFAULT_AZURE_DEVOPS_URL
 
 
 def test_python_dash_m_controller_prints_the_version() -> None:

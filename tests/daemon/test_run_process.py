@@ -210,6 +210,14 @@ def test_a_pushed_manifest_gets_its_status_on_the_remote(world: World, daemon: D
     assert world.remote_status("fabrikam-case-triage")["phase"] == "Preview"  # type: ignore[index]
     _, metrics = http("GET", f"http://127.0.0.1:{port}/metrics")
     assert 'offerctl_passes_total{outcome="ok"}' in metrics
+    # The timeline page at `/` shows the committed status (the tip is recorded after the push).
+    wait_until(
+        lambda: (
+            '<span class="phase ok">Preview</span>' in http("GET", f"http://127.0.0.1:{port}/")[1]
+        ),
+        timeout=5,
+        what="the timeline page to show the offer's phase",
+    )
 
 
 def test_sigterm_exits_zero_within_seconds(world: World, daemon: Daemon) -> None:

@@ -41,7 +41,12 @@ from controller.marketplace.faults import FaultConfig
 from controller.marketplace.http_client import HttpMarketplace
 from controller.marketplace.server import running_server
 from controller.marketplace.simulated import SimulatedMarketplace
-from controller.reconcile.reconciler import PassResult, Reconciler, Watch, default_validate
+from controller.reconcile.reconciler import (
+    PassResult,
+    Reconciler,
+    Watch,
+    default_validate,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "offers"
