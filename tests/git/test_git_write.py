@@ -61,7 +61,7 @@ def _reference_tree(runner: GitRunner, base: str, changes: dict[str, bytes | Non
 
 
 @settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     base=st.dictionaries(st.sampled_from(PATHS), CONTENT, min_size=1),
