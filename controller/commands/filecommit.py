@@ -2,20 +2,23 @@
 
 `offerctl signoff` (signoff.yaml on a new branch) and `offerctl suspend` /
 `resume` (offer.yaml, on a new branch or the current one) build their commit
-the same way: the blob is stored with hash-object, the tree is the base's
-with that one path replaced, built in a private index (never the user's), and
-`git commit-tree` makes the commit with the user's own identity, signed with
-their key when asked. Moving a ref is the caller's business; `create_branch`
-is the "must not exist yet" case both share.
+with the one commit writer the reconciler uses
+(`controller.git.write.commit_blobs`): the base's tree with that one path
+replaced, no index (the user's or any other), and `git commit-tree` with the
+user's own identity, signed with their key when asked. Moving a ref is the
+caller's business; `create_branch` is the "must not exist yet" case both share.
 """
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 from controller.core.errors import UserError
 from controller.git import history as githistory
+from controller.git.names import blob_oid, check_branch_name
+from controller.git.read import ObjectReader
+from controller.git.runner import GitFailed, GitRunner
+from controller.git.write import RefMoved, commit_blobs, store_blobs, update_ref
 
 IDENTITY_HINT = " (is your git user.name/user.email set?)"
 SIGNING_HINT = (
@@ -23,10 +26,15 @@ SIGNING_HINT = (
 )
 
 
+def _object_format(runner: GitRunner) -> str:
+    return runner.out("rev-parse", "--show-object-format")
+
+
 def store_blob(repo: Path, content: bytes) -> str:
     """Write `content` into the object database; its blob id."""
-    blob = githistory.run_git(repo, ["hash-object", "-w", "--stdin"], stdin=content)
-    return githistory.check_oid(blob.stdout.decode().strip())
+    runner = GitRunner(repo)
+    store_blobs(runner, [content])
+    return blob_oid(content, _object_format(runner))
 
 
 def commit_file(
@@ -41,33 +49,37 @@ def commit_file(
 ) -> str:
     """A new commit whose parent is `base` and whose tree is base's with `path` = `blob_id`."""
     githistory.check_path(path)
-    with tempfile.TemporaryDirectory(prefix="offerctl-commit-") as tmp:
-        env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}  # never the user's index
-        githistory.run_git(repo, ["read-tree", "--end-of-options", base], env=env)
-        githistory.run_git(
-            repo, ["update-index", "--add", "--cacheinfo", f"100644,{blob_id},{path}"], env=env
-        )
-        tree = githistory.run_git(repo, ["write-tree"], env=env).stdout.decode().strip()
-    signing = ["-S"] if sign else []
-    proc = githistory.run_git(
-        repo,
-        ["commit-tree", *signing, githistory.check_oid(tree), "-p", base, "-F", "-"],
-        stdin=message.encode(),
-        check=False,
-    )
-    if proc.returncode != 0:
-        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+    runner = GitRunner(repo)
+    object_format = _object_format(runner)
+    reader = ObjectReader(runner, object_format)
+    try:
+        commit = commit_blobs(
+            runner, reader, base, {path: blob_id}, message,
+            identity=None,  # the user's own identity
+            sign=True if sign else None,  # else git's commit.gpgSign decides
+            object_format=object_format,
+            allow_empty=True,
+        )  # fmt: skip
+    except GitFailed as exc:
+        detail = exc.stderr.decode("utf-8", "replace").strip().splitlines()
         hint = signing_hint if sign else IDENTITY_HINT
         raise UserError(
             "git could not create the commit: " + (detail[-1] if detail else "unknown error") + hint
-        )
-    return githistory.check_oid(proc.stdout.decode().strip())
+        ) from None
+    finally:
+        reader.close()
+    if commit is None:  # not with allow_empty; kept for the type checker
+        raise UserError(f"git could not create the commit for {path}")
+    return commit
 
 
 def create_branch(repo: Path, branch: str, commit: str, reason: str) -> None:
     """Point the new `refs/heads/<branch>` at `commit`; never overwrite a branch someone made."""
-    zero = "0" * len(commit)
-    githistory.run_git(repo, ["update-ref", "-m", reason, f"refs/heads/{branch}", commit, zero])
+    ref = f"refs/heads/{check_branch_name(branch)}"
+    try:
+        update_ref(GitRunner(repo), ref, commit, None, reason)
+    except RefMoved:
+        raise UserError(f"branch {branch} was created meanwhile; nothing was overwritten") from None
 
 
 def gpg_sign_configured(repo: Path) -> bool:
@@ -75,4 +87,4 @@ def gpg_sign_configured(repo: Path) -> bool:
     configured = githistory.run_git(
         repo, ["config", "--bool", "--get", "commit.gpgSign"], check=False
     )
-    return configured.returncode == 0 and configured.stdout.decode().strip() == "true"
+    return configured.status == 0 and configured.stdout.decode().strip() == "true"

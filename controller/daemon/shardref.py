@@ -15,8 +15,6 @@ once it stops.
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,12 +22,8 @@ from controller.core.errors import FatalError, TransientError
 from controller.daemon import shardmap
 from controller.daemon.shard import Shard
 from controller.daemon.shardmap import ShardMap, Step
-from controller.git.repo import (
-    ALLOWED_PROTOCOLS,
-    check_branch_name,
-    check_oid,
-    check_remote_name,
-)
+from controller.git.names import check_branch_name, check_oid, check_remote_name
+from controller.git.runner import GitRunner
 
 log = logging.getLogger(__name__)
 
@@ -129,24 +123,30 @@ class ShardMapRef:
         check: bool = True,
         stdin: str | None = None,
         env: dict[str, str] | None = None,
-    ) -> subprocess.CompletedProcess[str]:
-        full_env = {
-            **os.environ,
-            "GIT_TERMINAL_PROMPT": "0",
-            "GIT_ALLOW_PROTOCOL": ALLOWED_PROTOCOLS,
-            **(env or {}),
-        }
-        done = subprocess.run(
-            ["git", "-C", str(self.repo), *args],
-            input=stdin,
-            capture_output=True,
-            text=True,
-            env=full_env,
+    ) -> _Done:
+        """git through the one runner (fetch and push with its protocol allow-list)."""
+        done = GitRunner(self.repo).run(
+            args,
+            stdin=None if stdin is None else stdin.encode("utf-8"),
+            env=env,
             check=False,
+            remote=args[0] in {"fetch", "push"},
         )
-        if check and done.returncode != 0:
-            raise FatalError(f"git {args[0]} failed on the shard map: {done.stderr.strip()}")
-        return done
+        text = _Done(
+            done.status,
+            done.stdout.decode("utf-8", "replace"),
+            done.stderr.decode("utf-8", "replace"),
+        )
+        if check and text.returncode != 0:
+            raise FatalError(f"git {args[0]} failed on the shard map: {text.stderr.strip()}")
+        return text
+
+
+@dataclass(frozen=True, slots=True)
+class _Done:
+    returncode: int
+    stdout: str
+    stderr: str
 
 
 class ShardFence:

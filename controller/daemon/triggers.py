@@ -25,7 +25,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -34,8 +33,11 @@ from pathlib import Path
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
-from controller.core.errors import TransientError, UsageError
+from controller.core.errors import FatalError, TransientError, UsageError
 from controller.daemon.workqueue import ALL, CHANGED
+from controller.git.names import check_branch_name, check_remote_name
+from controller.git.remote import remote_tip
+from controller.git.runner import GitRunner
 from controller.repo import layout
 
 log = logging.getLogger(__name__)
@@ -50,7 +52,6 @@ _POLICY_DIRS = frozenset(p.rpartition("/")[0] for p in layout.POLICY_PATHS if "/
 # Event kinds that change nothing on disk.
 _QUIET_EVENTS = frozenset({"opened", "closed_no_write"})
 _EDITOR_NOISE = re.compile(r"(\.sw[a-p]x?|~|\.#.*|4913)$")  # vim/emacs scratch files
-_REF_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/-]{0,199}$")
 
 
 def keys_for_path(repo: Path, path: str) -> set[str]:
@@ -244,45 +245,32 @@ class RemotePoller:
             return None
         try:
             return self._probe()
-        except (TransientError, OSError, subprocess.SubprocessError) as exc:
+        except (TransientError, FatalError, OSError) as exc:
             log.warning("cannot read the remote branch tip: %s", exc)
             return None
 
 
 def check_ref_part(kind: str, value: str) -> str:
-    """Reject remote/branch names git could read as options or paths outside refs/."""
-    if not _REF_PART.match(value) or ".." in value or value.endswith((".lock", "/", ".")):
-        raise UsageError(f"--{kind} {value!r} is not a plain git {kind} name")
+    """Reject remote/branch names git could read as options or paths outside refs/
+    (the rules of `controller.git.names`)."""
+    try:
+        if kind == "remote":
+            check_remote_name(value)
+        else:
+            check_branch_name(value)
+    except UsageError:
+        raise UsageError(f"--{kind} {value!r} is not a plain git {kind} name") from None
     return value
 
 
 def ls_remote_probe(repo: Path, remote: str, branch: str, timeout: float = 30.0) -> Probe:
-    """A probe reading `refs/heads/<branch>` of `remote` with `git ls-remote` (fixed argv)."""
+    """A probe reading `refs/heads/<branch>` of `remote` with `git ls-remote`, through the
+    one git runner (clean environment, protocol allow-list, `timeout`)."""
     check_ref_part("remote", remote)
     check_ref_part("branch", branch)
-    argv = [
-        "git",
-        "-C",
-        str(repo),
-        "ls-remote",
-        "--end-of-options",
-        remote,
-        f"refs/heads/{branch}",
-    ]
-    # Never let git stop to ask for a password: a daemon has nobody to answer.
-    env = {**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "", "SSH_ASKPASS": ""}
+    runner = GitRunner(repo)
 
     def probe() -> str:
-        done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=timeout, env=env, check=False
-        )
-        if done.returncode != 0:
-            first = (done.stderr.strip().splitlines() or ["no message"])[0]
-            raise TransientError(f"git ls-remote {remote} failed: {first}")
-        for line in done.stdout.splitlines():
-            sha, _, ref = line.partition("\t")
-            if ref == f"refs/heads/{branch}":
-                return sha
-        return ""
+        return remote_tip(runner, remote, branch, timeout=timeout)
 
     return probe

@@ -20,7 +20,11 @@ from controller.demo.common import (
     SIGNERS_FILE,
     DemoError,
 )
+from controller.git.runner import GitResult, GitRunner
 from controller.repo import layout
+
+# git verbs that reach a remote (the scratch origin): run with the protocol allow-list.
+_REMOTE_VERBS = frozenset({"clone", "fetch", "push", "pull", "ls-remote"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,17 +77,14 @@ class Scratch:
 
     def git(
         self, cwd: Path, *args: str, who: tuple[str, str] = PUBLISHER, check: bool = True
-    ) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            ["git", *args],
-            cwd=cwd,
-            env={**self.env, **identity(who)},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if check and proc.returncode != 0:
-            raise DemoError(f"git {args[0]} in {cwd.name} failed: {proc.stderr.strip()}")
+    ) -> GitResult:
+        """`git <args>` in `cwd` through the one runner, with the scratch environment."""
+        runner = GitRunner(cwd, base_env={**self.env, **identity(who)})
+        verb = next((a for a in args if not a.startswith("-") and "=" not in a), args[0])
+        proc = runner.run(args, check=False, remote=verb in _REMOTE_VERBS)
+        if check and proc.status != 0:
+            detail = proc.stderr.decode("utf-8", "replace").strip()
+            raise DemoError(f"git {args[0]} in {cwd.name} failed: {detail}")
         return proc
 
     def seed(self, offers: Path) -> None:
@@ -162,5 +163,5 @@ def first_parent_commits(scratch: Scratch, old: str, new: str) -> Sequence[str]:
     span = f"{old}..{new}" if old else new
     out = scratch.git(
         scratch.origin, "rev-list", "--first-parent", "--reverse", "--end-of-options", span
-    ).stdout
+    ).text
     return out.split()

@@ -261,7 +261,7 @@ class Demo:
             pushed = scratch.git(
                 scratch.publisher, "push", "-q", "origin", f"HEAD:{BRANCH}", check=False
             )
-            if pushed.returncode == 0:
+            if pushed.status == 0:
                 say(
                     f"{pad}  {APPROVER[0]} approves: merges it into {BRANCH} ({trailer}), "
                     "signed with her own key"

@@ -1,13 +1,14 @@
-"""Read-only questions about a repository's history, asked of the system git with fixed argv.
+"""Read-only questions about a repository's history, for sign-off.
 
 The sign-off module needs what the reconciler's snapshot does not carry: the
 first-parent history of one path, a commit's parents, people, dates and
 trailers, the commits a merge brought in, and whether a commit's signature
 verifies against a set of trusted keys. Every call here:
-- runs `git` with a fixed argument list (no shell), user-derived revisions
-  after `--end-of-options` and paths after `--`;
+- runs through the one runner (`controller.git.runner`: fixed argv, the
+  environment allow-list, a 60 s timeout), user-derived revisions after
+  `--end-of-options` and paths after `--`;
 - takes commit ids only as validated hex and paths only as plain relative
-  paths;
+  paths (`controller.git.names`);
 - never writes to the repository (verification's allowed-signers file is a
   private temporary file outside it);
 - raises `GitHistoryError` (a `TransientError`: git could not answer, try
@@ -17,8 +18,6 @@ verifies against a set of trusted keys. Every call here:
 from __future__ import annotations
 
 import os
-import re
-import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -27,11 +26,11 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from controller.core.errors import TransientError
+from controller.core.errors import FatalError, TransientError
+from controller.git.names import check_oid, check_path
+from controller.git.runner import GitResult, GitRunner
 from controller.git.tree import TreeEntry
 
-_HEX = re.compile(r"^(?:[0-9a-f]{40}|[0-9a-f]{64})$")
-_SAFE_PATH = re.compile(r"^(?:[A-Za-z0-9_.@+-]+/)*[A-Za-z0-9_.@+-]+$")
 _TIMEOUT = 60.0  # seconds; a git command that takes longer is treated as failed
 _MAX_CHANGE_COMMITS = 500  # a merge bringing in more commits than this is not judged at all
 _FIELD = "%x00"
@@ -39,16 +38,8 @@ _RECORD = "%x1e"
 _COMMIT_FORMAT = _FIELD.join(
     ["%H", "%P", "%an", "%ae", "%at", "%cn", "%ce", "%ct", "%(trailers:only=true,unfold=true)"]
 )
-_BASE_ENV = {
-    "LC_ALL": "C",  # git's messages are parsed in a few places; keep them English
-    "GIT_TERMINAL_PROMPT": "0",
-    "GIT_OPTIONAL_LOCKS": "0",  # reading never takes index.lock behind the user's back
-    "GIT_LITERAL_PATHSPECS": "1",  # paths are paths, never pathspec magic
-}
-# Inherited variables that would point git elsewhere or smuggle settings in.
-_DROPPED_ENV = frozenset(
-    {"GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_CONFIG_PARAMETERS", "GIT_CONFIG_COUNT"}
-)
+
+__all__ = ["check_oid", "check_path"]  # re-exported: callers check ids before asking
 
 
 class GitHistoryError(TransientError):
@@ -66,10 +57,11 @@ RepoHandle = str | os.PathLike[str] | _HasGitDir
 GitPython's Repo)."""
 
 
-def _location(repo: RepoHandle) -> list[str]:
+def runner_for(repo: RepoHandle) -> GitRunner:
+    """The runner for `repo`: `-C path`, or `--git-dir` for an object that has one."""
     if isinstance(repo, str | os.PathLike):
-        return ["-C", os.fspath(repo)]
-    return ["--git-dir", os.fspath(repo.git_dir)]
+        return GitRunner(repo, timeout=_TIMEOUT)
+    return GitRunner(git_dir=repo.git_dir, timeout=_TIMEOUT)
 
 
 def run_git(
@@ -80,41 +72,15 @@ def run_git(
     env: Mapping[str, str] | None = None,
     config: Sequence[tuple[str, str]] = (),
     check: bool = True,
-) -> subprocess.CompletedProcess[bytes]:
-    """`git <args>` in `repo`; GitHistoryError on failure when `check`."""
-    argv = ["git", *_location(repo)]
-    for key, value in config:
-        argv += ["-c", f"{key}={value}"]
-    argv += list(args)
-    inherited = {k: v for k, v in os.environ.items() if k not in _DROPPED_ENV}
-    full_env = {**inherited, **_BASE_ENV, **(env or {})}
+) -> GitResult:
+    """`git <args>` in `repo` through the one runner; GitHistoryError (transient) on
+    failure when `check`, and always on a timeout or a missing git."""
     try:
-        proc = subprocess.run(
-            argv, input=stdin, capture_output=True, env=full_env, timeout=_TIMEOUT, check=False
-        )
-    except FileNotFoundError:
-        raise GitHistoryError("git is not installed or not on PATH") from None
-    except subprocess.TimeoutExpired:
-        raise GitHistoryError(f"git {args[0]} took longer than {_TIMEOUT:.0f} s") from None
-    if check and proc.returncode != 0:
-        detail = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise GitHistoryError(f"git {args[0]} failed: {detail[-1] if detail else proc.returncode}")
-    return proc
-
-
-def check_oid(oid: str) -> str:
-    """`oid` if it is a full lowercase hex object id; ValueError otherwise."""
-    if not _HEX.match(oid):
-        raise ValueError(f"not a full hex object id: {oid!r}")
-    return oid
-
-
-def check_path(path: str) -> str:
-    """`path` if it is a plain repository-relative path (no `..`, no leading `/`, no `.git`)."""
-    segments = path.split("/")
-    if not _SAFE_PATH.match(path) or any(s in {".", "..", ".git"} for s in segments):
-        raise ValueError(f"not a plain repository path: {path!r}")
-    return path
+        return runner_for(repo).run(args, stdin=stdin, env=env, config=config, check=check)
+    except FatalError as exc:  # GitFailed, or git missing: the question has no answer now
+        raise GitHistoryError(str(exc)) from None
+    except TransientError as exc:
+        raise GitHistoryError(str(exc)) from None
 
 
 # ---------------------------------------------------------------- revisions and trees
@@ -127,7 +93,7 @@ def resolve_commit(repo: RepoHandle, revision: str) -> str | None:
         ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{revision}^{{commit}}"],
         check=False,
     )
-    if proc.returncode != 0:
+    if proc.status != 0:
         return None
     return check_oid(proc.stdout.decode().strip())
 
@@ -135,7 +101,7 @@ def resolve_commit(repo: RepoHandle, revision: str) -> str | None:
 def current_branch(repo: RepoHandle) -> str | None:
     """The branch HEAD points at, or None when HEAD is detached."""
     proc = run_git(repo, ["symbolic-ref", "--quiet", "--short", "HEAD"], check=False)
-    return proc.stdout.decode().strip() or None if proc.returncode == 0 else None
+    return proc.stdout.decode().strip() or None if proc.status == 0 else None
 
 
 def tree_entry(repo: RepoHandle, commit: str, path: str) -> TreeEntry | None:
@@ -380,7 +346,7 @@ def verify_commit(
     lines = [
         line.strip() for line in proc.stderr.decode("utf-8", "replace").splitlines() if line.strip()
     ]
-    if proc.returncode == 0:
+    if proc.status == 0:
         good = next((line for line in lines if line.startswith("Good")), "")
         return SignatureCheck(Verification.GOOD, good or (lines[0] if lines else ""))
     # ssh prints "Good signature" for the cryptography before "No principal matched":

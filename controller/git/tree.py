@@ -1,10 +1,11 @@
 """A commit's tree held in memory: its entries, and the files in it served to validation.
 
-`TreeSnapshot` is plain data built by `controller.git.repo` (the only module
-that runs git here): the entries of a commit's tree under the paths the
-reconciler asked for, and a callable that fetches a blob's bytes from the
-object database. Blobs are immutable, so reading one later still reads the
-snapshot's commit, never the half-edited working tree.
+`TreeSnapshot` is plain data built by `controller.git.repo` (from one
+`ls-tree` and the batch reader of `controller.git.read`): the entries of a
+commit's tree under the paths the reconciler asked for, and a callable that
+fetches a blob's bytes from the object database. Blobs are immutable, so
+reading one later still reads the snapshot's commit, never the half-edited
+working tree.
 
 `GitTreeFiles` serves a snapshot through the validation engine's `FileSource`
 interface: symlinks are reported as symlinks and never followed, submodules as

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import offerctl
+from example_offers import offer_files
 from git_helpers import GitRepos, git
 from market_helpers import Clock, Interposed
-from example_offers import offer_files
 
 from controller.core.errors import UserError
 from controller.git.repo import GitRepo

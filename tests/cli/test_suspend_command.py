@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 from cli_helpers import offerctl
-from git_helpers import PERSON, GitRepos, git
 from example_offers import offer_files
+from git_helpers import PERSON, GitRepos, git
 
 OFFER = "alpha-offer"
 MANIFEST = f"offers/{OFFER}/offer.yaml"

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import offerctl
+from example_offers import offer_files
 from git_helpers import GitRepos
 from market_helpers import Clock, Interposed
-from example_offers import offer_files
 
 from controller.git.repo import GitRepo
 from controller.marketplace.simulated import SimulatedMarketplace

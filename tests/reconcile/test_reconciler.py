@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 import yaml
+from example_offers import offer_files
 from git_helpers import GitRepos, git
 from market_helpers import Clock, Interposed
-from example_offers import offer_files
 
 from controller.cli import main
 from controller.core.errors import TransientError

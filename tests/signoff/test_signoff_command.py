@@ -202,6 +202,7 @@ def test_a_broken_publishing_yaml_says_fix_it_as_the_controller_refuses(
     assert "fix publishing.yaml's signoff settings first: publishing.yaml at " in out
     assert "get 1 approval" not in out and "octocat" not in out
 
-    controller_policy = policy_at(GitRepo(repo.path), repo.head())
+    with GitRepo(repo.path) as controller_repo:
+        controller_policy = policy_at(controller_repo, repo.head())
     assert controller_policy.signoff.problems, "the controller voids sign-off on it"
     assert controller_policy.signoff.problems[0] in out

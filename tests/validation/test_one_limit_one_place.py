@@ -40,8 +40,9 @@ def commit_all(root: Path) -> str:
 def both_ways(root: Path) -> tuple[list[Finding], list[Finding]]:
     commit = commit_all(root)
     worktree = validate_offer(FOLDER, WorktreeFiles(root), collect_files=False)
-    snapshot = GitRepo(root).snapshot(commit)
-    committed = validate_offer(FOLDER, GitTreeFiles(snapshot), collect_files=True)
+    with GitRepo(root) as repo:
+        snapshot = repo.snapshot(commit)
+        committed = validate_offer(FOLDER, GitTreeFiles(snapshot), collect_files=True)
     return list(worktree.findings), list(committed.findings)
 
 

@@ -1,0 +1,166 @@
+"""The git side of a one-offer pass: 10,000 offers must cost about what 100 do.
+
+A one-offer pass reads one offer from the tip (`snapshot` of one folder, its
+blobs through the batch reader), commits its status (`write_commit`), moves
+the branch (compare-and-swap), syncs the checked-out status file and records
+the reconciled commit. Each of these must cost O(changed): the repository's
+size may only show in the folders on the changed path. Repositories are made
+with one `git fast-import` (N offers, each an offer.yaml and a status.yaml)
+and checked out; the pass runs in this process, `--repeat` times per size,
+and the median CPU time (this process plus its git children) is compared.
+For contrast the old writer (read-tree of the whole base, update-index,
+write-tree) is timed on the same repositories, and reported, not judged.
+
+    python bench/bench_onepass_git.py [--small 100] [--large 10000] [--repeat 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+
+from controller.git.names import blob_oid  # noqa: E402
+from controller.git.repo import GitRepo, Identity  # noqa: E402
+
+GOAL_RATIO = 1.5  # one-offer pass at the large size / at the small size, CPU time
+OFFER_YAML = b"apiVersion: offers.marketplace/v1\nkind: Offer\n" + b"# padding\n" * 80
+STATUS_YAML = b"apiVersion: offers.marketplace/v1\nkind: OfferStatus\nphase: Live\n" * 4
+
+
+def _env() -> dict[str, str]:
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
+        "GIT_AUTHOR_NAME": "Bench",
+        "GIT_AUTHOR_EMAIL": "bench@example.com",
+        "GIT_COMMITTER_NAME": "Bench",
+        "GIT_COMMITTER_EMAIL": "bench@example.com",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+
+
+def _git(repo: Path, *args: str, stdin: bytes | None = None, index: str = "") -> str:
+    env = _env() | ({"GIT_INDEX_FILE": index} if index else {})
+    done = subprocess.run(
+        ["git", *args], cwd=repo, env=env, input=stdin, capture_output=True, check=True
+    )
+    return done.stdout.decode()
+
+
+def make_repo(root: Path, count: int) -> Path:
+    """`count` offers in one commit on main (one fast-import), checked out."""
+    repo = root / f"repo-{count}"
+    _git(root, "init", "-q", "-b", "main", str(repo))
+    _git(repo, "config", "gc.auto", "0")
+    stream = bytearray()
+    for data in (OFFER_YAML, STATUS_YAML):
+        stream += b"blob\nmark :%d\ndata %d\n%s\n" % (
+            1 if data is OFFER_YAML else 2,
+            len(data),
+            data,
+        )
+    stream += (
+        b"commit refs/heads/main\ncommitter Bench <bench@example.com> 0 +0000\ndata 6\noffers\n"
+    )
+    for i in range(count):
+        stream += b"M 100644 :1 offers/offer-%05d/offer.yaml\n" % i
+        stream += b"M 100644 :2 offers/offer-%05d/status.yaml\n" % i
+    stream += b"done\n"
+    _git(repo, "fast-import", "--quiet", "--done", stdin=bytes(stream))
+    _git(repo, "reset", "-q", "--hard", "main")
+    return repo
+
+
+def one_offer_pass(repo_dir: Path, offer: str, serial: int) -> None:
+    status_path = f"offers/{offer}/status.yaml"
+    with GitRepo(repo_dir) as repo:
+        base = repo.resolve("refs/heads/main")
+        if base is None:
+            raise SystemExit("bench repository has no main")
+        snapshot = repo.snapshot(base, [offer])
+        for entry in snapshot.entries.values():
+            repo.read_blob(entry.oid)
+        data = STATUS_YAML + b"observedAt: %d\n" % serial
+        commit = repo.write_commit(base, {status_path: data}, "status", Identity(), when=serial)
+        if commit is None:
+            raise SystemExit("the bench pass made no commit")
+        repo.update_ref("refs/heads/main", commit, base, "offerctl: status")
+        if repo.sync_checked_out("main", base, commit, [status_path]) != [status_path]:
+            raise SystemExit("the checked-out status file did not follow")
+        repo.record_reconciled(GitRepo.reconciled_ref("main"), commit)
+
+
+def old_writer(repo_dir: Path, offer: str, serial: int) -> None:
+    """What write_commit did before: the whole base tree through a private index."""
+    data = STATUS_YAML + b"old: %d\n" % serial
+    oid = _git(repo_dir, "hash-object", "-w", "--stdin", stdin=data).strip()
+    assert oid == blob_oid(data)
+    index = str(repo_dir / ".git" / "bench-index")
+    _git(repo_dir, "read-tree", "main", index=index)
+    record = f"100644 {oid}\toffers/{offer}/status.yaml\0".encode()
+    _git(repo_dir, "update-index", "-z", "--index-info", stdin=record, index=index)
+    _git(repo_dir, "write-tree", index=index)
+
+
+def _cpu() -> float:
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
+
+
+def median_cost(run: Callable[[int], None], repeat: int) -> tuple[float, float]:
+    """Median CPU and wall seconds of `run(i)` over `repeat` runs (after one warm-up)."""
+    run(0)
+    cpu: list[float] = []
+    wall: list[float] = []
+    for i in range(1, repeat + 1):
+        c, w = _cpu(), time.perf_counter()
+        run(i)
+        cpu.append(_cpu() - c)
+        wall.append(time.perf_counter() - w)
+    return statistics.median(cpu), statistics.median(wall)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--small", type=int, default=100)
+    parser.add_argument("--large", type=int, default=10_000)
+    parser.add_argument("--repeat", type=int, default=7)
+    args = parser.parse_args(argv)
+    costs: dict[int, tuple[float, float]] = {}
+    old: dict[int, tuple[float, float]] = {}
+    with tempfile.TemporaryDirectory(prefix="offerctl-bench-git-") as tmp:
+        for count in (args.small, args.large):
+            started = time.perf_counter()
+            repo = make_repo(Path(tmp), count)
+            made = time.perf_counter() - started
+            offer = f"offer-{count // 2:05d}"
+            costs[count] = median_cost(lambda i: one_offer_pass(repo, offer, i), args.repeat)  # noqa: B023
+            old[count] = median_cost(lambda i: old_writer(repo, offer, i), args.repeat)  # noqa: B023
+            print(
+                f"  {count:>6,} offers (made in {made:.1f} s): one-offer pass "
+                f"{costs[count][0] * 1000:7.1f} ms cpu, {costs[count][1] * 1000:7.1f} ms wall; "
+                f"old read-tree/write-tree writer alone {old[count][0] * 1000:7.1f} ms cpu"
+            )
+    ratio = costs[args.large][0] / max(costs[args.small][0], 1e-9)
+    old_ratio = old[args.large][0] / max(old[args.small][0], 1e-9)
+    met = ratio <= GOAL_RATIO
+    print(
+        f"goal: one-offer pass at {args.large:,} offers <= {GOAL_RATIO}x the pass at "
+        f"{args.small:,} (cpu): {'met' if met else 'NOT met'} ({ratio:.2f}x; "
+        f"the old writer alone: {old_ratio:.2f}x)"
+    )
+    return 0 if met else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,213 @@
+"""Checkout sync: after the controller moved the checked-out branch, bring its files along.
+
+Local mode commits onto the branch the user has checked out; without this,
+the index and working tree would still hold the old commit's status files
+and `git status` would show them as reverted. For each path the commit
+changed, only when both the index entry and the working-tree file still equal
+the old version (the user has not touched it) is it replaced by the new one;
+otherwise the user's edit stays and shows as a change against the new HEAD.
+
+"Equal" is judged the way git judges it: the working file is hashed through
+git's clean filters (`core.autocrlf`, `eol`/`text` attributes, filter
+drivers), so a CRLF checkout of an untouched file still counts as untouched;
+and a new version is written as git's checkout would write it (smudged, with
+the checkout's line endings), so the next `git status` sees it unchanged.
+
+Paths never go on a command line one per file without bound. Up to
+`FEW_PATHS` paths (the usual pass), two `ls-tree` and one `ls-files` take
+them as pathspecs; more are answered by one `diff-tree` (what moved) and one
+`diff-index --cached` (what the user staged). `hash-object --stdin-paths`
+hashes the working files and `update-index -z --stdin` refreshes the index.
+New versions are read from the caller's `cat-file --batch`; only the paths a
+conversion applies to (`core.autocrlf=true`, or a `text`, `eol`, `crlf`,
+`filter`, `ident` or `working-tree-encoding` attribute, asked of one
+`check-attr --stdin`) are read through `cat-file --filters`, one process
+each: git's `--batch --filters` reports the unfiltered size, so its output
+cannot be split. Without such settings a pass of any size is a fixed number
+of git processes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+
+from controller.files.fsio import atomic_write
+from controller.git.read import TreeChange, decode_path, diff_trees, encode_path, ls_tree
+from controller.git.runner import GitFailed, GitRunner
+
+log = logging.getLogger(__name__)
+
+
+def sync_checked_out(
+    runner: GitRunner,
+    worktree: Path,
+    old: str,
+    new: str,
+    paths: Iterable[str],
+    *,
+    read_blob: Callable[[str], bytes],
+) -> list[str]:
+    """Bring `paths` in `worktree` from `old`'s to `new`'s version where the user left
+    them alone; the paths updated, sorted. The caller checks that the branch that
+    moved is the one checked out here."""
+    wanted = set(paths)
+    if not wanted:
+        return []
+    moved = _moved(runner, old, new, wanted)
+    if not moved:
+        return []
+    staged_changes = _staged_differs(runner, old, moved)
+    local = GitRunner(worktree, timeout=runner.timeout)
+    on_disk = _worktree_oids(local, worktree, sorted(moved))
+    writes: list[tuple[str, str]] = []
+    synced: list[str] = []
+    for path, change in sorted(moved.items()):
+        if path in staged_changes or on_disk.get(path) != change.old_oid:
+            continue  # the user has their own version of this path: leave it alone
+        if change.new_oid is None:
+            (worktree / path).unlink(missing_ok=True)
+            synced.append(path)
+        else:
+            writes.append((path, change.new_oid))
+    for path, data in _checkout_bytes(local, writes, read_blob):
+        if data is None:
+            continue  # a smudge filter failed: the file shows as changed, nothing lost
+        atomic_write(worktree / path, data)
+        synced.append(path)
+    synced.sort()
+    if synced:
+        try:
+            local.run(
+                ["update-index", "--add", "--remove", "-z", "--stdin"],
+                stdin=b"".join(encode_path(p) + b"\x00" for p in synced),
+                env={"GIT_OPTIONAL_LOCKS": "1"},
+            )
+        except GitFailed as exc:
+            # The commit is made; a busy index only means `git status` re-hashes later.
+            log.warning("could not refresh the index for status files: %s", exc)
+    return synced
+
+
+def _moved(runner: GitRunner, old: str, new: str, wanted: set[str]) -> dict[str, TreeChange]:
+    """The wanted paths that differ between `old` and `new`: for a few, two `ls-tree` of
+    just them; for more, one `diff-tree` of the whole change."""
+    if len(wanted) > FEW_PATHS:
+        return {c.path: c for c in diff_trees(runner, old, new) if c.path in wanted}
+    paths = sorted(wanted)
+    before = ls_tree(runner, old, paths, sizes=False)
+    after = ls_tree(runner, new, paths, sizes=False)
+    moved: dict[str, TreeChange] = {}
+    for path in paths:
+        a, b = before.get(path), after.get(path)
+        if a != b:
+            moved[path] = TreeChange(
+                path,
+                a.mode if a else None,
+                a.oid if a else None,
+                b.mode if b else None,
+                b.oid if b else None,
+            )
+    return moved
+
+
+# Up to this many paths go to `ls-files` as pathspecs (at most 64 x PATH_MAX bytes of
+# argv); more are answered by one `diff-index --cached` against the old commit.
+FEW_PATHS = 64
+
+
+def _staged_differs(runner: GitRunner, old: str, moved: Mapping[str, TreeChange]) -> set[str]:
+    """The moved paths whose index entry is not `old`'s version (staged edits, conflicts)."""
+    if len(moved) > FEW_PATHS:
+        out = runner.run(
+            ["diff-index", "--cached", "-z", "--no-renames", "--name-only", old, "--"]
+        ).stdout
+        return {decode_path(p) for p in out.split(b"\x00") if p} & set(moved)
+    out = runner.run(["ls-files", "-s", "-z", "--", *moved]).stdout
+    staged: dict[str, list[tuple[str, str]]] = {}
+    for record in out.split(b"\x00"):
+        if record:
+            meta, _, raw = record.partition(b"\t")
+            mode, oid, _stage = meta.decode("ascii").split()
+            staged.setdefault(decode_path(raw), []).append((mode, oid))
+    return {
+        path
+        for path, change in moved.items()
+        if staged.get(path, [])
+        != ([] if change.old_oid is None else [(change.old_mode, change.old_oid)])
+    }
+
+
+def _worktree_oids(
+    runner: GitRunner, worktree: Path, paths: Sequence[str]
+) -> dict[str, str | None]:
+    """Each path's working-tree file as git would store it: its blob id after the clean
+    filters, None when absent, "symlink"/"other" for what is not a regular file."""
+    found: dict[str, str | None] = {}
+    files: list[str] = []
+    for path in paths:
+        target = worktree / path
+        if target.is_symlink():
+            found[path] = "symlink"
+        elif not target.exists():
+            found[path] = None
+        elif not target.is_file() or "\n" in path:
+            found[path] = "other"  # never hashed: treated as the user's own version
+        else:
+            files.append(path)
+    if files:
+        try:
+            out = runner.run(
+                ["hash-object", "--stdin-paths"],
+                stdin=b"".join(encode_path(p) + b"\n" for p in files),
+            ).text
+        except GitFailed as exc:  # a filter that fails: leave these paths alone
+            log.warning("could not hash status files in the working tree: %s", exc)
+            return {**found, **dict.fromkeys(files, "other")}
+        found.update(zip(files, out.split(), strict=True))
+    return found
+
+
+def _checkout_bytes(
+    runner: GitRunner, wanted: Sequence[tuple[str, str]], read_blob: Callable[[str], bytes]
+) -> list[tuple[str, bytes | None]]:
+    """The bytes `git checkout` would write for each (path, blob id) (smudge, eol); None,
+    with a warning, where a configured filter fails."""
+    converted = _converted(runner, [p for p, _ in wanted])
+    results: list[tuple[str, bytes | None]] = []
+    for path, oid in wanted:
+        if path not in converted:
+            results.append((path, read_blob(oid)))
+            continue
+        try:
+            data = runner.run(["cat-file", "--filters", f"--path={path}", oid]).stdout
+        except GitFailed as exc:
+            log.warning("could not write %s through git's filters: %s", path, exc)
+            results.append((path, None))
+            continue
+        results.append((path, data))
+    return results
+
+
+_CONVERSION_ATTRIBUTES = ("text", "eol", "crlf", "filter", "ident", "working-tree-encoding")
+
+
+def _converted(runner: GitRunner, paths: Sequence[str]) -> set[str]:
+    """The paths whose checkout is not the blob's bytes as stored (all of them under
+    `core.autocrlf=true`, else those with a conversion attribute set)."""
+    if not paths:
+        return set()
+    autocrlf = runner.run(["config", "--get", "core.autocrlf"], check=False).text.strip()
+    if autocrlf.lower() in {"true", "yes", "on", "1"}:
+        return set(paths)
+    out = runner.run(
+        ["check-attr", "-z", "--stdin", *_CONVERSION_ATTRIBUTES],
+        stdin=b"".join(encode_path(p) + b"\x00" for p in paths),
+    ).stdout
+    fields = out.split(b"\x00")
+    found: set[str] = set()
+    for i in range(0, len(fields) - 2, 3):
+        if fields[i + 2] != b"unspecified":
+            found.add(decode_path(fields[i]))
+    return found

@@ -1,0 +1,187 @@
+"""Reading objects: tree listings, tree diffs, and blobs through one `cat-file --batch`.
+
+Nothing here writes to the repository. Paths come back decoded with
+surrogateescape, so any byte sequence git stores round-trips.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from controller.core.errors import FatalError, UserError
+from controller.git.names import check_oid
+from controller.git.runner import GitRunner, pipes, stop
+from controller.git.tree import TreeEntry
+
+
+class BlobTooLarge(UserError):
+    """A blob over the size its reader allows; it was not read."""
+
+
+def decode_path(raw: bytes) -> str:
+    return raw.decode("utf-8", "surrogateescape")
+
+
+def encode_path(path: str) -> bytes:
+    return path.encode("utf-8", "surrogateescape")
+
+
+def ls_tree(
+    runner: GitRunner, commit: str, paths: Sequence[str], *, sizes: bool = True
+) -> dict[str, TreeEntry]:
+    """Every blob, symlink and submodule under `paths` at `commit`, by path.
+
+    `sizes` asks git for each blob's size (`-l`, which reads every blob's
+    header); without it sizes are 0. `paths` are a handful of folders, never
+    one per file.
+    """
+    args = ["ls-tree", "-r", "-z", *(["-l"] if sizes else []), "--full-tree", check_oid(commit)]
+    out = runner.run([*args, "--", *paths]).stdout
+    entries: dict[str, TreeEntry] = {}
+    for record in out.split(b"\x00"):
+        if not record:
+            continue
+        meta, _, raw_path = record.partition(b"\t")
+        fields = meta.decode("ascii").split()
+        mode, oid = fields[0], fields[2]
+        size = fields[3] if len(fields) > 3 else "0"
+        path = decode_path(raw_path)
+        entries[path] = TreeEntry(
+            path=path, mode=mode, oid=oid, size=int(size) if size.isdigit() else 0
+        )
+    return entries
+
+
+@dataclass(frozen=True, slots=True)
+class TreeChange:
+    """One path that differs between two trees; None for the side where it is absent."""
+
+    path: str
+    old_mode: str | None
+    old_oid: str | None
+    new_mode: str | None
+    new_oid: str | None
+
+
+def diff_trees(runner: GitRunner, old: str, new: str) -> list[TreeChange]:
+    """Every path that differs between two commits, with both sides' mode and id.
+
+    One `diff-tree -r`: git skips identical subtrees, so the cost follows the
+    change, not the size of the tree.
+    """
+    out = runner.run(
+        ["diff-tree", "-r", "-z", "--no-renames", "--no-ext-diff", check_oid(old), check_oid(new)]
+    ).stdout
+    fields = out.split(b"\x00")
+    changes: list[TreeChange] = []
+    for i in range(0, len(fields) - 1, 2):
+        meta, raw = fields[i], fields[i + 1]
+        if not meta.startswith(b":"):
+            continue
+        old_mode, new_mode, old_oid, new_oid, _status = meta[1:].decode("ascii").split()
+        changes.append(
+            TreeChange(
+                path=decode_path(raw),
+                old_mode=None if set(old_mode) == {"0"} else old_mode,
+                old_oid=None if set(old_oid) == {"0"} else old_oid,
+                new_mode=None if set(new_mode) == {"0"} else new_mode,
+                new_oid=None if set(new_oid) == {"0"} else new_oid,
+            )
+        )
+    return changes
+
+
+def entry_mode(raw: bytes) -> bytes:
+    """The mode of a raw tree entry (`mode SP name NUL oid`), e.g. b"100644", b"40000"."""
+    return raw[: raw.index(b" ")]
+
+
+def entry_oid(raw: bytes, width: int) -> str:
+    """The object id of a raw tree entry whose ids are `width` bytes."""
+    return raw[-width:].hex()
+
+
+class ObjectReader:
+    """One long-lived `git cat-file --batch` (and, on demand, `--batch-check`).
+
+    Every blob and tree a pass reads goes through these two processes, one
+    request at a time; `close()` stops them.
+    """
+
+    def __init__(self, runner: GitRunner, object_format: str = "sha1") -> None:
+        self._runner = runner
+        self._oid_bytes = 20 if object_format == "sha1" else 32
+        self._entry = re.compile(rb"[0-7]+ ([^\x00]*)\x00.{%d}" % self._oid_bytes, re.DOTALL)
+        self._batch: subprocess.Popen[bytes] | None = None
+        self._check: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pids(self) -> set[int]:
+        return {p.pid for p in (self._batch, self._check) if p is not None}
+
+    def close(self) -> None:
+        procs = (self._batch, self._check)
+        self._batch = self._check = None
+        for proc in procs:
+            stop(proc)
+
+    def _ask(self, check: bool, oid: str) -> tuple[subprocess.Popen[bytes], list[bytes]]:
+        if check:
+            if self._check is None:
+                self._check = self._runner.start(["cat-file", "--batch-check"])
+            proc = self._check
+        else:
+            if self._batch is None:
+                self._batch = self._runner.start(["cat-file", "--batch"])
+            proc = self._batch
+        stdin, stdout = pipes(proc)
+        try:
+            stdin.write(check_oid(oid).encode("ascii") + b"\n")
+            stdin.flush()
+            header = stdout.readline().split()
+        except OSError as exc:
+            self.close()
+            raise FatalError(f"git cat-file stopped: {exc}") from None
+        if len(header) != 3:
+            if not header:
+                self.close()
+                raise FatalError("git cat-file stopped")
+            raise FatalError(f"object {oid} is missing from the repository")
+        return proc, header
+
+    def size(self, oid: str) -> int:
+        _, header = self._ask(True, oid)
+        return int(header[2])
+
+    def read(self, oid: str, limit: int | None = None, *, kind: str = "") -> bytes:
+        """An object's bytes. With `limit`, its size is asked first and a larger object
+        is never read (by us or by git), BlobTooLarge raised instead. With `kind`,
+        FatalError if the object is of another type."""
+        if limit is not None:
+            size = self.size(oid)
+            if size > limit:
+                raise BlobTooLarge(f"object {oid} is {size:,} bytes; the limit is {limit:,}")
+        proc, header = self._ask(False, oid)
+        _, stdout = pipes(proc)
+        size = int(header[2])
+        data = stdout.read(size)
+        stdout.read(1)  # the newline after each object
+        if kind and header[1].decode("ascii") != kind:
+            raise FatalError(f"object {oid} is a {header[1].decode('ascii')}, not a {kind}")
+        return data
+
+    def read_tree(self, oid: str) -> dict[bytes, bytes]:
+        """One tree object's entries (not recursive), in git's order: each name and its
+        raw entry (`mode SP name NUL oid`), parsed at C speed, never one object each."""
+        data = self.read(oid, kind="tree")
+        entries = {m.group(1): m.group(0) for m in self._entry.finditer(data)}
+        if sum(map(len, entries.values())) != len(data):
+            raise FatalError(f"tree {oid} is malformed")
+        return entries
+
+    @property
+    def oid_width(self) -> int:
+        return self._oid_bytes

@@ -1,0 +1,132 @@
+"""The one commit writer: the same tree as read-tree/update-index/write-tree, without an index."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from git_helpers import git
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from controller.git.names import blob_oid
+from controller.git.read import ObjectReader
+from controller.git.runner import GitRunner
+from controller.git.write import Identity, build_tree, store_blobs, write_commit
+
+# Files are named *.yaml and folders are not, so no change set turns a file into a folder.
+FOLDERS = ["offers/a", "offers/b", "offers/c", "offers/a/media", "docs"]
+NAMES = ["offer.yaml", "status.yaml", "x.yaml"]
+PATHS = [f"{folder}/{name}" for folder in FOLDERS for name in NAMES] + ["publishing.yaml"]
+CONTENT = st.sampled_from([b"", b"one\n", b"two\n", b"three\r\n", bytes(range(256))])
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GitRunner, ObjectReader]]:
+    path = tmp_path_factory.mktemp("writer") / "repo"
+    git(path.parent, "init", "-q", "-b", "main", str(path))
+    runner = GitRunner(path)
+    reader = ObjectReader(runner)
+    yield runner, reader
+    reader.close()
+
+
+def _commit_of(runner: GitRunner, files: dict[str, bytes]) -> str:
+    """A root commit holding `files`, made with git's own index (the reference path)."""
+    store_blobs(runner, list(files.values()))
+    index = {"GIT_INDEX_FILE": str(runner.path / ".git" / "test-index")}  # type: ignore[operator]
+    runner.run(["read-tree", "--empty"], env=index)
+    records = b"".join(
+        b"100644 %s\t%s\x00" % (blob_oid(d).encode(), p.encode()) for p, d in files.items()
+    )
+    runner.run(["update-index", "-z", "--index-info"], stdin=records, env=index)
+    tree = runner.out("write-tree", env=index)
+    return runner.out("commit-tree", tree, "-m", "base", env=Identity().env(0))
+
+
+def _reference_tree(runner: GitRunner, base: str, changes: dict[str, bytes | None]) -> str:
+    """What the old writer built: read-tree of the whole base, update-index, write-tree."""
+    index = {"GIT_INDEX_FILE": str(runner.path / ".git" / "test-index")}  # type: ignore[operator]
+    runner.run(["read-tree", base], env=index)
+    zero = "0" * 40
+    records = b"".join(
+        (b"0 %s\t" % zero.encode() if d is None else b"100644 %s\t" % blob_oid(d).encode())
+        + p.encode()
+        + b"\x00"
+        for p, d in changes.items()
+    )
+    runner.run(["update-index", "-z", "--index-info"], stdin=records, env=index)
+    return runner.out("write-tree", env=index)
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    base=st.dictionaries(st.sampled_from(PATHS), CONTENT, min_size=1),
+    changes=st.dictionaries(st.sampled_from(PATHS), st.none() | CONTENT),
+)
+def test_the_writer_builds_the_tree_the_index_would(
+    repo: tuple[GitRunner, ObjectReader],
+    base: dict[str, bytes],
+    changes: dict[str, bytes | None],
+) -> None:
+    runner, reader = repo
+    base_commit = _commit_of(runner, base)
+    store_blobs(runner, [d for d in changes.values() if d is not None])
+    base_tree = runner.out("rev-parse", f"{base_commit}^{{tree}}")
+    expected = _reference_tree(runner, base_commit, changes)
+    hashed = {p: None if d is None else blob_oid(d) for p, d in changes.items()}
+
+    assert build_tree(runner, reader, base_tree, hashed) == expected
+
+    commit = write_commit(runner, reader, base_commit, changes, "status", identity=Identity())
+    if expected == base_tree:
+        assert commit is None
+    else:
+        assert commit is not None
+        assert runner.out("rev-parse", f"{commit}^{{tree}}") == expected
+        assert runner.out("rev-parse", f"{commit}^") == base_commit
+
+
+def test_a_commit_by_the_user_s_own_identity(repo: tuple[GitRunner, ObjectReader]) -> None:
+    runner, reader = repo
+    base = _commit_of(runner, {"offers/a/offer.yaml": b"one\n"})
+    commit = write_commit(
+        runner, reader, base, {"offers/a/signoff.yaml": b"ok\n"}, "Sign off", identity=None
+    )
+    assert commit is not None
+    who = runner.out("log", "-1", "--format=%an <%ae>|%s", commit)
+    assert who == "Pat Person <pat@example.com>|Sign off"  # the pinned test identity
+
+
+@pytest.mark.parametrize("bad", ["../x", "offers/../x", "offers//x", ".git/config", "a/./b"])
+def test_paths_a_tree_cannot_hold_are_refused(
+    repo: tuple[GitRunner, ObjectReader], bad: str
+) -> None:
+    runner, reader = repo
+    base = _commit_of(runner, {"a.yaml": b"x\n"})
+    with pytest.raises(ValueError, match="not a path a commit can hold"):
+        write_commit(runner, reader, base, {bad: b"x"}, "m", identity=Identity())
+
+
+def test_the_writer_reads_only_the_trees_on_the_changed_paths(
+    repo: tuple[GitRunner, ObjectReader], tmp_path: Path
+) -> None:
+    runner, reader = repo
+    files = {f"offers/o{i:03d}/offer.yaml": b"x\n" for i in range(300)}
+    base = _commit_of(runner, files)
+    reads: list[str] = []
+    original = reader.read_tree
+
+    def counting(oid: str) -> object:
+        reads.append(oid)
+        return original(oid)
+
+    reader.read_tree = counting  # type: ignore[method-assign]
+    try:
+        write_commit(runner, reader, base, {"offers/o007/status.yaml": b"s\n"}, "m")
+    finally:
+        del reader.read_tree
+    assert len(reads) == 3  # the root, offers/ and offers/o007/: never the other 299
