@@ -58,7 +58,7 @@ def demo_run(
     return done, workdir
 
 
-@pytest.mark.slow
+@pytest.mark.slow(budget=120)
 class TestTheDemo:
     """One demo run, looked at from its output and from the repository it leaves behind."""
 

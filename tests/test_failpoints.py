@@ -28,6 +28,9 @@ from controller.marketplace.simulated import SimulatedMarketplace
 from controller.repo import status
 from controller.validation import engine
 
+# crash tests: each kills a real offerctl with SIGKILL and restarts it
+pytestmark = pytest.mark.slow(budget=30)
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "offers"
 CONTOSO = "contoso-field-insights"  # target live: waits for a sign-off
 FABRIKAM = "fabrikam-case-triage"  # target preview

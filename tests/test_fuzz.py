@@ -41,6 +41,9 @@ from controller.signoff.document import from_mapping, parse_signoff
 from controller.validation.engine import OfferValidation, check_instance, validate_offer
 from controller.validation.files import FileReadError, WorktreeFiles
 
+# hypothesis fuzzing of every parser with hundreds of inputs each
+pytestmark = pytest.mark.slow(budget=30)
+
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = {p.parent.name: p.read_bytes() for p in sorted((ROOT / "offers").glob("*/offer.yaml"))}
 NOW = datetime(2026, 11, 24, 10, 0, tzinfo=UTC)

@@ -161,7 +161,7 @@ def substitute(command: str, known: dict[str, str]) -> str:
     return HEX.sub(lambda m: known.get(m.group(0), m.group(0)), command)
 
 
-@pytest.mark.slow
+@pytest.mark.slow(budget=90)
 def test_the_readme_tour_runs_as_written(tmp_path: Path) -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     steps = parse_steps(tour_section(readme))

@@ -16,7 +16,7 @@ from pc_helpers import TOKEN, Emulator, client, emulator, file_server
 from controller.core.model import Target
 from controller.marketplace.api import OfferPayload
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(budget=60)
 
 ROOT = Path(__file__).resolve().parents[2]
 OFFER = "fabrikam-case-triage"

@@ -16,7 +16,7 @@ import pytest
 from daemon_helpers import http, wait_until
 from test_run_process import Daemon, World
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(budget=90)
 
 
 @contextmanager

@@ -29,7 +29,7 @@ from daemon_helpers import http, wait_until
 from controller.daemon.webhook import sign
 from controller.marketplace.simulated import SimulatedMarketplace
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(budget=60)
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "offers"

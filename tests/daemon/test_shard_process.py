@@ -15,7 +15,7 @@ from test_run_process import EXAMPLES, Daemon, World, git, settled
 from controller.daemon.shardmap import ShardMap
 from controller.daemon.shardref import ShardMapRef
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(budget=90)
 
 # Shard 0 of 2 owns contoso (it waits for sign-off), shard 1 of 2 owns northwind (a draft).
 OFFERS = ["contoso-field-insights", "northwind-loyalty-hub"]

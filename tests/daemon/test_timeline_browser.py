@@ -29,7 +29,7 @@ from controller.daemon.loop import Daemon, DaemonConfig, PassReport
 from controller.daemon.timeline import TimelinePage
 from controller.present.page import CSP, STYLE_HASH
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(budget=45)
 
 NOW = datetime.now(UTC)
 HOSTILE = "india-hostile"

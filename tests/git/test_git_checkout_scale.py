@@ -17,6 +17,9 @@ from git_helpers import git
 
 from controller.git.repo import GitRepo, Identity
 
+# more path bytes than ARG_MAX in one pass
+pytestmark = pytest.mark.slow(budget=30)
+
 OFFERS = 20
 # Long paths (12 folders of 240 bytes): ARG_MAX worth of paths in a few hundred files,
 # so the test stays fast where each file written costs milliseconds.

@@ -15,6 +15,9 @@ from controller.git.read import ObjectReader
 from controller.git.runner import GitRunner
 from controller.git.write import Identity, build_tree, store_blobs, write_commit
 
+# hypothesis: the writer against git read-tree/write-tree on random change sets
+pytestmark = pytest.mark.slow(budget=30)
+
 # Files are named *.yaml and folders are not, so no change set turns a file into a folder.
 FOLDERS = ["offers/a", "offers/b", "offers/c", "offers/a/media", "docs"]
 NAMES = ["offer.yaml", "status.yaml", "x.yaml"]

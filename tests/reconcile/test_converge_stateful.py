@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import jsonschema
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -77,6 +78,9 @@ from controller.marketplace.simulated import SimulatedMarketplace
 from controller.reconcile.converge import MAX_ROUNDS, converge
 from controller.reconcile.types import OfferInputs
 from controller.repo import status as status_io
+
+# the hypothesis state machine over the real converge step
+pytestmark = pytest.mark.slow(budget=90)
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "schemas" / "status.schema.json").read_text())
 STATUS_SCHEMA = jsonschema.Draft202012Validator(SCHEMA)

@@ -48,6 +48,9 @@ from controller.reconcile.reconciler import (
     default_validate,
 )
 
+# chaos: injected marketplace faults over many passes per test
+pytestmark = pytest.mark.slow(budget=30)
+
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "offers"
 TEMPLATE = "fabrikam-case-triage"

@@ -35,6 +35,9 @@ from controller.reconcile.reconciler import (
     default_validate,
 )
 
+# chaos: many reconcile passes over real repositories per test
+pytestmark = pytest.mark.slow(budget=30)
+
 EXAMPLES = Path(__file__).resolve().parents[2] / "offers"
 TEMPLATE = "fabrikam-case-triage"
 APPROVER = ("Rita Reviewer", "rita@contoso.com")

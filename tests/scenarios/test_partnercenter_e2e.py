@@ -28,7 +28,7 @@ from controller import failpoint as fp
 from controller.marketplace.partnercenter.client import AFTER_POST
 from controller.marketplace.partnercenter.mapping import product_document
 
-pytestmark = pytest.mark.slow
+pytestmark = pytest.mark.slow(budget=90)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "offers"
 CONTOSO = "contoso-field-insights"  # target live

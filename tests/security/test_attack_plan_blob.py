@@ -16,7 +16,7 @@ import pytest
 from git_helpers import GitRepos
 from status_world import offer_files
 
-pytestmark = pytest.mark.slow  # two commits of a 200 MB file
+pytestmark = pytest.mark.slow(budget=90)  # two commits of a 200 MB file
 
 SIZE = 200 * 1024 * 1024
 
