@@ -62,7 +62,9 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     )
     commit = commit_offers(gitrepos, repo, {**statuses, HOSTILE: hostile})
     reconcile = RecordingReconcile(lambda _offers, _n: PassReport(head=commit))
-    with TimelinePage(repo) as page:
+    # The page reads the same clock the statuses were made with: a module collected
+    # minutes before it runs (xdist) must still show "5h", not "5h 13m".
+    with TimelinePage(repo, clock=lambda: NOW) as page:
         daemon = Daemon(
             reconcile,
             config=DaemonConfig(heartbeat=0.2),
