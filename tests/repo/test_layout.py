@@ -9,7 +9,7 @@ import pytest
 
 from controller.repo import layout
 
-SCHEMAS = Path(__file__).resolve().parents[1] / "controller" / "schemas"
+SCHEMAS = Path(__file__).resolve().parents[2] / "controller" / "schemas"
 
 
 @pytest.mark.parametrize(

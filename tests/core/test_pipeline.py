@@ -47,7 +47,7 @@ from controller.marketplace.api import (
 )
 from controller.repo import status as status_io
 
-ROOT = Path(__file__).parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = json.loads((ROOT / "schemas" / "status.schema.json").read_text())
 STATUS_SCHEMA = jsonschema.Draft202012Validator(SCHEMA)
 OFFER = "contoso-field-insights"
