@@ -27,7 +27,9 @@ from controller.core.model import (
 )
 from controller.repo import status as status_io
 
-SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "schemas" / "status.schema.json").read_text())
+SCHEMA = json.loads(
+    (Path(__file__).resolve().parents[2] / "schemas" / "status.schema.json").read_text()
+)
 STATUS_SCHEMA = jsonschema.Draft202012Validator(SCHEMA)
 GEN = "sha256:" + "a" * 64
 COMMIT = "3f2c9e1" + "0" * 33
