@@ -126,8 +126,11 @@ def _check(before: dict[str, Any], edited: bytes, value: bool, name: str) -> Non
         after = load_mapping(edited, name=name).document
     except YamlError:
         raise _by_hand(name, "the edited file would not parse") from None
+    # A new spec mapping, not the old one changed: where `spec` is an alias (or is
+    # aliased), a deep copy keeps the aliasing, and setting suspend in it would
+    # change every alias alike, hiding an edit that changed them all.
     expected = copy.deepcopy(before)
-    expected["spec"]["suspend"] = value
+    expected["spec"] = {**expected["spec"], "suspend": value}
     if after != expected:
         raise _by_hand(name, "changing one line would have changed more than spec.suspend")
 

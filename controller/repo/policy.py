@@ -31,15 +31,15 @@ from typing import Any, TypeVar
 from controller.core.model import API_VERSION, Finding, Severity
 from controller.repo.layout import POLICY_FILE
 
-_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+$")
-_LOGIN = re.compile(r"^@[A-Za-z0-9][A-Za-z0-9-]*(?:/[A-Za-z0-9._-]+)?$")
-_GROUP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
-_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}$")
+_EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\Z")
+_LOGIN = re.compile(r"^@[A-Za-z0-9][A-Za-z0-9-]*(?:/[A-Za-z0-9._-]+)?\Z")
+_GROUP = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}\Z")
+_REPOSITORY = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})/[A-Za-z0-9._-]{1,100}\Z")
 # One URL path segment: no slash, dot-dot, colon, at-sign, percent or query characters.
-_ADO_SEGMENT = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9 ._-]{0,126}[A-Za-z0-9_-])?$")
+_ADO_SEGMENT = re.compile(r"^[A-Za-z0-9_](?:[A-Za-z0-9 ._-]{0,126}[A-Za-z0-9_-])?\Z")
 _ADO_KEYS = ("organization", "project", "repository")
-_SAFE_SEGMENT = re.compile(r"^(?:[A-Za-z0-9_-]|\.[A-Za-z0-9_-])[A-Za-z0-9._-]*$")
-_LOOPBACK_HTTP = re.compile(r"^http://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?(/\S*)?$")
+_SAFE_SEGMENT = re.compile(r"^(?:[A-Za-z0-9_-]|\.[A-Za-z0-9_-])[A-Za-z0-9._-]*\Z")
+_LOOPBACK_HTTP = re.compile(r"^http://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?(/\S*)?\Z")
 
 
 class Provider(StrEnum):

@@ -17,7 +17,9 @@ The rules are the github provider's, in Azure DevOps' words:
 - a vote must be on the final iteration (push). The reviewer list does not
   say when a vote was cast, so the time comes from the pull request's
   system threads (`CodeReviewThreadType` `VoteUpdate`, voter in
-  `CodeReviewVotedByIdentity` or `CodeReviewVotedByTfId`): a vote cast
+  `CodeReviewVotedByIdentity` or `CodeReviewVotedByTfId`, and the thread's
+  first comment a system comment authored by that same identity, since
+  anyone who may comment can POST a thread with such properties): a vote cast
   before the last iteration was created approved an earlier push, and a
   vote with no such record cannot be placed, so neither counts. (When the
   branch policy resets votes on push, Azure DevOps already shows the vote as
@@ -124,8 +126,8 @@ def vote_times(threads: Sequence[Mapping[str, Any]]) -> dict[str, tuple[datetime
             continue
         voter = _voter(thread, properties)
         when = parse_time(thread.get("publishedDate"))
-        if not voter or when is None:
-            continue
+        if not voter or when is None or _recorded_by(thread) != voter:
+            continue  # properties are free-form: only the voter's own system record times it
         try:
             vote: int | None = int(str(_property(properties, "CodeReviewVoteResult")))
         except ValueError:
@@ -257,6 +259,20 @@ def _voter(thread: Mapping[str, Any], properties: Mapping[str, Any]) -> str:
         if isinstance(ref, Mapping) and ref.get("id"):
             return identity_id(ref.get("id"))
     return identity_id(_property(properties, "CodeReviewVotedByTfId"))
+
+
+def _recorded_by(thread: Mapping[str, Any]) -> str:
+    """Who Azure DevOps wrote the thread's first comment as, when it is a system comment.
+
+    Anyone who may comment can POST a thread whose properties claim a
+    `VoteUpdate` by someone else; what they cannot choose is the comment's
+    author, which for a real vote record is the voter.
+    """
+    comments = thread.get("comments")
+    first = comments[0] if isinstance(comments, list) and comments else None
+    if not isinstance(first, Mapping) or first.get("commentType") != "system":
+        return ""
+    return identity_id(get(first, "author", "id"))
 
 
 def _stamp(when: datetime) -> str:
