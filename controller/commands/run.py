@@ -162,7 +162,7 @@ def run(args: argparse.Namespace) -> int:
             if notifier is not None:
                 watchdog = StallWatch(
                     daemon.stall_age,
-                    daemon.config.stall_after,
+                    daemon.pacing.stall_after,  # the /healthz threshold, as measured
                     notifier.announce,
                     part=_part(shard.index, shard.count),
                 )

@@ -20,12 +20,17 @@ log = logging.getLogger(__name__)
 
 
 class StallWatch:
-    """Polls the loop's age; announces a stall once it passes `threshold` seconds."""
+    """Polls the loop's age; announces a stall once it passes `threshold` seconds.
+
+    `threshold` may be a function, asked at each look: the daemon's stall threshold
+    follows its measured batch durations (`controller.daemon.pacing`), and a stall
+    is announced by the same measure `/healthz` fails on.
+    """
 
     def __init__(
         self,
         age: Callable[[], float | None],
-        threshold: float,
+        threshold: float | Callable[[], float],
         announce: Callable[[Event], object],
         *,
         part: str = "",
@@ -36,7 +41,8 @@ class StallWatch:
         self.threshold = threshold
         self._announce = announce
         self._part = part
-        self._every = every if every is not None else max(0.05, min(30.0, threshold / 4))
+        first = threshold() if callable(threshold) else threshold
+        self._every = every if every is not None else max(0.05, min(30.0, first / 4))
         self._wall = wall
         self._since: datetime | None = None  # the stall being reported, if any
         self._stop = threading.Event()
@@ -53,14 +59,15 @@ class StallWatch:
     def check(self) -> Event | None:
         """One look: the event to announce now, if a new stall began."""
         age = self._age()
-        if age is None or age <= self.threshold:
+        limit = self.threshold() if callable(self.threshold) else self.threshold
+        if age is None or age <= limit:
             self._since = None
             return None
         if self._since is not None:
             return None  # this stall was announced
         since = (self._wall() - timedelta(seconds=age)).replace(microsecond=0)
         self._since = since
-        return stalled(self._part, since, age, self.threshold)
+        return stalled(self._part, since, age, limit)
 
     def _run(self) -> None:
         while not self._stop.wait(self._every):

@@ -98,6 +98,18 @@ def test_a_stalled_loop_is_announced_once_per_stall(tmp_path: Path) -> None:
     assert again is not None and again.id != first.id
 
 
+def test_the_stall_threshold_follows_the_daemons_measured_one() -> None:
+    """Passed as a function (`Pacing.stall_after`), the threshold is asked at each look:
+    a loop whose batches got slower is not a stall until the longer threshold passes."""
+    limit = [300.0]
+    watch = StallWatch(lambda: 400.0, lambda: limit[0], lambda event: None, wall=lambda: NOW)
+    limit[0] = 600.0  # the daemon measured long batches: /healthz waits longer too
+    assert watch.check() is None
+    limit[0] = 350.0
+    event = watch.check()
+    assert event is not None and "350" in event.body
+
+
 def test_a_stall_reaches_the_webhook_from_the_watch_thread(tmp_path: Path) -> None:
     daemon = Daemon(lambda offers: PassReport(), config=DaemonConfig(stall_after=0.1))
     with webhook_receiver() as hooks:
