@@ -75,14 +75,7 @@ def run_serve(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"--listen {args.listen}: {exc.strerror or exc}") from None
     stop = threading.Event()
-    previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    for sig in previous:
-        signal.signal(sig, on_signal)
-    try:
+    with _signals_set(stop):
         fault_note = f", faults {_describe(faults)}" if faults.enabled else ""
         print(
             f"offerctl marketplace: serving {server.url} (state {db}, time scale {scale:g}"
@@ -90,9 +83,6 @@ def run_serve(args: argparse.Namespace) -> int:
             flush=True,
         )
         serve_forever_until(server, stop)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
     print("offerctl marketplace: stopped", flush=True)
     return EXIT_OK
 
