@@ -18,6 +18,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
+import goals  # noqa: E402 - bench/ is not a package
+
 
 def main(argv: list[str] | None = None) -> int:
     wanted = set(sys.argv[1:] if argv is None else argv)
@@ -35,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
             f" ({time.perf_counter() - started:.0f} s)\n"
         )
     failed = [name for name, code in results.items() if code]
+    if goals.RECORDED:
+        print(goals.table(goals.RECORDED) + "\n")
     print(f"{len(results) - len(failed)} of {len(results)} benchmarks met their goals")
     return 1 if failed else 0
 
