@@ -164,6 +164,14 @@ class GitTreeFiles:
     def commit(self) -> str:
         return self._snapshot.commit
 
+    @property
+    def snapshot(self) -> TreeSnapshot:
+        return self._snapshot
+
+    def entry(self, path: str) -> TreeEntry | None:
+        """The tree entry at `path` (no blob is read); None for a missing or unsafe path."""
+        return self._snapshot.entry(_clean(path)) if is_safe_relative(path) else None
+
     def kind(self, path: str) -> Kind:
         if not is_safe_relative(path):
             return "missing"

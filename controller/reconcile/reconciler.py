@@ -56,6 +56,7 @@ from controller.reconcile.evaluate import (
 from controller.reconcile.land import check_status, commit_message
 from controller.reconcile.plan import plan as plan_offers
 from controller.reconcile.records import FileRecords, RecordStore, watch_key
+from controller.reconcile.reuse import CACHE_DIR, VerdictStore, reusing
 from controller.reconcile.scope import changed_offers, scope
 from controller.reconcile.types import (
     EVERY_OFFER,
@@ -361,8 +362,12 @@ def build_reconciler(
     """The reconciler `offerctl reconcile`, `plan` and `run` use.
 
     The real validation, sign-offs judged from git history (or the platform
-    publishing.yaml names) unless `judge` is given, the system clock.
+    publishing.yaml names) unless `judge` is given, the system clock. The real
+    validation's verdicts are reused while nothing an offer's validation read
+    has changed (`controller.reconcile.reuse`).
     """
+    if validate is default_validate:
+        validate = reusing(validate, VerdictStore(repo.private_dir / CACHE_DIR))
     return Reconciler(
         repo,
         marketplace,

@@ -1,0 +1,329 @@
+"""Reusing an offer's validation verdict while nothing it read has changed.
+
+Validating an offer is a pure function of what it reads through its
+`FileSource`: the manifest, the assets the manifest names, the directories it
+lists (docs/DESIGN.md §6, "Work done once"). So the first time an offer is
+validated at a commit, `RecordingFiles` writes down every question validation
+asked of the tree and the answer it got, answers taken from the tree's entries
+alone: a path's kind, a read file's mode, blob id and size, a directory's
+names. The verdict is kept with that list, keyed by offer id, in
+`<git-dir>/offerctl/cache/verdicts.sqlite3`.
+
+At a later pass the list is asked again of the new tree. When every answer is
+the same, validation would read the same bytes and so say the same thing: the
+verdict is reused without reading any blob (the asset bytes a submission needs
+are read only when a submission is made: `LazyFiles`). One answer that
+differs, including a file that appeared or went away, is a miss, and the offer
+is validated again. The key also holds the validator's own identity (the
+offerctl version, and a digest of the schemas and of the validation code),
+so an upgrade never reuses an old verdict.
+
+The store is the controller's own computation in its own directory; nothing
+the repository holds decides a hit but the blob ids git computed. A file that
+cannot be read or holds an entry that does not decode is a miss (a corrupt
+database is set aside and started again); losing the store costs one
+validation per offer, never a wrong answer. Writes are cheap and not synced:
+the store is a cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass
+from functools import cache
+from importlib.resources import files as package_files
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+from controller import __version__
+from controller.core.generation import canonical_json
+from controller.core.model import Finding, Severity, Target
+from controller.git.tree import GitTreeFiles, TreeSnapshot
+from controller.reconcile.types import OfferCheck, Validate
+from controller.validation.files import FileSource, Kind
+
+log = logging.getLogger(__name__)
+
+CACHE_DIR = "cache"
+DB_NAME = "verdicts.sqlite3"
+SCHEMA_VERSION = 1
+# Code that decides a verdict; a change to any of it changes the validator's identity.
+_VERDICT_PACKAGES = ("controller.validation",)
+_VERDICT_MODULES = (
+    "controller.core.generation",
+    "controller.files.yamlio",
+    "controller.reconcile.evaluate",
+)
+
+Question = tuple[str, str, int]  # (kind|read|list, repo-relative path, read limit or 0)
+
+
+@cache
+def validator_identity() -> str:
+    """A digest of what decides a verdict: the version, the schemas, the validation code."""
+    digest = hashlib.sha256(f"offerctl {__version__}\0reuse {SCHEMA_VERSION}\0".encode())
+    sources: list[Traversable] = []
+    for root in (package_files("controller") / "schemas", *map(package_files, _VERDICT_PACKAGES)):
+        sources += sorted(
+            (t for t in root.iterdir() if t.is_file() and t.name.endswith((".json", ".py"))),
+            key=lambda t: t.name,
+        )
+    for name in _VERDICT_MODULES:
+        file = importlib.import_module(name).__file__
+        if file is not None:
+            sources.append(Path(file))
+    for source in sources:
+        digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
+    return digest.hexdigest()
+
+
+class RecordingFiles:
+    """A `FileSource` over a commit that notes every question asked and its answer."""
+
+    def __init__(self, files: GitTreeFiles) -> None:
+        self._files = files
+        self.questions: list[tuple[Question, Any]] = []
+
+    def kind(self, path: str) -> Kind:
+        answer = self._files.kind(path)
+        self.questions.append((("kind", path, 0), answer))
+        return answer
+
+    def read(self, path: str, limit: int) -> bytes:
+        self.questions.append((("read", path, limit), answer(self._files, ("read", path, limit))))
+        return self._files.read(path, limit)
+
+    def list_dir(self, path: str) -> list[str]:
+        names = self._files.list_dir(path)
+        self.questions.append((("list", path, 0), list(names)))
+        return names
+
+
+def answer(files: GitTreeFiles, question: Question) -> Any:
+    """What `files` says to `question`, from tree entries only (no blob is read)."""
+    what, path, _limit = question
+    if what == "kind":
+        return files.kind(path)
+    if what == "list":
+        return list(files.list_dir(path))
+    entry = files.entry(path) if files.kind(path) == "file" else None
+    if entry is None:
+        return [files.kind(path)]
+    return [entry.mode, entry.oid, entry.size]
+
+
+class LazyFiles(Mapping[str, bytes]):
+    """Offer-relative path -> bytes, each blob read from the commit only when asked for."""
+
+    def __init__(self, tree: TreeSnapshot, oids: Mapping[str, str]) -> None:
+        self._tree = tree
+        self._oids = dict(oids)
+        self._read: dict[str, bytes] = {}
+
+    def __getitem__(self, path: str) -> bytes:
+        if path not in self._read:
+            self._read[path] = self._tree.read_blob(self._oids[path])
+        return self._read[path]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._oids)
+
+    def __len__(self) -> int:
+        return len(self._oids)
+
+
+@dataclass(frozen=True, slots=True)
+class Kept:
+    """One stored verdict: what validation asked, and what it concluded."""
+
+    questions: list[tuple[Question, Any]]
+    check: OfferCheck
+    file_oids: dict[str, str]  # offer-relative asset path -> blob id
+
+
+class VerdictStore:
+    """Verdicts by offer id in one SQLite file; every failure is a miss, never an error."""
+
+    def __init__(self, directory: Path, identity: str | None = None) -> None:
+        self._path = directory / DB_NAME
+        self._identity = identity or validator_identity()
+        self._lock = threading.Lock()
+        self._db: sqlite3.Connection | None = None
+        self._broken = False
+        self._warned = False
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, offer: str) -> Kept | None:
+        row = self._query("SELECT body FROM verdicts WHERE offer = ? AND identity = ?", offer)
+        if row is None:
+            return None
+        try:
+            return _decode(row[0])
+        except (ValueError, KeyError, TypeError, IndexError):
+            log.debug("verdict cache: entry for %s does not decode; validating again", offer)
+            return None
+
+    def put(self, offer: str, kept: Kept) -> None:
+        body = _encode(kept)
+        if body is None:
+            return
+        with self._lock:
+            db = self._connect()
+            if db is None:
+                return
+            try:
+                db.execute(
+                    "INSERT OR REPLACE INTO verdicts (offer, identity, body) VALUES (?, ?, ?)",
+                    (offer, self._identity, body),
+                )
+            except sqlite3.Error as exc:
+                self._fail(exc)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
+
+    def _query(self, sql: str, offer: str) -> tuple[Any, ...] | None:
+        with self._lock:
+            db = self._connect()
+            if db is None:
+                return None
+            try:
+                row: tuple[Any, ...] | None = db.execute(sql, (offer, self._identity)).fetchone()
+            except sqlite3.Error as exc:
+                self._fail(exc)
+                return None
+            return row
+
+    def _connect(self) -> sqlite3.Connection | None:
+        if self._db is not None or self._broken:
+            return self._db
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+            db = sqlite3.connect(
+                self._path, timeout=1.0, isolation_level=None, check_same_thread=False
+            )
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=OFF")  # a cache: a lost write is a later miss
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS verdicts ("
+                "offer TEXT PRIMARY KEY, identity TEXT NOT NULL, body TEXT NOT NULL)"
+            )
+        except (sqlite3.Error, OSError) as exc:
+            self._fail(exc)
+            return None
+        self._db = db
+        return db
+
+    def _fail(self, exc: BaseException) -> None:
+        """Close the database; a corrupt one is set aside so that the next call starts afresh.
+
+        A busy or read-only one is tried again at the next call; a directory that
+        cannot be made ends the use of the store for this process.
+        """
+        if not self._warned:
+            log.warning("verdict cache %s: %s; validating afresh", self._path, exc)
+            self._warned = True
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+        if isinstance(exc, OSError):
+            self._broken = True
+        elif isinstance(exc, sqlite3.DatabaseError) and not isinstance(
+            exc, sqlite3.OperationalError
+        ):  # "file is not a database", "database disk image is malformed"
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self._path}{suffix}").unlink(missing_ok=True)
+
+
+def reusing(validate: Validate, store: VerdictStore) -> Validate:
+    """`validate`, answered from `store` while everything it read is unchanged."""
+
+    def check(files: FileSource, offer: str) -> OfferCheck:
+        if not isinstance(files, GitTreeFiles):
+            return validate(files, offer)  # a working tree has no blob ids
+        kept = store.get(offer)
+        if kept is not None and all(answer(files, q) == a for q, a in kept.questions):
+            store.hits += 1
+            return _reused(kept, files)
+        store.misses += 1
+        recording = RecordingFiles(files)
+        result = validate(recording, offer)
+        oids = _file_oids(files, offer, result)
+        if oids is not None:
+            store.put(offer, Kept(recording.questions, result, oids))
+        return result
+
+    return check
+
+
+def _reused(kept: Kept, files: GitTreeFiles) -> OfferCheck:
+    c = kept.check
+    lazy = LazyFiles(files.snapshot, kept.file_oids)
+    return OfferCheck(c.generation, c.target, c.suspend, c.findings, c.spec, lazy)
+
+
+def _file_oids(files: GitTreeFiles, offer: str, result: OfferCheck) -> dict[str, str] | None:
+    """The blob id of each submitted asset; None when one cannot be named (not kept)."""
+    oids: dict[str, str] = {}
+    for path in result.files:
+        entry = files.entry(f"offers/{offer}/{path}")
+        if entry is None:
+            return None
+        oids[path] = entry.oid
+    return oids
+
+
+def _encode(kept: Kept) -> str | None:
+    """JSON text of `kept`; None when the spec does not survive JSON unchanged (not kept)."""
+    c = kept.check
+    spec = dict(c.spec)
+    try:
+        text = canonical_json(spec)
+    except (TypeError, ValueError):
+        return None
+    if json.loads(text) != spec:
+        return None  # e.g. integer keys: JSON would hand back text keys
+    body = {
+        "questions": [[list(q), a] for q, a in kept.questions],
+        "generation": c.generation,
+        "target": c.target.value if c.target is not None else None,
+        "suspend": c.suspend,
+        "findings": [asdict(f) for f in c.findings],
+        "spec": spec,
+        "files": kept.file_oids,
+    }
+    try:
+        return canonical_json(body)
+    except (TypeError, ValueError):
+        return None
+
+
+def _decode(text: str) -> Kept:
+    body = json.loads(text)
+    questions: list[tuple[Question, Any]] = []
+    for (what, path, limit), value in body["questions"]:
+        if what not in ("kind", "read", "list") or not isinstance(path, str):
+            raise ValueError("not a question")
+        questions.append(((what, path, int(limit)), value))
+    findings = tuple(
+        Finding(**{**f, "severity": Severity(f["severity"])}) for f in body["findings"]
+    )
+    target = Target(body["target"]) if body["target"] is not None else None
+    files = body["files"]
+    if not isinstance(files, dict) or not isinstance(body["spec"], dict):
+        raise ValueError("not a verdict")
+    check = OfferCheck(
+        str(body["generation"]), target, bool(body["suspend"]), findings, body["spec"], {}
+    )
+    return Kept(questions, check, {str(k): str(v) for k, v in files.items()})

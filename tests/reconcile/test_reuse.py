@@ -1,0 +1,212 @@
+"""Reusing validation verdicts (controller.reconcile.reuse) over real git repositories.
+
+The inner validator is the real one (`default_validate`), counted; a hit must
+not call it and must read no blob, and must give exactly what validating
+afresh gives. Anything validation read that changes must be a miss.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from example_offers import offer_files
+from git_helpers import GitRepos
+
+from controller.git.repo import GitRepo
+from controller.git.tree import GitTreeFiles
+from controller.reconcile.evaluate import default_validate
+from controller.reconcile.reuse import DB_NAME, VerdictStore, reusing, validator_identity
+from controller.reconcile.types import OfferCheck
+from controller.validation.files import FileSource
+
+OFFER = "reuse-offer"
+FOLDER = f"offers/{OFFER}"
+
+
+class Counted:
+    """The real validator, counting its calls (the seam a hit must not reach)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def __call__(self, files: FileSource, offer: str) -> OfferCheck:
+        self.calls += 1
+        return default_validate(files, offer)
+
+
+class Probe:
+    """Validate the offer at a repository's HEAD through one store, counting blob reads."""
+
+    def __init__(self, repo: Path, cache: Path, identity: str | None = None) -> None:
+        self.repo, self.inner = repo, Counted()
+        self.store = VerdictStore(cache, identity)
+        self.check = reusing(self.inner, self.store)
+        self.blob_reads = 0
+
+    def run(self) -> tuple[OfferCheck, dict[str, bytes]]:
+        with GitRepo(self.repo) as repo:
+            tree = repo.snapshot(repo.resolve("HEAD") or "")
+
+            def counted(oid: str) -> bytes:
+                self.blob_reads += 1
+                return tree.read_blob(oid)
+
+            files = GitTreeFiles(dataclasses.replace(tree, read_blob=counted))
+            result = self.check(files, OFFER)
+            reads = self.blob_reads
+            assets = dict(result.files)  # a submission reads them: lazily, on a hit
+            self.blob_reads = reads
+            return result, assets
+
+
+def _fresh(repo: Path) -> tuple[OfferCheck, dict[str, bytes]]:
+    with GitRepo(repo) as git_repo:
+        tree = git_repo.snapshot(git_repo.resolve("HEAD") or "")
+        result = default_validate(GitTreeFiles(tree), OFFER)
+        return result, dict(result.files)
+
+
+def _same(a: OfferCheck, b: OfferCheck) -> None:
+    assert (a.generation, a.target, a.suspend) == (b.generation, b.target, b.suspend)
+    assert a.findings == b.findings
+    assert dict(a.spec) == dict(b.spec)
+
+
+@pytest.fixture
+def repo(gitrepos: GitRepos) -> Path:
+    return gitrepos.init("repo", {**offer_files(OFFER, "preview"), "README.md": b"hello\n"})
+
+
+@pytest.fixture
+def probe(repo: Path, tmp_path: Path) -> Iterator[Probe]:
+    made = Probe(repo, tmp_path / "cache")
+    yield made
+    made.store.close()
+
+
+def test_an_unchanged_offer_is_not_validated_again_and_reads_no_blob(
+    gitrepos: GitRepos, repo: Path, probe: Probe
+) -> None:
+    first, _ = probe.run()
+    assert probe.inner.calls == 1 and probe.blob_reads > 0
+    gitrepos.commit(repo, {"README.md": b"changed elsewhere\n"})
+    probe.blob_reads = 0
+    second, assets = probe.run()
+    assert probe.inner.calls == 1, "a hit must not validate"
+    assert probe.blob_reads == 0, "a hit must read no blob"
+    fresh, fresh_assets = _fresh(repo)
+    _same(second, fresh)
+    _same(second, first)
+    assert assets == fresh_assets and assets, "the lazily read assets are the committed bytes"
+
+
+def test_a_new_process_reuses_what_an_earlier_one_stored(repo: Path, tmp_path: Path) -> None:
+    Probe(repo, tmp_path / "cache").run()
+    again = Probe(repo, tmp_path / "cache")
+    again.run()
+    assert again.inner.calls == 0
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param({f"{FOLDER}/media/logo-48.png": b"not a png"}, id="asset-bytes"),
+        pytest.param({f"{FOLDER}/package/fabrikam-case-triage.zip": None}, id="asset-removed"),
+        pytest.param({f"{FOLDER}/offer.yaml": "manifest"}, id="manifest"),
+    ],
+)
+def test_a_change_to_anything_validation_read_is_a_miss(
+    gitrepos: GitRepos, repo: Path, probe: Probe, edit: dict[str, bytes | str | None]
+) -> None:
+    probe.run()
+    files: dict[str, bytes | None] = {}
+    for path, value in edit.items():
+        if value == "manifest":
+            text = (repo / path).read_text(encoding="utf-8")
+            files[path] = text.replace("    alias: ", "    alias: Renamed ", 1).encode()
+        else:
+            files[path] = value if not isinstance(value, str) else value.encode()
+    gitrepos.commit(repo, files)
+    second, assets = probe.run()
+    assert probe.inner.calls == 2, "validation must run again"
+    fresh, fresh_assets = _fresh(repo)
+    _same(second, fresh)
+    assert assets == fresh_assets
+
+
+def test_a_file_that_appears_where_validation_found_none_is_a_miss(
+    gitrepos: GitRepos, repo: Path, probe: Probe
+) -> None:
+    package = f"{FOLDER}/package/fabrikam-case-triage.zip"
+    data = (repo / package).read_bytes()
+    gitrepos.commit(repo, {package: None})
+    missing, _ = probe.run()
+    assert any(f.code == "FileMissing" or "package" in f.message for f in missing.findings)
+    gitrepos.commit(repo, {package: data})
+    back, _ = probe.run()
+    assert probe.inner.calls == 2
+    _same(back, _fresh(repo)[0])
+    assert back.generation != missing.generation
+
+
+def test_an_invalid_offer_reuses_its_findings_with_their_lines(
+    gitrepos: GitRepos, repo: Path, probe: Probe
+) -> None:
+    manifest = f"{FOLDER}/offer.yaml"
+    text = (repo / manifest).read_text(encoding="utf-8")
+    gitrepos.commit(repo, {manifest: text.replace("  target: preview", "  target: nowhere", 1)})
+    first, _ = probe.run()
+    assert first.findings and all(f.line > 0 for f in first.findings if f.file)
+    gitrepos.commit(repo, {"README.md": b"other\n"})
+    second, _ = probe.run()
+    assert probe.inner.calls == 1
+    _same(second, first)
+
+
+def test_another_validator_identity_never_reuses(repo: Path, tmp_path: Path) -> None:
+    Probe(repo, tmp_path / "cache", identity="offerctl-old").run()
+    newer = Probe(repo, tmp_path / "cache", identity=validator_identity())
+    newer.run()
+    assert newer.inner.calls == 1
+
+
+def test_a_corrupt_store_is_a_miss_and_is_started_again(repo: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / DB_NAME).write_bytes(b"this is not an sqlite database" * 100)
+    broken = Probe(repo, cache)
+    result, _ = broken.run()
+    assert broken.inner.calls == 1
+    _same(result, _fresh(repo)[0])
+    broken.run()  # the store was set aside and made again: now a hit
+    assert broken.inner.calls == 1
+    with sqlite3.connect(cache / DB_NAME) as db:
+        assert db.execute("SELECT count(*) FROM verdicts").fetchone() == (1,)
+
+
+def test_a_tampered_entry_is_a_miss_not_an_error(repo: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    Probe(repo, cache).run()
+    with sqlite3.connect(cache / DB_NAME) as db:
+        db.execute("UPDATE verdicts SET body = '{\"questions\": 5}'")
+    again = Probe(repo, cache)
+    result, _ = again.run()
+    assert again.inner.calls == 1
+    _same(result, _fresh(repo)[0])
+
+
+def test_a_spec_json_cannot_carry_is_validated_every_time(
+    gitrepos: GitRepos, repo: Path, probe: Probe
+) -> None:
+    manifest = f"{FOLDER}/offer.yaml"
+    text = (repo / manifest).read_text(encoding="utf-8")
+    gitrepos.commit(repo, {manifest: text.replace("spec:\n", "spec:\n  extra: {7: seven}\n", 1)})
+    first, _ = probe.run()
+    assert first.generation, "the spec has a canonical form (its keys are all integers)"
+    probe.run()
+    assert probe.inner.calls == 2, "integer keys do not survive JSON: not kept"
+    _same(first, _fresh(repo)[0])
