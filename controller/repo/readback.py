@@ -18,6 +18,8 @@ this module only gives them one meaning.
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 from controller.core.errors import UserError
@@ -92,15 +94,37 @@ def policy_in(snapshot: TreeSnapshot) -> Policy:
 
 
 def status_in(snapshot: TreeSnapshot, offer: str) -> ReadStatus:
-    """The offer's status.yaml as the snapshot's commit holds it (see `status_from`)."""
+    """The offer's status.yaml as the snapshot's commit holds it (see `status_from`).
+
+    What a blob says depends only on its bytes (and the path named in a
+    problem), so each (path, blob id) is parsed once per process: a pass reads
+    back mostly the statuses it or an earlier pass wrote, unchanged.
+    """
     path = layout.status_path(offer)
     entry = snapshot.entry(path)
     if entry is None:
         return ReadStatus(None)
     if entry.size > MAX_STATUS_BYTES:
         return ReadStatus(None, f"{path} is {entry.size:,} bytes")
+    key = (path, entry.mode, entry.oid)
+    with _PARSED_LOCK:
+        known = _PARSED.get(key)
+        if known is not None:
+            _PARSED.move_to_end(key)
+            return known
     try:
         data = snapshot.read(path)
     except UserError as exc:  # a symlink or another non-file where status.yaml should be
         return ReadStatus(None, str(exc))
-    return status_from(data, path=path)
+    read = status_from(data, path=path)
+    with _PARSED_LOCK:
+        _PARSED[key] = read
+        while len(_PARSED) > MAX_PARSED_STATUSES:
+            _PARSED.popitem(last=False)
+    return read
+
+
+# Parsed statuses by (path, mode, blob id), least recently used first.
+MAX_PARSED_STATUSES = 16_384
+_PARSED: OrderedDict[tuple[str, str, str], ReadStatus] = OrderedDict()
+_PARSED_LOCK = threading.Lock()
