@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
+from functools import partial
 from typing import Any, TypeGuard
 
 from controller.core.model import Finding, Stage
 from controller.validation import appsource
 from controller.validation.issues import json_path
 from controller.validation.precheck import precheck
+from controller.validation.scanmemo import memo
 from controller.validation.zipscan import (
     DEFAULT_LIMITS,
     EICAR,
@@ -173,9 +175,27 @@ def deployment_findings(
     data = files.get(package) if isinstance(package, str) else None
     if data is None:
         return
+    # The same package bytes give the same import: tested once (`scanmemo`).
+    needs = memo("deployment", data, (limits,), partial(_deployment_needs, data, limits))
+    if needs is None:
+        return
+    own, missing = needs
+    if missing:
+        yield _cert(
+            "DeploymentFailed",
+            f"the deployment test failed: importing solution {own[:60]!r} into a clean "
+            f"test environment needs {', '.join(repr(m[:60]) for m in missing[:5])}, which "
+            "the environment does not have and the package does not bring; ship the "
+            "dependency in the package or drop it",
+            "$.spec.technicalConfiguration.packageFile",
+        )
+
+
+def _deployment_needs(data: bytes, limits: ScanLimits) -> tuple[str, tuple[str, ...]] | None:
+    """The package's solution and what it needs that the test environment lacks."""
     found = appsource.solution(data, limits)
     if found is None or found.manifest is None:
-        return
+        return None
     own = found.manifest.findtext("SolutionManifest/UniqueName") or found.anchor
     missing = sorted(
         {
@@ -188,15 +208,7 @@ def deployment_findings(
             and name != own
         }
     )
-    if missing:
-        yield _cert(
-            "DeploymentFailed",
-            f"the deployment test failed: importing solution {own[:60]!r} into a clean "
-            f"test environment needs {', '.join(repr(m[:60]) for m in missing[:5])}, which "
-            "the environment does not have and the package does not bring; ship the "
-            "dependency in the package or drop it",
-            "$.spec.technicalConfiguration.packageFile",
-        )
+    return own, tuple(missing)
 
 
 def _solution_name(text: str) -> str:

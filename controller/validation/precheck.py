@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
+from functools import partial
 from typing import Any
 
 from controller.core.model import Severity
@@ -31,6 +32,7 @@ from controller.files.yamlio import show_text
 from controller.validation.appsource import check_package
 from controller.validation.issues import Issue, Path
 from controller.validation.png import NotPngError, png_size
+from controller.validation.scanmemo import memo_list
 from controller.validation.secrets import secret_kind
 from controller.validation.semantic import AssetRef, asset_refs, walk_strings
 from controller.validation.zipscan import DEFAULT_LIMITS, ScanLimits, ScanProblem, scan_bytes
@@ -87,9 +89,11 @@ def check_files(
         data = files[name]
         named = by_file.get(name)
         path: Path = named.path if named is not None else ("spec",)
-        problems = scan_bytes(name, data, limits)
+        # Identical bytes (shared packages, a settle pass) are scanned once (`scanmemo`).
+        problems = memo_list("scan", data, (name, limits), partial(scan_bytes, name, data, limits))
         if name == package:
-            problems += [_in(name, p) for p in check_package(data, limits)]
+            structure = memo_list("package", data, (limits,), partial(check_package, data, limits))
+            problems += [_in(name, p) for p in structure]
         yield from (_issue(p, path) for p in problems)
     for ref in refs:
         image = files.get(ref.file)
