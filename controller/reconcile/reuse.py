@@ -47,6 +47,7 @@ from controller.core.generation import canonical_json
 from controller.core.model import Finding, Severity, Target
 from controller.git.tree import GitTreeFiles, TreeSnapshot
 from controller.reconcile.types import OfferCheck, Validate
+from controller.repo.layout import POLICY_FILE
 from controller.validation.files import FileSource, Kind
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ _VERDICT_MODULES = (
 )
 
 Question = tuple[str, str, int]  # (kind|read|list, repo-relative path, read limit or 0)
+_POLICY: Question = ("read", POLICY_FILE, 0)
 
 
 @cache
@@ -258,6 +260,9 @@ def reusing(validate: Validate, store: VerdictStore) -> Validate:
             return _reused(kept, files)
         store.misses += 1
         recording = RecordingFiles(files)
+        # Validation does not read publishing.yaml today; asked anyway, so that no verdict
+        # outlives a policy change should validation ever come to depend on the policy.
+        recording.questions.append((_POLICY, answer(files, _POLICY)))
         result = validate(recording, offer)
         oids = _file_oids(files, offer, result)
         if oids is not None:

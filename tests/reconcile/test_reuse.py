@@ -117,6 +117,7 @@ def test_a_new_process_reuses_what_an_earlier_one_stored(repo: Path, tmp_path: P
         pytest.param({f"{FOLDER}/media/logo-48.png": b"not a png"}, id="asset-bytes"),
         pytest.param({f"{FOLDER}/package/fabrikam-case-triage.zip": None}, id="asset-removed"),
         pytest.param({f"{FOLDER}/offer.yaml": "manifest"}, id="manifest"),
+        pytest.param({"publishing.yaml": b"prune: true\n"}, id="policy"),
     ],
 )
 def test_a_change_to_anything_validation_read_is_a_miss(
