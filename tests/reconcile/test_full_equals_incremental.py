@@ -24,6 +24,7 @@ from market_helpers import Clock
 from controller.git.repo import GitRepo
 from controller.marketplace.simulated import SimulatedMarketplace
 from controller.reconcile.reconciler import Reconciler, Watch, default_validate
+from controller.reconcile.reuse import CACHE_DIR, VerdictStore, reusing
 
 # many passes over two repositories
 pytestmark = pytest.mark.slow(budget=30)
@@ -41,13 +42,21 @@ CALENDAR_ONLY = ("estimatedLive", "AwaitingSignOff")
 class Clone:
     def __init__(self, path: Path, market: SimulatedMarketplace, clock: Clock, full: bool):
         self.path, self.market, self.clock, self.full = path, market, clock, full
+        self.reused = 0  # verdicts the incremental clone reused
 
     def run(self) -> None:
         with GitRepo(self.path) as repo:
+            # The incremental clone reuses validation verdicts across passes, as the
+            # commands do (`reuse`): what it writes must still equal the full passes'.
+            store = None if self.full else VerdictStore(repo.private_dir / CACHE_DIR)
+            validate = default_validate if store is None else reusing(default_validate, store)
             Reconciler(
-                repo, self.market, validate=default_validate, watch=Watch(), clock=self.clock,
+                repo, self.market, validate=validate, watch=Watch(), clock=self.clock,
                 sleep=lambda seconds: None,
             ).run_pass(full=self.full)  # fmt: skip
+            if store is not None:
+                self.reused += store.hits
+                store.close()
 
     def statuses(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -105,3 +114,4 @@ def test_full_and_incremental_passes_write_the_same_statuses(
         clock.advance(minutes=minutes)
         step(f"{minutes} min after the edit")
     assert clones[1].statuses()["beta-offer"]["phase"] == "Preview"
+    assert clones[1].reused > 0  # the incremental passes did reuse verdicts
