@@ -131,9 +131,13 @@ def bench(count: int, *, reuse: bool) -> float:
                 validate=validate,
                 clock=lambda: datetime.now(UTC),
             )
+            started = _cpu()
             first = _run(reconciler.run_pass)
             flying = len(first.in_flight)
-            print(f"  full pass: {len(first.evaluated):,} evaluated, {flying:,} in flight")
+            print(
+                f"  full pass: {_cpu() - started:.2f} s CPU, {len(first.evaluated):,} evaluated, "
+                f"{flying:,} in flight"
+            )
             started = _cpu()
             warm = _run(reconciler.run_pass)  # the first to read the statuses just written
             print(
