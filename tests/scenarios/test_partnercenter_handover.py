@@ -44,8 +44,8 @@ class Shards:
 
     def reconcile(self, clone: Path) -> None:
         argv = [sys.executable, "-m", "controller", "reconcile", "--repo", str(clone),
-                "--remote", "origin", "--branch", "main",
-                "--marketplace", f"partnercenter+{self.emu.url}", "--poll-interval", "0"]  # fmt: skip
+                "--remote", "origin", "--branch", "main", "--poll-interval", "0",
+                "--marketplace", f"partnercenter+{self.emu.url}"]  # fmt: skip
         env = {k: v for k, v in os.environ.items()
                if k not in (fp.ENV, "OFFERCTL_TIME_SCALE", "OFFERCTL_MARKETPLACE")}  # fmt: skip
         env.update(self.env, OFFERCTL_PARTNERCENTER_TOKEN=TOKEN, FABRIKAM_LEADS_APP_KEY=LEADS_KEY)
