@@ -12,9 +12,10 @@ names that key:
   an ssh allowed_signers file (`principal key-type key`) on the machine that
   waits, never read from the repository.
 
-`wait` then believes offers/OFFER/status.yaml only at a commit whose last
-change to that file is a commit signed by an allowed key; the check is the
-one sign-off uses (`controller.git.history.verify_commit`). Without a trust
+`wait` then believes offers/OFFER/status.yaml only when the commit that made
+it what it is (first-parent history) was signed by an allowed key; both
+steps are the ones sign-off uses (`controller.git.history.introducing_commit`,
+`verify_commit`). Without a trust
 anchor `wait` refuses, unless told `--unverified`, and then says so.
 """
 
@@ -24,7 +25,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from controller.core.errors import UsageError
-from controller.git.history import Verification, verify_commit
+from controller.git.history import (
+    GitHistoryError,
+    Verification,
+    introducing_commit,
+    verify_commit,
+)
 from controller.git.repo import GitRepo
 
 ENV_SIGNING_KEY = "OFFERCTL_STATUS_SIGNING_KEY"
@@ -61,21 +67,28 @@ def allowed_signers(given: str | None, env: Mapping[str, str]) -> bytes | None:
 
 
 def written_by_controller(repo: GitRepo, commit: str, path: str, signers: bytes) -> str:
-    """ "" when `path` at `commit` was last written by a commit an allowed key signed; else why not.
+    """ "" when `path` at `commit` was made what it is by a commit an allowed key signed; else why.
 
-    The last commit to change the file (git's default history simplification:
-    a merge that took one side's file unchanged leads to that side) must carry
-    a good signature. A hand-written status, or a controller status edited,
-    reverted or re-added by anyone else, was last changed by a commit the key
-    did not sign.
+    The commit that made it so is the newest on `commit`'s first-parent history
+    whose `path` differs from its first parent's (`introducing_commit`, as
+    sign-off finds the commit that introduced a signoff.yaml): the controller
+    writes its status commits onto the branch itself, so that is the
+    controller's commit exactly when the content is its own. A hand-written
+    status, or a controller status edited, reverted to an older one, or
+    merged in by a person, was made so by a commit the key did not sign (a
+    false "not the controller's" at worst, until its next status commit).
+    First-parent order does not depend on commit dates, which a forger sets.
     """
-    last = repo.runner.out("log", "-1", "--format=%H", commit, "--", path)
-    if not last:
+    try:
+        found = introducing_commit(repo, commit, path)
+    except GitHistoryError as exc:
+        return f"{path}: {exc}; it is ignored"
+    if found is None:
         return f"{path} does not exist at {commit[:12]}"
-    check = verify_commit(repo, last, allowed_signers=signers)
+    check = verify_commit(repo, found, allowed_signers=signers)
     if check.status is Verification.GOOD:
         return ""
     return (
-        f"{path} was last changed by commit {last[:12]}, which no allowed signer signed "
+        f"{path} was last changed by commit {found[:12]}, which no allowed signer signed "
         f"({check.detail}); it is not the controller's and is ignored"
     )

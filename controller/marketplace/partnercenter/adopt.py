@@ -4,12 +4,13 @@ Each daemon shard has its own clone, so its own client record (`state.py`).
 When `--shard K/N` changes N, an offer moves to a shard that never submitted
 it: that shard has no attempt for the offer's idempotency key, although a
 submission made under that key by the shard before it may be in flight, or
-may already be awaiting sign-off or live. Asking for a key this client has no
-record of therefore looks in Partner Center, once per product and process:
-the product's submissions are listed (`GET /products/{id}/submissions`) and
-every submission carrying an offerctl idempotency key (the
-`offerctlIdempotencyKey` extended property `mapping.submission_request`
-writes) of this offer is recorded as this client's attempt. The submission is
+may already be awaiting sign-off or live. So the client looks in Partner
+Center: `find` for an offer this checkout never submitted (once per offer and
+process), and `submit` always, with the listing it makes before creating
+anything. The product's submissions (`GET /products/{id}/submissions`) that
+carry an offerctl idempotency key (the `offerctlIdempotencyKey` extended
+property `mapping.submission_request` writes) of this offer are recorded as
+this client's attempts. The submission is
 then followed, promoted and settled as if this client had made it; it is never
 made again. status.yaml plays no part: it is output, never authority.
 

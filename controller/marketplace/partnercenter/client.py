@@ -527,15 +527,20 @@ class PartnerCenterMarketplace:
     def _adopt(self, key: str) -> Submission | None:
         """The submission made under `key` without this client's record of it (adopt.py).
 
-        Once per offer and process: the product is found by its AzureOfferId
-        (unless known) and its submissions listed; every one carrying an
-        offerctl key of this offer is recorded as ours. Keys of another shape
-        (not `OFFER@GENERATION`) are never looked up.
+        Only for an offer this checkout never submitted (a shard that took it
+        over, a new machine), once per process: the product is found by its
+        AzureOfferId and its submissions listed; every one carrying an offerctl
+        key of this offer is recorded as ours. An offer with attempts of its own
+        costs nothing here: its record is where it starts, and `submit` adopts
+        whatever another shard made since (it lists the submissions anyway).
+        Keys of another shape (not `OFFER@GENERATION`) are never looked up.
         """
         offer = adopt.offer_of_key(key)
         if not offer or offer in self._looked:
             return None
         product = self._products.get(offer)
+        if product and any(a.offer == offer and a.submission for a in self.state.ours(product)):
+            return None
         if not product:
             found = self.api.find_product(offer)
             if found is None:
