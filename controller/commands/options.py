@@ -551,6 +551,20 @@ def _wait(parser: argparse.ArgumentParser) -> None:
         remote_help="fetch this remote at each poll and read --branch from it",
         branch_help="the remote branch the controller writes status to",
     )
+    parser.add_argument(
+        "--allowed-signers",
+        metavar="FILE",
+        default=None,
+        help="ssh allowed_signers file naming the key the controller signs status commits "
+        "with (OFFERCTL_STATUS_SIGNING_KEY); a status it did not sign is ignored "
+        "(default: $OFFERCTL_STATUS_ALLOWED_SIGNERS)",
+    )
+    parser.add_argument(
+        "--unverified",
+        action="store_true",
+        help="believe any committed status.yaml, which anyone who can commit could have "
+        "written; every answer says so",
+    )
 
 
 def _history(parser: argparse.ArgumentParser) -> None:

@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from controller.commands import statustrust
 from controller.commands.wiring import (
     PassOptions,
     judge_from_args,
@@ -51,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     watch = watch_from_args(options)
     repo_dir = Path(args.repo)
     with GitRepo(repo_dir) as repo:
+        repo.status_signing_key = statustrust.signing_key(os.environ)  # signed status commits
         notifier = open_notifier(args, repo, watch)
         marketplace = marketplace_at(options, repo, known_tip(repo, watch))
         judge = judge_from_args(options, repo, watch)

@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from controller.commands import statustrust
 from controller.commands.wiring import (
     PassOptions,
     judge_from_args,
@@ -90,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
             GitRepo(repo_dir) as repo,
             TimelinePage(repo_dir, include=shard.owns if shard.count > 1 else None) as page,
         ):
+            repo.status_signing_key = statustrust.signing_key(os.environ)  # signed status
             queue = WorkQueue()
             metrics = DaemonMetrics(queue_depth=lambda: float(len(queue)))
             notifier = open_notifier(

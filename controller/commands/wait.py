@@ -9,6 +9,15 @@ for the manifest at that commit (same generation, target and suspend; see
 `controller.core.waitfor`), so a status left from before a push never satisfies
 the wait.
 
+A committed status.yaml is only as trustworthy as whoever committed it, and a
+pull request can commit one by hand. So `wait` believes it only at a commit
+the controller signed (`--allowed-signers FILE` or
+OFFERCTL_STATUS_ALLOWED_SIGNERS, naming the key the controller signs its
+status commits with; see `controller.commands.statustrust`); a status whose
+last change no allowed key signed is ignored, as if absent. Without that
+trust anchor `wait` refuses (exit 2), unless `--unverified` accepts any
+committed status, and then every answer says it is unverified.
+
 Exit 0 when the condition holds; 1 on timeout, when the offer can no longer
 get there without a person's change (Rejected waiting for Live, a target that
 is not live, a failed stage), or when the offer does not exist; 2 on usage
@@ -19,6 +28,7 @@ changes; the one line on stdout says the condition was met.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -27,6 +37,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TextIO
 
+from controller.commands import statustrust
 from controller.core.errors import EXIT_FAIL, EXIT_OK, TransientError, UsageError, UserError
 from controller.core.model import OfferStatus
 from controller.core.waitfor import Manifest, WaitFor, judge, parse_duration, parse_for
@@ -44,6 +55,7 @@ class Observation:
     commit: str
     status: OfferStatus | None
     manifest: Manifest
+    ignored: str = ""  # why a committed status was not believed ("" : believed or none)
 
 
 class CommittedOffer:
@@ -58,10 +70,12 @@ class CommittedOffer:
         remote: str | None = None,
         branch: str | None = None,
         validate: Validate = default_validate,
+        signers: bytes | None = None,
     ) -> None:
         self.repo, self.offer, self.rev = repo, offer, rev
         self.remote, self.branch = remote, branch
         self.validate = validate
+        self.signers = signers  # None: every committed status is believed (--unverified)
         self._last: tuple[str, Manifest] | None = None
 
     def tip(self) -> str:
@@ -78,7 +92,12 @@ class CommittedOffer:
                 f"no {OFFERS_DIR}/{self.offer}/offer.yaml at {commit[:12]}; "
                 "`offerctl status` lists the offers"
             )
-        return Observation(commit, entry.status, self._manifest(commit))
+        status, ignored = entry.status, ""
+        if status is not None and self.signers is not None:
+            path = f"{OFFERS_DIR}/{self.offer}/status.yaml"
+            ignored = statustrust.written_by_controller(self.repo, commit, path, self.signers)
+            status = None if ignored else status
+        return Observation(commit, status, self._manifest(commit), ignored)
 
     def _manifest(self, commit: str) -> Manifest:
         if self._last is not None and self._last[0] == commit:
@@ -104,11 +123,24 @@ def run(args: argparse.Namespace) -> int:
     if args.remote:
         check_remote_name(args.remote)
         check_branch_name(args.branch)
+    signers = statustrust.allowed_signers(args.allowed_signers, os.environ)
+    if signers is None and not args.unverified:
+        raise UsageError(
+            "wait needs a trust anchor: status.yaml can be committed by anyone who can open a "
+            "pull request. Give --allowed-signers FILE (or "
+            f"{statustrust.ENV_ALLOWED_SIGNERS}) naming the key the controller signs its "
+            f"status commits with ({statustrust.ENV_SIGNING_KEY}), or --unverified to "
+            "accept any committed status"
+        )
+    if signers is not None and args.unverified:
+        raise UsageError("--unverified and --allowed-signers contradict each other; give one")
     with GitRepo(Path(args.repo)) as repo:
         source = CommittedOffer(
-            repo, offer, rev=args.rev or "HEAD", remote=args.remote, branch=args.branch
-        )
-        return wait(source.read, offer, wanted, timeout=timeout, interval=interval)
+            repo, offer, rev=args.rev or "HEAD", remote=args.remote, branch=args.branch,
+            signers=signers,
+        )  # fmt: skip
+        return wait(source.read, offer, wanted, timeout=timeout, interval=interval,
+                    verified=signers is not None)  # fmt: skip
 
 
 def wait(
@@ -122,9 +154,17 @@ def wait(
     sleep: Callable[[float], None] = time.sleep,
     out: TextIO | None = None,
     err: TextIO | None = None,
+    verified: bool = True,
 ) -> int:
-    """Poll `read` every `interval` s until `wanted` holds (0), or cannot, or time is up (1)."""
+    """Poll `read` every `interval` s until `wanted` holds (0), or cannot, or time is up (1).
+
+    `verified` False (--unverified): every answer says the status was not checked.
+    """
     out, err = out or sys.stdout, err or sys.stderr
+    caveat = "" if verified else "; UNVERIFIED: anyone who can commit could have written it"
+    if not verified:
+        print(f"offerctl: {offer}: --unverified: status.yaml is believed without checking "
+              "that the controller wrote it", file=err, flush=True)  # fmt: skip
     deadline = clock() + timeout
     shown = ""
     while True:
@@ -134,7 +174,7 @@ def wait(
             now = f"cannot read the branch: {exc}"
         else:
             verdict = judge(wanted, seen.status, seen.manifest)
-            where = f"status at {seen.commit[:12]}"
+            where = f"status at {seen.commit[:12]}{caveat}"
             if verdict.met:
                 print(f"{offer}: {wanted} ({where})", file=out, flush=True)
                 return EXIT_OK
@@ -145,7 +185,7 @@ def wait(
                     flush=True,
                 )
                 return EXIT_FAIL
-            now = f"{verdict.now} ({where})"
+            now = f"{seen.ignored or verdict.now} ({where})"
         if now != shown:
             print(f"{offer}: waiting for {wanted}: {now}", file=err, flush=True)
             shown = now

@@ -172,3 +172,20 @@ def _walk(
         overdue = stage.state is StageState.RUNNING and deadline < now
         windows.append(StageWindow(name, stage.state, start, end, overdue))
     return windows, end
+
+
+def depends_on_day(stages: Sequence[StageStatus]) -> bool:
+    """Whether `estimate_live` over these stages can change with nothing but now's date.
+
+    The walk reads today where a stage has not finished: SignOff cannot end
+    before today, a running stage not before today, the first unstarted stage
+    starts today. So an estimate moves with the calendar while any stage is
+    unfinished (and none failed: then there is no estimate); once every stage
+    has finished it is fixed. A superset where a running stage is not yet
+    overdue: those offers are polled every pass anyway.
+    """
+    finished = (StageState.SUCCEEDED, StageState.SKIPPED)
+    states = {stage.name: stage.state for stage in stages}
+    if StageState.FAILED in states.values():
+        return False
+    return any(states.get(name, StageState.PENDING) not in finished for name in Stage)

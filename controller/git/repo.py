@@ -82,6 +82,9 @@ class GitRepo:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.runner = GitRunner(path)
+        # An SSH private key file that signs the status commits (`write.ssh_signing`);
+        # "" leaves them unsigned. Set by the commands from the operator's environment.
+        self.status_signing_key = ""
         try:
             out = self.runner.out(
                 "rev-parse",
@@ -225,7 +228,8 @@ class GitRepo:
         when: float | None = None,
     ) -> str | None:
         """A new commit: `base`'s tree with `updates` applied (None deletes), parent `base`,
-        by `identity`, never signed; only files inside offers/<id>/ (ValueError otherwise).
+        by `identity`, signed only with `status_signing_key`; only files inside offers/<id>/
+        (ValueError otherwise).
 
         Returns None when the result's tree equals base's (nothing to commit).
         No ref is moved. See `write.write_commit`.
@@ -236,6 +240,7 @@ class GitRepo:
         return write.write_commit(
             self.runner, self.objects, base, updates, message,
             identity=identity, when=when, sign=False, object_format=self.object_format,
+            ssh_key=self.status_signing_key,
         )  # fmt: skip
 
     # -- the checked-out branch ----------------------------------------------------------

@@ -76,6 +76,7 @@ def write_commit(
     when: float | None = None,
     sign: bool | None = False,
     object_format: str = "sha1",
+    ssh_key: str = "",
 ) -> str | None:
     """A new commit: `base`'s tree with `updates` applied (None deletes), parent `base`.
 
@@ -93,7 +94,7 @@ def write_commit(
     }
     return commit_blobs(
         runner, reader, base, changes, message,
-        identity=identity, when=when, sign=sign, object_format=object_format,
+        identity=identity, when=when, sign=sign, object_format=object_format, ssh_key=ssh_key,
     )  # fmt: skip
 
 
@@ -109,6 +110,7 @@ def commit_blobs(
     sign: bool | None = False,
     object_format: str = "sha1",
     allow_empty: bool = False,
+    ssh_key: str = "",
 ) -> str | None:
     """`write_commit` for blobs already in the object database: {path: blob id or None}.
 
@@ -119,13 +121,25 @@ def commit_blobs(
     tree = build_tree(runner, reader, base_tree, changes, object_format)
     if tree == base_tree and not allow_empty:
         return None
-    signing = ["-S"] if sign else ["--no-gpg-sign"] if sign is False else []
-    commit = runner.out(
-        "commit-tree", *signing, tree, "-p", base, "-F", "-",
+    signing = ["-S"] if sign or ssh_key else ["--no-gpg-sign"] if sign is False else []
+    commit = runner.run(
+        ["commit-tree", *signing, tree, "-p", base, "-F", "-"],
         stdin=message.encode("utf-8"),
         env=identity.env(when) if identity is not None else None,
-    )  # fmt: skip
+        config=ssh_signing(ssh_key),
+    ).text.strip()  # fmt: skip
     return check_oid(commit)
+
+
+def ssh_signing(key: str) -> list[tuple[str, str]]:
+    """git config that signs a commit with the SSH key file `key` ("" : none).
+
+    For status commits (`GitRepo.status_signing_key`, set from the operator's
+    OFFERCTL_STATUS_SIGNING_KEY): `offerctl wait --allowed-signers` believes a
+    status.yaml only at a commit this key signed. Only the path is passed;
+    ssh-keygen reads the key, and it never appears in an argument list.
+    """
+    return [("gpg.format", "ssh"), ("user.signingKey", key)] if key else []
 
 
 def _tree_of(reader: ObjectReader, commit: str) -> str:

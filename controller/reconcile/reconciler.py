@@ -39,12 +39,13 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 
+from controller.core import eta
 from controller.core.errors import UserError
 from controller.core.model import OfferStatus
 from controller.failpoint import AFTER_PUSH, failpoint
 from controller.git.repo import GitRepo, Identity, check_branch_name
 from controller.marketplace.api import Marketplace
-from controller.reconcile import evaluate, land, record
+from controller.reconcile import calendar, evaluate, land, record
 from controller.reconcile.converge import converge
 from controller.reconcile.evaluate import (
     _last_status,
@@ -158,15 +159,14 @@ class Reconciler:
             recorded = self.repo.resolve(recorded_ref)
             if not self.watch.remote:  # crash recovery: a status commit left unsynced
                 land.finish_checkout_sync(self.repo, branch, base, recorded)
-            which = (
-                EVERY_OFFER
-                if full
-                else scope(self.repo, base, recorded, record.load_state(self.repo, key))
-            )
+            state = record.load_state(self.repo, key)
+            today = eta.start_of_day(self.clock()).date()  # date-dependent estimates
+            which = EVERY_OFFER if full else scope(self.repo, base, recorded, state, today)
             outcomes = self._evaluate(base, which, store, overrides={})
             result = land.land(self._landing(branch, store), base, which, outcomes)
             failpoint(AFTER_PUSH)
-            record.record(self.repo, recorded_ref, key, result)
+            estimates = calendar.after(state.estimates if state else {}, result, today)
+            record.record(self.repo, recorded_ref, key, result, estimates)
             return result
 
     def _run_offers(self, offers: frozenset[str]) -> PassResult:

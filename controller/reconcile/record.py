@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from controller import __version__
@@ -32,13 +32,17 @@ class InFlight:
 
     commit: str
     offers: tuple[str, ...]
+    # offer -> the ISO day its date-dependent estimated live date was computed for
+    # (`controller.reconcile.calendar`); absent from older state files: none.
+    estimates: Mapping[str, str] = field(default_factory=dict)
 
 
-def record(repo: GitRepo, recorded_ref: str, key: str, result: PassResult) -> None:
+def record(repo: GitRepo, recorded_ref: str, key: str, result: PassResult,
+           estimates: Mapping[str, str] | None = None) -> None:  # fmt: skip
     """Record the pass: the reconciled ref, then the offers the next pass must poll."""
     commit = result.commit or result.base
     repo.record_reconciled(recorded_ref, commit)
-    save_state(repo, key, commit, result.in_flight)
+    save_state(repo, key, commit, result.in_flight, estimates)
 
 
 def remember(store: RecordStore, work: OfferInputs, outcome: Outcome) -> None:
@@ -66,16 +70,25 @@ def load_state(repo: GitRepo, key: str) -> InFlight | None:
     commit = data.get("commit")
     if not isinstance(commit, str):
         return None
-    return InFlight(commit, tuple(o for o in data["inflight"] if isinstance(o, str)))
+    raw = data.get("estimates")
+    estimates = (
+        {o: d for o, d in raw.items() if isinstance(o, str) and isinstance(d, str)}
+        if isinstance(raw, dict)
+        else {}
+    )
+    return InFlight(commit, tuple(o for o in data["inflight"] if isinstance(o, str)), estimates)
 
 
-def save_state(repo: GitRepo, key: str, commit: str, in_flight: Iterable[str]) -> None:
-    data = {
+def save_state(repo: GitRepo, key: str, commit: str, in_flight: Iterable[str],
+               estimates: Mapping[str, str] | None = None) -> None:  # fmt: skip
+    data: dict[str, object] = {
         "version": STATE_VERSION,
         "controller": __version__,
         "commit": commit,
         "inflight": sorted(in_flight),
     }
+    if estimates:
+        data["estimates"] = dict(sorted(estimates.items()))
     atomic_write(
         state_path(repo, key),
         json.dumps(data, indent=1).encode("utf-8"),

@@ -2,7 +2,9 @@
 
 A background thread runs real reconcile passes against the simulated
 marketplace (its clock moved on by days per pass), as the daemon would, while
-the command polls the committed status every few milliseconds.
+the command polls the committed status every few milliseconds. `--unverified`:
+these tests are about the waiting itself; what makes a status the controller's
+is tests/security/test_attack_wait_forged_status.py.
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ def test_returns_once_passes_committed_in_the_background_reach_the_phase(
 
     started = time.monotonic()
     with in_background(later_pass, times=4):
-        ran = offerctl("wait", OFFER, "--repo", str(repo), "--for", "phase=Preview",
+        ran = offerctl("wait", OFFER, "--unverified", "--repo", str(repo), "--for", "phase=Preview",
                        "--timeout", "60s", *FAST)  # fmt: skip
     assert ran.code == 0, ran.err
     assert ran.out.startswith(f"{OFFER}: phase=Preview (status at ")
@@ -100,7 +102,7 @@ def test_a_status_from_before_the_last_manifest_change_does_not_count(
     changed = manifest.read_text().replace("Fabrikam Case Triage", "Fabrikam Case Triage 2")
     gitrepos.commit(repo, {f"offers/{OFFER}/offer.yaml": changed}, "Rename the offer")
 
-    stale = offerctl("wait", OFFER, "--repo", str(repo), "--for", "phase=Preview",
+    stale = offerctl("wait", OFFER, "--unverified", "--repo", str(repo), "--for", "phase=Preview",
                      "--timeout", "0.3s", *FAST)  # fmt: skip
     assert stale.code == 1
     assert "written before the manifest's last change" in stale.err
@@ -111,8 +113,8 @@ def test_a_status_from_before_the_last_manifest_change_does_not_count(
         one_pass(repo, market, clock)
 
     with in_background(later_pass, times=3):
-        ran = offerctl("wait", OFFER, "--repo", str(repo), "--for", "condition=ready",
-                       "--timeout", "60s", *FAST)  # fmt: skip
+        ran = offerctl("wait", OFFER, "--unverified", "--repo", str(repo),
+                       "--for", "condition=ready", "--timeout", "60s", *FAST)  # fmt: skip
     assert ran.code == 0, ran.err
     assert ran.out.startswith(f"{OFFER}: condition=Ready=True")
 
@@ -123,7 +125,17 @@ def test_gives_up_at_once_when_the_target_can_never_reach_the_phase(
     repo = gitrepos.init("work", offer_files(OFFER, "preview"))
     one_pass(repo, market, clock)
     started = time.monotonic()
-    ran = offerctl("wait", OFFER, "--repo", str(repo), "--for", "phase=Live", "--timeout", "10d")
+    ran = offerctl(
+        "wait",
+        OFFER,
+        "--unverified",
+        "--repo",
+        str(repo),
+        "--for",
+        "phase=Live",
+        "--timeout",
+        "10d",
+    )
     assert ran.code == 1
     assert "phase=Live cannot be met: its spec.target is preview" in ran.err
     assert time.monotonic() - started < 5
@@ -137,10 +149,30 @@ def test_gives_up_at_once_on_a_stalled_offer(
     files[manifest] = files[manifest].replace(b"  target: live\n", b"  target: live\n  bogus: 1\n")
     repo = gitrepos.init("work", files)
     one_pass(repo, market, clock)
-    ran = offerctl("wait", OFFER, "--repo", str(repo), "--for", "stage=Live", "--timeout", "10d")
+    ran = offerctl(
+        "wait",
+        OFFER,
+        "--unverified",
+        "--repo",
+        str(repo),
+        "--for",
+        "stage=Live",
+        "--timeout",
+        "10d",
+    )
     assert ran.code == 1
     assert "cannot be met: the offer is Invalid and stalled (ValidationFailed:" in ran.err
-    met = offerctl("wait", OFFER, "--repo", str(repo), "--for", "phase=invalid", "--timeout", "1s")
+    met = offerctl(
+        "wait",
+        OFFER,
+        "--unverified",
+        "--repo",
+        str(repo),
+        "--for",
+        "phase=invalid",
+        "--timeout",
+        "1s",
+    )
     assert met.code == 0 and met.out.startswith(f"{OFFER}: phase=Invalid")
 
 
@@ -157,7 +189,7 @@ def test_reads_a_remote_branch_fetched_at_every_poll(
         one_pass(controller_clone, market, clock, remote)
 
     with in_background(later_pass, times=4):
-        ran = offerctl("wait", OFFER, "--repo", str(watcher), "--remote", "origin",
+        ran = offerctl("wait", OFFER, "--unverified", "--repo", str(watcher), "--remote", "origin",
                        "--branch", "main", "--for", "stage=Certification", "--timeout", "60s",
                        *FAST)  # fmt: skip
     assert ran.code == 0, ran.err
@@ -183,5 +215,5 @@ def test_usage_errors_exit_2(gitrepos: GitRepos, argv: list[str], message: str) 
 
 def test_an_unknown_offer_is_an_error_not_a_wait(gitrepos: GitRepos) -> None:
     repo = gitrepos.init("work", offer_files(OFFER, "preview"))
-    ran = offerctl("wait", "beta-offer", "--repo", str(repo), "--for", "phase=Live")
+    ran = offerctl("wait", "beta-offer", "--unverified", "--repo", str(repo), "--for", "phase=Live")
     assert ran.code == 1 and "no offers/beta-offer/offer.yaml at" in ran.err

@@ -3,7 +3,8 @@
 Modules: `mapping` (pure: manifest → v1 documents, v1 reads → stages and
 findings), `v1` (the API calls), `client` (the Marketplace), `auth` (tokens),
 `package` (the package SAS, azure-storage-blob), `state` (what this client
-submitted, outside the working tree).
+submitted, outside the working tree), `adopt` (pure: which submissions Partner
+Center lists as offerctl's own, for a checkout without their record).
 
 Everything that chooses an endpoint or a credential comes from the operator:
 - `--marketplace partnercenter` (https://api.partner.microsoft.com/v1.0/ingestion)

@@ -42,7 +42,7 @@ from controller.marketplace.api import (
     SubmissionResult,
 )
 
-from . import mapping
+from . import adopt, mapping
 from .package import (
     BlobPackageStore,
     PackageError,
@@ -197,6 +197,7 @@ class PartnerCenterMarketplace:
         self._products: dict[str, str] = state.products()  # offer → product id
         self._pending_baselines: dict[str, Any] = {}  # written once the submission exists
         self._raw: dict[str, _Raw] = {}
+        self._looked: set[str] = set()  # offers whose submissions were listed for adoption
 
     def close(self) -> None:
         """Close the HTTP connections (the daemon keeps one client for its lifetime)."""
@@ -211,7 +212,10 @@ class PartnerCenterMarketplace:
         if known is not None and known.submission:
             return self.get(_full_id(known.product, known.submission))
         product = self._product(offer, payload.spec)
-        adopted = self._in_progress(offer, product, key)
+        items = self.api.submissions(product)
+        adopted = self._adopt_listed(offer, product, items, key)
+        if adopted is None:
+            adopted = self._in_progress(offer, product, key, items)
         if adopted is not None:
             return adopted
         try:
@@ -244,7 +248,7 @@ class PartnerCenterMarketplace:
     def find(self, key: str) -> Submission | None:
         attempt = self.state.attempt(key)
         if attempt is None:
-            return None  # never attempted by this controller: nothing to call about
+            return self._adopt(key)  # another shard's (or a lost clone's) submission?
         if attempt.submission:
             return self.get(_full_id(attempt.product, attempt.submission))
         # Recorded before a POST whose answer was lost: look for it in Partner Center.
@@ -520,9 +524,51 @@ class PartnerCenterMarketplace:
         return Attempt(key="", offer=offer, generation="", target=str(Target.PREVIEW),
                        product=product, submission=sid)  # fmt: skip
 
-    def _in_progress(self, offer: str, product: str, key: str) -> Submission | None:
+    def _adopt(self, key: str) -> Submission | None:
+        """The submission made under `key` without this client's record of it (adopt.py).
+
+        Only for an offer this checkout never submitted (a shard that took it
+        over, a new machine), once per process: the product is found by its
+        AzureOfferId and its submissions listed; every one carrying an offerctl
+        key of this offer is recorded as ours. An offer with attempts of its own
+        costs nothing here: its record is where it starts, and `submit` adopts
+        whatever another shard made since (it lists the submissions anyway).
+        Keys of another shape (not `OFFER@GENERATION`) are never looked up.
+        """
+        offer = adopt.offer_of_key(key)
+        if not offer or offer in self._looked:
+            return None
+        product = self._products.get(offer)
+        if product and any(a.offer == offer and a.submission for a in self.state.ours(product)):
+            return None
+        if not product:
+            found = self.api.find_product(offer)
+            if found is None:
+                self._looked.add(offer)  # no product: nothing was ever submitted
+                return None
+            product = str(found["id"])
+            self._products[offer] = product
+        return self._adopt_listed(offer, product, self.api.submissions(product), key)
+
+    def _adopt_listed(self, offer: str, product: str, items: list[dict[str, Any]],
+                      key: str) -> Submission | None:  # fmt: skip
+        """Record `items` carrying this offer's offerctl keys as ours; the one for `key`."""
+        self._looked.add(offer)
+        known = [a.key for a in self.state.ours(product) if a.submission]
+        wanted: Submission | None = None
+        for attempt in adopt.adoptable(offer, product, items, known):
+            log.info("offer %s: adopting submission %s (key %s) from Partner Center",
+                     offer, attempt.submission, attempt.key)  # fmt: skip
+            self.state.record(attempt)
+            if attempt.key == key:
+                item = next(i for i in items if str(i.get("id")) == attempt.submission)
+                wanted = self._observe(attempt, item, force=True)
+        return wanted
+
+    def _in_progress(self, offer: str, product: str, key: str,
+                     items: list[dict[str, Any]]) -> Submission | None:  # fmt: skip
         """Adopt our own in-progress submission for `key`; refuse to race anyone else's."""
-        for item in self.api.submissions(product):
+        for item in items:
             if str(item.get("state")) != "InProgress" or str(item.get("substate")) in (
                 "Failed",
                 "FailedInCertification",
