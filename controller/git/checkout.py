@@ -30,6 +30,7 @@ of git processes.
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -201,10 +202,16 @@ def _converted(runner: GitRunner, paths: Sequence[str]) -> set[str]:
     autocrlf = runner.run(["config", "--get", "core.autocrlf"], check=False).text.strip()
     if autocrlf.lower() in {"true", "yes", "on", "1"}:
         return set(paths)
-    out = runner.run(
-        ["check-attr", "-z", "--stdin", *_CONVERSION_ATTRIBUTES],
-        stdin=b"".join(encode_path(p) + b"\x00" for p in paths),
-    ).stdout
+    # check-attr reads the whole index (10,000 offers: 20,000 entries and their cache
+    # tree) only to find .gitattributes files that are staged but absent from the working
+    # tree. An index that does not exist keeps it O(paths), and asks the same sources
+    # `hash-object --stdin-paths` (the untouched check) and a person's editor see.
+    with tempfile.TemporaryDirectory(prefix="offerctl-attr-") as empty:
+        out = runner.run(
+            ["check-attr", "-z", "--stdin", *_CONVERSION_ATTRIBUTES],
+            stdin=b"".join(encode_path(p) + b"\x00" for p in paths),
+            env={"GIT_INDEX_FILE": str(Path(empty) / "no-index")},
+        ).stdout
     fields = out.split(b"\x00")
     found: set[str] = set()
     for i in range(0, len(fields) - 2, 3):
