@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
@@ -49,10 +50,13 @@ def sync_checked_out(
     paths: Iterable[str],
     *,
     read_blob: Callable[[str], bytes],
-) -> list[str]:
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[str] | None:
     """Bring `paths` in `worktree` from `old`'s to `new`'s version where the user left
-    them alone; the paths updated, sorted. The caller checks that the branch that
-    moved is the one checked out here."""
+    them alone; the paths updated, sorted, or None when the index could not be
+    refreshed (it stayed locked): the files are written and a later call with the
+    same commits finishes the job. The caller checks that the branch that moved is
+    the one checked out here."""
     wanted = set(paths)
     if not wanted:
         return []
@@ -65,7 +69,12 @@ def sync_checked_out(
     writes: list[tuple[str, str]] = []
     synced: list[str] = []
     for path, change in sorted(moved.items()):
-        if path in staged_changes or on_disk.get(path) != change.old_oid:
+        if path in staged_changes:
+            continue  # the user staged their own version of this path: leave it alone
+        if change.new_oid is not None and on_disk.get(path) == change.new_oid:
+            synced.append(path)  # written by a sync whose index refresh failed: refresh now
+            continue
+        if on_disk.get(path) != change.old_oid:
             continue  # the user has their own version of this path: leave it alone
         if change.new_oid is None:
             (worktree / path).unlink(missing_ok=True)
@@ -78,17 +87,39 @@ def sync_checked_out(
         atomic_write(worktree / path, data)
         synced.append(path)
     synced.sort()
-    if synced:
+    if synced and not _refresh_index(local, synced, sleep):
+        return None  # the next pass's `finish_checkout_sync` refreshes them
+    return synced
+
+
+# A person's `git add` or `git commit` holds index.lock for a moment: wait this long for it,
+# a little longer each try, before leaving the refresh to the next pass.
+INDEX_LOCK_WAITS = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.3)
+
+
+def _refresh_index(local: GitRunner, paths: Sequence[str], sleep: Callable[[float], None]) -> bool:
+    """Record the written files in the index; False when it stayed locked (or git failed).
+
+    An index left at the old version would make the person's next commit revert the
+    status files, so a lock held by their own git is waited out for about a second.
+    """
+    stdin = b"".join(encode_path(p) + b"\x00" for p in paths)
+    for wait in (*INDEX_LOCK_WAITS, None):
         try:
             local.run(
                 ["update-index", "--add", "--remove", "-z", "--stdin"],
-                stdin=b"".join(encode_path(p) + b"\x00" for p in synced),
+                stdin=stdin,
                 env={"GIT_OPTIONAL_LOCKS": "1"},
             )
         except GitFailed as exc:
-            # The commit is made; a busy index only means `git status` re-hashes later.
+            if wait is not None and "index.lock" in str(exc):
+                sleep(wait)
+                continue
+            # The commit is made; the next pass's `finish_checkout_sync` tries again.
             log.warning("could not refresh the index for status files: %s", exc)
-    return synced
+            return False
+        return True
+    return False  # pragma: no cover - the loop always returns
 
 
 def _moved(runner: GitRunner, old: str, new: str, wanted: set[str]) -> dict[str, TreeChange]:

@@ -102,6 +102,9 @@ class GitRepo:
         if not self.bare:
             self.worktree = Path(self.runner.out("rev-parse", "--show-toplevel"))
         self.objects = ObjectReader(self.runner, object_format)
+        # The last commit this object brought the checkout to, every path done: a
+        # status commit of our own needs no second look (`land.finish_checkout_sync`).
+        self.synced_tip: str | None = None
 
     def close(self) -> None:
         self.objects.close()
@@ -246,9 +249,14 @@ class GitRepo:
         Returns the paths updated; does nothing unless `branch` is checked out here."""
         if self.worktree is None or self.head_branch() != branch:
             return []
-        return checkout.sync_checked_out(
+        synced = checkout.sync_checked_out(
             self.runner, self.worktree, old, new, paths, read_blob=self.objects.read
         )
+        if synced is None:  # the index stayed locked: `finish_checkout_sync` tries again
+            self.synced_tip = None
+            return []
+        self.synced_tip = new
+        return synced
 
     # -- remotes ------------------------------------------------------------------------
 

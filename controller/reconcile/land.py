@@ -164,8 +164,8 @@ def finish_checkout_sync(repo: GitRepo, branch: str, tip: str, recorded: str | N
     tip is not the recorded commit and changes only status files, sync now
     (a no-op for files the user has touched, or already synced).
     """
-    if recorded == tip:
-        return
+    if tip in (recorded, repo.synced_tip):
+        return  # reconciled, or synced by this process (the daemon's last batch)
     parent = repo.resolve(f"{tip}~1")
     if parent is None:
         return
