@@ -247,11 +247,24 @@ class GitRepo:
         """After `branch` moved from `old` to `new`, bring the controller's own `paths` along
         in the working tree and index where the user left them alone (`checkout.py`).
         Returns the paths updated; does nothing unless `branch` is checked out here."""
+        return self.apply_checkout_sync(self.plan_checkout_sync(branch, old, new, paths), new)
+
+    def plan_checkout_sync(
+        self, branch: str, old: str, new: str, paths: Iterable[str]
+    ) -> checkout.SyncPlan | None:
+        """`sync_checked_out`'s checks and reads, before `branch` moves from `old` to `new`;
+        None unless `branch` is checked out here. Nothing is written."""
         if self.worktree is None or self.head_branch() != branch:
-            return []
-        synced = checkout.sync_checked_out(
+            return None
+        return checkout.plan_sync(
             self.runner, self.worktree, old, new, paths, read_blob=self.objects.read
         )
+
+    def apply_checkout_sync(self, plan: checkout.SyncPlan | None, new: str) -> list[str]:
+        """Write what `plan_checkout_sync` planned, once the branch is at `new`."""
+        if plan is None:
+            return []
+        synced = checkout.apply_sync(self.runner, plan)
         if synced is None:  # the index stayed locked: `finish_checkout_sync` tries again
             self.synced_tip = None
             return []

@@ -146,12 +146,15 @@ def _commit_onto(
         except PushRejected:
             return None
         return commit
+    # Every check of the checkout sync is made before the branch moves, so a person's
+    # `git commit` right after it finds the index already at the new status files.
+    plan = repo.plan_checkout_sync(branch, base, commit, updates)
     try:
         repo.update_ref(f"refs/heads/{branch}", commit, base, "offerctl: status")
     except RefMoved:
         return None
     failpoint(AFTER_REF_UPDATE)
-    repo.sync_checked_out(branch, base, commit, updates)
+    repo.apply_checkout_sync(plan, commit)
     return commit
 
 
