@@ -77,7 +77,10 @@ def land(landing: Landing, base: str, scope: Scope, outcomes: dict[str, Outcome]
                         f"{landing.branch} kept moving; status not written after {attempts} tries",
                         retry_after=30,
                     )
-                landing.sleep(_PUSH_BACKOFF.delay(attempts, 0.0))
+                if landing.remote or attempts > 1:
+                    # A local branch that moved once is a person's commit, not a crowd
+                    # pushing: rebuild at once (the daemon's edit latency waits on this).
+                    landing.sleep(_PUSH_BACKOFF.delay(attempts, 0.0))
                 base, outcomes = landing.rebuild(base, outcomes)
                 continue
         return PassResult(
