@@ -397,7 +397,6 @@ class TestCheckedOutBranch:
         assert grepo.sync_checked_out("other", base, commit, ["offers/alpha/status.yaml"]) == []
         assert (repo / "offers/alpha/status.yaml").read_text() == "phase: Draft\n"
 
-
     def test_an_index_a_person_s_git_holds_briefly_is_waited_for(
         self, gitrepos: GitRepos, repo: Path, grepo: GitRepo
     ) -> None:
