@@ -45,7 +45,8 @@ ROOT = HERE.parent
 OFFERS = ROOT / "offers"
 sys.path.insert(0, str(HERE))
 
-from gen_offers import generate  # noqa: E402 - bench/ is not a package
+import goals  # noqa: E402 - bench/ is not a package
+from gen_offers import generate  # noqa: E402
 
 GOAL_MEDIAN_SECONDS = 1.0
 GOAL_P90_SECONDS = 2.0
@@ -299,15 +300,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     load = f"{len(latencies)} edits, {args.offers or 'example'} offers, {before} in flight"
     met = True
-    for name, figure, goal in (
+    for name, figure, limit in (
         ("median", median, GOAL_MEDIAN_SECONDS),
         ("p90", high, GOAL_P90_SECONDS),
     ):
-        ok = figure < goal
-        met = met and ok
-        print(
-            f"goal: commit -> status {name} < {goal * 1000:.0f} ms ({load}): "
-            f"{'met' if ok else 'NOT met'} ({figure * 1000:.0f} ms)"
+        met = (
+            goals.goal(
+                "latency",
+                f"daemon commit -> status {name} ({load})",
+                figure,
+                limit,
+                offers=args.offers or None,
+                unit="s",
+            ).met
+            and met
         )
     if (args.offers, in_flight) != (GOAL_OFFERS, GOAL_IN_FLIGHT) or before < GOAL_IN_FLIGHT:
         print(

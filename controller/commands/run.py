@@ -289,14 +289,14 @@ class ReconcilerPass:
     def _batch(self, offers: frozenset[str]) -> PassReport:
         try:
             try:
-                result = self.reconciler.run_pass(only=offers)
+                result = self.reconciler.run_pass(only=offers, widen=True)
             except UserError:  # an offer left the branch: evaluate the ones still on it
                 tip = self._tip()
                 present = offers & self._ids(tip, offers) if tip else frozenset()
                 if not present:  # nothing to evaluate, nothing to write
                     self.in_flight -= offers
                     return PassReport(ok=True, head=tip)
-                result = self.reconciler.run_pass(only=present)
+                result = self.reconciler.run_pass(only=present, widen=True)
         except PassLockBusy as exc:  # a one-shot `offerctl reconcile` holds the branch
             raise TransientError(str(exc), retry_after=1.0) from None
         except UserError as exc:  # yet another offer vanished meanwhile: retry soon
@@ -304,7 +304,7 @@ class ReconcilerPass:
         changed = self._changed_between(self.head, result.base)
         others = frozenset({ALL}) if changed is None else changed - set(result.evaluated)
         self.head = result.commit or result.base
-        for offer in offers:
+        for offer in offers | set(result.evaluated):  # with those a move made it read
             if offer in result.in_flight:
                 self.in_flight.add(offer)
             else:

@@ -30,7 +30,10 @@ of git processes.
 from __future__ import annotations
 
 import logging
+import tempfile
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from controller.files.fsio import atomic_write
@@ -48,46 +51,117 @@ def sync_checked_out(
     paths: Iterable[str],
     *,
     read_blob: Callable[[str], bytes],
-) -> list[str]:
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[str] | None:
     """Bring `paths` in `worktree` from `old`'s to `new`'s version where the user left
-    them alone; the paths updated, sorted. The caller checks that the branch that
-    moved is the one checked out here."""
+    them alone; the paths updated, sorted, or None when the index could not be
+    refreshed (it stayed locked): the files are written and a later call with the
+    same commits finishes the job. The caller checks that the branch that moved is
+    the one checked out here. `plan_sync` then `apply_sync`."""
+    plan = plan_sync(runner, worktree, old, new, paths, read_blob=read_blob)
+    return apply_sync(runner, plan, sleep=sleep)
+
+
+@dataclass(frozen=True, slots=True)
+class SyncPlan:
+    """What a sync will do, decided before the branch moves: files to delete, bytes to
+    write (as git's checkout would), and files already right whose index entry is not."""
+
+    worktree: Path
+    deletes: tuple[str, ...] = ()
+    writes: tuple[tuple[str, bytes], ...] = ()
+    refresh: tuple[str, ...] = ()
+
+
+def plan_sync(
+    runner: GitRunner,
+    worktree: Path,
+    old: str,
+    new: str,
+    paths: Iterable[str],
+    *,
+    read_blob: Callable[[str], bytes],
+) -> SyncPlan:
+    """Every check and read of a sync, and nothing written: for a commit that exists and
+    a branch that may not have moved yet, so that once it moves only `apply_sync`'s
+    writes and one `update-index` stand between the branch and the index (a person's
+    `git commit` in that window would take the old status files into their commit)."""
     wanted = set(paths)
     if not wanted:
-        return []
+        return SyncPlan(worktree)
     moved = _moved(runner, old, new, wanted)
     if not moved:
-        return []
+        return SyncPlan(worktree)
     staged_changes = _staged_differs(runner, old, moved)
     local = GitRunner(worktree, timeout=runner.timeout)
     on_disk = _worktree_oids(local, worktree, sorted(moved))
-    writes: list[tuple[str, str]] = []
-    synced: list[str] = []
+    wanted_writes: list[tuple[str, str]] = []
+    deletes: list[str] = []
+    refresh: list[str] = []
     for path, change in sorted(moved.items()):
-        if path in staged_changes or on_disk.get(path) != change.old_oid:
+        if path in staged_changes:
+            continue  # the user staged their own version of this path: leave it alone
+        if change.new_oid is not None and on_disk.get(path) == change.new_oid:
+            refresh.append(path)  # written by a sync whose index refresh failed: refresh now
+            continue
+        if on_disk.get(path) != change.old_oid:
             continue  # the user has their own version of this path: leave it alone
         if change.new_oid is None:
-            (worktree / path).unlink(missing_ok=True)
-            synced.append(path)
+            deletes.append(path)
         else:
-            writes.append((path, change.new_oid))
-    for path, data in _checkout_bytes(local, writes, read_blob):
-        if data is None:
-            continue  # a smudge filter failed: the file shows as changed, nothing lost
-        atomic_write(worktree / path, data)
-        synced.append(path)
-    synced.sort()
-    if synced:
+            wanted_writes.append((path, change.new_oid))
+    writes = tuple(
+        (path, data)
+        for path, data in _checkout_bytes(local, wanted_writes, read_blob)
+        if data is not None  # a smudge filter failed: the file shows as changed, nothing lost
+    )
+    return SyncPlan(worktree, tuple(deletes), writes, tuple(refresh))
+
+
+def apply_sync(
+    runner: GitRunner, plan: SyncPlan, *, sleep: Callable[[float], None] = time.sleep
+) -> list[str] | None:
+    """Carry out `plan_sync`'s plan: the paths updated, sorted; None when the index stayed
+    locked (the files are written; `finish_checkout_sync` refreshes the index later)."""
+    for path in plan.deletes:
+        (plan.worktree / path).unlink(missing_ok=True)
+    for path, data in plan.writes:
+        atomic_write(plan.worktree / path, data)
+    synced = sorted([*plan.deletes, *(p for p, _ in plan.writes), *plan.refresh])
+    local = GitRunner(plan.worktree, timeout=runner.timeout)
+    if synced and not _refresh_index(local, synced, sleep):
+        return None
+    return synced
+
+
+# A person's `git add` or `git commit` holds index.lock for a moment: wait this long for it,
+# a little longer each try, before leaving the refresh to the next pass.
+INDEX_LOCK_WAITS = (0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.3)
+
+
+def _refresh_index(local: GitRunner, paths: Sequence[str], sleep: Callable[[float], None]) -> bool:
+    """Record the written files in the index; False when it stayed locked (or git failed).
+
+    An index left at the old version would make the person's next commit revert the
+    status files, so a lock held by their own git is waited out for about a second.
+    """
+    stdin = b"".join(encode_path(p) + b"\x00" for p in paths)
+    for wait in (*INDEX_LOCK_WAITS, None):
         try:
             local.run(
                 ["update-index", "--add", "--remove", "-z", "--stdin"],
-                stdin=b"".join(encode_path(p) + b"\x00" for p in synced),
+                stdin=stdin,
                 env={"GIT_OPTIONAL_LOCKS": "1"},
             )
         except GitFailed as exc:
-            # The commit is made; a busy index only means `git status` re-hashes later.
+            if wait is not None and "index.lock" in str(exc):
+                sleep(wait)
+                continue
+            # The commit is made; the next pass's `finish_checkout_sync` tries again.
             log.warning("could not refresh the index for status files: %s", exc)
-    return synced
+            return False
+        return True
+    return False  # pragma: no cover - the loop always returns
 
 
 def _moved(runner: GitRunner, old: str, new: str, wanted: set[str]) -> dict[str, TreeChange]:
@@ -201,10 +275,16 @@ def _converted(runner: GitRunner, paths: Sequence[str]) -> set[str]:
     autocrlf = runner.run(["config", "--get", "core.autocrlf"], check=False).text.strip()
     if autocrlf.lower() in {"true", "yes", "on", "1"}:
         return set(paths)
-    out = runner.run(
-        ["check-attr", "-z", "--stdin", *_CONVERSION_ATTRIBUTES],
-        stdin=b"".join(encode_path(p) + b"\x00" for p in paths),
-    ).stdout
+    # check-attr reads the whole index (10,000 offers: 20,000 entries and their cache
+    # tree) only to find .gitattributes files that are staged but absent from the working
+    # tree. An index that does not exist keeps it O(paths), and asks the same sources
+    # `hash-object --stdin-paths` (the untouched check) and a person's editor see.
+    with tempfile.TemporaryDirectory(prefix="offerctl-attr-") as empty:
+        out = runner.run(
+            ["check-attr", "-z", "--stdin", *_CONVERSION_ATTRIBUTES],
+            stdin=b"".join(encode_path(p) + b"\x00" for p in paths),
+            env={"GIT_INDEX_FILE": str(Path(empty) / "no-index")},
+        ).stdout
     fields = out.split(b"\x00")
     found: set[str] = set()
     for i in range(0, len(fields) - 2, 3):

@@ -105,6 +105,9 @@ class GitRepo:
         if not self.bare:
             self.worktree = Path(self.runner.out("rev-parse", "--show-toplevel"))
         self.objects = ObjectReader(self.runner, object_format)
+        # The last commit this object brought the checkout to, every path done: a
+        # status commit of our own needs no second look (`land.finish_checkout_sync`).
+        self.synced_tip: str | None = None
 
     def close(self) -> None:
         self.objects.close()
@@ -249,11 +252,29 @@ class GitRepo:
         """After `branch` moved from `old` to `new`, bring the controller's own `paths` along
         in the working tree and index where the user left them alone (`checkout.py`).
         Returns the paths updated; does nothing unless `branch` is checked out here."""
+        return self.apply_checkout_sync(self.plan_checkout_sync(branch, old, new, paths), new)
+
+    def plan_checkout_sync(
+        self, branch: str, old: str, new: str, paths: Iterable[str]
+    ) -> checkout.SyncPlan | None:
+        """`sync_checked_out`'s checks and reads, before `branch` moves from `old` to `new`;
+        None unless `branch` is checked out here. Nothing is written."""
         if self.worktree is None or self.head_branch() != branch:
-            return []
-        return checkout.sync_checked_out(
+            return None
+        return checkout.plan_sync(
             self.runner, self.worktree, old, new, paths, read_blob=self.objects.read
         )
+
+    def apply_checkout_sync(self, plan: checkout.SyncPlan | None, new: str) -> list[str]:
+        """Write what `plan_checkout_sync` planned, once the branch is at `new`."""
+        if plan is None:
+            return []
+        synced = checkout.apply_sync(self.runner, plan)
+        if synced is None:  # the index stayed locked: `finish_checkout_sync` tries again
+            self.synced_tip = None
+            return []
+        self.synced_tip = new
+        return synced
 
     # -- remotes ------------------------------------------------------------------------
 

@@ -77,7 +77,10 @@ def land(landing: Landing, base: str, scope: Scope, outcomes: dict[str, Outcome]
                         f"{landing.branch} kept moving; status not written after {attempts} tries",
                         retry_after=30,
                     )
-                landing.sleep(_PUSH_BACKOFF.delay(attempts, 0.0))
+                if landing.remote or attempts > 1:
+                    # A local branch that moved once is a person's commit, not a crowd
+                    # pushing: rebuild at once (the daemon's edit latency waits on this).
+                    landing.sleep(_PUSH_BACKOFF.delay(attempts, 0.0))
                 base, outcomes = landing.rebuild(base, outcomes)
                 continue
         return PassResult(
@@ -146,12 +149,15 @@ def _commit_onto(
         except PushRejected:
             return None
         return commit
+    # Every check of the checkout sync is made before the branch moves, so a person's
+    # `git commit` right after it finds the index already at the new status files.
+    plan = repo.plan_checkout_sync(branch, base, commit, updates)
     try:
         repo.update_ref(f"refs/heads/{branch}", commit, base, "offerctl: status")
     except RefMoved:
         return None
     failpoint(AFTER_REF_UPDATE)
-    repo.sync_checked_out(branch, base, commit, updates)
+    repo.apply_checkout_sync(plan, commit)
     return commit
 
 
@@ -164,8 +170,8 @@ def finish_checkout_sync(repo: GitRepo, branch: str, tip: str, recorded: str | N
     tip is not the recorded commit and changes only status files, sync now
     (a no-op for files the user has touched, or already synced).
     """
-    if recorded == tip:
-        return
+    if tip in (recorded, repo.synced_tip):
+        return  # reconciled, or synced by this process (the daemon's last batch)
     parent = repo.resolve(f"{tip}~1")
     if parent is None:
         return

@@ -136,17 +136,21 @@ class Reconciler:
         self.identity_override = identity
         self.records = records
 
-    def run_pass(self, *, full: bool = False, only: Iterable[str] | None = None) -> PassResult:
+    def run_pass(
+        self, *, full: bool = False, only: Iterable[str] | None = None, widen: bool = False
+    ) -> PassResult:
         """One pass; `full` evaluates every offer regardless of what changed.
 
         `only` evaluates just those offers (`offerctl reconcile OFFER...`): the others
         are neither read nor acted upon nor have their status rewritten, and the pass
         records no reconciled commit, so the next pass still sees what changed since
         the last one that covered every offer. An id with no folder at the commit read
-        is a UserError, raised before anything is evaluated.
+        is a UserError, raised before anything is evaluated. With `widen` (the daemon's
+        batches), offers someone changed on the branch while the pass ran are evaluated
+        and land in the same commit (they are in `evaluated`), instead of left out.
         """
         if only is not None:
-            return self._run_offers(frozenset(only))
+            return self._run_offers(frozenset(only), widen=widen)
         branch = self._branch()
         key = watch_key(branch, self.watch.remote)
         if self.part:
@@ -169,7 +173,7 @@ class Reconciler:
             record.record(self.repo, recorded_ref, key, result, estimates)
             return result
 
-    def _run_offers(self, offers: frozenset[str]) -> PassResult:
+    def _run_offers(self, offers: frozenset[str], *, widen: bool = False) -> PassResult:
         """evaluate -> converge -> land for `offers` alone; no scope, no record."""
         branch = self._branch()
         key = watch_key(branch, self.watch.remote)
@@ -189,7 +193,8 @@ class Reconciler:
                 )
             which = Scope(False, offers)
             outcomes = self._evaluate(base, which, store, overrides={}, only=offers)
-            return land.land(self._landing(branch, store, only=offers), base, which, outcomes)
+            landing = self._landing(branch, store, only=offers, widen=widen)
+            return land.land(landing, base, which, outcomes)
 
     def record_batched_pass(self, commit: str, in_flight: Iterable[str]) -> None:
         """Record `commit` as reconciled, with `in_flight` offers for the next pass to poll.
@@ -285,10 +290,15 @@ class Reconciler:
         return evaluate.each(snapshot.offers, step)
 
     def _landing(
-        self, branch: str, store: RecordStore, *, only: frozenset[str] | None = None
+        self,
+        branch: str,
+        store: RecordStore,
+        *,
+        only: frozenset[str] | None = None,
+        widen: bool = False,
     ) -> land.Landing:
         def rebuild(old_base: str, outcomes: dict[str, Outcome]) -> tuple[str, dict[str, Outcome]]:
-            return self._rebuild(branch, store, old_base, outcomes, only)
+            return self._rebuild(branch, store, old_base, outcomes, only, widen=widen)
 
         return land.Landing(
             self.repo,
@@ -307,8 +317,12 @@ class Reconciler:
         old_base: str,
         outcomes: dict[str, Outcome],
         only: frozenset[str] | None = None,
+        *,
+        widen: bool = False,
     ) -> tuple[str, dict[str, Outcome]]:
-        """The branch moved: re-read what changed on it; our statuses stand for the rest."""
+        """The branch moved: re-read what changed on it; our statuses stand for the rest.
+        With `widen`, offers changed outside `only` are evaluated too (not when every
+        offer may have changed: that stays a full pass's job)."""
         new_base = self._locate(branch)
         changed = (
             changed_offers(self.repo, old_base, new_base)
@@ -324,7 +338,8 @@ class Reconciler:
                 new_base[:12],
                 "every offer" if which.full else ", ".join(sorted(changed or ())),
             )
-            fresh = self._evaluate(new_base, which, store, overrides, only)
+            limit = None if widen and not which.full else only
+            fresh = self._evaluate(new_base, which, store, overrides, limit)
             for offer, outcome in fresh.items():
                 if offer in outcomes:  # transitions are told against the committed status
                     outcome.before = outcomes[offer].before

@@ -261,3 +261,29 @@ def test_a_file_event_runs_no_batch_until_the_edit_is_committed(world: World) ->
     world.daemon.enqueue(["offer-03", CHANGED], "watch")  # the file and the ref events
     assert world.daemon.step()
     assert world.recorded.batches[ran:] == [frozenset({"offer-03"})]
+
+
+def test_an_edit_committed_while_a_batch_lands_rides_in_that_batch_s_commit(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world.daemon.enqueue([ALL], "start")
+    original = world.repo.update_ref
+    edits: list[str] = []
+
+    def racing(ref: str, new: str, expected_old: str | None, reason: str) -> None:
+        if not edits and ref == "refs/heads/main":  # a person commits as the batch lands
+            edits.append(world.edit("offer-05", "Edited while the batch landed"))
+        original(ref, new, expected_old, reason)
+
+    monkeypatch.setattr(world.repo, "update_ref", racing)
+    assert world.daemon.step()
+    assert world.recorded.batches == [frozenset({"offer-00", "offer-01"})]
+    tip = world.repo.resolve("refs/heads/main")
+    assert tip is not None
+    assert world.repo.resolve(f"{tip}~1") == edits[0]  # one status commit, on the edit
+    first = world.generation("offer-05")  # the edit's status came with the batch
+    world.edit("offer-05", "Edited once more")
+    world.daemon.enqueue([CHANGED], "watch")
+    assert world.daemon.step()
+    assert world.recorded.batches[1] == frozenset({"offer-05"})
+    assert world.generation("offer-05") != first

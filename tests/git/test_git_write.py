@@ -121,15 +121,55 @@ def test_the_writer_reads_only_the_trees_on_the_changed_paths(
     files = {f"offers/o{i:03d}/offer.yaml": b"x\n" for i in range(300)}
     base = _commit_of(runner, files)
     reads: list[str] = []
-    original = reader.read_tree
+    original = reader.read
 
-    def counting(oid: str) -> object:
-        reads.append(oid)
-        return original(oid)
+    def counting(oid: str, limit: int | None = None, *, kind: str = "") -> bytes:
+        if kind == "tree":
+            reads.append(oid)
+        return original(oid, limit, kind=kind)
 
-    reader.read_tree = counting  # type: ignore[method-assign]
+    reader.read = counting  # type: ignore[method-assign]
     try:
         write_commit(runner, reader, base, {"offers/o007/status.yaml": b"s\n"}, "m")
     finally:
-        del reader.read_tree
+        del reader.read
     assert len(reads) == 3  # the root, offers/ and offers/o007/: never the other 299
+
+
+@pytest.mark.parametrize(
+    "names",
+    [
+        ["a", "1 a", "x a", "b"],  # `SP a NUL` also ends two other names, one after digits
+        ["0", "00", "0 0", "000 0"],  # names that look like modes
+        ["a b", "b", "1 b", "4 b"],
+    ],
+)
+def test_an_entry_named_inside_other_names_is_edited_in_place_correctly(
+    repo: tuple[GitRunner, ObjectReader], names: list[str]
+) -> None:
+    runner, reader = repo
+    files = {f"offers/{n}/offer.yaml": b"x\n" for n in names}
+    files |= {f"offers/{n}": b"file\n" for n in ("9", "9 9")}
+    base = _commit_of(runner, files)
+    base_tree = runner.out("rev-parse", f"{base}^{{tree}}")
+    for target in [*names[:2], "9"]:
+        path = f"offers/{target}" if target == "9" else f"offers/{target}/offer.yaml"
+        for change in ({path: b"new\n"}, {path: None}):
+            store_blobs(runner, [d for d in change.values() if d is not None])
+            hashed = {p: None if d is None else blob_oid(d) for p, d in change.items()}
+            expected = _reference_tree(runner, base, change)
+            assert build_tree(runner, reader, base_tree, hashed) == expected, (target, change)
+
+
+def test_find_entry_finds_only_whole_entries(repo: tuple[GitRunner, ObjectReader]) -> None:
+    runner, reader = repo
+    base = _commit_of(runner, {"7 a": b"1\n", "a": b"2\n", "b a": b"3\n"})
+    tree = runner.out("rev-parse", f"{base}^{{tree}}")
+    data = reader.read(tree, kind="tree")
+    entries = reader.read_tree(tree)
+    for name, raw in entries.items():
+        found = reader.find_entry(data, name)
+        assert found is not None
+        assert data[found[0] : found[1]] == raw
+    assert reader.find_entry(data, b"c") is None
+    assert reader.find_entry(data, b" a") is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import pytest
 from git_helpers import GitRepos, git
 
 from controller.core.errors import FatalError, TransientError, UsageError, UserError
+from controller.git import checkout
 from controller.git.repo import (
     GitRepo,
     Identity,
@@ -22,6 +24,7 @@ from controller.git.repo import (
     redact,
 )
 from controller.git.tree import EntryKind, GitTreeFiles
+from controller.reconcile.land import finish_checkout_sync
 from controller.validation.files import FileReadError
 
 OFFER = "apiVersion: offers.marketplace/v1\nkind: Offer\nmetadata: {name: alpha}\n"
@@ -393,6 +396,47 @@ class TestCheckedOutBranch:
         assert commit is not None
         assert grepo.sync_checked_out("other", base, commit, ["offers/alpha/status.yaml"]) == []
         assert (repo / "offers/alpha/status.yaml").read_text() == "phase: Draft\n"
+
+    def test_an_index_a_person_s_git_holds_briefly_is_waited_for(
+        self, gitrepos: GitRepos, repo: Path, grepo: GitRepo
+    ) -> None:
+        base = gitrepos.head(repo)
+        path = "offers/alpha/status.yaml"
+        commit = grepo.write_commit(base, {path: b"phase: Live\n"}, "s", BOT)
+        assert commit is not None
+        grepo.update_ref("refs/heads/main", commit, base, "offerctl: status")
+        lock = repo / ".git" / "index.lock"
+        lock.write_bytes(b"")  # a person's `git add` at work
+        release = threading.Timer(0.15, lock.unlink)
+        release.start()
+        try:
+            assert grepo.sync_checked_out("main", base, commit, [path]) == [path]
+        finally:
+            release.join()
+        assert gitrepos.status(repo) == ""  # the index holds the new version: no revert
+        assert grepo.synced_tip == commit
+
+    def test_an_index_that_stays_locked_is_refreshed_by_the_next_pass(
+        self, gitrepos: GitRepos, repo: Path, grepo: GitRepo, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(checkout, "INDEX_LOCK_WAITS", (0.01,))
+        base = gitrepos.head(repo)
+        path = "offers/alpha/status.yaml"
+        commit = grepo.write_commit(base, {path: b"phase: Live\n"}, "s", BOT)
+        assert commit is not None
+        grepo.update_ref("refs/heads/main", commit, base, "offerctl: status")
+        lock = repo / ".git" / "index.lock"
+        lock.write_bytes(b"")
+        assert grepo.sync_checked_out("main", base, commit, [path]) == []
+        assert grepo.synced_tip is None
+        lock.unlink()
+        # The file is written but the index still holds the old version: a commit now
+        # would revert it. The next pass's crash-recovery sync refreshes the index.
+        assert (repo / path).read_text() == "phase: Live\n"
+        assert gitrepos.status(repo) != ""
+        finish_checkout_sync(grepo, "main", commit, None)
+        assert gitrepos.status(repo) == ""
+        assert grepo.synced_tip == commit
 
 
 class TestRemote:
