@@ -28,6 +28,7 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -82,6 +83,46 @@ def _mb(kilobytes: int) -> float:
     return kilobytes / 1024.0
 
 
+class ChildPeak:
+    """The largest peak RSS (VmHWM) of any git process this process started, sampled.
+
+    `getrusage(RUSAGE_CHILDREN)` reports the forked Python's size for a child
+    that then ran git, so the git children are read from /proc while they run.
+    """
+
+    def __init__(self, interval: float = 0.02) -> None:
+        self.interval = interval
+        self.peak_kb = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        me = str(os.getpid())
+        while not self._stop.wait(self.interval):
+            for proc in Path("/proc").iterdir():
+                if proc.name.isdigit():
+                    self.peak_kb = max(self.peak_kb, _git_child_hwm(proc, me))
+
+
+def _git_child_hwm(proc: Path, parent: str) -> int:
+    try:
+        fields = dict(
+            line.split(":", 1) for line in (proc / "status").read_text().splitlines() if ":" in line
+        )
+    except OSError:
+        return 0
+    if fields.get("PPid", "").strip() != parent or not fields.get("Name", "").startswith("git"):
+        return 0
+    return int(fields.get("VmHWM", "0 kB").split()[0])
+
+
 def bench(count: int, memory_goal_mb: float = MEMORY_GOAL_MB) -> dict[str, float]:
     """Floor, full, settle, no-op and one-offer passes over `count` generated offers."""
     with tempfile.TemporaryDirectory(prefix="offerctl-bench-") as tmp:
@@ -107,6 +148,8 @@ def bench(count: int, memory_goal_mb: float = MEMORY_GOAL_MB) -> dict[str, float
                 )
                 return reconciler.run_pass()
 
+        sampler = ChildPeak()
+        sampler.start()
         full_s, full_cpu, full = _timed(one_pass)
         print(
             f"  full pass:        {full_s:8.2f} s  ({full_cpu:.2f} s CPU; "
@@ -136,10 +179,11 @@ def bench(count: int, memory_goal_mb: float = MEMORY_GOAL_MB) -> dict[str, float
             f"  one-offer pass:   {one_s:8.2f} s  ({one_cpu:.2f} s CPU; "
             f"{len(one.evaluated):,} evaluated, {len(one.written):,} written)"
         )
+        sampler.stop()
     ratio = full_s / one_s if one_s > 0 else float("inf")
     floor_ratio = full_cpu / floor.cpu_s if floor.cpu_s > 0 else float("inf")
     own = _mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
-    children = _mb(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+    children = _mb(sampler.peak_kb)
     print(
         f"  peak memory:      {own:8.1f} MB  (largest git child {children:.1f} MB; "
         f"goal < {memory_goal_mb:.0f} MB each)"
