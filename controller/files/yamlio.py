@@ -155,6 +155,28 @@ class _SafeLoader(_Loader):  # type: ignore[valid-type,misc]
                 seen[ident] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
 
+    # The composer asks the resolver for every node's tag; in plain Python that was
+    # a third of a manifest's parse. This loader has no path resolvers, so a
+    # scalar's implicit tag depends on its text alone: remember it for short texts
+    # (keys and enum values repeat across every offer) and skip the path hooks.
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode:
+            if not implicit[0]:
+                return _STR
+            tag = _RESOLVED.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)
+                if len(value) <= _RESOLVED_TEXT and len(_RESOLVED) < _RESOLVED_MAX:
+                    _RESOLVED[value] = tag
+            return tag
+        return _SEQ if kind is yaml.SequenceNode else _MAP
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        return None  # no path resolvers (checked at import)
+
+    def ascend_resolver(self) -> None:
+        return None
+
     def get_single_data(self) -> Any:
         node = self.get_single_node()
         return None if node is None else self._build(node)
@@ -165,22 +187,23 @@ class _SafeLoader(_Loader):  # type: ignore[valid-type,misc]
         scalar tags other than str go through the standard constructors."""
         memo: dict[int, Any] = {}
         pending: list[tuple[yaml.Node, Any]] = []
+        constructors = self.yaml_constructors
+        scalar, sequence, mapping = yaml.ScalarNode, yaml.SequenceNode, yaml.MappingNode
 
         def make(node: yaml.Node) -> Any:
+            kind = type(node)
+            if kind is scalar:  # immutable: an aliased scalar needs no memo
+                if node.tag == _STR:
+                    return node.value
+                return constructors.get(node.tag, _refuse_tag)(self, node)
             ident = id(node)
             if ident in memo:
                 return memo[ident]
             value: Any
-            if isinstance(node, yaml.ScalarNode):
-                if node.tag == _STR:
-                    value = node.value
-                else:
-                    construct = self.yaml_constructors.get(node.tag, _refuse_tag)
-                    value = construct(self, node)
-            elif isinstance(node, yaml.SequenceNode) and node.tag == _SEQ:
+            if kind is sequence and node.tag == _SEQ:
                 value = []
                 pending.append((node, value))
-            elif isinstance(node, yaml.MappingNode) and node.tag == _MAP:
+            elif kind is mapping and node.tag == _MAP:
                 if any(key.tag == _MERGE for key, _ in node.value):
                     value = self.construct_object(node, deep=True)
                 else:
@@ -197,13 +220,13 @@ class _SafeLoader(_Loader):  # type: ignore[valid-type,misc]
             if isinstance(value, list):
                 value.extend(make(child) for child in node.value)
                 continue
-            lines: dict[Any, int] = {}
+            firsts: dict[Any, yaml.Node] = {}
             for key_node, value_node in node.value:
                 key = make(key_node)
                 try:
-                    if key in lines:
-                        raise _DuplicateKeyError(key_node, lines[key])
-                    lines[key] = key_node.start_mark.line + 1
+                    if key in firsts:
+                        raise _DuplicateKeyError(key_node, firsts[key].start_mark.line + 1)
+                    firsts[key] = key_node
                 except TypeError:
                     raise yaml.constructor.ConstructorError(
                         None, None, "a list or mapping cannot be a key", key_node.start_mark
@@ -245,6 +268,11 @@ def _timestamp_as_text(loader: yaml.SafeLoader, node: yaml.Node) -> str:
     return str(node.value)
 
 
+_RESOLVED: dict[str, str] = {}  # scalar text -> implicit tag, for `_SafeLoader.resolve`
+_RESOLVED_TEXT = 64  # characters of a scalar worth remembering
+_RESOLVED_MAX = 20_000  # texts remembered at most (a few MB)
+if _SafeLoader.yaml_path_resolvers:  # pragma: no cover - PyYAML's SafeLoader has none
+    raise RuntimeError("yamlio's resolver shortcuts assume a loader without path resolvers")
 _SafeLoader.add_constructor(None, _refuse_tag)  # any tag without a constructor: python/*, !local
 for _tag in ("binary", "set", "omap", "pairs"):  # safe, but not JSON: no schema could accept them
     _SafeLoader.add_constructor(_TAG_PREFIX + _tag, _refuse_tag)
