@@ -42,6 +42,7 @@ import goals  # noqa: E402 - bench/ is not a package
 from bench_floor import cpu_seconds, measure_floor  # noqa: E402
 from gen_offers import generate  # noqa: E402
 
+from controller.core.model import API_VERSION  # noqa: E402
 from controller.git.repo import GitRepo  # noqa: E402
 from controller.marketplace.simulated import SimulatedMarketplace  # noqa: E402
 from controller.reconcile.reconciler import PassResult, Watch, build_reconciler  # noqa: E402
@@ -118,9 +119,42 @@ def _git_child_hwm(proc: Path, parent: str) -> int:
         )
     except OSError:
         return 0
-    if fields.get("PPid", "").strip() != parent or not fields.get("Name", "").startswith("git"):
+    if fields.get("PPid", "").strip() != parent or not fields.get("Name", "").strip().startswith("git"):
         return 0
     return int(fields.get("VmHWM", "0 kB").split()[0])
+
+
+SIGNOFF_EVERY = 10  # one offer in ten gets a signoff.yaml for the sign-off pass
+SIGNOFF_HEADER = "# Go Live sign-off (bench)\n"
+
+
+def _timed_signoffs(
+    repo_dir: Path, manifests: list[Path], one_pass: Callable[[], PassResult]
+) -> tuple[float, float, PassResult]:
+    """Merge signoff.yaml for every tenth offer (its current generation, from the status
+    the passes wrote), approved by a trailer; time the pass that judges them from git."""
+    for manifest in manifests[::SIGNOFF_EVERY]:
+        folder = manifest.parent
+        status = (folder / "status.yaml").read_text(encoding="utf-8")
+        generation = next(
+            line.split(":", 1)[1].strip()
+            for line in status.splitlines()
+            if line.startswith("observedGeneration:")
+        )
+        (folder / "signoff.yaml").write_text(
+            f"{SIGNOFF_HEADER}apiVersion: {API_VERSION}\nkind: SignOff\n"
+            f"offer: {folder.name}\ngeneration: {generation}\n",
+            encoding="utf-8",
+        )
+    _git(repo_dir, "add", "-A")
+    _git(
+        repo_dir,
+        "commit",
+        "-q",
+        "-m",
+        "sign off\n\nApproved-by: Release Manager <release@example.com>",
+    )
+    return _timed(one_pass)
 
 
 def bench(count: int, memory_goal_mb: float = MEMORY_GOAL_MB) -> dict[str, float]:
@@ -178,6 +212,11 @@ def bench(count: int, memory_goal_mb: float = MEMORY_GOAL_MB) -> dict[str, float
         print(
             f"  one-offer pass:   {one_s:8.2f} s  ({one_cpu:.2f} s CPU; "
             f"{len(one.evaluated):,} evaluated, {len(one.written):,} written)"
+        )
+        signoff_s, signoff_cpu, signed = _timed_signoffs(repo_dir, manifests, one_pass)
+        print(
+            f"  sign-off pass:    {signoff_s:8.2f} s  ({signoff_cpu:.2f} s CPU; "
+            f"{len(signed.evaluated):,} offers with a new signoff.yaml judged from git history)"
         )
         sampler.stop()
     ratio = full_s / one_s if one_s > 0 else float("inf")
