@@ -27,6 +27,7 @@ import re
 from controller.git import history as githistory
 from controller.git.history import CommitInfo, GitHistoryError, RepoHandle
 from controller.repo.policy import ApprovalTrust, Provider, SignOffPolicy
+from controller.signoff import history_index
 from controller.signoff.rules import (
     Approval,
     ChangeEvidence,
@@ -52,11 +53,11 @@ def gather(repo: RepoHandle, tip: str, path: str, policy: SignOffPolicy) -> Chan
     """Evidence for `path` at `tip`; never raises for git failures (they become lookup_error)."""
     introducing = ""
     try:
-        found = githistory.introducing_commit(repo, tip, path)
+        found = history_index.introducing_commit(repo, tip, path)
         if found is None:
             return ChangeEvidence(commit="", lookup_error=f"{path} is not in commit {tip[:12]}")
         introducing = found
-        info = githistory.commit_info(repo, introducing)
+        info = history_index.commit_info(repo, introducing)
         signers = _Signers.load(repo, info, policy)
         signature, detail, signer = signers.check(info)
         if policy.provider is Provider.GIT and policy.trust is ApprovalTrust.SIGNATURE:
