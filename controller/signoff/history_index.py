@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from controller.git import history as githistory
 from controller.git.history import GitHistoryError, RepoHandle
@@ -47,6 +47,8 @@ class SignOffHistory:
     changes: dict[str, Change]
     blobs: dict[str, bytes]  # blob id -> bytes, for every regular file of at most BLOB_BYTES
     parents_of: dict[str, tuple[str, ...]]  # every commit the walk listed
+    # commit -> path -> blob id ("": absent), for merged-in parents; filled in as asked
+    merged_sides: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def entry(self, path: str) -> TreeEntry | None:
         """`path`'s entry at the tip (None: absent), as `githistory.tree_entry` gives it."""
@@ -233,3 +235,68 @@ def commit_info(repo: RepoHandle, commit: str) -> githistory.CommitInfo:
         while len(_INFOS) > _INFOS_KEPT:
             _INFOS.popitem(last=False)
     return info
+
+
+def blob_in(repo: RepoHandle, tip: str, commit: str, path: str) -> str:
+    """The blob id at `path` in `commit` ("" when absent or not a blob), for a commit a merge
+    on `tip`'s history brought in. One `cat-file --batch-check` answers every signoff.yaml
+    whose introducing merge has `commit` as a parent; other paths are asked on their own."""
+    githistory.check_oid(commit)
+    githistory.check_path(path)
+    if "\n" in path or not is_signoff_path(path):
+        entry = githistory.tree_entry(repo, commit, path)
+        return entry.oid if entry is not None and entry.mode != "160000" else ""
+    index = at(repo, tip)
+    with _LOCK:
+        side = index.merged_sides.setdefault(commit, {})
+        known = side.get(path)
+    if known is not None:
+        return known
+    wanted = [
+        p
+        for p, change in index.changes.items()
+        if commit in change.parents[1:] and p not in side and "\n" not in p
+    ]
+    if path not in wanted:
+        wanted.append(path)
+    found = _blob_ids(repo, commit, wanted)
+    with _LOCK:
+        side.update(found)
+    return found[path]
+
+
+def _blob_ids(repo: RepoHandle, commit: str, paths: list[str]) -> dict[str, str]:
+    out = githistory.run_git(
+        repo,
+        ["cat-file", "--batch-check=%(objectname) %(objecttype)"],
+        stdin="".join(f"{commit}:{p}\n" for p in paths).encode("utf-8", "surrogateescape"),
+    ).stdout.decode()
+    lines = out.splitlines()
+    if len(lines) != len(paths):
+        raise GitHistoryError(f"could not read signoff.yaml entries at {commit[:12]}")
+    found: dict[str, str] = {}
+    for path, line in zip(paths, lines, strict=True):
+        parts = line.split()
+        found[path] = parts[0] if len(parts) == 2 and parts[1] == "blob" else ""
+    return found
+
+
+_MERGED: OrderedDict[tuple[str, str], tuple[githistory.CommitInfo, ...]] = OrderedDict()
+
+
+def merged_commits(
+    repo: RepoHandle, merge: githistory.CommitInfo
+) -> tuple[githistory.CommitInfo, ...]:
+    """`githistory.merged_commits` once per (repository, merge): one merge often brings
+    many offers' sign-offs."""
+    key = (_repo_key(repo), merge.id)
+    with _LOCK:
+        if key in _MERGED:
+            _MERGED.move_to_end(key)
+            return _MERGED[key]
+    found = githistory.merged_commits(repo, merge)
+    with _LOCK:
+        _MERGED[key] = found
+        while len(_MERGED) > _INFOS_KEPT:
+            _MERGED.popitem(last=False)
+    return found

@@ -9,7 +9,7 @@ from git_helpers import GitRepos, git
 
 from controller.git import history as githistory
 from controller.git.history import GitHistoryError
-from controller.signoff import history_index
+from controller.signoff import evidence_git, history_index
 
 
 def _paths(repo: Path, tip: str) -> list[str]:
@@ -71,3 +71,25 @@ def test_one_index_per_commit_answers_every_offer(gitrepos: GitRepos) -> None:
         assert history_index.introducing_commit(repo, tip, path) == tip
     assert history_index.at(repo, tip) is first  # built once, kept
     assert history_index.commit_info(repo, tip) is history_index.commit_info(repo, tip)
+
+
+def test_merge_authorship_from_the_index_matches_git_per_offer(gitrepos: GitRepos) -> None:
+    repo = gitrepos.init("r", {"offers/a/offer.yaml": "x\n"})
+    git(repo, "checkout", "-q", "-b", "pr")
+    gitrepos.commit(repo, {"offers/a/signoff.yaml": "a\n", "offers/b/signoff.yaml": "b\n"})
+    git(repo, "checkout", "-q", "main")
+    git(repo, "merge", "-q", "--no-ff", "--no-commit", "pr")
+    gitrepos.write(repo, {"offers/b/signoff.yaml": "b written by the merge\n"})
+    git(repo, "add", "offers/b/signoff.yaml")
+    git(repo, "commit", "-q", "-m", "Merge pr")
+    tip = gitrepos.head(repo)
+    info = githistory.commit_info(repo, tip)
+    wrote = {}
+    for offer in ("a", "b"):
+        path = f"offers/{offer}/signoff.yaml"
+        assert evidence_git.change_authors(repo, info, path, tip=tip) == (
+            evidence_git.change_authors(repo, info, path)
+        )
+        wrote[offer] = evidence_git._merge_wrote(repo, info, path, tip)
+        assert wrote[offer] == evidence_git._merge_wrote(repo, info, path)
+    assert wrote == {"a": False, "b": True}
