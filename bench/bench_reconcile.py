@@ -119,7 +119,9 @@ def _git_child_hwm(proc: Path, parent: str) -> int:
         )
     except OSError:
         return 0
-    if fields.get("PPid", "").strip() != parent or not fields.get("Name", "").strip().startswith("git"):
+    if fields.get("PPid", "").strip() != parent or not fields.get("Name", "").strip().startswith(
+        "git"
+    ):
         return 0
     return int(fields.get("VmHWM", "0 kB").split()[0])
 
