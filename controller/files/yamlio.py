@@ -142,6 +142,36 @@ def _child(node: yaml.Node, item: PathItem) -> tuple[yaml.Node | None, yaml.Node
     return None
 
 
+_RESOLVED: dict[str, str] = {}  # scalar text -> implicit tag, for `_resolve`
+_RESOLVED_TEXT = 64  # characters of a scalar worth remembering
+_RESOLVED_MAX = 20_000  # texts remembered at most (a few MB)
+
+
+def _resolve(
+    resolver: yaml.resolver.BaseResolver,
+    kind: type[yaml.Node],
+    value: Any,
+    implicit: tuple[bool, bool],
+) -> str:
+    """`BaseResolver.resolve` for a resolver without path resolvers, remembering scalars.
+
+    Without path resolvers a scalar's implicit tag depends on its text alone, and
+    the texts repeat (keys, enum values) across every offer and status file.
+    """
+    if kind is yaml.ScalarNode:
+        if not implicit[0]:
+            return _STR
+        tag = _RESOLVED.get(value)
+        if tag is None:
+            tag = yaml.resolver.BaseResolver.resolve(  # type: ignore[no-untyped-call]
+                resolver, kind, value, implicit
+            )
+            if len(value) <= _RESOLVED_TEXT and len(_RESOLVED) < _RESOLVED_MAX:
+                _RESOLVED[value] = tag
+        return str(tag)
+    return _SEQ if kind is yaml.SequenceNode else _MAP
+
+
 class _SafeLoader(_Loader):  # type: ignore[valid-type,misc]
     """CSafeLoader (or SafeLoader) with duplicate-key errors and only JSON-shaped tags."""
 
@@ -155,6 +185,17 @@ class _SafeLoader(_Loader):  # type: ignore[valid-type,misc]
                 seen[ident] = key_node.start_mark.line + 1
         return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
 
+    # The composer asks the resolver for every node's tag; in plain Python that was
+    # a third of a manifest's parse. See `_resolve`.
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
+        return _resolve(self, kind, value, implicit)
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        return None  # no path resolvers (checked at import)
+
+    def ascend_resolver(self) -> None:
+        return None
+
     def get_single_data(self) -> Any:
         node = self.get_single_node()
         return None if node is None else self._build(node)
@@ -165,22 +206,23 @@ class _SafeLoader(_Loader):  # type: ignore[valid-type,misc]
         scalar tags other than str go through the standard constructors."""
         memo: dict[int, Any] = {}
         pending: list[tuple[yaml.Node, Any]] = []
+        constructors = self.yaml_constructors
+        scalar, sequence, mapping = yaml.ScalarNode, yaml.SequenceNode, yaml.MappingNode
 
         def make(node: yaml.Node) -> Any:
+            kind = type(node)
+            if kind is scalar:  # immutable: an aliased scalar needs no memo
+                if node.tag == _STR:
+                    return node.value
+                return constructors.get(node.tag, _refuse_tag)(self, node)
             ident = id(node)
             if ident in memo:
                 return memo[ident]
             value: Any
-            if isinstance(node, yaml.ScalarNode):
-                if node.tag == _STR:
-                    value = node.value
-                else:
-                    construct = self.yaml_constructors.get(node.tag, _refuse_tag)
-                    value = construct(self, node)
-            elif isinstance(node, yaml.SequenceNode) and node.tag == _SEQ:
+            if kind is sequence and node.tag == _SEQ:
                 value = []
                 pending.append((node, value))
-            elif isinstance(node, yaml.MappingNode) and node.tag == _MAP:
+            elif kind is mapping and node.tag == _MAP:
                 if any(key.tag == _MERGE for key, _ in node.value):
                     value = self.construct_object(node, deep=True)
                 else:
@@ -197,13 +239,13 @@ class _SafeLoader(_Loader):  # type: ignore[valid-type,misc]
             if isinstance(value, list):
                 value.extend(make(child) for child in node.value)
                 continue
-            lines: dict[Any, int] = {}
+            firsts: dict[Any, yaml.Node] = {}
             for key_node, value_node in node.value:
                 key = make(key_node)
                 try:
-                    if key in lines:
-                        raise _DuplicateKeyError(key_node, lines[key])
-                    lines[key] = key_node.start_mark.line + 1
+                    if key in firsts:
+                        raise _DuplicateKeyError(key_node, firsts[key].start_mark.line + 1)
+                    firsts[key] = key_node
                 except TypeError:
                     raise yaml.constructor.ConstructorError(
                         None, None, "a list or mapping cannot be a key", key_node.start_mark
@@ -245,6 +287,8 @@ def _timestamp_as_text(loader: yaml.SafeLoader, node: yaml.Node) -> str:
     return str(node.value)
 
 
+if _SafeLoader.yaml_path_resolvers or _Dumper.yaml_path_resolvers:  # pragma: no cover
+    raise RuntimeError("yamlio's resolver shortcuts assume a loader without path resolvers")
 _SafeLoader.add_constructor(None, _refuse_tag)  # any tag without a constructor: python/*, !local
 for _tag in ("binary", "set", "omap", "pairs"):  # safe, but not JSON: no schema could accept them
     _SafeLoader.add_constructor(_TAG_PREFIX + _tag, _refuse_tag)
@@ -293,19 +337,63 @@ def load_mapping(data: bytes, *, name: str, max_bytes: int = MAX_BYTES) -> Loade
 
 
 def dump_yaml(data: Any) -> str:
-    """Block-style YAML of plain data, keys in the given order, multi-line strings as `|` blocks."""
-    return yaml.dump(
-        data,
-        Dumper=_BlockDumper,
-        default_flow_style=False,
-        sort_keys=False,
-        allow_unicode=True,
-        width=100,
-    )
+    """Block-style YAML of plain data, keys in the given order, multi-line strings as `|` blocks.
+
+    Plain data (dicts, lists, str, int, bool, None, nothing shared) is turned into
+    nodes here and handed to the emitter: PyYAML's representer did the same
+    object by object and cost most of a status file's rendering. Anything else
+    takes the representer; both give the same text.
+    """
+    node = _node_of(data)
+    if node is None:
+        return yaml.dump(
+            data,
+            Dumper=_BlockDumper,
+            default_flow_style=False,
+            sort_keys=False,
+            allow_unicode=True,
+            width=100,
+        )
+    return yaml.serialize(node, Dumper=_BlockDumper, allow_unicode=True, width=100)
+
+
+def _node_of(data: Any) -> yaml.Node | None:
+    """`data` as the nodes `_BlockDumper` would represent it; None for anything but plain data."""
+    seen: set[int] = set()  # the representer anchors a dict or list met twice
+
+    def build(value: Any) -> yaml.Node:
+        kind = type(value)
+        if kind is str:
+            return yaml.ScalarNode(_STR, value, style="|" if "\n" in value else None)
+        if kind is dict or kind is list:
+            if id(value) in seen:
+                raise _NotPlainError
+            seen.add(id(value))
+            if kind is list:
+                return yaml.SequenceNode(_SEQ, [build(item) for item in value], flow_style=False)
+            pairs = [(build(k), build(v)) for k, v in value.items()]
+            return yaml.MappingNode(_MAP, pairs, flow_style=False)
+        if kind is bool:
+            return yaml.ScalarNode(_TAG_PREFIX + "bool", "true" if value else "false")
+        if kind is int:
+            return yaml.ScalarNode(_TAG_PREFIX + "int", str(value))
+        if value is None:
+            return yaml.ScalarNode(_TAG_PREFIX + "null", "null")
+        raise _NotPlainError
+
+    try:
+        return build(data)
+    except _NotPlainError:
+        return None
+
+
+class _NotPlainError(Exception):
+    """Data `_node_of` leaves to PyYAML's representer."""
 
 
 class _BlockDumper(_Dumper):  # type: ignore[valid-type,misc]
-    pass
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
+        return _resolve(self, kind, value, implicit)
 
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:

@@ -287,7 +287,9 @@ class Reconciler:
             record.remember(store, work, outcome)
             return outcome
 
-        return evaluate.each(snapshot.offers, step)
+        outcomes = evaluate.each(snapshot.offers, step)
+        store.flush()  # the pass's records are durable before its status commit lands
+        return outcomes
 
     def _landing(
         self,

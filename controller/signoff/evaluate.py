@@ -59,6 +59,7 @@ from controller.signoff import (
     evidence_azuredevops,
     evidence_git,
     evidence_github,
+    history_index,
     rules,
 )
 from controller.signoff.document import MAX_BYTES, parse_signoff
@@ -153,7 +154,7 @@ def _judge_under_earlier_rules(question: _Question, verdict: SignOffVerdict) -> 
     """`verdict` if the rules before the sign-off's commit also let it count; else why not."""
     repo, commit, introducing = question.repo, question.commit, verdict.commit
     try:
-        parents = githistory.commit_parents(repo, introducing)
+        parents = history_index.commit_parents(repo, commit, introducing)
         if not parents:
             return verdict  # the repository's first commit: no earlier rules exist
         before = parents[0]
@@ -360,7 +361,7 @@ def load_authorization(
 
 
 def _read_document(repo: RepoHandle, commit: str, path: str) -> ParsedSignOff | None:
-    entry = githistory.tree_entry(repo, commit, path)
+    entry = history_index.tree_entry(repo, commit, path)
     if entry is None:
         return None
     if entry.mode not in {"100644", "100755"}:
@@ -369,7 +370,7 @@ def _read_document(repo: RepoHandle, commit: str, path: str) -> ParsedSignOff | 
         return ParsedSignOff(
             None, f"{path} is {entry.size:,} bytes; a sign-off is at most {MAX_BYTES:,}"
         )
-    return parse_signoff(githistory.read_blob(repo, entry.oid, MAX_BYTES), name=path)
+    return parse_signoff(history_index.read_blob(repo, commit, entry.oid, MAX_BYTES), name=path)
 
 
 def _read_codeowners(repo: RepoHandle, commit: str) -> codeowners.CodeOwners | None:

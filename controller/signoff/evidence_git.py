@@ -27,6 +27,7 @@ import re
 from controller.git import history as githistory
 from controller.git.history import CommitInfo, GitHistoryError, RepoHandle
 from controller.repo.policy import ApprovalTrust, Provider, SignOffPolicy
+from controller.signoff import history_index
 from controller.signoff.rules import (
     Approval,
     ChangeEvidence,
@@ -52,17 +53,17 @@ def gather(repo: RepoHandle, tip: str, path: str, policy: SignOffPolicy) -> Chan
     """Evidence for `path` at `tip`; never raises for git failures (they become lookup_error)."""
     introducing = ""
     try:
-        found = githistory.introducing_commit(repo, tip, path)
+        found = history_index.introducing_commit(repo, tip, path)
         if found is None:
             return ChangeEvidence(commit="", lookup_error=f"{path} is not in commit {tip[:12]}")
         introducing = found
-        info = githistory.commit_info(repo, introducing)
+        info = history_index.commit_info(repo, introducing)
         signers = _Signers.load(repo, info, policy)
         signature, detail, signer = signers.check(info)
         if policy.provider is Provider.GIT and policy.trust is ApprovalTrust.SIGNATURE:
-            authors, unverified = signed_authors(repo, info, path, signers, signer)
+            authors, unverified = signed_authors(repo, info, path, signers, signer, tip=tip)
         else:
-            authors, unverified = change_authors(repo, info, path), ()
+            authors, unverified = change_authors(repo, info, path, tip=tip), ()
         return ChangeEvidence(
             commit=info.id,
             parents=info.parents,
@@ -100,14 +101,19 @@ def trailer_approvals(info: CommitInfo) -> tuple[Approval, ...]:
     return tuple(out)
 
 
-def change_authors(repo: RepoHandle, info: CommitInfo, path: str) -> tuple[Person, ...]:
-    """Who wrote the signed-off change; an approval by any of them is self-approval."""
-    commits = githistory.merged_commits(repo, info) if info.is_merge else (info,)
+def change_authors(
+    repo: RepoHandle, info: CommitInfo, path: str, *, tip: str = ""
+) -> tuple[Person, ...]:
+    """Who wrote the signed-off change; an approval by any of them is self-approval.
+
+    `tip` is the commit being judged, when `info` introduced `path` on its
+    first-parent history: git's answers then come from its per-pass index."""
+    commits = history_index.merged_commits(repo, info) if info.is_merge else (info,)
     people: list[Person] = []
     for commit in commits:
         people.append(_author(commit))
         people.extend(_co_authors(commit))
-    if info.is_merge and _merge_wrote(repo, info, path):
+    if info.is_merge and _merge_wrote(repo, info, path, tip):
         people.append(_author(info))
     return tuple(people)
 
@@ -127,8 +133,16 @@ def _co_authors(commit: CommitInfo) -> list[Person]:
     return people
 
 
-def _merge_wrote(repo: RepoHandle, merge: CommitInfo, path: str) -> bool:
+def _merge_wrote(repo: RepoHandle, merge: CommitInfo, path: str, tip: str = "") -> bool:
     """True when no merged parent had the merge's content: the merge itself wrote it."""
+    if tip and history_index.is_signoff_path(path):
+        here = history_index.tree_entry(repo, tip, path)  # the merge introduced tip's content
+        if here is None:
+            return True
+        return all(
+            history_index.blob_in(repo, tip, parent, path) != here.oid
+            for parent in merge.parents[1:]
+        )
     here = githistory.tree_entry(repo, merge.id, path)
     for parent in merge.parents[1:]:
         theirs = githistory.tree_entry(repo, parent, path)
@@ -138,7 +152,13 @@ def _merge_wrote(repo: RepoHandle, merge: CommitInfo, path: str) -> bool:
 
 
 def signed_authors(
-    repo: RepoHandle, info: CommitInfo, path: str, signers: _Signers, merge_signer: str
+    repo: RepoHandle,
+    info: CommitInfo,
+    path: str,
+    signers: _Signers,
+    merge_signer: str,
+    *,
+    tip: str = "",
 ) -> tuple[tuple[Person, ...], tuple[str, ...]]:
     """Who wrote the change, by verified signature; and the commits nobody verifiably signed."""
     if not info.is_merge:
@@ -148,14 +168,14 @@ def signed_authors(
         )
     people: list[Person] = []
     unverified: list[str] = []
-    for listed in githistory.merged_commits(repo, info):
+    for listed in history_index.merged_commits(repo, info):
         commit = githistory.commit_info(repo, listed.id)  # the log leaves `signed` unset
         _status, _detail, principal = signers.check(commit)
         if principal:
             people.append(Person(email=principal))
         else:
             unverified.append(commit.id)
-    if _merge_wrote(repo, info, path):
+    if _merge_wrote(repo, info, path, tip):
         if merge_signer:
             people.append(Person(email=merge_signer))
         else:

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 from pathlib import Path
+
+import pytest
 
 from controller.core.model import OfferStatus, Phase, SubmissionRef, Target
 from controller.reconcile.records import DisplayRecords, FileRecords
@@ -65,3 +69,34 @@ def test_display_records_only_show_each_offers_own_status() -> None:
     assert shown.load("alpha-offer") == ALPHA
     assert shown.load("beta-offer") is None  # a status naming another offer shows nothing
     assert not shown.exists()
+
+
+def test_saves_are_in_place_at_once_and_flush_syncs_each_file_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = FileRecords(tmp_path, "main")
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: synced.append(fd) or real_fsync(fd))
+    records.save("alpha-offer", ALPHA)
+    records.save("alpha-offer", ALPHA)  # unchanged: not written again
+    beta = dataclasses.replace(ALPHA, offer="beta-offer")
+    records.save("beta-offer", beta)
+    assert synced == []  # no fsync per offer while a pass evaluates
+    # Already in place for another process (a killed pass leaves them for the next one).
+    assert FileRecords(tmp_path, "main").load("alpha-offer") == ALPHA
+    assert FileRecords(tmp_path, "main").load("beta-offer") == beta
+    records.flush()
+    assert len(synced) == 3  # two files and their folder
+    records.flush()
+    assert len(synced) == 3  # nothing new to sync
+    assert not list(records.root.glob(".*"))  # no temporary file left behind
+
+
+def test_a_record_removed_since_the_last_pass_is_written_again(tmp_path: Path) -> None:
+    records = FileRecords(tmp_path, "main")
+    records.save("alpha-offer", ALPHA)
+    (records.root / "alpha-offer.json").unlink()  # by hand, between two passes
+    assert records.load("alpha-offer") is None  # the next pass reads it first
+    records.save("alpha-offer", ALPHA)
+    assert FileRecords(tmp_path, "main").load("alpha-offer") == ALPHA
