@@ -85,7 +85,8 @@ def _git_env() -> dict[str, str]:
     }
 
 
-def _git(repo: Path, *args: str, data: bytes | None = None) -> bytes:
+def git(repo: Path, *args: str, data: bytes | None = None) -> bytes:
+    """Run git in `repo` as the bench person, with no user or system config; its stdout."""
     done = subprocess.run(
         ["git", *args], cwd=repo, env=_git_env(), input=data, capture_output=True, check=True
     )
@@ -94,7 +95,7 @@ def _git(repo: Path, *args: str, data: bytes | None = None) -> bytes:
 
 def _read_batch(repo: Path, oids: list[str]) -> list[bytes]:
     """Every blob in `oids`, in order, through one `git cat-file --batch`."""
-    out = _git(repo, "cat-file", "--batch", data="".join(f"{o}\n" for o in oids).encode())
+    out = git(repo, "cat-file", "--batch", data="".join(f"{o}\n" for o in oids).encode())
     blobs: list[bytes] = []
     at = 0
     for _ in oids:
@@ -108,8 +109,8 @@ def _read_batch(repo: Path, oids: list[str]) -> list[bytes]:
 def measure_floor(repo: Path, tip: str = "HEAD") -> Floor:
     """Run the floor's four steps on `repo` at `tip`; CPU and wall seconds."""
     cpu0, wall0 = cpu_seconds(), time.perf_counter()
-    commit = _git(repo, "rev-parse", "--verify", f"{tip}^{{commit}}").decode().strip()
-    listing = _git(repo, "ls-tree", "-r", "-z", commit)
+    commit = git(repo, "rev-parse", "--verify", f"{tip}^{{commit}}").decode().strip()
+    listing = git(repo, "ls-tree", "-r", "-z", commit)
     manifests: list[tuple[str, str]] = []  # (offer, blob id)
     others: list[str] = []
     for entry in listing.split(b"\0"):
@@ -138,9 +139,9 @@ def measure_floor(repo: Path, tip: str = "HEAD") -> Floor:
         stream.append(f"M 100644 inline offers/{offer}/status.yaml\ndata {len(body)}\n")
         stream.append(text + "\n")
     stream.append("\n")
-    _git(repo, "fast-import", "--quiet", "--force", data="".join(stream).encode("utf-8"))
+    git(repo, "fast-import", "--quiet", "--force", data="".join(stream).encode("utf-8"))
     floor = Floor(len(manifests), cpu_seconds() - cpu0, time.perf_counter() - wall0)
-    _git(repo, "update-ref", "-d", SCRATCH_REF)
+    git(repo, "update-ref", "-d", SCRATCH_REF)
     return floor
 
 
@@ -150,11 +151,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="offerctl-floor-") as tmp:
         repo = Path(tmp)
-        _git(repo, "init", "-q", "-b", "main")
-        _git(repo, "config", "gc.auto", "0")
+        git(repo, "init", "-q", "-b", "main")
+        git(repo, "config", "gc.auto", "0")
         generate(args.offers, repo)
-        _git(repo, "add", "-A")
-        _git(repo, "commit", "-q", "-m", "offers")
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", "offers")
         floor = measure_floor(repo)
     print(
         f"floor: {floor.offers:,} offers: {floor.cpu_s:.2f} s CPU ({floor.wall_s:.2f} s wall); "

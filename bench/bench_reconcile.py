@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import threading
@@ -39,7 +38,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 import goals  # noqa: E402 - bench/ is not a package
-from bench_floor import cpu_seconds, measure_floor  # noqa: E402
+from bench_floor import cpu_seconds, git, measure_floor  # noqa: E402
 from gen_offers import generate  # noqa: E402
 
 from controller.core.model import API_VERSION  # noqa: E402
@@ -55,22 +54,6 @@ MEMORY_GOAL_MB = 300.0
 HUGE_OFFERS = 50_000
 HUGE_MEMORY_GOAL_MB = 400.0
 DEFAULT_SIZES = (1_000, 10_000)
-
-
-def _git(repo: Path, *args: str) -> str:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "Bench Person",
-        "GIT_AUTHOR_EMAIL": "bench@example.com",
-        "GIT_COMMITTER_NAME": "Bench Person",
-        "GIT_COMMITTER_EMAIL": "bench@example.com",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_CONFIG_NOSYSTEM": "1",
-    }
-    done = subprocess.run(
-        ["git", *args], cwd=repo, env=env, capture_output=True, check=True, text=True
-    )
-    return done.stdout
 
 
 def _timed(run: Callable[[], PassResult]) -> tuple[float, float, PassResult]:
@@ -148,8 +131,8 @@ def _timed_signoffs(
             f"offer: {folder.name}\ngeneration: {generation}\n",
             encoding="utf-8",
         )
-    _git(repo_dir, "add", "-A")
-    _git(
+    git(repo_dir, "add", "-A")
+    git(
         repo_dir,
         "commit",
         "-q",
@@ -164,12 +147,12 @@ def bench(count: int, memory_goal_mb: float = MEMORY_GOAL_MB) -> dict[str, float
     with tempfile.TemporaryDirectory(prefix="offerctl-bench-") as tmp:
         repo_dir = Path(tmp) / "repo"
         repo_dir.mkdir()
-        _git(repo_dir, "init", "-q", "-b", "main")
-        _git(repo_dir, "config", "gc.auto", "0")  # a background gc would skew the timings
+        git(repo_dir, "init", "-q", "-b", "main")
+        git(repo_dir, "config", "gc.auto", "0")  # a background gc would skew the timings
         started = time.perf_counter()
         manifests = generate(count, repo_dir)
-        _git(repo_dir, "add", "-A")
-        _git(repo_dir, "commit", "-q", "-m", f"{count} offers")
+        git(repo_dir, "add", "-A")
+        git(repo_dir, "commit", "-q", "-m", f"{count} offers")
         print(
             f"  generated and committed {count:,} offers in {time.perf_counter() - started:.1f} s"
         )
@@ -209,7 +192,7 @@ def bench(count: int, memory_goal_mb: float = MEMORY_GOAL_MB) -> dict[str, float
         manifest = manifests[count // 2]
         text = manifest.read_text(encoding="utf-8")
         manifest.write_text(text.replace("    alias: ", "    alias: Changed ", 1), "utf-8")
-        _git(repo_dir, "commit", "-q", "-am", "change one offer")
+        git(repo_dir, "commit", "-q", "-am", "change one offer")
         one_s, one_cpu, one = _timed(one_pass)
         print(
             f"  one-offer pass:   {one_s:8.2f} s  ({one_cpu:.2f} s CPU; "

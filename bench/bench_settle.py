@@ -26,8 +26,6 @@ validates afresh each pass (the figure before verdicts were reused).
 from __future__ import annotations
 
 import argparse
-import os
-import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
@@ -40,6 +38,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 import goals  # noqa: E402
+from bench_floor import cpu_seconds, git  # noqa: E402
 from gen_offers import generate  # noqa: E402
 
 from controller.git.repo import GitRepo  # noqa: E402
@@ -54,24 +53,6 @@ from controller.reconcile.reconciler import (  # noqa: E402
 
 TIME_SCALE = 1.0  # certification takes days: every submitted offer stays in flight
 GOAL = 3.0
-
-
-def _cpu() -> float:
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
-
-
-def _git(repo: Path, *args: str) -> None:
-    env = {
-        **os.environ,
-        "GIT_AUTHOR_NAME": "Bench Person",
-        "GIT_AUTHOR_EMAIL": "bench@example.com",
-        "GIT_COMMITTER_NAME": "Bench Person",
-        "GIT_COMMITTER_EMAIL": "bench@example.com",
-        "GIT_CONFIG_GLOBAL": os.devnull,
-        "GIT_CONFIG_NOSYSTEM": "1",
-    }
-    subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, check=True)
 
 
 class Recording:
@@ -106,21 +87,21 @@ class Recording:
 
     def replay(self) -> float:
         """CPU seconds of the recorded reads, made again against the same marketplace."""
-        started = _cpu()
+        started = cpu_seconds()
         for name, args in self.calls:
             getattr(self.inner, name)(*args)
-        return _cpu() - started
+        return cpu_seconds() - started
 
 
 def bench(count: int, *, reuse: bool) -> float:
     with tempfile.TemporaryDirectory(prefix="offerctl-bench-settle-") as tmp:
         repo_dir = Path(tmp) / "repo"
         repo_dir.mkdir()
-        _git(repo_dir, "init", "-q", "-b", "main")
-        _git(repo_dir, "config", "gc.auto", "0")
+        git(repo_dir, "init", "-q", "-b", "main")
+        git(repo_dir, "config", "gc.auto", "0")
         generate(count, repo_dir)
-        _git(repo_dir, "add", "-A")
-        _git(repo_dir, "commit", "-q", "-m", f"{count} offers")
+        git(repo_dir, "add", "-A")
+        git(repo_dir, "commit", "-q", "-m", f"{count} offers")
         market = Recording(SimulatedMarketplace(Path(tmp) / "m.sqlite3", time_scale=TIME_SCALE))
         with GitRepo(repo_dir) as repo:
             validate: Any = default_validate if reuse else _fresh
@@ -131,23 +112,23 @@ def bench(count: int, *, reuse: bool) -> float:
                 validate=validate,
                 clock=lambda: datetime.now(UTC),
             )
-            started = _cpu()
+            started = cpu_seconds()
             first = _run(reconciler.run_pass)
             flying = len(first.in_flight)
             print(
-                f"  full pass: {_cpu() - started:.2f} s CPU, {len(first.evaluated):,} evaluated, "
-                f"{flying:,} in flight"
+                f"  full pass: {cpu_seconds() - started:.2f} s CPU, "
+                f"{len(first.evaluated):,} evaluated, {flying:,} in flight"
             )
-            started = _cpu()
+            started = cpu_seconds()
             warm = _run(reconciler.run_pass)  # the first to read the statuses just written
             print(
-                f"  first settle pass: {_cpu() - started:.2f} s CPU over "
+                f"  first settle pass: {cpu_seconds() - started:.2f} s CPU over "
                 f"{len(warm.evaluated):,} in-flight offers"
             )
             market.recording = True
-            started = _cpu()
+            started = cpu_seconds()
             settle = _run(reconciler.run_pass)
-            settle_cpu = _cpu() - started
+            settle_cpu = cpu_seconds() - started
             market.recording = False
         flying = len(settle.evaluated)
         observe_cpu = market.replay()

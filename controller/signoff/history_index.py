@@ -17,7 +17,9 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from controller.git import history as githistory
 from controller.git.history import GitHistoryError, RepoHandle
@@ -160,21 +162,28 @@ def _lines(items: list[str]) -> bytes:
 
 _KEPT_INDEXES: OrderedDict[tuple[str, str], SignOffHistory] = OrderedDict()
 _LOCK = threading.Lock()
+_V = TypeVar("_V")
+
+
+def _kept(
+    memo: OrderedDict[tuple[str, str], _V], key: tuple[str, str], keep: int, make: Callable[[], _V]
+) -> _V:
+    """`memo[key]`, made by `make()` on first use; the least recently used beyond `keep` go."""
+    with _LOCK:
+        if key in memo:
+            memo.move_to_end(key)
+            return memo[key]
+    value = make()
+    with _LOCK:
+        memo[key] = value
+        while len(memo) > keep:
+            memo.popitem(last=False)
+    return value
 
 
 def at(repo: RepoHandle, tip: str) -> SignOffHistory:
     """The index for `tip`, built on first use and kept for the rest of the pass."""
-    key = (_repo_key(repo), tip)
-    with _LOCK:
-        if key in _KEPT_INDEXES:
-            _KEPT_INDEXES.move_to_end(key)
-            return _KEPT_INDEXES[key]
-    index = build(repo, tip)
-    with _LOCK:
-        _KEPT_INDEXES[key] = index
-        while len(_KEPT_INDEXES) > _KEPT:
-            _KEPT_INDEXES.popitem(last=False)
-    return index
+    return _kept(_KEPT_INDEXES, (_repo_key(repo), tip), _KEPT, lambda: build(repo, tip))
 
 
 def _repo_key(repo: RepoHandle) -> str:
@@ -225,16 +234,7 @@ def commit_info(repo: RepoHandle, commit: str) -> githistory.CommitInfo:
     """`githistory.commit_info` once per (repository, commit): a commit never changes, and
     many offers' sign-offs arrive in one merge."""
     key = (_repo_key(repo), commit)
-    with _LOCK:
-        if key in _INFOS:
-            _INFOS.move_to_end(key)
-            return _INFOS[key]
-    info = githistory.commit_info(repo, commit)
-    with _LOCK:
-        _INFOS[key] = info
-        while len(_INFOS) > _INFOS_KEPT:
-            _INFOS.popitem(last=False)
-    return info
+    return _kept(_INFOS, key, _INFOS_KEPT, lambda: githistory.commit_info(repo, commit))
 
 
 def blob_in(repo: RepoHandle, tip: str, commit: str, path: str) -> str:
@@ -290,13 +290,4 @@ def merged_commits(
     """`githistory.merged_commits` once per (repository, merge): one merge often brings
     many offers' sign-offs."""
     key = (_repo_key(repo), merge.id)
-    with _LOCK:
-        if key in _MERGED:
-            _MERGED.move_to_end(key)
-            return _MERGED[key]
-    found = githistory.merged_commits(repo, merge)
-    with _LOCK:
-        _MERGED[key] = found
-        while len(_MERGED) > _INFOS_KEPT:
-            _MERGED.popitem(last=False)
-    return found
+    return _kept(_MERGED, key, _INFOS_KEPT, lambda: githistory.merged_commits(repo, merge))
