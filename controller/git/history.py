@@ -208,6 +208,23 @@ def versions_since(repo: RepoHandle, since: str, tip: str, path: str) -> set[tup
     return versions
 
 
+def roots_since(repo: RepoHandle, since: str, tip: str) -> tuple[str, ...]:
+    """Commits without parents from `since` (itself included) to `tip`: where history is cut.
+
+    In a shallow clone the boundary commits have no parents, so nothing can be
+    said about what they changed or what came before them; in a full clone a
+    root here is an unrelated history merged in after `since`. Either way the
+    history between the two commits cannot be judged from what is present.
+    """
+    check_oid(since)
+    check_oid(tip)
+    parents = commit_parents(repo, since)
+    args = ["rev-list", "--max-parents=0", "--end-of-options", tip, *(f"^{p}" for p in parents)]
+    args.append("--")
+    out = run_git(repo, args).stdout.decode().split()
+    return tuple(check_oid(c) for c in out)
+
+
 def commit_parents(repo: RepoHandle, commit: str) -> tuple[str, ...]:
     check_oid(commit)
     out = run_git(repo, ["rev-list", "--parents", "--max-count=1", "--end-of-options", commit])

@@ -14,7 +14,10 @@ since replaced.
 
 Fixed in `statustrust.written_by_controller`: the signed commit must also be
 the latest word, i.e. no commit between it and the tip (a descendant of it and
-an ancestor of the tip) holds another version of the file.
+an ancestor of the tip) holds another version of the file; and, since a
+shallow clone (CI's fetch-depth 1) cuts the history that question needs and
+makes its boundary commit look like the writer of every file, a cut history
+between the signed commit and the tip is not believed either.
 """
 
 from __future__ import annotations
@@ -121,3 +124,53 @@ def test_an_ordinary_merged_pull_request_keeps_the_status_believed(
     git(repo, "checkout", "-q", "main")
     git(repo, "merge", "-q", "--ff-only", "later")
     assert wait(repo, signers, "Live") == 0
+
+
+def test_a_shallow_clone_does_not_credit_a_forged_status_to_the_boundary_commit(
+    gitrepos: GitRepos, tmp_path: Path
+) -> None:
+    """CI checks out one commit (fetch-depth 1): the signed tip then "introduced" everything.
+
+    A pull request commits a Live status.yaml by hand; the controller's next
+    status commit is for another offer and leaves that file as it is. In a
+    depth-1 clone that signed commit has no parent, so it looks like the one
+    that wrote the forged file. Deeper clones cut the merge replay above the
+    same way (the superseding commit is out of sight).
+    """
+    other = "fabrikam-app"
+    repo = gitrepos.init("work", {**offer_files(OFFER, "live"), **offer_files(other, "live")})
+    key, line = ssh_key(tmp_path, "controller")
+    signers = tmp_path / "allowed_signers"
+    signers.write_text(line)
+    with GitRepo(repo) as handle:
+        head = handle.resolve("HEAD")
+        assert head is not None
+        check = default_validate(GitTreeFiles(handle.snapshot(head, [OFFER])), OFFER)
+    forged = make_status(OFFER, Phase.LIVE, now=datetime.now(UTC), generation=check.generation)
+    (repo / PATH).write_text(status.render(forged))
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "Add a status (from a pull request)")
+    (repo / "offers" / other / "status.yaml").write_text(
+        status.render(make_status(other, Phase.DRAFT, now=datetime.now(UTC)))
+    )
+    git(repo, "add", "-A")
+    git(repo, "-c", "gpg.format=ssh", "-c", f"user.signingKey={key}", "commit", "-S", "-qm",
+        f"offerctl: {other} is Draft")  # fmt: skip
+    assert wait(repo, signers, "Live") == 1  # full history: the forgery is seen for what it is
+
+    for depth in ("1", "2"):
+        clone = tmp_path / f"ci-{depth}"
+        git(tmp_path, "clone", "-q", "--depth", depth, "--branch", "main",
+            f"file://{repo}", str(clone))  # fmt: skip
+        assert wait(clone, signers, "Live") == 1, depth
+    # The controller's own status commit at the tip, with its parent present, is believed;
+    # a clone too shallow to show its parent is told to fetch more.
+    controller_commit(repo, key, Phase.LIVE)
+    deeper = tmp_path / "ci-deeper"
+    git(tmp_path, "clone", "-q", "--depth", "2", "--branch", "main", f"file://{repo}", str(deeper))
+    assert wait(deeper, signers, "Live") == 0
+    shallow = tmp_path / "ci-shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", "--branch", "main", f"file://{repo}", str(shallow))
+    ran = offerctl("wait", OFFER, "--repo", str(shallow), "--allowed-signers", str(signers),
+                   "--for", "phase=Live", "--timeout", "0.01", "--interval", "0.01")  # fmt: skip
+    assert ran.code == 1 and "fetch the full history" in ran.err, ran
