@@ -29,7 +29,10 @@ from controller.git.history import (
     GitHistoryError,
     Verification,
     introducing_commit,
+    roots_since,
+    tree_entry,
     verify_commit,
+    versions_since,
 )
 from controller.git.repo import GitRepo
 
@@ -86,9 +89,33 @@ def written_by_controller(repo: GitRepo, commit: str, path: str, signers: bytes)
     if found is None:
         return f"{path} does not exist at {commit[:12]}"
     check = verify_commit(repo, found, allowed_signers=signers)
-    if check.status is Verification.GOOD:
-        return ""
-    return (
-        f"{path} was last changed by commit {found[:12]}, which no allowed signer signed "
-        f"({check.detail}); it is not the controller's and is ignored"
-    )
+    if check.status is not Verification.GOOD:
+        return (
+            f"{path} was last changed by commit {found[:12]}, which no allowed signer signed "
+            f"({check.detail}); it is not the controller's and is ignored"
+        )
+    # A merge whose FIRST parent is an old signed status commit, fast-forwarded onto
+    # the branch, makes that commit the "introducing" one again: it must also be the
+    # latest word, with no commit after it (and before `commit`) holding another version.
+    # Both questions need the history in between: in a shallow clone a boundary
+    # commit has no parents, so it "changed" every file and the commits before it
+    # that superseded a status are not there to see. A cut history proves nothing.
+    try:
+        cut = roots_since(repo, found, commit)
+        here = tree_entry(repo, commit, path)
+        since = versions_since(repo, found, commit, path)
+    except GitHistoryError as exc:
+        return f"{path}: {exc}; it is ignored"
+    if cut:
+        return (
+            f"{path}: the history from commit {found[:12]} on is cut at {cut[0][:12]} (a "
+            "shallow clone, or an unrelated history merged in), so who last changed it "
+            "cannot be told; fetch the full history (fetch-depth: 0). It is ignored"
+        )
+    if here is None or since - {(here.mode, here.oid)}:
+        return (
+            f"{path} is the one signed commit {found[:12]} wrote, but a later commit on the "
+            "way to this one changed it since (an older status brought back by a merge); "
+            "it is not the controller's latest and is ignored"
+        )
+    return ""

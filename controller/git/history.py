@@ -174,6 +174,57 @@ def introducing_commit(repo: RepoHandle, tip: str, path: str) -> str | None:
     return found
 
 
+def versions_since(repo: RepoHandle, since: str, tip: str, path: str) -> set[tuple[str, str]]:
+    """Every (mode, blob) `path` took in a commit between `since` and `tip`, changes only.
+
+    The commits are those that descend from `since` and lead to `tip`
+    (`--ancestry-path`), whichever parent each was reached through
+    (`--full-history`), and the versions are what each made the path when it
+    differed from a parent (a deletion is ("000000", zeros)). More than
+    `_MAX_CHANGE_COMMITS` such commits is an error rather than a partial answer.
+    """
+    check_oid(since)
+    check_oid(tip)
+    check_path(path)
+    args = ["log", "--full-history", "--ancestry-path", "-m", "--raw", "--no-abbrev",
+            "--no-renames", "--format=%x1e%H", f"--max-count={_MAX_CHANGE_COMMITS + 1}",
+            "--end-of-options", tip, f"^{since}", "--", path]  # fmt: skip
+    out = run_git(repo, args).stdout.decode("utf-8", "surrogateescape")
+    versions: set[tuple[str, str]] = set()
+    commits = 0
+    for record in out.split("\x1e"):
+        lines = [line for line in record.split("\n") if line]
+        if not lines:
+            continue
+        commits += 1
+        for line in lines[1:]:
+            if line.startswith(":"):  # ":100644 100644 <old> <new> M\tpath"
+                fields = line.split("\t", 1)[0].split()
+                versions.add((fields[1], fields[3]))
+    if commits > _MAX_CHANGE_COMMITS:
+        raise GitHistoryError(
+            f"more than {_MAX_CHANGE_COMMITS} commits changed {path} since {since[:12]}"
+        )
+    return versions
+
+
+def roots_since(repo: RepoHandle, since: str, tip: str) -> tuple[str, ...]:
+    """Commits without parents from `since` (itself included) to `tip`: where history is cut.
+
+    In a shallow clone the boundary commits have no parents, so nothing can be
+    said about what they changed or what came before them; in a full clone a
+    root here is an unrelated history merged in after `since`. Either way the
+    history between the two commits cannot be judged from what is present.
+    """
+    check_oid(since)
+    check_oid(tip)
+    parents = commit_parents(repo, since)
+    args = ["rev-list", "--max-parents=0", "--end-of-options", tip, *(f"^{p}" for p in parents)]
+    args.append("--")
+    out = run_git(repo, args).stdout.decode().split()
+    return tuple(check_oid(c) for c in out)
+
+
 def commit_parents(repo: RepoHandle, commit: str) -> tuple[str, ...]:
     check_oid(commit)
     out = run_git(repo, ["rev-list", "--parents", "--max-count=1", "--end-of-options", commit])
