@@ -10,9 +10,10 @@ file per offer under the repository's private directory:
 
 with every name percent-encoded (`release%2F1`), so that distinct branches
 never share a folder and a controller for one branch never inherits another
-branch's submissions. A
-daemon's shards share the branch's records: each offer has one file, written
-only by the shard that owns the offer.
+branch's submissions. Each offer has one file, written only by the shard that
+owns the offer. Shards that share one clone share its records; shards with a
+clone each (the StatefulSet in deploy/) keep their own, and a shard taking an
+offer over finds that offer's submissions in the marketplace (see below).
 
 A missing or unreadable record means "never seen" (a fresh clone, a new
 machine, an upgrade from an offerctl that kept no records): the reconciler
