@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from controller import cli
 from controller.core.model import (
@@ -168,3 +170,12 @@ CERT_FINDING = Finding(
     stage="Certification",
     severity=Severity.ERROR,
 )
+
+
+def ssh_key(where: Path, name: str) -> tuple[Path, str]:
+    """A fresh ed25519 key pair: the private key file and its allowed_signers line."""
+    key = where / name
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)],
+                   check=True)  # fmt: skip
+    kind, blob = key.with_suffix(".pub").read_text().split()[:2]
+    return key, f"offerctl@localhost {kind} {blob}\n"

@@ -27,7 +27,7 @@ from git_helpers import GitRepos, git
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
 
-from cli_helpers import env, make_status, offerctl
+from cli_helpers import env, make_status, offerctl, ssh_key
 
 from controller.core.model import Phase
 from controller.git.repo import GitRepo
@@ -48,15 +48,6 @@ def forge(repo: Path, *sign: str) -> None:
     (repo / "offers" / OFFER / "status.yaml").write_text(status.render(forged))
     git(repo, "add", "-A")
     git(repo, *sign, "commit", "-qm", "Add a status (from a pull request)")
-
-
-def ssh_key(where: Path, name: str) -> tuple[Path, str]:
-    """A fresh ed25519 key pair: the private key file and its allowed_signers line."""
-    key = where / name
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)],
-                   check=True)  # fmt: skip
-    kind, blob = key.with_suffix(".pub").read_text().split()[:2]
-    return key, f"offerctl@localhost {kind} {blob}\n"
 
 
 def test_wait_is_not_satisfied_by_a_hand_written_status(gitrepos: GitRepos) -> None:

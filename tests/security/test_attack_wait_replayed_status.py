@@ -22,7 +22,6 @@ between the signed commit and the tip is not believed either.
 
 from __future__ import annotations
 
-import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +31,7 @@ from git_helpers import GitRepos, git
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "cli"))
 
-from cli_helpers import make_status, offerctl
+from cli_helpers import make_status, offerctl, ssh_key
 
 from controller.core.model import Phase
 from controller.git.repo import GitRepo
@@ -42,14 +41,6 @@ from controller.repo import status
 
 OFFER = "contoso-app"
 PATH = f"offers/{OFFER}/status.yaml"
-
-
-def ssh_key(where: Path, name: str) -> tuple[Path, str]:
-    key = where / name
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)],
-                   check=True)  # fmt: skip
-    kind, blob = key.with_suffix(".pub").read_text().split()[:2]
-    return key, f"offerctl@localhost {kind} {blob}\n"
 
 
 def controller_commit(repo: Path, key: Path, phase: Phase) -> str:
