@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -52,6 +54,9 @@ OFFERS_DIR = layout.OFFERS_DIR
 
 # Over this many offers, one listing of offers/ beats pathspecs on the command line.
 MAX_PATHSPECS = 500
+# Snapshots kept per repository, keyed by what they list: a commit's tree never
+# changes, so a pass (and the next, while nothing was committed) lists it once.
+KEPT_SNAPSHOTS = 2
 
 __all__ = [
     "BLOCKING_LOCKS",
@@ -108,6 +113,9 @@ class GitRepo:
         # The last commit this object brought the checkout to, every path done: a
         # status commit of our own needs no second look (`land.finish_checkout_sync`).
         self.synced_tip: str | None = None
+        self._snapshots: OrderedDict[tuple[str, tuple[str, ...] | None, int], TreeSnapshot]
+        self._snapshots = OrderedDict()
+        self._snapshots_lock = threading.Lock()
 
     def close(self) -> None:
         self.objects.close()
@@ -182,9 +190,17 @@ class GitRepo:
         *,
         max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES,
     ) -> TreeSnapshot:
-        """Entries under offers/ (or only the listed offers) and the policy files at `commit`."""
+        """Entries under offers/ (or only the listed offers) and the policy files at `commit`.
+
+        The last KEPT_SNAPSHOTS are kept and shared: treat a snapshot as read-only."""
         check_oid(commit)
-        wanted = None if offers is None else sorted(set(offers))
+        wanted = None if offers is None else tuple(sorted(set(offers)))
+        key = (commit, wanted, max_blob_bytes)
+        with self._snapshots_lock:
+            kept = self._snapshots.get(key)
+            if kept is not None:
+                self._snapshots.move_to_end(key)
+                return kept
         if wanted is None or len(wanted) > MAX_PATHSPECS:
             paths = [OFFERS_DIR, *POLICY_PATHS]
         else:
@@ -197,13 +213,18 @@ class GitRepo:
                 for p, e in entries.items()
                 if not p.startswith("offers/") or p.split("/", 2)[1] in keep
             }
-        return TreeSnapshot(
+        made = TreeSnapshot(
             commit=commit,
             entries=entries,
             read_blob=self.read_blob,
             max_blob_bytes=max_blob_bytes,
             complete=wanted is None,
         )
+        with self._snapshots_lock:
+            self._snapshots[key] = made
+            while len(self._snapshots) > KEPT_SNAPSHOTS:
+                self._snapshots.popitem(last=False)
+        return made
 
     def ls_tree(self, commit: str, paths: Sequence[str]) -> dict[str, TreeEntry]:
         """Every blob, symlink and submodule under `paths` at `commit`, by path, with sizes."""
