@@ -54,9 +54,9 @@ OFFERS_DIR = layout.OFFERS_DIR
 
 # Over this many offers, one listing of offers/ beats pathspecs on the command line.
 MAX_PATHSPECS = 500
-# Snapshots kept per repository, keyed by what they list: a commit's tree never
+# Tree listings kept per repository, keyed by commit and paths: a commit's tree never
 # changes, so a pass (and the next, while nothing was committed) lists it once.
-KEPT_SNAPSHOTS = 2
+KEPT_LISTINGS = 2
 
 __all__ = [
     "BLOCKING_LOCKS",
@@ -113,9 +113,9 @@ class GitRepo:
         # The last commit this object brought the checkout to, every path done: a
         # status commit of our own needs no second look (`land.finish_checkout_sync`).
         self.synced_tip: str | None = None
-        self._snapshots: OrderedDict[tuple[str, tuple[str, ...] | None, int], TreeSnapshot]
-        self._snapshots = OrderedDict()
-        self._snapshots_lock = threading.Lock()
+        self._listings: OrderedDict[tuple[str, tuple[str, ...]], dict[str, TreeEntry]]
+        self._listings = OrderedDict()
+        self._listings_lock = threading.Lock()
 
     def close(self) -> None:
         self.objects.close()
@@ -192,20 +192,14 @@ class GitRepo:
     ) -> TreeSnapshot:
         """Entries under offers/ (or only the listed offers) and the policy files at `commit`.
 
-        The last KEPT_SNAPSHOTS are kept and shared: treat a snapshot as read-only."""
+        Listings are kept (`_listing`) and shared: treat a snapshot's entries as read-only."""
         check_oid(commit)
-        wanted = None if offers is None else tuple(sorted(set(offers)))
-        key = (commit, wanted, max_blob_bytes)
-        with self._snapshots_lock:
-            kept = self._snapshots.get(key)
-            if kept is not None:
-                self._snapshots.move_to_end(key)
-                return kept
+        wanted = None if offers is None else sorted(set(offers))
         if wanted is None or len(wanted) > MAX_PATHSPECS:
-            paths = [OFFERS_DIR, *POLICY_PATHS]
+            paths = (OFFERS_DIR, *POLICY_PATHS)
         else:
-            paths = [f"{OFFERS_DIR}/{offer}/" for offer in wanted] + list(POLICY_PATHS)
-        entries = self.ls_tree(commit, paths)
+            paths = (*(f"{OFFERS_DIR}/{offer}/" for offer in wanted), *POLICY_PATHS)
+        entries = self._listing(commit, paths)
         if wanted is not None and len(wanted) > MAX_PATHSPECS:
             keep = set(wanted)
             entries = {
@@ -213,18 +207,28 @@ class GitRepo:
                 for p, e in entries.items()
                 if not p.startswith("offers/") or p.split("/", 2)[1] in keep
             }
-        made = TreeSnapshot(
+        return TreeSnapshot(
             commit=commit,
             entries=entries,
             read_blob=self.read_blob,
             max_blob_bytes=max_blob_bytes,
             complete=wanted is None,
         )
-        with self._snapshots_lock:
-            self._snapshots[key] = made
-            while len(self._snapshots) > KEPT_SNAPSHOTS:
-                self._snapshots.popitem(last=False)
-        return made
+
+    def _listing(self, commit: str, paths: tuple[str, ...]) -> dict[str, TreeEntry]:
+        """`ls_tree`, kept for the last KEPT_LISTINGS questions: a commit's tree never changes."""
+        key = (commit, paths)
+        with self._listings_lock:
+            kept = self._listings.get(key)
+            if kept is not None:
+                self._listings.move_to_end(key)
+                return kept
+        entries = self.ls_tree(commit, paths)
+        with self._listings_lock:
+            self._listings[key] = entries
+            while len(self._listings) > KEPT_LISTINGS:
+                self._listings.popitem(last=False)
+        return entries
 
     def ls_tree(self, commit: str, paths: Sequence[str]) -> dict[str, TreeEntry]:
         """Every blob, symlink and submodule under `paths` at `commit`, by path, with sizes."""
