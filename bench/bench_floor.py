@@ -170,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.repo is not None:
         floor = measure_floor(args.repo)
         if args.json:
-            print(json.dumps({"offers": floor.offers, "cpu_s": floor.cpu_s, "wall_s": floor.wall_s}))
+            figures = {"offers": floor.offers, "cpu_s": floor.cpu_s, "wall_s": floor.wall_s}
+            print(json.dumps(figures))
         else:
             print(f"floor: {floor.offers:,} offers: {floor.cpu_s:.2f} s CPU ({floor.wall_s:.2f} s)")
         return 0

@@ -160,7 +160,8 @@ class FileRecords:
         if kept is not None and kept[0] == known and kept[1] == value:
             return  # the file holds this very status: nothing to serialize or write
         document = {"version": RECORD_VERSION, "offer": offer, "status": status.to_dict(value)}
-        data = json.dumps(document, indent=1, sort_keys=True).encode("utf-8")
+        # Compact: json's C encoder (an indent would take its pure-Python one).
+        data = json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")
         digest = _digest(data)
         if known != digest:  # unchanged: spare the disk a write per offer and pass
             self._replace(path, data)
