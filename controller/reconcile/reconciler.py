@@ -166,7 +166,9 @@ class Reconciler:
             state = record.load_state(self.repo, key)
             today = eta.start_of_day(self.clock()).date()  # date-dependent estimates
             which = EVERY_OFFER if full else scope(self.repo, base, recorded, state, today)
-            outcomes = self._evaluate(base, which, store, overrides={}, branch=branch)
+            outcomes = self._evaluate(
+                base, which, store, overrides={}, branch=branch, reconciled=recorded or ""
+            )
             result = land.land(self._landing(branch, store), base, which, outcomes)
             failpoint(AFTER_PUSH)
             estimates = calendar.after(state.estimates if state else {}, result, today)
@@ -284,17 +286,21 @@ class Reconciler:
         only: frozenset[str] | None = None,
         *,
         branch: str,
+        reconciled: str | None = None,
     ) -> dict[str, Outcome]:
         """evaluate -> converge -> settle -> remember, for each offer in `which` (and `only`).
 
         Sign-offs are judged against the last reconciled commit and the replays the
-        controller remembers (docs/DESIGN.md §5, "A replaced history")."""
+        controller remembers (docs/DESIGN.md §5, "A replaced history"); `reconciled` is
+        that commit when the caller has read it already."""
         include = self.include
         if only is not None:  # also when a moved branch is re-read (`_rebuild`)
             include = _within(only, self.include)
         replays = ReplayRecords(self.repo.private_dir, branch, self.watch.remote)
+        if reconciled is None:
+            reconciled = self._reconciled(branch)
         snapshot = evaluate.read(
-            self.repo, base, which, include, reconciled=self._reconciled(branch), replays=replays
+            self.repo, base, which, include, reconciled=reconciled, replays=replays
         )
 
         def step(offer: str) -> Outcome:

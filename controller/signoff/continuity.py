@@ -26,6 +26,8 @@ _LOCK = threading.Lock()
 
 def lineage_at(repo: RepoHandle, tip: str, reconciled: str) -> Lineage:
     """`tip`'s lineage from `reconciled`; GitHistoryError when git cannot tell."""
+    if tip == reconciled:  # a pass over the commit the last one left: nothing to ask
+        return replay.lineage(tip, reconciled, ())
     key = (_repo_key(repo), tip, reconciled)
     with _LOCK:
         if key in _LINEAGES:
