@@ -10,15 +10,19 @@ Issue #14 defines it, on the repository the full pass reads:
    top of the tip (to a scratch ref, deleted afterwards: the branch never moves).
 
 The figure is CPU time: this process plus its git children. The reconcile
-bench calls `measure_floor` on its own repository and judges the full pass as
-a multiple of it.
+bench measures the floor of its own repository in a child process
+(`measure_floor_apart`, which runs `--repo`), so that the floor's memory (it
+holds every manifest at once) never counts in the controller's peak RSS, and
+judges the full pass as a multiple of it.
 
     python bench/bench_floor.py [--offers N]
+    python bench/bench_floor.py --repo PATH --json   # an existing repository's floor
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -145,10 +149,32 @@ def measure_floor(repo: Path, tip: str = "HEAD") -> Floor:
     return floor
 
 
+def measure_floor_apart(repo: Path) -> Floor:
+    """`measure_floor` of `repo` in a child process (its CPU, as the child measured it)."""
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).resolve()), "--repo", str(repo), "--json"],
+        capture_output=True,
+        check=True,
+        text=True,
+    )
+    found = json.loads(done.stdout)
+    return Floor(int(found["offers"]), float(found["cpu_s"]), float(found["wall_s"]))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--offers", type=int, default=1_000)
+    parser.add_argument("--repo", type=Path, help="measure this repository's floor instead")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args(argv)
+    if args.repo is not None:
+        floor = measure_floor(args.repo)
+        if args.json:
+            figures = {"offers": floor.offers, "cpu_s": floor.cpu_s, "wall_s": floor.wall_s}
+            print(json.dumps(figures))
+        else:
+            print(f"floor: {floor.offers:,} offers: {floor.cpu_s:.2f} s CPU ({floor.wall_s:.2f} s)")
+        return 0
     with tempfile.TemporaryDirectory(prefix="offerctl-floor-") as tmp:
         repo = Path(tmp)
         git(repo, "init", "-q", "-b", "main")

@@ -126,7 +126,9 @@ def apply_sync(
     for path in plan.deletes:
         (plan.worktree / path).unlink(missing_ok=True)
     for path, data in plan.writes:
-        atomic_write(plan.worktree / path, data)
+        # Not fsynced, as git's own checkout does not: the commit holds the truth, and a
+        # file a power cut lost shows as a change that `git checkout -- <path>` undoes.
+        atomic_write(plan.worktree / path, data, durable=False)
     synced = sorted([*plan.deletes, *(p for p, _ in plan.writes), *plan.refresh])
     local = GitRunner(plan.worktree, timeout=runner.timeout)
     if synced and not _refresh_index(local, synced, sleep):

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
+from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -52,6 +54,9 @@ OFFERS_DIR = layout.OFFERS_DIR
 
 # Over this many offers, one listing of offers/ beats pathspecs on the command line.
 MAX_PATHSPECS = 500
+# Tree listings kept per repository, keyed by commit and paths: a commit's tree never
+# changes, so a pass (and the next, while nothing was committed) lists it once.
+KEPT_LISTINGS = 2
 
 __all__ = [
     "BLOCKING_LOCKS",
@@ -108,6 +113,9 @@ class GitRepo:
         # The last commit this object brought the checkout to, every path done: a
         # status commit of our own needs no second look (`land.finish_checkout_sync`).
         self.synced_tip: str | None = None
+        self._listings: OrderedDict[tuple[str, tuple[str, ...]], dict[str, TreeEntry]]
+        self._listings = OrderedDict()
+        self._listings_lock = threading.Lock()
 
     def close(self) -> None:
         self.objects.close()
@@ -182,14 +190,16 @@ class GitRepo:
         *,
         max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES,
     ) -> TreeSnapshot:
-        """Entries under offers/ (or only the listed offers) and the policy files at `commit`."""
+        """Entries under offers/ (or only the listed offers) and the policy files at `commit`.
+
+        Listings are kept (`_listing`) and shared: treat a snapshot's entries as read-only."""
         check_oid(commit)
         wanted = None if offers is None else sorted(set(offers))
         if wanted is None or len(wanted) > MAX_PATHSPECS:
-            paths = [OFFERS_DIR, *POLICY_PATHS]
+            paths = (OFFERS_DIR, *POLICY_PATHS)
         else:
-            paths = [f"{OFFERS_DIR}/{offer}/" for offer in wanted] + list(POLICY_PATHS)
-        entries = self.ls_tree(commit, paths)
+            paths = (*(f"{OFFERS_DIR}/{offer}/" for offer in wanted), *POLICY_PATHS)
+        entries = self._listing(commit, paths)
         if wanted is not None and len(wanted) > MAX_PATHSPECS:
             keep = set(wanted)
             entries = {
@@ -204,6 +214,21 @@ class GitRepo:
             max_blob_bytes=max_blob_bytes,
             complete=wanted is None,
         )
+
+    def _listing(self, commit: str, paths: tuple[str, ...]) -> dict[str, TreeEntry]:
+        """`ls_tree`, kept for the last KEPT_LISTINGS questions: a commit's tree never changes."""
+        key = (commit, paths)
+        with self._listings_lock:
+            kept = self._listings.get(key)
+            if kept is not None:
+                self._listings.move_to_end(key)
+                return kept
+        entries = self.ls_tree(commit, paths)
+        with self._listings_lock:
+            self._listings[key] = entries
+            while len(self._listings) > KEPT_LISTINGS:
+                self._listings.popitem(last=False)
+        return entries
 
     def ls_tree(self, commit: str, paths: Sequence[str]) -> dict[str, TreeEntry]:
         """Every blob, symlink and submodule under `paths` at `commit`, by path, with sizes."""

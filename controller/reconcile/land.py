@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from controller.core import pipeline
@@ -33,8 +33,8 @@ from controller.core.escaping import printable
 from controller.core.model import OfferStatus
 from controller.failpoint import AFTER_COMMIT_OBJECT, AFTER_REF_UPDATE, failpoint
 from controller.git.repo import OFFERS_DIR, GitRepo, Identity, PushRejected, RefMoved
-from controller.git.repo import blob_oid as git_blob_oid
 from controller.reconcile.evaluate import STATUS_FILE
+from controller.reconcile.rendered import RenderedOids
 from controller.reconcile.types import Clock, Outcome, PassResult, Scope, Transition
 from controller.repo import status
 from controller.validation import engine
@@ -60,6 +60,8 @@ class Landing:
     clock: Clock
     sleep: Callable[[float], None]
     rebuild: Rebuild
+    # The blob ids of statuses rendered lately; the reconciler keeps one across passes.
+    rendered: RenderedOids = field(default_factory=RenderedOids)
 
 
 def land(landing: Landing, base: str, scope: Scope, outcomes: dict[str, Outcome]) -> PassResult:
@@ -67,7 +69,7 @@ def land(landing: Landing, base: str, scope: Scope, outcomes: dict[str, Outcome]
     attempts = 0
     while True:
         attempts += 1
-        updates, written = status_updates(landing.repo, base, outcomes)
+        updates, written = status_updates(landing.repo, base, outcomes, landing.rendered)
         commit = None
         if updates:
             commit = _commit_onto(landing, base, updates, outcomes, written)
@@ -99,9 +101,16 @@ def land(landing: Landing, base: str, scope: Scope, outcomes: dict[str, Outcome]
 
 
 def status_updates(
-    repo: GitRepo, base: str, outcomes: Mapping[str, Outcome]
+    repo: GitRepo,
+    base: str,
+    outcomes: Mapping[str, Outcome],
+    rendered: RenderedOids | None = None,
 ) -> tuple[dict[str, bytes | None], list[str]]:
-    """status.yaml bytes for the offers whose status differs from the commit's."""
+    """status.yaml bytes for the offers whose status differs from the commit's.
+
+    A status rendered before (`rendered`) whose blob the commit already holds is
+    not rendered again."""
+    rendered = rendered if rendered is not None else RenderedOids()
     existing = repo.snapshot(base, outcomes) if outcomes else None
     updates: dict[str, bytes | None] = {}
     written: list[str] = []
@@ -114,8 +123,10 @@ def status_updates(
             continue
         if outcome.after is None:
             continue
-        data = status.render(outcome.after).encode("utf-8")
-        if entry is None or entry.oid != git_blob_oid(data, repo.object_format):
+        if entry is not None and entry.oid == rendered.known(outcome.after, repo.object_format):
+            continue  # the commit holds this very status
+        data, oid = rendered.render(outcome.after, repo.object_format)
+        if entry is None or entry.oid != oid:
             try:
                 check_status(outcome.after)  # only what is written needs the schema's word
             except FatalError as exc:

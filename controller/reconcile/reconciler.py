@@ -57,6 +57,7 @@ from controller.reconcile.evaluate import (
 from controller.reconcile.land import check_status, commit_message
 from controller.reconcile.plan import plan as plan_offers
 from controller.reconcile.records import FileRecords, RecordStore, ReplayRecords, watch_key
+from controller.reconcile.rendered import RenderedOids
 from controller.reconcile.reuse import CACHE_DIR, VerdictStore, reusing
 from controller.reconcile.scope import changed_offers, scope
 from controller.reconcile.types import (
@@ -135,6 +136,8 @@ class Reconciler:
         self.sleep = sleep
         self.identity_override = identity
         self.records = records
+        self.rendered = RenderedOids()  # status -> blob id, kept across passes
+        self._stores: dict[str, FileRecords] = {}  # branch -> its records, kept across passes
 
     def run_pass(
         self, *, full: bool = False, only: Iterable[str] | None = None, widen: bool = False
@@ -248,7 +251,12 @@ class Reconciler:
         """The records a pass on `branch` reads and writes."""
         if self.records is not None:
             return self.records
-        return FileRecords(self.repo.private_dir, branch, self.watch.remote)
+        store = self._stores.get(branch)
+        if store is None:  # one per branch for the reconciler's life: it remembers what it read
+            store = self._stores[branch] = FileRecords(
+                self.repo.private_dir, branch, self.watch.remote
+            )
+        return store
 
     # -- the steps' wiring -------------------------------------------------------------
 
@@ -333,6 +341,7 @@ class Reconciler:
             clock=self.clock,
             sleep=self.sleep,
             rebuild=rebuild,
+            rendered=self.rendered,
         )
 
     def _rebuild(

@@ -26,6 +26,12 @@ and the next offer's marketplace call comes after this offer's record is in
 place), and `flush` makes every record the pass saved durable with one fsync
 per file and one per folder, before the status commit moves the branch. Without
 the batch a pass paid one fsync per offer while it evaluated.
+
+A store remembers the status it last read or wrote per offer with the digest of
+that file's bytes (the last `MAX_KEPT` offers): a load whose file still holds
+those bytes is not parsed again, and a save of an equal status is not
+serialized again. The bytes are read each time, so a record another process
+replaced is never answered from memory.
 """
 
 from __future__ import annotations
@@ -35,6 +41,7 @@ import json
 import logging
 import os
 import tempfile
+from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
@@ -53,6 +60,7 @@ MAX_RECORD_BYTES = 1024 * 1024  # a record is a status: a few KiB
 # Characters of one encoded name; with `.json` and a temporary file's affixes it fits 255.
 _MAX_SEGMENT = 200
 _MAX_UNSYNCED = 4096  # saves kept unsynced at most, for a caller that does not flush
+MAX_KEPT = 16_384  # statuses a store remembers, with the digest of their file's bytes
 
 
 class RecordStore(Protocol):
@@ -101,6 +109,8 @@ class FileRecords:
         where = "local" if remote is None else f"remote={_name(remote)}"
         self.root = private_dir / RECORDS_DIR / where / _name(branch)
         self._read: dict[str, bytes] = {}  # offer -> digest of its file's bytes when last seen
+        # offer -> (digest of its file's bytes, the status they hold), least recent first
+        self._kept: OrderedDict[str, tuple[bytes, OfferStatus]] = OrderedDict()
         self._unsynced: list[Path] = []  # files saved since the last flush
         self._dirty_dirs = False  # a rename or unlink since the last flush
 
@@ -114,7 +124,11 @@ class FileRecords:
                 log.warning("record %s is oversized; treating %s as never seen", path, offer)
                 return None
             raw = path.read_bytes()
-            self._read[offer] = _digest(raw)
+            digest = self._read[offer] = _digest(raw)
+            kept = self._kept.get(offer)
+            if kept is not None and kept[0] == digest:
+                self._kept.move_to_end(offer)
+                return kept[1]  # the bytes last read or written here: parsed already
             data = json.loads(raw.decode("utf-8"))
         except FileNotFoundError:
             self._read[offer] = b""
@@ -131,13 +145,12 @@ class FileRecords:
         found = status.from_dict(data.get("status"))
         if found is None or found.offer != offer:
             return None
+        self._keep(offer, digest, found)
         return found
 
     def save(self, offer: str, value: OfferStatus) -> None:
         if value.offer != offer:
             raise ValueError(f"a record for {offer} cannot hold {value.offer}'s status")
-        document = {"version": RECORD_VERSION, "offer": offer, "status": status.to_dict(value)}
-        data = json.dumps(document, indent=1, sort_keys=True).encode("utf-8")
         path = self._path(offer)
         known = self._read.get(offer)
         if known is None:
@@ -145,14 +158,28 @@ class FileRecords:
                 known = _digest(path.read_bytes())
             except OSError:
                 known = b""
-        if known == _digest(data):
-            return  # unchanged: spare the disk a write per offer and pass
-        self._replace(path, data)
-        self._read[offer] = _digest(data)
+        kept = self._kept.get(offer)
+        if kept is not None and kept[0] == known and kept[1] == value:
+            return  # the file holds this very status: nothing to serialize or write
+        document = {"version": RECORD_VERSION, "offer": offer, "status": status.to_dict(value)}
+        # Compact: json's C encoder (an indent would take its pure-Python one).
+        data = json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")
+        digest = _digest(data)
+        if known != digest:  # unchanged: spare the disk a write per offer and pass
+            self._replace(path, data)
+            self._read[offer] = digest
+        self._keep(offer, digest, value)
+
+    def _keep(self, offer: str, digest: bytes, value: OfferStatus) -> None:
+        self._kept[offer] = (digest, value)
+        self._kept.move_to_end(offer)
+        while len(self._kept) > MAX_KEPT:
+            self._kept.popitem(last=False)
 
     def drop(self, offer: str) -> None:
         self._path(offer).unlink(missing_ok=True)
         self._read[offer] = b""
+        self._kept.pop(offer, None)
         self._dirty_dirs = True
 
     def flush(self) -> None:

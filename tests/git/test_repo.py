@@ -536,3 +536,19 @@ class TestRecordsAndLocks:
                 other.pass_lock("origin/main").__enter__()
             with grepo.pass_lock("origin/release"):
                 pass
+
+
+def test_a_commits_listing_is_kept_for_the_same_question_only(gitrepos: GitRepos) -> None:
+    repo_dir = gitrepos.init(
+        "repo", {"offers/a/offer.yaml": "a: 1\n", "offers/b/offer.yaml": "b: 1\n"}
+    )
+    with GitRepo(repo_dir) as repo:
+        first = repo.resolve("HEAD") or ""
+        every = repo.snapshot(first)
+        assert repo.snapshot(first).entries is every.entries  # a commit's tree never changes
+        only_a = repo.snapshot(first, ["a"])
+        assert only_a.entries is not every.entries and only_a.offer_ids() == ["a"]
+        assert repo.snapshot(first, {"a"}).entries is only_a.entries
+        second = gitrepos.commit(repo_dir, {"offers/c/offer.yaml": "c: 1\n"})
+        assert repo.snapshot(second).offer_ids() == ["a", "b", "c"]
+        assert repo.snapshot(first).offer_ids() == ["a", "b"]  # listed again: not kept

@@ -100,3 +100,41 @@ def test_a_record_removed_since_the_last_pass_is_written_again(tmp_path: Path) -
     assert records.load("alpha-offer") is None  # the next pass reads it first
     records.save("alpha-offer", ALPHA)
     assert FileRecords(tmp_path, "main").load("alpha-offer") == ALPHA
+
+
+def test_a_store_kept_across_passes_reads_what_another_process_wrote(tmp_path: Path) -> None:
+    """The daemon keeps one store; a one-shot `offerctl reconcile` may replace a record
+    between its passes. The kept status is used only while the file holds its bytes."""
+    mine = FileRecords(tmp_path, "main")
+    mine.save("alpha-offer", ALPHA)
+    assert mine.load("alpha-offer") == ALPHA
+    theirs = FileRecords(tmp_path, "main")
+    moved = dataclasses.replace(ALPHA, phase=Phase.PACKAGING)
+    theirs.save("alpha-offer", moved)
+    assert mine.load("alpha-offer") == moved
+    mine.save("alpha-offer", ALPHA)  # our pass decides again: the file follows
+    assert FileRecords(tmp_path, "main").load("alpha-offer") == ALPHA
+
+
+def test_saving_an_equal_status_again_leaves_the_file_alone(tmp_path: Path) -> None:
+    records = FileRecords(tmp_path, "main")
+    records.save("alpha-offer", ALPHA)
+    path = records.root / "alpha-offer.json"
+    before = path.stat()
+    assert records.load("alpha-offer") == ALPHA
+    records.save("alpha-offer", dataclasses.replace(ALPHA))  # equal, not the same object
+    after = path.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    records.save("alpha-offer", dataclasses.replace(ALPHA, phase=Phase.PACKAGING))
+    assert path.stat().st_ino != before.st_ino  # replaced by rename
+    assert FileRecords(tmp_path, "main").load("alpha-offer").phase is Phase.PACKAGING  # type: ignore[union-attr]
+
+
+def test_a_record_corrupted_on_disk_is_not_answered_from_memory(tmp_path: Path) -> None:
+    records = FileRecords(tmp_path, "main")
+    records.save("alpha-offer", ALPHA)
+    assert records.load("alpha-offer") == ALPHA
+    (records.root / "alpha-offer.json").write_bytes(b"{ half a rec")
+    assert records.load("alpha-offer") is None
+    records.save("alpha-offer", ALPHA)  # written again: the file did not hold it
+    assert FileRecords(tmp_path, "main").load("alpha-offer") == ALPHA

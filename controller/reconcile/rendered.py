@@ -1,0 +1,51 @@
+"""Which blob each status renders to, remembered: an unchanged status is not rendered again.
+
+`land` compares each offer's new status with the status.yaml the commit
+holds by blob id, which needs the status rendered and hashed. A settle pass
+finds most statuses unchanged, so rendering them all (YAML emitting, the
+dearest step of an unchanged offer) would be work proportional to every
+in-flight offer's status for nothing. `render` is a pure function of the
+status (an `OfferStatus` is frozen and hashable), so the blob id of each
+status rendered lately is kept, by status and object format: a status equal
+to one rendered before has the same blob id, and when the commit already
+holds that blob nothing needs rendering.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+
+from controller.core.model import OfferStatus
+from controller.git.names import blob_oid
+from controller.repo import status
+
+MAX_KEPT = 16_384  # statuses remembered, least recently used dropped first
+
+
+class RenderedOids:
+    """status -> the blob id of its status.yaml, for the last MAX_KEPT statuses rendered."""
+
+    def __init__(self, limit: int = MAX_KEPT) -> None:
+        self.limit = limit
+        self._oids: OrderedDict[tuple[str, OfferStatus], str] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def known(self, value: OfferStatus, object_format: str) -> str | None:
+        """The blob id `value` renders to, when it was rendered here before."""
+        key = (object_format, value)
+        with self._lock:
+            oid = self._oids.get(key)
+            if oid is not None:
+                self._oids.move_to_end(key)
+            return oid
+
+    def render(self, value: OfferStatus, object_format: str) -> tuple[bytes, str]:
+        """status.yaml's bytes for `value` and their blob id (remembered)."""
+        data = status.render(value).encode("utf-8")
+        oid = blob_oid(data, object_format)
+        with self._lock:
+            self._oids[(object_format, value)] = oid
+            while len(self._oids) > self.limit:
+                self._oids.popitem(last=False)
+        return data, oid
