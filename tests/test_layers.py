@@ -46,6 +46,7 @@ PURE_MODULES = (
     "controller.signoff.rules",
     "controller.signoff.approvers",
     "controller.signoff.trailers",
+    "controller.signoff.replay",
     "controller.daemon.workqueue",
     "controller.core.backoff",
     "controller.notify.events",

@@ -225,6 +225,25 @@ def roots_since(repo: RepoHandle, since: str, tip: str) -> tuple[str, ...]:
     return tuple(check_oid(c) for c in out)
 
 
+def first_parent_since(
+    repo: RepoHandle, tip: str, since: str
+) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """(commit, parents) for each commit on `tip`'s first-parent history that `since` cannot
+    reach, newest first: the commits a branch gained since `since` as its first-parent line
+    tells it (`git rev-list --first-parent tip --not since`; `since` excludes everything it
+    reaches through any parent). Empty when `tip` is `since` or one of its ancestors."""
+    check_oid(tip)
+    check_oid(since)
+    args = ["rev-list", "--first-parent", "--parents", "--end-of-options", tip, f"^{since}", "--"]
+    out = run_git(repo, args).stdout.decode()
+    found: list[tuple[str, tuple[str, ...]]] = []
+    for line in out.splitlines():
+        ids = [check_oid(i) for i in line.split()]
+        if ids:
+            found.append((ids[0], tuple(ids[1:])))
+    return tuple(found)
+
+
 def commit_parents(repo: RepoHandle, commit: str) -> tuple[str, ...]:
     check_oid(commit)
     out = run_git(repo, ["rev-list", "--parents", "--max-count=1", "--end-of-options", commit])

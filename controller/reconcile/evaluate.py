@@ -17,6 +17,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from controller.core import pipeline
 from controller.core.generation import file_digest, generation
@@ -35,9 +36,11 @@ from controller.reconcile.types import (
 )
 from controller.repo import layout, readback
 from controller.repo.policy import Policy, Provider
+from controller.signoff import replay as signoff_replay
 from controller.signoff import rules as signoff_rules
 from controller.signoff.evaluate import evaluate_signoff
 from controller.signoff.operator import AzureDevOpsEndpoint, GitHubEndpoint
+from controller.signoff.replay import Replay
 from controller.validation import engine
 from controller.validation.files import FileSource
 
@@ -60,16 +63,36 @@ class Snapshot:
     files: GitTreeFiles
     policy: Policy
     offers: tuple[str, ...]
+    # The last commit reconciled on the branch ("": none known) and the sign-off replays
+    # the controller remembers, for the sign-off judge (docs/DESIGN.md §5, "A replaced history").
+    reconciled: str = ""
+    replays: Replays | None = None
 
     @property
     def commit(self) -> str:
         return self.tree.commit
 
 
+class Replays(Protocol):
+    """Where the controller remembers sign-offs it found replayed (`records.ReplayRecords`)."""
+
+    def load(self, offer: str) -> Replay | None: ...
+
+    def save(self, offer: str, value: Replay) -> None: ...
+
+
 def read(
-    repo: GitRepo, base: str, scope: Scope, include: Callable[[str], bool] | None = None
+    repo: GitRepo,
+    base: str,
+    scope: Scope,
+    include: Callable[[str], bool] | None = None,
+    *,
+    reconciled: str = "",
+    replays: Replays | None = None,
 ) -> Snapshot:
-    """`base` as the pass reads it: the offers in `scope` (and `include`) it may write."""
+    """`base` as the pass reads it: the offers in `scope` (and `include`) it may write.
+
+    `reconciled` and `replays` go to the sign-off judge with each question."""
     tree = repo.snapshot(base, scope.offers)
     offers = tree.offer_ids() if scope.offers is None else sorted(scope.offers)
     if include is not None:
@@ -92,7 +115,7 @@ def read(
             )
             continue
         kept.append(offer)
-    return Snapshot(tree, GitTreeFiles(tree), _load_policy(tree), tuple(kept))
+    return Snapshot(tree, GitTreeFiles(tree), _load_policy(tree), tuple(kept), reconciled, replays)
 
 
 def _case_twins(
@@ -161,10 +184,23 @@ def inputs(
         work.desired = _desired(check, work.last, snapshot.commit)
         work.payload = OfferPayload(spec=check.spec, files=check.files)
         if check.generation and work.desired.target is not Target.DRAFT:
-            work.verdict = judge(
-                SignOffQuestion(offer, check.generation, snapshot.commit, snapshot.files, policy)
-            )
+            work.verdict = _judged(snapshot, offer, check.generation, judge)
     return work
+
+
+def _judged(snapshot: Snapshot, offer: str, gen: str, judge: JudgeSignOff) -> SignOffVerdict | None:
+    """The judge's verdict, with what the controller remembers of replays in and out."""
+    replays = snapshot.replays
+    remembered = replays.load(offer) if replays is not None else None
+    question = SignOffQuestion(
+        offer, gen, snapshot.commit, snapshot.files, snapshot.policy,
+        reconciled=snapshot.reconciled, remembered=remembered,
+    )  # fmt: skip
+    verdict = judge(question)
+    found = signoff_replay.to_remember(verdict, snapshot.reconciled, remembered)
+    if found is not None and replays is not None:
+        replays.save(offer, found)
+    return verdict
 
 
 def settle(snapshot: Snapshot, work: OfferInputs, outcome: Outcome) -> Outcome:
@@ -290,6 +326,8 @@ def default_judge(
             endpoint=endpoint,
             branch=branch,
             azure_devops=azure_devops,
+            reconciled=question.reconciled,
+            remembered=question.remembered,
         )
 
     return judge

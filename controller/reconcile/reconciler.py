@@ -56,7 +56,7 @@ from controller.reconcile.evaluate import (
 )
 from controller.reconcile.land import check_status, commit_message
 from controller.reconcile.plan import plan as plan_offers
-from controller.reconcile.records import FileRecords, RecordStore, watch_key
+from controller.reconcile.records import FileRecords, RecordStore, ReplayRecords, watch_key
 from controller.reconcile.rendered import RenderedOids
 from controller.reconcile.reuse import CACHE_DIR, VerdictStore, reusing
 from controller.reconcile.scope import changed_offers, scope
@@ -169,7 +169,9 @@ class Reconciler:
             state = record.load_state(self.repo, key)
             today = eta.start_of_day(self.clock()).date()  # date-dependent estimates
             which = EVERY_OFFER if full else scope(self.repo, base, recorded, state, today)
-            outcomes = self._evaluate(base, which, store, overrides={})
+            outcomes = self._evaluate(
+                base, which, store, overrides={}, branch=branch, reconciled=recorded or ""
+            )
             result = land.land(self._landing(branch, store), base, which, outcomes)
             failpoint(AFTER_PUSH)
             estimates = calendar.after(state.estimates if state else {}, result, today)
@@ -195,7 +197,7 @@ class Reconciler:
                     "folder); `offerctl status` lists the offers"
                 )
             which = Scope(False, offers)
-            outcomes = self._evaluate(base, which, store, overrides={}, only=offers)
+            outcomes = self._evaluate(base, which, store, overrides={}, only=offers, branch=branch)
             landing = self._landing(branch, store, only=offers, widen=widen)
             return land.land(landing, base, which, outcomes)
 
@@ -226,7 +228,11 @@ class Reconciler:
         branch = self._branch()
         store = self.records_for(branch)
         base = base or self._locate(branch)
-        snapshot = evaluate.read(self.repo, base, EVERY_OFFER, self.include)
+        snapshot = evaluate.read(
+            self.repo, base, EVERY_OFFER, self.include,
+            reconciled=self._reconciled(branch),
+            replays=ReplayRecords(self.repo.private_dir, branch, self.watch.remote, writable=False),
+        )  # fmt: skip
         planned = plan_offers(
             snapshot,
             store,
@@ -265,6 +271,11 @@ class Reconciler:
             raise UserError("HEAD is detached; check out a branch or pass --branch")
         return branch
 
+    def _reconciled(self, branch: str) -> str:
+        """The last commit a whole pass reconciled on `branch` ("": none yet)."""
+        ref = GitRepo.reconciled_ref(branch, self.watch.remote, self.part)
+        return self.repo.resolve(ref) or ""
+
     def _locate(self, branch: str) -> str:
         """The commit whose desired state this pass reads."""
         if self.watch.remote:
@@ -281,12 +292,24 @@ class Reconciler:
         store: RecordStore,
         overrides: Mapping[str, OfferStatus],
         only: frozenset[str] | None = None,
+        *,
+        branch: str,
+        reconciled: str | None = None,
     ) -> dict[str, Outcome]:
-        """evaluate -> converge -> settle -> remember, for each offer in `which` (and `only`)."""
+        """evaluate -> converge -> settle -> remember, for each offer in `which` (and `only`).
+
+        Sign-offs are judged against the last reconciled commit and the replays the
+        controller remembers (docs/DESIGN.md §5, "A replaced history"); `reconciled` is
+        that commit when the caller has read it already."""
         include = self.include
         if only is not None:  # also when a moved branch is re-read (`_rebuild`)
             include = _within(only, self.include)
-        snapshot = evaluate.read(self.repo, base, which, include)
+        replays = ReplayRecords(self.repo.private_dir, branch, self.watch.remote)
+        if reconciled is None:
+            reconciled = self._reconciled(branch)
+        snapshot = evaluate.read(
+            self.repo, base, which, include, reconciled=reconciled, replays=replays
+        )
 
         def step(offer: str) -> Outcome:
             last = overrides.get(offer) or store.load(offer)
@@ -350,7 +373,7 @@ class Reconciler:
                 "every offer" if which.full else ", ".join(sorted(changed or ())),
             )
             limit = None if widen and not which.full else only
-            fresh = self._evaluate(new_base, which, store, overrides, limit)
+            fresh = self._evaluate(new_base, which, store, overrides, limit, branch=branch)
             for offer, outcome in fresh.items():
                 if offer in outcomes:  # transitions are told against the committed status
                     outcome.before = outcomes[offer].before

@@ -48,7 +48,9 @@ from typing import Protocol
 from urllib.parse import quote
 
 from controller.core.model import OfferStatus
+from controller.files.fsio import atomic_write
 from controller.repo import status
+from controller.signoff.replay import Replay
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +216,61 @@ class FileRecords:
 
     def exists(self) -> bool:
         return self.root.is_dir()
+
+
+REPLAYS_DIR = "signoff-replays"
+
+
+class ReplayRecords:
+    """Sign-offs the controller found replayed, one small JSON file per offer.
+
+    docs/DESIGN.md §5, "A replaced history": a sign-off brought back by replacing
+    the branch's first-parent history stays distrusted while the same commit
+    introduces it, also after the replacing commit has become the last one
+    reconciled. That memory is the controller's, so it lives beside the records:
+
+        <git-dir>/offerctl/signoff-replays/<local | remote=NAME>/<branch>/<offer>.json
+
+    (names encoded as the records' are; one file per offer, written only by the
+    shard that owns the offer). A missing or unreadable file remembers nothing,
+    as on a first pass. `writable=False` (for `offerctl plan`) reads and never writes.
+    """
+
+    def __init__(
+        self, private_dir: Path, branch: str, remote: str | None = None, *, writable: bool = True
+    ) -> None:
+        where = "local" if remote is None else f"remote={_name(remote)}"
+        self.root = private_dir / REPLAYS_DIR / where / _name(branch)
+        self.writable = writable
+
+    def _path(self, offer: str) -> Path:
+        return self.root / f"{_name(offer)}.json"
+
+    def load(self, offer: str) -> Replay | None:
+        try:
+            data = json.loads(self._path(offer).read_bytes().decode("utf-8"))
+        except FileNotFoundError:
+            return None
+        except (OSError, ValueError) as exc:
+            log.warning("sign-off replay record of %s is unreadable (%s); ignored", offer, exc)
+            return None
+        if not isinstance(data, dict) or data.get("version") != RECORD_VERSION:
+            return None
+        commit, reconciled = data.get("commit"), data.get("reconciled")
+        if data.get("offer") != offer or not isinstance(commit, str) or not commit:
+            return None
+        return Replay(commit, reconciled if isinstance(reconciled, str) else "")
+
+    def save(self, offer: str, value: Replay) -> None:
+        if not self.writable:
+            return
+        document = {
+            "version": RECORD_VERSION,
+            "offer": offer,
+            "commit": value.commit,
+            "reconciled": value.reconciled,
+        }
+        atomic_write(self._path(offer), json.dumps(document, indent=1).encode("utf-8"))
 
 
 class DisplayRecords:

@@ -19,6 +19,7 @@ from controller.marketplace.api import OfferPayload
 
 if TYPE_CHECKING:  # types only: the file source reads the file system or git
     from controller.repo.policy import Policy
+    from controller.signoff.replay import Replay
     from controller.validation.files import FileSource
 
 Clock = Callable[[], datetime]
@@ -54,6 +55,10 @@ class SignOffQuestion:
     commit: str  # the commit being reconciled
     files: FileSource
     policy: Policy
+    # The last commit the controller reconciled on the branch ("": none known) and the
+    # sign-off replay it found for this offer before (docs/DESIGN.md §5, "A replaced history").
+    reconciled: str = ""
+    remembered: Replay | None = None
 
 
 class JudgeSignOff(Protocol):

@@ -3,7 +3,9 @@
 The pure decision is `rules` (with `document`, `approvers`, `trailers`, and
 `controller.repo.codeowners`); gathering evidence from git, GitHub and Azure DevOps and asking
 the rules is `evaluate` (`evaluate_signoff`, `load_authorization`), through
-`evidence_git` / `evidence_github` / `evidence_azuredevops`.
+`evidence_git` / `evidence_github` / `evidence_azuredevops`. Whether a replaced
+first-parent history brought an old sign-off back is `replay` (pure) and
+`continuity` (git).
 
 This file only re-exports, and lazily: `import controller.signoff.rules` must
 not load git, HTTP or YAML code just because Python runs the package's

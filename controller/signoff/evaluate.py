@@ -28,7 +28,8 @@ sent there, are the operator's (`operator.GitHubEndpoint`,
 Modules: `document` (signoff.yaml), `repo.codeowners` (CODEOWNERS semantics),
 `approvers` (who may approve), `trailers` (commit trailers), `rules` (the
 decision), `evidence_git` / `evidence_github` / `evidence_azuredevops`
-(gathering; `azuredevops_votes` is the Azure DevOps reading of votes).
+(gathering; `azuredevops_votes` is the Azure DevOps reading of votes), `replay`
+and `continuity` (a sign-off a replaced first-parent history brought back).
 """
 
 from __future__ import annotations
@@ -56,10 +57,12 @@ from controller.repo.policy import (
 )
 from controller.signoff import (
     approvers,
+    continuity,
     evidence_azuredevops,
     evidence_git,
     evidence_github,
     history_index,
+    replay,
     rules,
 )
 from controller.signoff.document import MAX_BYTES, parse_signoff
@@ -71,6 +74,7 @@ from controller.signoff.operator import (
     azure_devops_endpoint,
     github_endpoint,
 )
+from controller.signoff.replay import Replay
 from controller.signoff.rules import Authorization, ParsedSignOff, SignOffReason, Trust
 
 __all__ = [
@@ -102,6 +106,8 @@ def evaluate_signoff(
     endpoint: GitHubEndpoint | None = None,
     branch: str | None = None,
     azure_devops: AzureDevOpsEndpoint | None = None,
+    reconciled: str = "",
+    remembered: Replay | None = None,
 ) -> SignOffVerdict:
     """Whether `offers/<offer_id>/signoff.yaml` at `commit` signs off `current_generation`.
 
@@ -113,6 +119,10 @@ def evaluate_signoff(
     `operator`); `github` overrides the whole client (tests, shared caching).
     `azure_devops` is the Azure DevOps server the operator named (default:
     from the environment).
+    `reconciled` is the last commit the controller reconciled on this branch ("":
+    none known) and `remembered` the replay it found for this offer before: a
+    sign-off brought back by replacing the branch's history is distrusted first
+    (`replay`, docs/DESIGN.md §5 "A replaced history").
     Raises ValueError only for a `commit` that is not a full hex id.
     """
     githistory.check_oid(commit)
@@ -130,6 +140,9 @@ def evaluate_signoff(
     question = _Question(
         repo, commit, offer_id, current_generation, github, endpoint, branch, azure_devops
     )
+    distrusted = _replayed(question, reconciled, remembered)
+    if distrusted is not None:
+        return distrusted
     verdict = _judge(question, policy, rules_commit=commit)
     if not verdict.valid or not verdict.commit:
         return verdict
@@ -148,6 +161,33 @@ class _Question:
     endpoint: GitHubEndpoint | None
     branch: str | None
     azure_devops: AzureDevOpsEndpoint | None = None
+
+
+def _replayed(
+    question: _Question, reconciled: str, remembered: Replay | None
+) -> SignOffVerdict | None:
+    """The verdict on a sign-off the branch's replaced history brought back; None: none was.
+
+    Asked before any evidence: a replayed sign-off is distrusted whatever its
+    approvals, and no review platform is asked about it."""
+    if not reconciled and remembered is None:
+        return None  # the first pass on this branch: nothing to compare (as before)
+    path = approvers.signoff_path(question.offer_id)
+    try:
+        found = continuity.replayed(
+            question.repo, question.commit, path, reconciled=reconciled, remembered=remembered
+        )
+        if found is None:
+            return None
+        parsed = _read_document(question.repo, question.commit, path)
+    except GitHistoryError as exc:
+        return SignOffVerdict(
+            valid=False,
+            reason=SignOffReason.LOOKUP_FAILED.value,
+            message=f"could not tell whether the branch's history was replaced: {exc}",
+        )
+    named = parsed.document.generation if parsed is not None and parsed.document else ""
+    return replay.verdict(found, named)
 
 
 def _judge_under_earlier_rules(question: _Question, verdict: SignOffVerdict) -> SignOffVerdict:

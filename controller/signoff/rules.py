@@ -41,6 +41,7 @@ class SignOffReason(StrEnum):
     STALE_APPROVAL = "StaleApproval"  # every approval was of an older push than the merged head
     REJECTED = "ReviewRejected"  # an authorized or required reviewer rejected the pull request
     LOOKUP_FAILED = "ReviewLookupFailed"  # the evidence could not be read (git or API error)
+    REPLAYED = "SignOffReplayed"  # brought back by replacing the branch's history (`replay`)
 
 
 class SignatureStatus(StrEnum):
