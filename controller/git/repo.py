@@ -262,11 +262,31 @@ class GitRepo:
         Returns None when the result's tree equals base's (nothing to commit).
         No ref is moved. See `write.write_commit`.
         """
-        bad = sorted(p for p in updates if not _safe_tree_path(p))
-        if bad:
-            raise ValueError(f"refusing to write outside offers/: {bad}")
-        return write.write_commit(
-            self.runner, self.objects, base, updates, message,
+        _check_offer_paths(updates)
+        self.store_blobs(d for d in updates.values() if d is not None)
+        changes = {
+            path: None if data is None else blob_oid(data, self.object_format)
+            for path, data in updates.items()
+        }
+        return self.commit_blobs(base, changes, message, identity, when=when)
+
+    def store_blobs(self, blobs: Iterable[bytes]) -> None:
+        """Write blobs into the object database (a few MiB per `git fast-import`)."""
+        write.store_blobs(self.runner, blobs)
+
+    def commit_blobs(
+        self,
+        base: str,
+        changes: Mapping[str, str | None],
+        message: str,
+        identity: Identity,
+        *,
+        when: float | None = None,
+    ) -> str | None:
+        """`write_commit` for blobs already stored (`store_blobs`): {path: blob id or None}."""
+        _check_offer_paths(changes)
+        return write.commit_blobs(
+            self.runner, self.objects, base, changes, message,
             identity=identity, when=when, sign=False, object_format=self.object_format,
             ssh_key=self.status_signing_key,
         )  # fmt: skip
@@ -386,6 +406,12 @@ class GitRepo:
 
 
 # --- helpers ----------------------------------------------------------------------
+
+
+def _check_offer_paths(paths: Iterable[str]) -> None:
+    bad = sorted(p for p in paths if not _safe_tree_path(p))
+    if bad:
+        raise ValueError(f"refusing to write outside offers/: {bad}")
 
 
 def _safe_tree_path(path: str) -> bool:

@@ -19,7 +19,7 @@ No ref moves in `write_commit`; `update_ref` is the separate compare-and-swap.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,15 +149,26 @@ def _tree_of(reader: ObjectReader, commit: str) -> str:
     return check_oid(header[5:].decode("ascii"))
 
 
-def store_blobs(runner: GitRunner, blobs: list[bytes]) -> None:
-    """Write blobs into the object database with one `git fast-import` process."""
-    if not blobs:
-        return
+# Bytes of blobs one `git fast-import` takes: a pass writing 50,000 status files holds
+# this much of its stream at a time, not all of it (and a copy).
+STORE_BATCH_BYTES = 8 * 1024 * 1024
+
+
+def store_blobs(runner: GitRunner, blobs: Iterable[bytes]) -> None:
+    """Write blobs into the object database, one `git fast-import` per STORE_BATCH_BYTES."""
     stream = bytearray()
     for data in blobs:
         stream += b"blob\ndata %d\n" % len(data)
         stream += data
         stream += b"\n"
+        if len(stream) >= STORE_BATCH_BYTES:
+            _fast_import(runner, stream)
+            stream = bytearray()
+    if stream:
+        _fast_import(runner, stream)
+
+
+def _fast_import(runner: GitRunner, stream: bytearray) -> None:
     stream += b"done\n"
     runner.run(["fast-import", "--quiet", "--done"], stdin=bytes(stream))
 

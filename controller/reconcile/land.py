@@ -22,7 +22,7 @@ the message) are plain functions.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -69,10 +69,10 @@ def land(landing: Landing, base: str, scope: Scope, outcomes: dict[str, Outcome]
     attempts = 0
     while True:
         attempts += 1
-        updates, written = status_updates(landing.repo, base, outcomes, landing.rendered)
+        changes, written = status_updates(landing.repo, base, outcomes, landing.rendered)
         commit = None
-        if updates:
-            commit = _commit_onto(landing, base, updates, outcomes, written)
+        if changes:
+            commit = _commit_onto(landing, base, changes, outcomes, written)
             if commit is None:  # the branch moved: someone pushed or committed
                 if attempts >= PUSH_ATTEMPTS:
                     raise TransientError(
@@ -105,51 +105,59 @@ def status_updates(
     base: str,
     outcomes: Mapping[str, Outcome],
     rendered: RenderedOids | None = None,
-) -> tuple[dict[str, bytes | None], list[str]]:
-    """status.yaml bytes for the offers whose status differs from the commit's.
+) -> tuple[dict[str, str | None], list[str]]:
+    """The status.yaml blob ids for the offers whose status differs from the commit's
+    (None: delete), with those blobs stored in the object database.
 
-    A status rendered before (`rendered`) whose blob the commit already holds is
-    not rendered again."""
+    Each blob is stored as it is rendered, a few MiB per `git fast-import`, so a
+    pass never holds every status file's bytes at once. A status rendered before
+    (`rendered`) whose blob the commit already holds is not rendered again."""
     rendered = rendered if rendered is not None else RenderedOids()
     existing = repo.snapshot(base, outcomes) if outcomes else None
-    updates: dict[str, bytes | None] = {}
+    changes: dict[str, str | None] = {}
     written: list[str] = []
-    for offer, outcome in sorted(outcomes.items()):
-        path = f"{OFFERS_DIR}/{offer}/{STATUS_FILE}"
-        entry = existing.entry(path) if existing is not None else None
-        if outcome.delete and entry is not None:
-            updates[path] = None
-            written.append(offer)
-            continue
-        if outcome.after is None:
-            continue
-        if entry is not None and entry.oid == rendered.known(outcome.after, repo.object_format):
-            continue  # the commit holds this very status
-        data, oid = rendered.render(outcome.after, repo.object_format)
-        if entry is None or entry.oid != oid:
+
+    def changed_blobs() -> Iterator[bytes]:  # fills `changes` and `written` as it goes
+        for offer, outcome in sorted(outcomes.items()):
+            path = f"{OFFERS_DIR}/{offer}/{STATUS_FILE}"
+            entry = existing.entry(path) if existing is not None else None
+            if outcome.delete and entry is not None:
+                changes[path] = None
+                written.append(offer)
+                continue
+            if outcome.after is None:
+                continue
+            if entry is not None and entry.oid == rendered.known(outcome.after, repo.object_format):
+                continue  # the commit holds this very status
+            data, oid = rendered.render(outcome.after, repo.object_format)
+            if entry is not None and entry.oid == oid:
+                continue
             try:
                 check_status(outcome.after)  # only what is written needs the schema's word
             except FatalError as exc:
                 log.error("%s", exc)  # a bug: keep the old status, spare the other offers
                 outcome.error = str(exc)
                 continue
-            updates[path] = data
+            changes[path] = oid
             written.append(offer)
-    return updates, written
+            yield data
+
+    repo.store_blobs(changed_blobs())
+    return changes, written
 
 
 def _commit_onto(
     landing: Landing,
     base: str,
-    updates: Mapping[str, bytes | None],
+    changes: Mapping[str, str | None],
     outcomes: Mapping[str, Outcome],
     written: Sequence[str],
 ) -> str | None:
     """Make the status commit and move the branch to it; None when the branch moved first."""
     repo, branch = landing.repo, landing.branch
     message = commit_message(transitions(outcomes, written), written)
-    commit = repo.write_commit(
-        base, updates, message, landing.identity(base), when=landing.clock().timestamp()
+    commit = repo.commit_blobs(
+        base, changes, message, landing.identity(base), when=landing.clock().timestamp()
     )
     if commit is None:  # pragma: no cover - updates were computed against base's blobs
         raise FatalError("the status commit came out identical to its parent")
@@ -162,7 +170,7 @@ def _commit_onto(
         return commit
     # Every check of the checkout sync is made before the branch moves, so a person's
     # `git commit` right after it finds the index already at the new status files.
-    plan = repo.plan_checkout_sync(branch, base, commit, updates)
+    plan = repo.plan_checkout_sync(branch, base, commit, changes)
     try:
         repo.update_ref(f"refs/heads/{branch}", commit, base, "offerctl: status")
     except RefMoved:
