@@ -63,6 +63,11 @@ def _timed(run: Callable[[], PassResult]) -> tuple[float, float, PassResult]:
     return time.perf_counter() - started, cpu_seconds() - cpu, result
 
 
+def _peak() -> str:
+    """This process's peak RSS so far, for the pass lines (which pass set the peak)."""
+    return f"; peak {_mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss):.0f} MB"
+
+
 def _mb(kilobytes: int) -> float:
     return kilobytes / 1024.0
 
@@ -173,7 +178,7 @@ def bench(count: int, memory_goal_mb: float = MEMORY_GOAL_MB) -> dict[str, float
         print(
             f"  full pass:        {full_s:8.2f} s  ({full_cpu:.2f} s CPU; "
             f"{len(full.evaluated):,} evaluated, "
-            f"{len(full.written):,} written, {len(full.in_flight):,} in flight)"
+            f"{len(full.written):,} written, {len(full.in_flight):,} in flight){_peak()}"
         )
         for _ in range(6):
             if not full.in_flight:
@@ -183,11 +188,12 @@ def bench(count: int, memory_goal_mb: float = MEMORY_GOAL_MB) -> dict[str, float
             print(
                 f"  settle pass:      {settle_s:8.2f} s  ({settle_cpu:.2f} s CPU; "
                 f"{len(full.evaluated):,} evaluated, {len(full.in_flight):,} still in flight)"
+                f"{_peak()}"
             )
         noop_s, noop_cpu, noop = _timed(one_pass)
         print(
             f"  no-op pass:       {noop_s:8.2f} s  ({noop_cpu:.2f} s CPU; "
-            f"{len(noop.evaluated):,} evaluated, commit: {noop.commit is not None})"
+            f"{len(noop.evaluated):,} evaluated, commit: {noop.commit is not None}){_peak()}"
         )
         manifest = manifests[count // 2]
         text = manifest.read_text(encoding="utf-8")
@@ -196,12 +202,13 @@ def bench(count: int, memory_goal_mb: float = MEMORY_GOAL_MB) -> dict[str, float
         one_s, one_cpu, one = _timed(one_pass)
         print(
             f"  one-offer pass:   {one_s:8.2f} s  ({one_cpu:.2f} s CPU; "
-            f"{len(one.evaluated):,} evaluated, {len(one.written):,} written)"
+            f"{len(one.evaluated):,} evaluated, {len(one.written):,} written){_peak()}"
         )
         signoff_s, signoff_cpu, signed = _timed_signoffs(repo_dir, manifests, one_pass)
         print(
             f"  sign-off pass:    {signoff_s:8.2f} s  ({signoff_cpu:.2f} s CPU; "
             f"{len(signed.evaluated):,} offers with a new signoff.yaml judged from git history)"
+            f"{_peak()}"
         )
         sampler.stop()
     ratio = full_s / one_s if one_s > 0 else float("inf")
