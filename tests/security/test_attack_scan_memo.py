@@ -143,3 +143,24 @@ def test_the_answers_kept_are_bounded_in_bytes_not_only_in_number(
     packages = [_loud_package(4_500, salt) for salt in range(10)]
     retained = _retained_by_scanning(packages)
     assert retained < 6 * 1024 * 1024, f"the memo kept {retained / 2**20:.0f} MiB"
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="zipscan puts member names in messages whole and every finding goes into "
+    "status.yaml; controller/validation/zipscan.py and the status writer are not ours",
+)
+def test_a_small_package_does_not_make_a_huge_status_file(
+    gitrepos: GitRepos, tmp_path: Path
+) -> None:
+    files = offer_files("victim-offer", "draft")
+    files["offers/victim-offer/package/fabrikam-case-triage.zip"] = _loud_package(5_000, 0)
+    package = len(files["offers/victim-offer/package/fabrikam-case-triage.zip"])
+
+    repo = _reconcile(gitrepos, tmp_path, files)
+
+    status = git(repo, "show", "HEAD:offers/victim-offer/status.yaml")
+    assert "VirusFound" in status
+    # 40 KB of package gives 1 MB of status (200 findings, each with the 5 KB name); with
+    # 1,990 members in a folder with a 20 KB name, 220 KB gave a 40 MB status.yaml.
+    assert len(status) < 64 * 1024, f"a {package:,} byte package wrote {len(status):,} bytes"

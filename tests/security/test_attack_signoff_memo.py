@@ -12,7 +12,9 @@ the memo is filled with a valid sign-off, then where it must not be reused.
 
 from __future__ import annotations
 
+import gc
 import sys
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -79,3 +81,26 @@ def test_another_offers_unreviewed_signoff_does_not_borrow_a_reviewed_one(
     result = judged(repo, OTHER)
     assert not result.valid
     assert result.reason == "NotReviewed", result
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="history_index.build reads every offers/*/signoff.yaml blob up to 64 KiB at the "
+    "tip into the memo, also in folders that are no offer; controller/signoff is not ours",
+)
+def test_folders_of_padded_signoff_files_do_not_fill_the_memo(repo: OffersRepo) -> None:
+    # 300 folders with a 60 KB signoff.yaml and no offer.yaml: a few KB each once git
+    # compresses them, 18 MB held by the index of every tip that contains them; at
+    # 20,000 folders (offer folders are the pull request's choice) over a GiB per tip kept.
+    padding = "x" * 60_000
+    junk = {f"offers/junk-{n}/signoff.yaml": f"# {n}\n{padding}\n" for n in range(300)}
+    repo.commit(junk, "Add folders", CARL)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        assert judged(repo).valid
+        gc.collect()
+        retained = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert retained < 4 * 1024 * 1024, f"judging one offer kept {retained / 2**20:.0f} MiB"
