@@ -8,7 +8,10 @@ good verdict for an offer, then commits a change meant to keep the old verdict
 alive while the content is no longer what was validated: an asset turned into a
 symlink or a submodule entry with the very same blob id, a folder renamed or
 copied under another id, an asset reached through another spelling of its
-path. Each pass must give what validating afresh gives.
+path, a pull request planned in the controller's own clone (its verdict lands
+in the same store, under the same offer id), a schema file in the repository.
+The store itself must stay bounded and survive a crash's truncation. Each pass
+must give what validating afresh gives.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import yaml
 from example_offers import offer_files
 from git_helpers import GitRepos, git
 from market_helpers import Clock
+from status_world import offerctl
 
 from controller.git.repo import GitRepo
 from controller.marketplace.simulated import SimulatedMarketplace
@@ -34,6 +38,11 @@ OFFER = "victim-offer"
 FOLDER = f"offers/{OFFER}"
 PACKAGE = f"{FOLDER}/package/fabrikam-case-triage.zip"
 LOGO = f"{FOLDER}/media/logo-48.png"
+
+
+def _png() -> bytes:
+    """The example's own small logo: valid bytes to fix a broken one with."""
+    return offer_files(OFFER, "draft")[LOGO]
 
 
 class World:
@@ -68,6 +77,11 @@ class World:
 
     def oid(self, path: str) -> str:
         return git(self.repo, "rev-parse", f"HEAD:{path}").strip()
+
+    def body(self) -> str:
+        with sqlite3.connect(self.cache) as db:
+            (body,) = db.execute("SELECT body FROM verdicts WHERE offer = ?", (OFFER,)).fetchone()
+        return str(body)
 
     def rows(self) -> int:
         with sqlite3.connect(self.cache) as db:
@@ -195,3 +209,40 @@ def test_a_manifest_padded_to_its_cap_is_not_kept(world: World) -> None:
     with sqlite3.connect(world.cache) as db:
         sizes = [n for (n,) in db.execute("SELECT length(body) FROM verdicts")]
     assert all(n < len(padding) for n in sizes), sizes
+
+
+@pytest.mark.parametrize("broken_on", ["pull-request", "branch"])
+def test_a_pull_request_planned_in_the_controllers_clone_leaves_no_verdict_for_the_branch(
+    world: World, broken_on: str
+) -> None:
+    # `plan --rev pr` shares the controller's store: the pull request's verdict for the
+    # victim is written under the same offer id the branch's pass then looks up.
+    if broken_on == "branch":
+        world.commit({LOGO: b"not a png"})
+        world.reconcile()
+        assert world.status()["phase"] == "Invalid"
+    git(world.repo, "checkout", "-q", "-b", "pr")
+    world.commit({LOGO: b"not a png either"} if broken_on == "pull-request" else {LOGO: _png()})
+    git(world.repo, "checkout", "-q", "main")
+    code, out, err = offerctl("plan", "--repo", str(world.repo), "--rev", "pr")
+    assert code == 0, out + err
+    pr_logo = git(world.repo, "rev-parse", f"pr:{LOGO}").strip()
+    assert pr_logo in world.body(), "plan stored the pull request's verdict"
+    world.reconcile()
+    assert world.status()["phase"] == ("Draft" if broken_on == "pull-request" else "Invalid")
+
+
+def test_a_schema_file_in_the_repository_decides_nothing(world: World) -> None:
+    # The offers repository's schemas/ is where editors look; validation uses the schemas
+    # installed with offerctl, so a pull request cannot loosen them for itself.
+    manifest = f"{FOLDER}/offer.yaml"
+    text = offer_files(OFFER, "draft")[manifest].decode()
+    world.commit(
+        {
+            "schemas/offer.schema.json": b"{}",
+            "controller/schemas/offer.schema.json": b"{}",
+            manifest: text.replace("spec:\n", "spec:\n  unknownField: 1\n", 1).encode(),
+        }
+    )
+    world.reconcile()
+    assert world.status()["phase"] == "Invalid"
