@@ -248,7 +248,8 @@ class VerdictStore:
             return self._db
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(
+            # Held at once, so that `_fail` closes it when what follows fails.
+            db = self._db = sqlite3.connect(
                 self._path, timeout=1.0, isolation_level=None, check_same_thread=False
             )
             db.execute("PRAGMA journal_mode=WAL")
@@ -260,7 +261,6 @@ class VerdictStore:
         except (sqlite3.Error, OSError) as exc:
             self._fail(exc)
             return None
-        self._db = db
         return db
 
     def _fail(self, exc: BaseException) -> None:
