@@ -246,3 +246,12 @@ def test_a_schema_file_in_the_repository_decides_nothing(world: World) -> None:
     )
     world.reconcile()
     assert world.status()["phase"] == "Invalid"
+
+
+def test_an_asset_renamed_only_in_letter_case_is_missing(world: World) -> None:
+    # On a case-insensitive checkout the manifest would still find it; the commit does not.
+    git(world.repo, "mv", LOGO, LOGO.replace("logo-48", "Logo-48"))
+    git(world.repo, "commit", "-q", "-m", "Rename the logo")
+    world.reconcile()
+    assert world.status()["phase"] == "Invalid"
+    assert "AssetMissing" in world.codes()
