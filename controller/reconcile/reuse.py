@@ -15,28 +15,32 @@ verdict is reused without reading any blob (the asset bytes a submission needs
 are read only when a submission is made: `LazyFiles`). One answer that
 differs, including a file that appeared or went away, is a miss, and the offer
 is validated again. The key also holds the validator's own identity (the
-offerctl version, and a digest of the schemas and of the validation code),
-so an upgrade never reuses an old verdict.
+offerctl version, Python's and the validation libraries' versions, and a
+digest of every file of the package), so an upgrade never reuses an old
+verdict.
 
 The store is the controller's own computation in its own directory; nothing
 the repository holds decides a hit but the blob ids git computed. A file that
 cannot be read or holds an entry that does not decode is a miss (a corrupt
 database is set aside and started again); losing the store costs one
 validation per offer, never a wrong answer. Writes are cheap and not synced:
-the store is a cache.
+the store is a cache. It is bounded (`MAX_ENTRIES` verdicts of at most
+`MAX_BODY_BYTES` each), since a pull request chooses how many folders `plan`
+meets and how large their manifests are.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import logging
 import sqlite3
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass
 from functools import cache
+from importlib import metadata
 from importlib.resources import files as package_files
 from importlib.resources.abc import Traversable
 from pathlib import Path
@@ -55,13 +59,23 @@ log = logging.getLogger(__name__)
 CACHE_DIR = "cache"
 DB_NAME = "verdicts.sqlite3"
 SCHEMA_VERSION = 1
-# Code that decides a verdict; a change to any of it changes the validator's identity.
-_VERDICT_PACKAGES = ("controller.validation",)
-_VERDICT_MODULES = (
-    "controller.core.generation",
-    "controller.files.yamlio",
-    "controller.reconcile.evaluate",
+# Libraries whose behaviour is part of a verdict: the YAML loader, the schema checker and
+# its registry, the market codes, the XML reader of packages.
+_VERDICT_DISTRIBUTIONS = (
+    "PyYAML",
+    "jsonschema",
+    "jsonschema-specifications",
+    "referencing",
+    "pycountry",
+    "defusedxml",
 )
+# The store's bound: at most MAX_ENTRIES verdicts (the oldest written go first) of at most
+# MAX_BODY_BYTES each. A pull request chooses how many offer folders it adds and how big
+# their manifests are (up to 1 MiB each), and `plan` of it writes here; without a bound
+# every id ever met stayed. A real offer's verdict is a few KiB; a larger one is validated
+# every time instead of kept.
+MAX_BODY_BYTES = 128 * 1024
+MAX_ENTRIES = 20_000
 
 Question = tuple[str, str, int]  # (kind|read|list, repo-relative path, read limit or 0)
 _POLICY: Question = ("read", POLICY_FILE, 0)
@@ -69,21 +83,37 @@ _POLICY: Question = ("read", POLICY_FILE, 0)
 
 @cache
 def validator_identity() -> str:
-    """A digest of what decides a verdict: the version, the schemas, the validation code."""
-    digest = hashlib.sha256(f"offerctl {__version__}\0reuse {SCHEMA_VERSION}\0".encode())
-    sources: list[Traversable] = []
-    for root in (package_files("controller") / "schemas", *map(package_files, _VERDICT_PACKAGES)):
-        sources += sorted(
-            (t for t in root.iterdir() if t.is_file() and t.name.endswith((".json", ".py"))),
-            key=lambda t: t.name,
-        )
-    for name in _VERDICT_MODULES:
-        file = importlib.import_module(name).__file__
-        if file is not None:
-            sources.append(Path(file))
-    for source in sources:
-        digest.update(source.name.encode() + b"\0" + source.read_bytes() + b"\0")
+    """A digest of what decides a verdict: the version, Python, the libraries validation
+    uses, and every source and schema file of the package.
+
+    The whole package, not a list of modules: validation's imports reach well beyond
+    `controller.validation` (the path rules in `controller.files.source`, the entry kinds
+    in `controller.git.tree`), and a module missed would let an upgrade reuse verdicts
+    its own code would not give. Hashing about 2 MB once per process takes a few ms.
+    """
+    digest = hashlib.sha256(
+        f"offerctl {__version__}\0reuse {SCHEMA_VERSION}\0python {sys.version}\0".encode()
+    )
+    for name in _VERDICT_DISTRIBUTIONS:
+        try:
+            version = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            version = "absent"
+        digest.update(f"{name} {version}\0".encode())
+    for path, source in _package_files(package_files("controller"), ""):
+        digest.update(path.encode() + b"\0" + source.read_bytes() + b"\0")
     return digest.hexdigest()
+
+
+def _package_files(folder: Traversable, prefix: str) -> Iterator[tuple[str, Traversable]]:
+    """Every .py and .json file under `folder`, by path, sorted (no byte-code caches)."""
+    for item in sorted(folder.iterdir(), key=lambda t: t.name):
+        path = f"{prefix}{item.name}"
+        if item.is_dir():
+            if item.name != "__pycache__":
+                yield from _package_files(item, f"{path}/")
+        elif item.name.endswith((".py", ".json")):
+            yield path, item
 
 
 class RecordingFiles:
@@ -175,7 +205,7 @@ class VerdictStore:
 
     def put(self, offer: str, kept: Kept) -> None:
         body = _encode(kept)
-        if body is None:
+        if body is None or len(body.encode()) > MAX_BODY_BYTES:
             return
         with self._lock:
             db = self._connect()
@@ -185,6 +215,12 @@ class VerdictStore:
                 db.execute(
                     "INSERT OR REPLACE INTO verdicts (offer, identity, body) VALUES (?, ?, ?)",
                     (offer, self._identity, body),
+                )
+                # A replaced row gets a new rowid: rowid order is the order of writing.
+                db.execute(
+                    "DELETE FROM verdicts WHERE rowid IN (SELECT rowid FROM verdicts "
+                    "ORDER BY rowid LIMIT max(0, (SELECT count(*) FROM verdicts) - ?))",
+                    (MAX_ENTRIES,),
                 )
             except sqlite3.Error as exc:
                 self._fail(exc)
@@ -212,7 +248,8 @@ class VerdictStore:
             return self._db
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(
+            # Held at once, so that `_fail` closes it when what follows fails.
+            db = self._db = sqlite3.connect(
                 self._path, timeout=1.0, isolation_level=None, check_same_thread=False
             )
             db.execute("PRAGMA journal_mode=WAL")
@@ -224,7 +261,6 @@ class VerdictStore:
         except (sqlite3.Error, OSError) as exc:
             self._fail(exc)
             return None
-        self._db = db
         return db
 
     def _fail(self, exc: BaseException) -> None:

@@ -6,13 +6,20 @@ the file's name (it is in the messages) and the limits; generated and copied
 offers share packages, and a settle pass or a resubmission sees the same ones
 again. `memo` answers a repeated question from the first answer: hashing
 bytes costs a small fraction of unpacking them. The answer kept is handed out
-as a fresh list (callers extend what they get), and at most `MAX_ENTRIES`
-answers are kept, the least recently used going first. Thread-safe: the
-simulated marketplace serves from threads.
+as a fresh list (callers extend what they get). Thread-safe: the simulated
+marketplace serves from threads.
+
+The memo is bounded by what its answers weigh, not only by their number: an
+answer names zip members, and a pull request chooses their names, so a 400 KB
+package whose 2,000 infected members sit in a folder with a 60 KB name gives
+120 MB of messages. At most `MAX_ENTRIES` answers of at most `MAX_WEIGHT`
+bytes in all are kept, the least recently used going first; an answer heavier
+than `MAX_ANSWER_WEIGHT` is not kept at all (it is computed again when asked).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 from collections import OrderedDict
@@ -22,8 +29,11 @@ from typing import TypeVar
 T = TypeVar("T")
 
 MAX_ENTRIES = 4096  # answers are a few findings each: well under a few MiB in all
+MAX_WEIGHT = 32 * 1024 * 1024  # bytes of text held by every answer kept
+MAX_ANSWER_WEIGHT = 1024 * 1024  # one answer heavier than this is not kept
 
-_answers: OrderedDict[tuple[Hashable, ...], object] = OrderedDict()
+_answers: OrderedDict[tuple[Hashable, ...], tuple[object, int]] = OrderedDict()
+_weight = 0
 _lock = threading.Lock()
 
 
@@ -33,16 +43,23 @@ def memo(kind: str, data: bytes, extra: tuple[Hashable, ...], compute: Callable[
     `extra` holds everything else the answer depends on (a name, the limits).
     The caller must not mutate what it gets back; `memo_list` copies lists.
     """
+    global _weight  # noqa: PLW0603 - the memo is the module's one piece of state
     key = (kind, hashlib.sha256(data).digest(), len(data), *extra)
     with _lock:
         if key in _answers:
             _answers.move_to_end(key)
-            return _answers[key]  # type: ignore[return-value]
+            return _answers[key][0]  # type: ignore[return-value]
     answer = compute()  # outside the lock: scans are slow and may run at once
+    weight = weigh(answer)
+    if weight > MAX_ANSWER_WEIGHT:
+        return answer
     with _lock:
-        _answers[key] = answer
-        while len(_answers) > MAX_ENTRIES:
-            _answers.popitem(last=False)
+        if key in _answers:  # another thread computed it meanwhile
+            _weight -= _answers[key][1]
+        _answers[key] = (answer, weight)
+        _weight += weight
+        while len(_answers) > MAX_ENTRIES or _weight > MAX_WEIGHT:
+            _weight -= _answers.popitem(last=False)[1][1]
     return answer
 
 
@@ -53,7 +70,26 @@ def memo_list(
     return list(memo(kind, data, extra, lambda: tuple(compute())))
 
 
+def weigh(value: object) -> int:
+    """Roughly the bytes an answer holds: its text, through tuples, lists and dataclasses."""
+    if isinstance(value, str | bytes):
+        return len(value) + 64
+    if isinstance(value, tuple | list):
+        return sum(map(weigh, value), 64)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return sum((weigh(getattr(value, f.name)) for f in dataclasses.fields(value)), 64)
+    return 64
+
+
+def weight() -> int:
+    """The bytes of text the answers kept hold now (for tests and metrics)."""
+    with _lock:
+        return _weight
+
+
 def clear() -> None:
     """Forget every answer (tests measure cold scans with it)."""
+    global _weight  # noqa: PLW0603 - see memo
     with _lock:
         _answers.clear()
+        _weight = 0

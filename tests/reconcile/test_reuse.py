@@ -18,8 +18,9 @@ from git_helpers import GitRepos
 
 from controller.git.repo import GitRepo
 from controller.git.tree import GitTreeFiles
+from controller.reconcile import reuse
 from controller.reconcile.evaluate import default_validate
-from controller.reconcile.reuse import DB_NAME, VerdictStore, reusing, validator_identity
+from controller.reconcile.reuse import DB_NAME, Kept, VerdictStore, reusing, validator_identity
 from controller.reconcile.types import OfferCheck
 from controller.validation.files import FileSource
 
@@ -211,3 +212,33 @@ def test_a_spec_json_cannot_carry_is_validated_every_time(
     probe.run()
     assert probe.inner.calls == 2, "integer keys do not survive JSON: not kept"
     _same(first, _fresh(repo)[0])
+
+
+def _kept(size: int = 10) -> Kept:
+    check = OfferCheck("sha256:0", None, False, (), {"pad": "x" * size})
+    return Kept([(("read", "offers/a/offer.yaml", 1), ["100644", "0" * 40, 1])], check, {})
+
+
+def test_the_oldest_written_verdicts_go_past_the_bound(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reuse, "MAX_ENTRIES", 2)
+    store = VerdictStore(tmp_path, "identity")
+    for offer in ("first", "second", "third"):
+        store.put(offer, _kept())
+    store.put("second", _kept())  # written again: now the newest
+    store.put("fourth", _kept())
+    assert [o for o in ("first", "second", "third", "fourth") if store.get(o)] == [
+        "second",
+        "fourth",
+    ]
+    store.close()
+
+
+def test_a_verdict_over_the_size_bound_is_not_kept(tmp_path: Path) -> None:
+    store = VerdictStore(tmp_path, "identity")
+    store.put("small", _kept())
+    store.put("large", _kept(reuse.MAX_BODY_BYTES))
+    assert store.get("small") is not None
+    assert store.get("large") is None
+    store.close()
