@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -46,7 +47,7 @@ def ls_tree(
             continue
         meta, _, raw_path = record.partition(b"\t")
         fields = meta.decode("ascii").split()
-        mode, oid = fields[0], fields[2]
+        mode, oid = sys.intern(fields[0]), fields[2]  # a handful of modes, 50,000 entries
         size = fields[3] if len(fields) > 3 else "0"
         path = decode_path(raw_path)
         entries[path] = TreeEntry(

@@ -25,6 +25,7 @@ from controller.core.model import Finding, OfferStatus, Phase, SignOffVerdict, T
 from controller.git.repo import OFFERS_DIR, GitRepo
 from controller.git.tree import GitTreeFiles, TreeSnapshot
 from controller.marketplace.api import OfferPayload
+from controller.reconcile.rendered import RenderedOids
 from controller.reconcile.types import (
     JudgeSignOff,
     OfferCheck,
@@ -164,18 +165,30 @@ def inputs(
     last: OfferStatus | None,
     validate: Validate,
     judge: JudgeSignOff,
+    *,
+    rendered: RenderedOids | None = None,
 ) -> OfferInputs:
     """One offer's inputs: its validated manifest, the sign-off verdict, the controller's record.
 
     `last` is the controller's own record of the offer; status.yaml is read only
-    to tell transitions against (`committed`), never obeyed.
+    to tell transitions against (`committed`), never obeyed. When the committed
+    status.yaml is the very blob `last` renders to (`rendered` remembers it), it
+    is `last`, not parsed again (render and parse round-trip: tests/test_fuzz.py).
     """
     folder = f"{OFFERS_DIR}/{offer}"
     policy = snapshot.policy
+    entry = snapshot.tree.entry(f"{folder}/{STATUS_FILE}")
+    ours = (
+        last is not None
+        and rendered is not None
+        and entry is not None
+        and entry.mode == "100644"
+        and rendered.holds(last, entry.oid)
+    )
     work = OfferInputs(
         offer,
         last=last,
-        committed=_last_status(snapshot.tree, folder),
+        committed=last if ours else _last_status(snapshot.tree, folder),
         prune=policy.prune,
         holiday_country=policy.holidays_country,
     )

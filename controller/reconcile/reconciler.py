@@ -313,7 +313,9 @@ class Reconciler:
 
         def step(offer: str) -> Outcome:
             last = overrides.get(offer) or store.load(offer)
-            work = evaluate.inputs(snapshot, offer, last, self.validate, self.judge)
+            work = evaluate.inputs(
+                snapshot, offer, last, self.validate, self.judge, rendered=self.rendered
+            )
             outcome = evaluate.settle(snapshot, work, converge(work, self.marketplace, self.clock))
             record.remember(store, work, outcome)
             return outcome

@@ -40,6 +40,10 @@ class RenderedOids:
                 self._oids.move_to_end(key)
             return oid
 
+    def holds(self, value: OfferStatus, oid: str) -> bool:
+        """Whether `oid` is the blob `value` was rendered to here (its bytes, exactly)."""
+        return self.known(value, "sha1" if len(oid) == 40 else "sha256") == oid
+
     def render(self, value: OfferStatus, object_format: str) -> tuple[bytes, str]:
         """status.yaml's bytes for `value` and their blob id (remembered)."""
         data = status.render(value).encode("utf-8")
