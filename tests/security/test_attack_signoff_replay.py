@@ -32,7 +32,7 @@ from status_world import FAST, OffersWorld, condition, offer_files, offerctl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "signoff"))
 
-from signoff_helpers import SshKey, make_key
+from signoff_helpers import SshKey, make_key, who
 
 OFFER = "contoso-replay"
 SIGNOFF = f"offers/{OFFER}/signoff.yaml"
@@ -48,15 +48,6 @@ signoff:
   allowedSignersFile: {SIGNERS}
 """
 GONE_LIVE = {"Publishing", "GoingLive", "Live"}
-
-
-def who(person: tuple[str, str]) -> dict[str, str]:
-    return {
-        "GIT_AUTHOR_NAME": person[0],
-        "GIT_AUTHOR_EMAIL": person[1],
-        "GIT_COMMITTER_NAME": person[0],
-        "GIT_COMMITTER_EMAIL": person[1],
-    }
 
 
 class Branch:
@@ -108,6 +99,19 @@ class Branch:
     def fast_forward(self, commit: str) -> None:
         self.git("merge", "-q", "--ff-only", commit)
 
+    def replay(self, approved: str) -> str:
+        """M: first parent the approved merge, second parent the tip, the tip's tree with
+        the approved signoff.yaml restored (on a side branch). Returns M."""
+        tip = self.head()
+        self.git("checkout", "-q", "-b", "replay", approved)
+        self.git("merge", "-q", "--no-ff", "--no-commit", "-s", "ours", tip)
+        self.git("checkout", tip, "--", ".")
+        self.git("checkout", approved, "--", SIGNOFF)
+        self.git("commit", "-q", "-m", "Merge main")
+        replay = self.head()
+        self.git("checkout", "-q", "main")
+        return replay
+
 
 @pytest.fixture
 def branch(gitrepos: GitRepos, tmp_path: Path) -> Branch:
@@ -135,14 +139,7 @@ def test_a_revoked_sign_off_replayed_by_a_fast_forward_does_not_go_live(branch: 
     assert branch.phase() == "AwaitingSignOff"
     tip = branch.head()
 
-    # M: first parent the approved merge S, second parent the tip, S's sign-off restored.
-    branch.git("checkout", "-q", "-b", "replay", approved)
-    branch.git("merge", "-q", "--no-ff", "--no-commit", "-s", "ours", tip)
-    branch.git("checkout", tip, "--", ".")
-    branch.git("checkout", approved, "--", SIGNOFF)
-    branch.git("commit", "-q", "-m", "Merge main")
-    replay = branch.head()
-    branch.git("checkout", "-q", "main")
+    replay = branch.replay(approved)  # first parent S, second the tip: S's sign-off back
     assert branch.git("merge-base", "--is-ancestor", tip, replay) == ""
     branch.fast_forward(replay)
 
@@ -183,14 +180,7 @@ def test_a_sign_off_approved_again_after_a_replay_goes_live(branch: Branch) -> N
     branch.git("rm", "-q", "--", SIGNOFF, person=RITA)
     branch.git("commit", "-q", "-m", "Revoke the sign-off", person=RITA)
     branch.reconcile()
-    tip = branch.head()
-    branch.git("checkout", "-q", "-b", "replay", approved)
-    branch.git("merge", "-q", "--no-ff", "--no-commit", "-s", "ours", tip)
-    branch.git("checkout", tip, "--", ".")
-    branch.git("checkout", approved, "--", SIGNOFF)
-    branch.git("commit", "-q", "-m", "Merge main")
-    branch.git("checkout", "-q", "main")
-    branch.fast_forward("replay")
+    branch.fast_forward(branch.replay(approved))
     branch.reconcile()
     assert branch.world.status(OFFER)["signOff"]["reason"] == "SignOffReplayed"
 
