@@ -334,6 +334,16 @@ class GitRepo:
             return f"{root}/heads/{check_branch_name(branch)}"
         return f"{root}/remotes/{check_remote_name(remote)}/{check_branch_name(branch)}"
 
+    @staticmethod
+    def judged_ref(branch: str, remote: str | None = None, part: str = "") -> str:
+        """Where the last commit whose sign-offs a pass judged is recorded, beside the
+        reconciled one (docs/DESIGN.md §5, "A replaced history"); also by passes over
+        some offers, which record no reconciled commit."""
+        reconciled = GitRepo.reconciled_ref(branch, remote, part)
+        if part:
+            return reconciled.replace(f"/parts/{part}/", f"/parts/{part}/judged/", 1)
+        return reconciled.replace("refs/offerctl/reconciled/", "refs/offerctl/judged/", 1)
+
     def record_reconciled(self, ref: str, commit: str) -> None:
         try:
             write.set_ref(self.runner, ref, commit, "offerctl: reconciled")
