@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 from git_helpers import GitRepos
-from status_world import OffersWorld, offer_files
+from status_world import FAST, OffersWorld, offer_files, offerctl
 from test_attack_signoff_replay import OFFER, POLICY, RITA, SIGNERS, SIGNOFF, Branch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "signoff"))
@@ -127,3 +127,16 @@ def test_a_sign_off_approved_after_one_offer_passes_goes_live(main: Branch) -> N
 
     status = main.world.status(OFFER)
     assert status["signOff"]["valid"] is True, status["signOff"]["message"]
+
+
+def test_plan_after_a_one_offer_pass_does_not_call_the_replayed_sign_off_valid(
+    main: Branch,
+) -> None:
+    approved = approve_then_revoke(main)
+    main.reconcile(OFFER)
+    replay(main, approved)
+
+    code, out, err = offerctl("plan", "--repo", str(main.path), "--time-scale", FAST)
+
+    assert code == 0, out + err
+    assert "SignOffReplayed" in out or "history was replaced" in out, out
