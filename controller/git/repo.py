@@ -344,6 +344,25 @@ class GitRepo:
             return reconciled.replace(f"/parts/{part}/", f"/parts/{part}/judged/", 1)
         return reconciled.replace("refs/offerctl/reconciled/", "refs/offerctl/judged/", 1)
 
+    def branch_records(self, branch: str, remote: str | None = None) -> list[str]:
+        """The commits the reconciled and judged refs of `branch` name, for every part
+        (the unsharded one first, then each shard's, by ref name)."""
+        tail = GitRepo.reconciled_ref(branch, remote).removeprefix("refs/offerctl/reconciled/")
+        found = self.runner.run(
+            ["for-each-ref", "--format=%(objectname) %(refname)", "refs/offerctl/"]
+        )
+        own, parts = [], []
+        for line in found.text.splitlines():
+            oid, _, name = line.partition(" ")
+            rest = name.removeprefix("refs/offerctl/")
+            if rest in (f"reconciled/{tail}", f"judged/{tail}"):
+                own.append((name, oid))
+                continue
+            part, _, under = rest.removeprefix("parts/").partition("/")
+            if rest.startswith("parts/") and part and under in (tail, f"judged/{tail}"):
+                parts.append((name, oid))
+        return [oid for _, oid in sorted(own, reverse=True) + sorted(parts)]
+
     def record_reconciled(self, ref: str, commit: str) -> None:
         try:
             write.set_ref(self.runner, ref, commit, "offerctl: reconciled")

@@ -166,7 +166,7 @@ class Reconciler:
             base = self._locate(branch)
             recorded_ref = GitRepo.reconciled_ref(branch, self.watch.remote, self.part)
             recorded = self.repo.resolve(recorded_ref)
-            judged = self._reconciled(branch, recorded)
+            judged = self._reconciled(branch, base, recorded)
             if not self.watch.remote:  # crash recovery: a status commit left unsynced
                 land.finish_checkout_sync(self.repo, branch, base, recorded)
             state = record.load_state(self.repo, key)
@@ -204,7 +204,7 @@ class Reconciler:
                     "folder); `offerctl status` lists the offers"
                 )
             which = Scope(False, offers)
-            judged = self._reconciled(branch)
+            judged = self._reconciled(branch, base)
             outcomes = self._evaluate(
                 base, which, store, overrides={}, only=offers, branch=branch, reconciled=judged
             )
@@ -248,7 +248,7 @@ class Reconciler:
         base = base or self._locate(branch)
         snapshot = evaluate.read(
             self.repo, base, EVERY_OFFER, self.include,
-            reconciled=self._reconciled(branch),
+            reconciled=self._reconciled(branch, base),
             replays=ReplayRecords(self.repo.private_dir, branch, self.watch.remote, writable=False),
         )  # fmt: skip
         planned = plan_offers(
@@ -289,10 +289,11 @@ class Reconciler:
             raise UserError("HEAD is detached; check out a branch or pass --branch")
         return branch
 
-    def _reconciled(self, branch: str, recorded: str | None = None) -> str:
-        """The commit sign-offs on `branch` are compared with ("": none yet; docs/DESIGN.md
-        §5, "A replaced history"): the last one a pass judged (`_judged_ref`), else the
-        last one a whole pass reconciled (`recorded`, read here when not given)."""
+    def _reconciled(self, branch: str, tip: str, recorded: str | None = None) -> str:
+        """The commit sign-offs on `branch` at `tip` are compared with ("": none yet;
+        docs/DESIGN.md §5, "A replaced history"): the last one a pass judged
+        (`_judged_ref`), else the last one a whole pass reconciled (`recorded`, read
+        here when not given), else another part's."""
         judged = self.repo.resolve(self._judged_ref(branch))
         if judged:
             return judged
@@ -300,7 +301,15 @@ class Reconciler:
             recorded = self.repo.resolve(
                 GitRepo.reconciled_ref(branch, self.watch.remote, self.part)
             )
-        return recorded or ""
+        if recorded:
+            return recorded
+        # None of its own (a new shard count, a first sharded pass): another part's
+        # record in this clone is a commit the controller judged on the same branch too.
+        others = self.repo.branch_records(branch, self.watch.remote)
+        for other in others:  # the first one `tip` no longer keeps, if any
+            if self._replaced(tip, other):
+                return other
+        return others[0] if others else ""
 
     def _judged_ref(self, branch: str) -> str:
         """Where the last commit whose sign-offs a pass judged is kept: moved by every
@@ -352,7 +361,7 @@ class Reconciler:
             include = _within(only, self.include)
         replays = ReplayRecords(self.repo.private_dir, branch, self.watch.remote)
         if reconciled is None:
-            reconciled = self._reconciled(branch)
+            reconciled = self._reconciled(branch, base)
         snapshot = evaluate.read(
             self.repo, base, which, include, reconciled=reconciled, replays=replays
         )
