@@ -346,7 +346,8 @@ class GitRepo:
 
     def branch_records(self, branch: str, remote: str | None = None) -> list[str]:
         """The commits the reconciled and judged refs of `branch` name, for every part
-        (the unsharded one first, then each shard's, by ref name)."""
+        (the unsharded one first, then each shard's by name; a judged ref before its
+        part's reconciled one)."""
         tail = GitRepo.reconciled_ref(branch, remote).removeprefix("refs/offerctl/reconciled/")
         found = self.runner.run(
             ["for-each-ref", "--format=%(objectname) %(refname)", "refs/offerctl/"]
@@ -361,7 +362,11 @@ class GitRepo:
             part, _, under = rest.removeprefix("parts/").partition("/")
             if rest.startswith("parts/") and part and under in (tail, f"judged/{tail}"):
                 parts.append((name, oid))
-        return [oid for _, oid in sorted(own, reverse=True) + sorted(parts)]
+
+        def judged_first(item: tuple[str, str]) -> tuple[bool, str]:
+            return "/judged/" not in item[0], item[0]
+
+        return [oid for _, oid in sorted(own, key=judged_first) + sorted(parts, key=judged_first)]
 
     def record_reconciled(self, ref: str, commit: str) -> None:
         try:
