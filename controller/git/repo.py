@@ -354,6 +354,40 @@ class GitRepo:
             return f"{root}/heads/{check_branch_name(branch)}"
         return f"{root}/remotes/{check_remote_name(remote)}/{check_branch_name(branch)}"
 
+    @staticmethod
+    def judged_ref(branch: str, remote: str | None = None, part: str = "") -> str:
+        """Where the last commit whose sign-offs a pass judged is recorded, beside the
+        reconciled one (docs/DESIGN.md §5, "A replaced history"); also by passes over
+        some offers, which record no reconciled commit."""
+        reconciled = GitRepo.reconciled_ref(branch, remote, part)
+        if part:
+            return reconciled.replace(f"/parts/{part}/", f"/parts/{part}/judged/", 1)
+        return reconciled.replace("refs/offerctl/reconciled/", "refs/offerctl/judged/", 1)
+
+    def branch_records(self, branch: str, remote: str | None = None) -> list[str]:
+        """The commits the reconciled and judged refs of `branch` name, for every part
+        (the unsharded one first, then each shard's by name; a judged ref before its
+        part's reconciled one)."""
+        tail = GitRepo.reconciled_ref(branch, remote).removeprefix("refs/offerctl/reconciled/")
+        found = self.runner.run(
+            ["for-each-ref", "--format=%(objectname) %(refname)", "refs/offerctl/"]
+        )
+        own, parts = [], []
+        for line in found.text.splitlines():
+            oid, _, name = line.partition(" ")
+            rest = name.removeprefix("refs/offerctl/")
+            if rest in (f"reconciled/{tail}", f"judged/{tail}"):
+                own.append((name, oid))
+                continue
+            part, _, under = rest.removeprefix("parts/").partition("/")
+            if rest.startswith("parts/") and part and under in (tail, f"judged/{tail}"):
+                parts.append((name, oid))
+
+        def judged_first(item: tuple[str, str]) -> tuple[bool, str]:
+            return "/judged/" not in item[0], item[0]
+
+        return [oid for _, oid in sorted(own, key=judged_first) + sorted(parts, key=judged_first)]
+
     def record_reconciled(self, ref: str, commit: str) -> None:
         try:
             write.set_ref(self.runner, ref, commit, "offerctl: reconciled")

@@ -41,6 +41,7 @@ from controller.validation import engine
 
 log = logging.getLogger(__name__)
 
+STATUS_MODE = "100644"  # status.yaml as written: a regular file, never a link or executable
 PUSH_ATTEMPTS = 5  # tries to land the status commit when the branch keeps moving
 BACKOFF_SECONDS = 0.5  # first wait before rebuilding; doubles per attempt
 _PUSH_BACKOFF = Backoff(base=BACKOFF_SECONDS, cap=60.0, jitter=0.0)
@@ -127,10 +128,13 @@ def status_updates(
                 continue
             if outcome.after is None:
                 continue
-            if entry is not None and entry.oid == rendered.known(outcome.after, repo.object_format):
+            # Only a regular file counts: the same blob as a symlink or an executable has
+            # the same id, and status.yaml is written as a plain file (mode 100644).
+            held = entry.oid if entry is not None and entry.mode == STATUS_MODE else None
+            if held is not None and held == rendered.known(outcome.after, repo.object_format):
                 continue  # the commit holds this very status
             data, oid = rendered.render(outcome.after, repo.object_format)
-            if entry is not None and entry.oid == oid:
+            if held == oid:
                 continue
             try:
                 check_status(outcome.after)  # only what is written needs the schema's word

@@ -43,6 +43,7 @@ from controller.core import eta
 from controller.core.errors import UserError
 from controller.core.model import OfferStatus
 from controller.failpoint import AFTER_PUSH, failpoint
+from controller.git.history import GitHistoryError
 from controller.git.repo import GitRepo, Identity, check_branch_name
 from controller.marketplace.api import Marketplace
 from controller.reconcile import calendar, evaluate, land, record
@@ -75,6 +76,7 @@ from controller.reconcile.types import (
     Watch,
     no_signoff,
 )
+from controller.signoff import continuity
 
 __all__ = [  # the names commands and tests import from here
     "Clock",
@@ -164,18 +166,23 @@ class Reconciler:
             base = self._locate(branch)
             recorded_ref = GitRepo.reconciled_ref(branch, self.watch.remote, self.part)
             recorded = self.repo.resolve(recorded_ref)
+            judged = self._reconciled(branch, base, recorded)
             if not self.watch.remote:  # crash recovery: a status commit left unsynced
                 land.finish_checkout_sync(self.repo, branch, base, recorded)
             state = record.load_state(self.repo, key)
             today = eta.start_of_day(self.clock()).date()  # date-dependent estimates
-            which = EVERY_OFFER if full else scope(self.repo, base, recorded, state, today)
+            if full or self._replaced(base, judged):
+                which = EVERY_OFFER
+            else:
+                which = scope(self.repo, base, recorded, state, today)
             outcomes = self._evaluate(
-                base, which, store, overrides={}, branch=branch, reconciled=recorded or ""
+                base, which, store, overrides={}, branch=branch, reconciled=judged
             )
             result = land.land(self._landing(branch, store), base, which, outcomes)
             failpoint(AFTER_PUSH)
             estimates = calendar.after(state.estimates if state else {}, result, today)
             record.record(self.repo, recorded_ref, key, result, estimates)
+            self.repo.record_reconciled(self._judged_ref(branch), result.commit or result.base)
             return result
 
     def _run_offers(self, offers: frozenset[str], *, widen: bool = False) -> PassResult:
@@ -197,9 +204,19 @@ class Reconciler:
                     "folder); `offerctl status` lists the offers"
                 )
             which = Scope(False, offers)
-            outcomes = self._evaluate(base, which, store, overrides={}, only=offers, branch=branch)
+            judged = self._reconciled(branch, base)
+            outcomes = self._evaluate(
+                base, which, store, overrides={}, only=offers, branch=branch, reconciled=judged
+            )
             landing = self._landing(branch, store, only=offers, widen=widen)
-            return land.land(landing, base, which, outcomes)
+            result = land.land(landing, base, which, outcomes)
+            # No reconciled commit, but sign-offs were judged here: later passes compare
+            # with this commit, unless its history replaced the one judged before (then
+            # the next whole pass, which evaluates every offer, finds what was replayed).
+            commit = result.commit or result.base
+            if not self._replaced(commit, judged):
+                self.repo.record_reconciled(self._judged_ref(branch), commit)
+            return result
 
     def record_batched_pass(self, commit: str, in_flight: Iterable[str]) -> None:
         """Record `commit` as reconciled, with `in_flight` offers for the next pass to poll.
@@ -217,6 +234,7 @@ class Reconciler:
             recorded_ref = GitRepo.reconciled_ref(branch, self.watch.remote, self.part)
             self.repo.record_reconciled(recorded_ref, commit)
             record.save_state(self.repo, key, commit, in_flight)
+            self.repo.record_reconciled(self._judged_ref(branch), commit)
 
     def plan(self, base: str | None = None) -> tuple[str, tuple[PlannedOffer, ...]]:
         """Evaluate every offer as a full pass would, running no action and writing nothing.
@@ -230,7 +248,7 @@ class Reconciler:
         base = base or self._locate(branch)
         snapshot = evaluate.read(
             self.repo, base, EVERY_OFFER, self.include,
-            reconciled=self._reconciled(branch),
+            reconciled=self._reconciled(branch, base),
             replays=ReplayRecords(self.repo.private_dir, branch, self.watch.remote, writable=False),
         )  # fmt: skip
         planned = plan_offers(
@@ -271,10 +289,47 @@ class Reconciler:
             raise UserError("HEAD is detached; check out a branch or pass --branch")
         return branch
 
-    def _reconciled(self, branch: str) -> str:
-        """The last commit a whole pass reconciled on `branch` ("": none yet)."""
-        ref = GitRepo.reconciled_ref(branch, self.watch.remote, self.part)
-        return self.repo.resolve(ref) or ""
+    def _reconciled(self, branch: str, tip: str, recorded: str | None = None) -> str:
+        """The commit sign-offs on `branch` at `tip` are compared with ("": none yet;
+        docs/DESIGN.md §5, "A replaced history"): the last one a pass judged
+        (`_judged_ref`), else the last one a whole pass reconciled (`recorded`, read
+        here when not given), else another part's."""
+        judged = self.repo.resolve(self._judged_ref(branch))
+        if judged:
+            return judged
+        if recorded is None:
+            recorded = self.repo.resolve(
+                GitRepo.reconciled_ref(branch, self.watch.remote, self.part)
+            )
+        if recorded:
+            return recorded
+        # None of its own (a new shard count, a first sharded pass): another part's
+        # record in this clone is a commit the controller judged on the same branch too.
+        others = self.repo.branch_records(branch, self.watch.remote)
+        for other in others:  # the first one `tip` no longer keeps, if any
+            if self._replaced(tip, other):
+                return other
+        return others[0] if others else ""
+
+    def _judged_ref(self, branch: str) -> str:
+        """Where the last commit whose sign-offs a pass judged is kept: moved by every
+        whole pass, and by a pass over some offers whose history keeps the one before."""
+        return GitRepo.judged_ref(branch, self.watch.remote, self.part)
+
+    def _replaced(self, tip: str, judged: str) -> bool:
+        """Whether `judged` is no longer on `tip`'s first-parent history (a replaced or
+        rewound history; also when git cannot tell): a whole pass then evaluates every
+        offer, so each replayed sign-off is found and remembered before the ref moves."""
+        if not judged:
+            return False
+        try:
+            kept = continuity.lineage_at(self.repo, tip, judged).kept
+        except GitHistoryError as exc:
+            log.warning("cannot tell whether %s is still on the branch: %s", judged[:12], exc)
+            return True
+        if not kept:
+            log.warning("the branch's history no longer contains %s, judged last", judged[:12])
+        return not kept
 
     def _locate(self, branch: str) -> str:
         """The commit whose desired state this pass reads."""
@@ -306,7 +361,7 @@ class Reconciler:
             include = _within(only, self.include)
         replays = ReplayRecords(self.repo.private_dir, branch, self.watch.remote)
         if reconciled is None:
-            reconciled = self._reconciled(branch)
+            reconciled = self._reconciled(branch, base)
         snapshot = evaluate.read(
             self.repo, base, which, include, reconciled=reconciled, replays=replays
         )
