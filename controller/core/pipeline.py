@@ -706,7 +706,7 @@ def _decision(inp: PipelineInput, plan: _Plan, now: datetime) -> Decision:
         conditions=_conditions(inp, plan, stages, now),
         stages=stages,
         submission=_ref(plan.follows),
-        feedback=feedback,
+        feedback=shown_feedback(feedback),
         estimated_live=estimated,
         live_generation=_live_generation(observed.listing),
         preview_url=shown.preview_url if shows_current and shown is not None else "",
@@ -716,6 +716,50 @@ def _decision(inp: PipelineInput, plan: _Plan, now: datetime) -> Decision:
     if not actions and plan.phase is not Phase.SUSPENDED:
         actions = _next_poll(plan, stages, now)
     return Decision(status=status, actions=actions)
+
+
+# status.yaml is committed on every change: what a pull request can make it hold must be
+# bounded. Validation and certification may find thousands of problems (one per member
+# of a package, per locale of its input.xml); the status shows the first ones, and says
+# how many more `offerctl validate` lists.
+MAX_FEEDBACK = 100  # findings one status shows; then one that counts the rest
+FEEDBACK_TEXT_CHARS = 2_000  # of a finding's message, path or file in status
+FEEDBACK_OMITTED = "FeedbackOmitted"  # the code of the finding that counts the rest
+_RANK = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
+
+
+def shown_feedback(findings: tuple[Finding, ...]) -> tuple[Finding, ...]:
+    """`findings` as status shows them: each text cut to FEEDBACK_TEXT_CHARS, at most
+    MAX_FEEDBACK of them (errors first, in their order), then one counting the others."""
+    if len(findings) <= MAX_FEEDBACK:
+        return tuple(_cut(f) for f in findings)
+    ranked = sorted(range(len(findings)), key=lambda i: _RANK.get(findings[i].severity, 2))
+    kept = sorted(ranked[:MAX_FEEDBACK])
+    left_out = [findings[i] for i in ranked[MAX_FEEDBACK:]]
+    errors = sum(1 for f in left_out if f.severity is Severity.ERROR)
+    summary = Finding(
+        FEEDBACK_OMITTED,
+        f"{len(left_out):,} more findings ({errors:,} of them errors) are not shown in status; "
+        "`offerctl validate` lists every validation finding",
+        severity=min((f.severity for f in left_out), key=lambda s: _RANK.get(s, 2)),
+    )
+    return (*(_cut(findings[i]) for i in kept), summary)
+
+
+def _cut(finding: Finding) -> Finding:
+    limit = FEEDBACK_TEXT_CHARS
+    if max(len(finding.message), len(finding.path), len(finding.file)) <= limit:
+        return finding
+    return replace(
+        finding,
+        message=_cut_text(finding.message, limit),
+        path=_cut_text(finding.path, limit),
+        file=_cut_text(finding.file, limit),
+    )
+
+
+def _cut_text(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _ref(s: Submission | None) -> SubmissionRef | None:

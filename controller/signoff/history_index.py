@@ -8,6 +8,13 @@ among them. A pass asks it for every signed-off offer at the same commit, so
 here one `git log --first-parent` over `offers/*/signoff.yaml` answers it for
 all of them, and one `cat-file --batch-check` gives every file's size.
 
+The same `cat-file` asks which folders hold an offer.yaml at the tip, and one
+`cat-file --batch` preloads the signoff.yaml of those offers only, smallest
+first, up to PRELOAD_BYTES: folders are a pull request's choice, so a
+signoff.yaml in a folder that is no offer (or one past the budget) is read
+from git only when a sign-off is judged from it. What an index holds then
+follows the offers, not the bytes a pull request adds.
+
 An index is immutable (a commit's history never changes), so it is kept per
 (repository, commit) and built once per pass.
 """
@@ -24,10 +31,13 @@ from typing import TypeVar
 from controller.git import history as githistory
 from controller.git.history import GitHistoryError, RepoHandle
 from controller.git.tree import TreeEntry
-from controller.repo.layout import OFFERS_DIR
+from controller.repo.layout import MANIFEST_FILE, OFFERS_DIR
 
 SIGNOFF_GLOB = f"{OFFERS_DIR}/*/signoff.yaml"  # a constant: `*` never crosses a `/`
 BLOB_BYTES = 64 * 1024  # signoff.yaml's own limit (`controller.signoff.document`)
+# Bytes of signoff.yaml an index preloads: a 1,000-offer repository's sign-offs are some
+# 100 KiB; past this, sign-offs are read one by one when judged (slower, never wrong).
+PRELOAD_BYTES = 4 * 1024 * 1024
 _KEPT = 4  # indexes kept (one per commit a pass reads; a daemon's shards share them)
 
 
@@ -47,7 +57,7 @@ class SignOffHistory:
 
     tip: str
     changes: dict[str, Change]
-    blobs: dict[str, bytes]  # blob id -> bytes, for every regular file of at most BLOB_BYTES
+    blobs: dict[str, bytes]  # blob id -> bytes, preloaded: offers' sign-offs, PRELOAD_BYTES
     parents_of: dict[str, tuple[str, ...]]  # every commit the walk listed
     # commit -> path -> blob id ("": absent), for merged-in parents; filled in as asked
     merged_sides: dict[str, dict[str, str]] = field(default_factory=dict)
@@ -114,28 +124,72 @@ def build(repo: RepoHandle, tip: str) -> SignOffHistory:
                 found[path] = (commit, parents, new_mode, new_oid, old_oid)
     regular = {"100644", "100755"}
     present = [v[3] for v in found.values() if v[2] in regular and set(v[3]) != {"0"}]
-    sizes = _sizes(repo, present)
+    sizes, offers = _sizes_and_offers(repo, tip, present, list(found))
     changes: dict[str, Change] = {}
     for path, (commit, parents, mode, oid, old) in found.items():
         entry = None if set(oid) == {"0"} else TreeEntry(path, mode, oid, sizes.get(oid, 0))
         changes[path] = Change(commit, parents, entry, "" if set(old) == {"0"} else old)
-    small = [oid for oid, size in sizes.items() if size <= BLOB_BYTES]
-    return SignOffHistory(tip, changes, _read_blobs(repo, small), parents_of)
+    wanted = {
+        change.entry.oid
+        for path, change in changes.items()
+        if change.entry is not None and change.entry.mode in regular and path in offers
+    }
+    return SignOffHistory(tip, changes, _read_blobs(repo, _preload(wanted, sizes)), parents_of)
 
 
-def _sizes(repo: RepoHandle, oids: list[str]) -> dict[str, int]:
-    if not oids:
-        return {}
+def _preload(oids: set[str], sizes: dict[str, int]) -> list[str]:
+    """The blobs worth reading ahead: each at most BLOB_BYTES, smallest first, within
+    PRELOAD_BYTES in all (so one large file cannot push many small ones out)."""
+    chosen: list[str] = []
+    left = PRELOAD_BYTES
+    for size, oid in sorted((sizes[oid], oid) for oid in oids if oid in sizes):
+        if size > BLOB_BYTES or size > left:
+            break
+        chosen.append(oid)
+        left -= size
+    return chosen
+
+
+def _sizes_and_offers(
+    repo: RepoHandle, tip: str, oids: list[str], paths: list[str]
+) -> tuple[dict[str, int], set[str]]:
+    """Each blob's size, and which signoff.yaml paths sit beside an offer.yaml at `tip`,
+    from one `cat-file --batch-check` (its answers come one line per question, in order)."""
     unique = sorted(set(oids))
+    # A path with a newline cannot be asked on one line: it is then not preloaded.
+    folders = [p for p in paths if "\n" not in p]
+    questions = [*unique, *(f"{tip}:{_manifest_of(p)}" for p in folders)]
+    if not questions:
+        return {}, set()
     out = githistory.run_git(
-        repo, ["cat-file", "--batch-check=%(objectname) %(objectsize)"], stdin=_lines(unique)
-    ).stdout.decode()
+        repo,
+        ["cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize)"],
+        stdin="".join(f"{q}\n" for q in questions).encode("utf-8", "surrogateescape"),
+    ).stdout.decode("utf-8", "surrogateescape")
+    lines = out.splitlines()
+    if len(lines) != len(questions):
+        raise GitHistoryError(f"could not read signoff.yaml sizes at {tip[:12]}")
     sizes: dict[str, int] = {}
-    for line in out.splitlines():
+    for oid, line in zip(unique, lines, strict=False):
         parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit():
-            sizes[parts[0]] = int(parts[1])
-    return sizes
+        if len(parts) == 3 and parts[2].isdigit():
+            sizes[oid] = int(parts[2])
+    offers = {
+        path
+        for path, line in zip(folders, lines[len(unique) :], strict=True)
+        if _is_blob(line.split())
+    }
+    return sizes, offers
+
+
+def _is_blob(parts: list[str]) -> bool:
+    """A `%(objectname) %(objecttype) %(objectsize)` answer for a blob ("<asked> missing",
+    whatever was asked, ends in a word, not a size)."""
+    return len(parts) == 3 and parts[1] == "blob" and parts[2].isdigit()
+
+
+def _manifest_of(signoff_path: str) -> str:
+    return f"{signoff_path.rsplit('/', 1)[0]}/{MANIFEST_FILE}"
 
 
 def _read_blobs(repo: RepoHandle, oids: list[str]) -> dict[str, bytes]:

@@ -26,9 +26,11 @@ from controller.validation.zipscan import (
     READ_ERRORS,
     ScanLimits,
     ScanProblem,
+    capped,
     is_zip,
     open_zip,
     read_member,
+    shown_name,
 )
 
 CONTENT_TYPES = "[Content_Types].xml"
@@ -52,7 +54,9 @@ def check_package(data: bytes, limits: ScanLimits = DEFAULT_LIMITS) -> list[Scan
         return [ScanProblem("PackageNotZip", "the technical package is not a zip archive")]
     try:
         with open_zip(data, limits) as archive:
-            return list(_check_outer(archive, limits))
+            # Names below come from the archive and input.xml: shown cut, and counted
+            # past MAX_PROBLEMS (input.xml may list thousands of locales).
+            return capped(list(_check_outer(archive, limits)), "the package")
     except READ_ERRORS:
         return []  # the virus scan reports an unreadable archive (PackageCorrupt) once
 
@@ -114,31 +118,41 @@ def _check_inner(
     if package not in members:
         yield _error(
             "PackageFileMissing",
-            f"{input_name} names PackageFile {package!r}, which is not in the package",
+            f"{input_name} names PackageFile {shown_name(package)!r}, which is not in the package",
         )
         return
     inner = read_member(archive, members[package], limits.max_total_bytes)
     if inner is None or not is_zip(inner):
-        yield _error("PackageInnerNotZip", f"{package}: the Package Deployer package is not a zip")
+        yield _error(
+            "PackageInnerNotZip",
+            f"{shown_name(package)}: the Package Deployer package is not a zip",
+        )
         return
     try:
         with open_zip(inner, limits) as nested:
             names = [i.filename for i in nested.infolist() if not i.filename.endswith("/")]
     except READ_ERRORS:
-        yield _error("PackageInnerNotZip", f"{package}: the Package Deployer package is unreadable")
+        yield _error(
+            "PackageInnerNotZip",
+            f"{shown_name(package)}: the Package Deployer package is unreadable",
+        )
         return
     if CONTENT_TYPES not in names:
-        yield _error("PackageInnerInvalid", f"{package}: it has no {CONTENT_TYPES} of its own")
+        yield _error(
+            "PackageInnerInvalid", f"{shown_name(package)}: it has no {CONTENT_TYPES} of its own"
+        )
     if not any(n.lower().endswith(".dll") for n in names):
         yield _warning(
             "PackageInnerNoAssembly",
-            f"{package}: it holds no package assembly (.dll); Package Deployer may not run it",
+            f"{shown_name(package)}: it holds no package assembly (.dll); "
+            "Package Deployer may not run it",
         )
     anchor = (root.findtext("SolutionAnchorName") or "").strip()
     if anchor and not any(n.rsplit("/", 1)[-1] == anchor for n in names):
         yield _error(
             "PackageSolutionMissing",
-            f"{input_name} names SolutionAnchorName {anchor!r}, which is not in {package}",
+            f"{input_name} names SolutionAnchorName {shown_name(anchor)!r}, "
+            f"which is not in {shown_name(package)}",
         )
 
 
@@ -156,7 +170,8 @@ def _check_locales(
         elif logo not in members:
             yield _error(
                 "PackageLogoMissing",
-                f"{input_name}: locale {code} names Logo {logo!r}, which is not in the package",
+                f"{input_name}: locale {code} names Logo {shown_name(logo)!r}, "
+                "which is not in the package",
             )
         else:
             yield from _check_logo(archive, members[logo], logo)
@@ -168,7 +183,7 @@ def _check_locales(
             if name not in members:
                 yield _error(
                     "PackageTermsMissing",
-                    f"{input_name}: locale {code} names terms file {name!r}, "
+                    f"{input_name}: locale {code} names terms file {shown_name(name)!r}, "
                     "which is not in the package",
                 )
 
@@ -179,17 +194,21 @@ def _check_logo(
     data = read_member(archive, info, XML_LIMIT) or b""
     if data[:3] == b"\xff\xd8\xff":
         yield _warning(
-            "PackageLogoUnchecked", f"{logo}: a JPEG logo; only a PNG's size can be checked"
+            "PackageLogoUnchecked",
+            f"{shown_name(logo)}: a JPEG logo; only a PNG's size can be checked",
         )
         return
     try:
         size = png_size(data)
     except NotPngError as exc:
-        yield _error("PackageLogoNotPng", f"{logo}: the package logo is not a PNG image: {exc}")
+        yield _error(
+            "PackageLogoNotPng", f"{shown_name(logo)}: the package logo is not a PNG image: {exc}"
+        )
         return
     if size != LOGO_SIZE:
         yield _error(
-            "PackageLogoSize", f"{logo}: the package logo is {size[0]}x{size[1]}; it must be 32x32"
+            "PackageLogoSize",
+            f"{shown_name(logo)}: the package logo is {size[0]}x{size[1]}; it must be 32x32",
         )
 
 
@@ -226,13 +245,13 @@ def _parse(
     """(root element, "") or (None, why it cannot be used)."""
     data = read_member(archive, info, XML_LIMIT)
     if data is None:
-        return None, f"{name}: larger than {XML_LIMIT:,} bytes or encrypted"
+        return None, f"{shown_name(name)}: larger than {XML_LIMIT:,} bytes or encrypted"
     try:
         return fromstring(data, forbid_dtd=True), ""
     except DefusedXmlException:
-        return None, f"{name}: DTDs and entity declarations are not allowed"
+        return None, f"{shown_name(name)}: DTDs and entity declarations are not allowed"
     except (ParseError, LookupError, ValueError) as exc:  # LookupError: unknown encoding
-        return None, f"{name} does not parse as XML ({str(exc)[:120]})"
+        return None, f"{shown_name(name)} does not parse as XML ({str(exc)[:120]})"
 
 
 def _error(code: str, message: str) -> ScanProblem:

@@ -9,6 +9,11 @@ The virus scan looks at the raw bytes, at every member the central directory
 lists (recursively into nested zips), and at every local file header the
 central directory does not list: a member hidden that way is invisible to
 `zipfile` and to most tools, yet still in the file a customer downloads.
+
+Member names and their number are the archive's choice, and every problem
+ends up in status.yaml: a message shows a name cut to NAME_CHARS (`shown_name`),
+and a file reports its first MAX_PROBLEMS problems, then one that counts the
+rest (`capped`), so what a scan says is bounded whatever the package holds.
 """
 
 from __future__ import annotations
@@ -47,6 +52,8 @@ ZIP_ERRORS: tuple[type[Exception], ...] = (
 )
 # ... and a compression method zipfile lacks.
 READ_ERRORS: tuple[type[Exception], ...] = (*ZIP_ERRORS, NotImplementedError)
+NAME_CHARS = 160  # of a member's name in a message: its start and its end, cut between
+MAX_PROBLEMS = 50  # problems one scanned file reports; past them, one that counts the rest
 _Header = tuple[str, int, int, int]  # name, method, data start, compressed size
 _Reader = Callable[[int], bytes]  # read(at most n bytes); b"" at the end
 
@@ -105,7 +112,32 @@ def scan_bytes(name: str, data: bytes, limits: ScanLimits = DEFAULT_LIMITS) -> l
     """Virus-scan one file: its raw bytes, and the members of a zip (recursively, bounded)."""
     scan = _Scan(limits)
     scan.file(name, data, depth=0)
-    return scan.problems
+    return capped(scan.problems, name)
+
+
+def shown_name(name: str) -> str:
+    """`name` for a message: whole up to NAME_CHARS, else its start and end around "…"
+    (the end says which member; the start, which package)."""
+    if len(name) <= NAME_CHARS:
+        return name
+    head = NAME_CHARS // 3
+    return f"{name[:head]}…{name[-(NAME_CHARS - head - 1) :]}"
+
+
+def capped(problems: list[ScanProblem], name: str) -> list[ScanProblem]:
+    """The first MAX_PROBLEMS of `problems`, and one that counts the others (an error
+    when any of them is one), so a package cannot make its report as long as it likes."""
+    if len(problems) <= MAX_PROBLEMS:
+        return problems
+    rest = problems[MAX_PROBLEMS:]
+    codes = sorted({p.code for p in rest})
+    summary = ScanProblem(
+        "PackageMoreProblems",
+        f"{shown_name(name)}: {len(rest):,} more problems not listed ({', '.join(codes[:5])}"
+        f"{', ...' if len(codes) > 5 else ''}); fix those above and scan again",
+        warning=all(p.warning for p in rest),
+    )
+    return [*problems[:MAX_PROBLEMS], summary]
 
 
 class _Scan:
@@ -118,8 +150,9 @@ class _Scan:
         self.stopped = False  # a bomb or an exhausted budget: the rest is not scanned
         self.problems: list[ScanProblem] = []
 
-    def problem(self, code: str, message: str, *, warning: bool = False) -> None:
-        self.problems.append(ScanProblem(code, message, warning))
+    def problem(self, code: str, name: str, text: str, *, warning: bool = False) -> None:
+        """Report `name: text`, with the name shortened (`shown_name`)."""
+        self.problems.append(ScanProblem(code, f"{shown_name(name)}: {text}", warning))
 
     def file(self, name: str, data: bytes, depth: int) -> None:
         if EICAR in data:
@@ -128,7 +161,7 @@ class _Scan:
         if not is_zip(data):
             return
         if depth >= self.limits.max_depth:
-            self.problem("PackageTooDeep", f"{name}: archives nested more than {depth} deep")
+            self.problem("PackageTooDeep", name, f"archives nested more than {depth} deep")
             return
         try:
             with open_zip(data, self.limits) as archive:
@@ -138,14 +171,17 @@ class _Scan:
             self.stopped = True
             self.problem(
                 "PackageTooManyFiles",
-                f"{name}: more than {self.limits.max_members} files; the package is not scanned",
+                name,
+                f"more than {self.limits.max_members} files; the package is not scanned",
             )
             return
         except NotImplementedError as exc:  # a compression method zipfile lacks
-            self.problem("PackageUnscannable", f"{name}: {exc}")
+            self.problem("PackageUnscannable", name, shown_name(str(exc)))
             return
         except ZIP_ERRORS as exc:
-            self.problem("PackageCorrupt", f"{name}: cannot read the archive ({exc})")
+            self.problem(
+                "PackageCorrupt", name, f"cannot read the archive ({shown_name(str(exc))})"
+            )
             return
         if not self.stopped:
             self.hidden(name, data, listed, depth)
@@ -161,7 +197,7 @@ class _Scan:
             if not self.count(name):
                 return
             if info.flag_bits & 0x1:
-                self.problem("PackageEncrypted", f"{member}: encrypted members cannot be scanned")
+                self.problem("PackageEncrypted", member, "encrypted members cannot be scanned")
                 continue
             with archive.open(info) as stream:
                 nested = self.stream(stream.read, info.compress_size, member, depth)
@@ -175,7 +211,8 @@ class _Scan:
         self.stopped = True
         self.problem(
             "PackageTooManyFiles",
-            f"{name}: more than {self.limits.max_members} files; the package is not scanned",
+            name,
+            f"more than {self.limits.max_members} files; the package is not scanned",
         )
         return False
 
@@ -196,8 +233,8 @@ class _Scan:
                 member = f"{name}!{member_name}"
                 self.problem(
                     "PackageHiddenMember",
-                    f"{member}: a member the archive's directory does not list "
-                    "(hidden from most tools)",
+                    member,
+                    "a member the archive's directory does not list (hidden from most tools)",
                     warning=True,
                 )
                 if not self.count(name):
@@ -224,7 +261,7 @@ class _Scan:
             self.bytes_left -= len(body)
             if self.bytes_left < 0:
                 mib = self.limits.max_total_bytes // (1024 * 1024)
-                self.stop("PackageTooLarge", f"{member}: expands beyond {mib} MiB")
+                self.stop("PackageTooLarge", member, f"expands beyond {mib} MiB")
                 return None
             return body
         if method != _DEFLATED:
@@ -265,13 +302,13 @@ class _Scan:
             self.bytes_left -= len(chunk)
             if self.bytes_left < 0:
                 mib = limits.max_total_bytes // (1024 * 1024)
-                self.stop("PackageTooLarge", f"{member}: expands beyond {mib} MiB")
+                self.stop("PackageTooLarge", member, f"expands beyond {mib} MiB")
                 return None
             if total > ratio_cap:
                 self.stop(
                     "PackageBomb",
-                    f"{member}: expands more than {limits.max_ratio} times its "
-                    "compressed size (zip bomb)",
+                    member,
+                    f"expands more than {limits.max_ratio} times its compressed size (zip bomb)",
                 )
                 return None
             if keep is not None:
@@ -285,9 +322,9 @@ class _Scan:
             tail = window[-len(EICAR) :]
         return bytes(keep) if keep is not None else None
 
-    def stop(self, code: str, message: str) -> None:
+    def stop(self, code: str, name: str, text: str) -> None:
         self.stopped = True
-        self.problem(code, message + "; the package is not scanned further")
+        self.problem(code, name, text + "; the package is not scanned further")
 
 
 def _local_header(data: bytes, offset: int) -> _Header | None:
@@ -314,7 +351,9 @@ def _listed_spans(data: bytes, archive: zipfile.ZipFile) -> dict[int, int]:
 
 
 def _virus(name: str) -> ScanProblem:
-    return ScanProblem("VirusFound", f"{name}: the virus scan found the EICAR-Test-File signature")
+    return ScanProblem(
+        "VirusFound", f"{shown_name(name)}: the virus scan found the EICAR-Test-File signature"
+    )
 
 
 def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes | None:

@@ -83,11 +83,6 @@ def test_another_offers_unreviewed_signoff_does_not_borrow_a_reviewed_one(
     assert result.reason == "NotReviewed", result
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="history_index.build reads every offers/*/signoff.yaml blob up to 64 KiB at the "
-    "tip into the memo, also in folders that are no offer; controller/signoff is not ours",
-)
 def test_folders_of_padded_signoff_files_do_not_fill_the_memo(repo: OffersRepo) -> None:
     # 300 folders with a 60 KB signoff.yaml and no offer.yaml: a few KB each once git
     # compresses them, 18 MB held by the index of every tip that contains them; at

@@ -24,7 +24,9 @@ def _agrees(repo: Path, tip: str, paths: list[str]) -> None:
         assert index.introducing_commit(path) == githistory.introducing_commit(repo, tip, path)
         entry = index.entry(path)
         if entry is not None:
-            assert index.blobs[entry.oid] == githistory.read_blob(repo, entry.oid, 1 << 20)
+            data = githistory.read_blob(repo, entry.oid, 1 << 20)
+            assert index.blobs.get(entry.oid, data) == data  # preloaded or not, the same bytes
+            assert history_index.read_blob(repo, tip, entry.oid, 1 << 20) == data
 
 
 def test_the_index_agrees_with_git_per_path_across_merges_deletes_and_readds(
@@ -93,3 +95,48 @@ def test_merge_authorship_from_the_index_matches_git_per_offer(gitrepos: GitRepo
         wrote[offer] = evidence_git._merge_wrote(repo, info, path, tip)
         assert wrote[offer] == evidence_git._merge_wrote(repo, info, path)
     assert wrote == {"a": False, "b": True}
+
+
+def test_only_offers_sign_offs_are_preloaded_and_the_rest_read_when_asked(
+    gitrepos: GitRepos,
+) -> None:
+    repo = gitrepos.init(
+        "r",
+        {
+            "offers/a/offer.yaml": "x\n",
+            "offers/a/signoff.yaml": "a\n",
+            "offers/no-offer/signoff.yaml": "padding\n",  # a folder, not an offer
+            "offers/dir-offer/offer.yaml/x": "a folder named offer.yaml\n",
+            "offers/dir-offer/signoff.yaml": "d\n",
+            "offers/sp ace/offer.yaml": "x\n",
+            "offers/sp ace/signoff.yaml": "s\n",
+        },
+    )
+    tip = gitrepos.head(repo)
+    index = history_index.build(repo, tip)
+    preloaded = {
+        path
+        for path, change in index.changes.items()
+        if change.entry and change.entry.oid in index.blobs
+    }
+    assert preloaded == {"offers/a/signoff.yaml", "offers/sp ace/signoff.yaml"}
+    entry = index.entry("offers/no-offer/signoff.yaml")
+    assert entry is not None and entry.size == len("padding\n")
+    assert history_index.read_blob(repo, tip, entry.oid, 1024) == b"padding\n"
+
+
+def test_preloading_stops_at_its_byte_budget_smallest_first(
+    gitrepos: GitRepos, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(history_index, "PRELOAD_BYTES", 10)
+    files = {f"offers/o{i}/offer.yaml": "x\n" for i in range(3)}
+    files |= {
+        "offers/o0/signoff.yaml": "0123456789ab\n",
+        "offers/o1/signoff.yaml": "1\n",
+        "offers/o2/signoff.yaml": "22\n",
+    }
+    repo = gitrepos.init("r", files)
+    tip = gitrepos.head(repo)
+    index = history_index.build(repo, tip)
+    assert sorted(index.blobs.values()) == [b"1\n", b"22\n"]  # 5 bytes; 13 more do not fit
+    _agrees(repo, tip, _paths(repo, tip))
