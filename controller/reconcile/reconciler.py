@@ -181,8 +181,10 @@ class Reconciler:
             result = land.land(self._landing(branch, store), base, which, outcomes)
             failpoint(AFTER_PUSH)
             estimates = calendar.after(state.estimates if state else {}, result, today)
-            record.record(self.repo, recorded_ref, key, result, estimates)
+            # The judged ref first: a crash between the two leaves it ahead of the reconciled
+            # one (safe: scope still reads the reconciled ref), never behind it.
             self.repo.record_reconciled(self._judged_ref(branch), result.commit or result.base)
+            record.record(self.repo, recorded_ref, key, result, estimates)
             return result
 
     def _run_offers(self, offers: frozenset[str], *, widen: bool = False) -> PassResult:
@@ -232,9 +234,9 @@ class Reconciler:
             key = f"{key}@{self.part}"
         with self.repo.pass_lock(key):
             recorded_ref = GitRepo.reconciled_ref(branch, self.watch.remote, self.part)
+            self.repo.record_reconciled(self._judged_ref(branch), commit)  # first: see run_pass
             self.repo.record_reconciled(recorded_ref, commit)
             record.save_state(self.repo, key, commit, in_flight)
-            self.repo.record_reconciled(self._judged_ref(branch), commit)
 
     def plan(self, base: str | None = None) -> tuple[str, tuple[PlannedOffer, ...]]:
         """Evaluate every offer as a full pass would, running no action and writing nothing.

@@ -122,6 +122,7 @@ class FileRecords:
         try:
             if path.stat().st_size > MAX_RECORD_BYTES:
                 log.warning("record %s is oversized; treating %s as never seen", path, offer)
+                self._read.pop(offer, None)  # not known: `save` reads the file again
                 return None
             raw = path.read_bytes()
             digest = self._read[offer] = _digest(raw)
@@ -135,6 +136,7 @@ class FileRecords:
             return None
         except (OSError, ValueError) as exc:
             log.warning("record %s is unreadable (%s); treating %s as never seen", path, exc, offer)
+            self._read.pop(offer, None)  # not known: `save` reads the file again
             return None
         if (
             not isinstance(data, dict)

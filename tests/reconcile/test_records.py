@@ -138,3 +138,16 @@ def test_a_record_corrupted_on_disk_is_not_answered_from_memory(tmp_path: Path) 
     assert records.load("alpha-offer") is None
     records.save("alpha-offer", ALPHA)  # written again: the file did not hold it
     assert FileRecords(tmp_path, "main").load("alpha-offer") == ALPHA
+
+
+def test_an_oversized_record_is_replaced_by_the_next_save_of_the_same_status(
+    tmp_path: Path,
+) -> None:
+    records = FileRecords(tmp_path, "main")
+    records.save("alpha-offer", ALPHA)
+    assert records.load("alpha-offer") == ALPHA
+    path = records.root / "alpha-offer.json"
+    path.write_bytes(b" " * (2 * 1024 * 1024))  # grown past the cap by something else
+    assert records.load("alpha-offer") is None
+    records.save("alpha-offer", ALPHA)  # the pass decides the very status it remembers
+    assert FileRecords(tmp_path, "main").load("alpha-offer") == ALPHA
