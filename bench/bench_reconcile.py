@@ -190,16 +190,22 @@ def bench(count: int, memory_goal_mb: float = MEMORY_GOAL_MB) -> dict[str, float
             f"{len(full.evaluated):,} evaluated, "
             f"{len(full.written):,} written, {len(full.in_flight):,} in flight){_peak()}"
         )
+        # Only the count is kept: a pass's result holds every offer's status, which is the
+        # bench's memory, not the controller's (the daemon keeps no result across passes).
+        flying = len(full.in_flight)
+        del full
         for _ in range(6):
-            if not full.in_flight:
+            if not flying:
                 break
             time.sleep(1.0)  # at this time scale the pipeline moves on within a second
-            settle_s, settle_cpu, full = _timed(one_pass, sampler)
+            settle_s, settle_cpu, settled = _timed(one_pass, sampler)
+            flying = len(settled.in_flight)
             print(
                 f"  settle pass:      {settle_s:8.2f} s  ({settle_cpu:.2f} s CPU; "
-                f"{len(full.evaluated):,} evaluated, {len(full.in_flight):,} still in flight)"
+                f"{len(settled.evaluated):,} evaluated, {flying:,} still in flight)"
                 f"{_peak()}"
             )
+            del settled
         noop_s, noop_cpu, noop = _timed(one_pass, sampler)
         print(
             f"  no-op pass:       {noop_s:8.2f} s  ({noop_cpu:.2f} s CPU; "
