@@ -18,6 +18,7 @@ from robust_helpers import FAST, no_offerctl_env, offerctl_here, offers_repo
 
 OFFER = "fabrikam-case-triage"
 STATUS = f"offers/{OFFER}/status.yaml"
+MANIFEST = f"offers/{OFFER}/offer.yaml"
 pytestmark = pytest.mark.usefixtures("no_offerctl_env")
 __all__ = ["no_offerctl_env"]
 
@@ -36,14 +37,18 @@ def reconcile(repo: Path) -> None:
 
 
 def a_pass_that_changes_status(repo: Path) -> str:
-    """Reconcile until the controller commits a new status; that commit."""
+    """A person commits a change to the offer's spec; the pass after it commits a new
+    status (a new generation is submitted): that commit. Waiting for the marketplace to
+    move instead is a race: a slow first pass may already have seen the last stage."""
     before = git(repo, "rev-parse", "HEAD").strip()
-    for _ in range(5):
-        reconcile(repo)
-        after = git(repo, "rev-parse", "HEAD").strip()
-        if after != before:
-            return after
-    raise AssertionError("no status commit in 5 passes")
+    manifest = repo / MANIFEST
+    manifest.write_bytes(manifest.read_bytes().replace(b"    alias: ", b"    alias: New ", 1))
+    git(repo, "commit", "-q", "-m", "Rename the offer", "--", MANIFEST)
+    person = git(repo, "rev-parse", "HEAD").strip()
+    reconcile(repo)
+    after = git(repo, "rev-parse", "HEAD").strip()
+    assert after not in (before, person), "the pass made no status commit"
+    return after
 
 
 @pytest.mark.parametrize(
