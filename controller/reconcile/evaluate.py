@@ -68,6 +68,7 @@ class Snapshot:
     # the controller remembers, for the sign-off judge (docs/DESIGN.md §5, "A replaced history").
     reconciled: str = ""
     replays: Replays | None = None
+    branch: str | None = None  # the watched branch (None: the one checked out)
 
     @property
     def commit(self) -> str:
@@ -90,6 +91,7 @@ def read(
     *,
     reconciled: str = "",
     replays: Replays | None = None,
+    branch: str | None = None,
 ) -> Snapshot:
     """`base` as the pass reads it: the offers in `scope` (and `include`) it may write.
 
@@ -116,7 +118,9 @@ def read(
             )
             continue
         kept.append(offer)
-    return Snapshot(tree, GitTreeFiles(tree), _load_policy(tree), tuple(kept), reconciled, replays)
+    return Snapshot(
+        tree, GitTreeFiles(tree), _load_policy(tree), tuple(kept), reconciled, replays, branch
+    )
 
 
 def _case_twins(
@@ -207,7 +211,7 @@ def _judged(snapshot: Snapshot, offer: str, gen: str, judge: JudgeSignOff) -> Si
     remembered = replays.load(offer) if replays is not None else None
     question = SignOffQuestion(
         offer, gen, snapshot.commit, snapshot.files, snapshot.policy,
-        reconciled=snapshot.reconciled, remembered=remembered,
+        reconciled=snapshot.reconciled, remembered=remembered, branch=snapshot.branch,
     )  # fmt: skip
     verdict = judge(question)
     found = signoff_replay.to_remember(verdict, snapshot.reconciled, remembered)
@@ -337,7 +341,9 @@ def default_judge(
             question.generation,
             question.policy,
             endpoint=endpoint,
-            branch=branch,
+            # Named once by the pass: asking git for the checked-out branch per offer
+            # cost a process each.
+            branch=branch if branch is not None else question.branch,
             azure_devops=azure_devops,
             reconciled=question.reconciled,
             remembered=question.remembered,

@@ -252,6 +252,7 @@ class Reconciler:
             self.repo, base, EVERY_OFFER, self.include,
             reconciled=self._reconciled(branch, base),
             replays=ReplayRecords(self.repo.private_dir, branch, self.watch.remote, writable=False),
+            branch=branch,
         )  # fmt: skip
         planned = plan_offers(
             snapshot,
@@ -365,7 +366,7 @@ class Reconciler:
         if reconciled is None:
             reconciled = self._reconciled(branch, base)
         snapshot = evaluate.read(
-            self.repo, base, which, include, reconciled=reconciled, replays=replays
+            self.repo, base, which, include, reconciled=reconciled, replays=replays, branch=branch
         )
 
         def step(offer: str) -> Outcome:

@@ -59,6 +59,7 @@ class SignOffQuestion:
     # sign-off replay it found for this offer before (docs/DESIGN.md §5, "A replaced history").
     reconciled: str = ""
     remembered: Replay | None = None
+    branch: str | None = None  # the watched branch (None: the one checked out)
 
 
 class JudgeSignOff(Protocol):
