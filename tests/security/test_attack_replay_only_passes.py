@@ -71,14 +71,7 @@ def approve_then_revoke(branch: Branch) -> str:
 
 def replay(branch: Branch, approved: str) -> str:
     """Fast-forward main to a merge M: first parent `approved`, second the tip, its sign-off."""
-    tip = branch.head()
-    branch.git("checkout", "-q", "-b", "replay", approved)
-    branch.git("merge", "-q", "--no-ff", "--no-commit", "-s", "ours", tip)
-    branch.git("checkout", tip, "--", ".")
-    branch.git("checkout", approved, "--", SIGNOFF)
-    branch.git("commit", "-q", "-m", "Merge main")
-    merge = branch.head()
-    branch.git("checkout", "-q", "main")
+    merge = branch.replay(approved)
     branch.fast_forward(merge)
     return merge
 
