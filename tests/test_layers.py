@@ -36,6 +36,7 @@ PURE_MODULES = (
     "controller.core.escaping",
     "controller.core.redaction",
     "controller.core.timestamps",
+    "controller.core.kept",
     "controller.files.source",
     "controller.repo.layout",
     "controller.repo.codeowners",

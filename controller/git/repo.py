@@ -25,12 +25,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import threading
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from controller.core.errors import FatalError
+from controller.core.kept import Kept
 from controller.git import checkout, locks, remote, write
 from controller.git.locks import BLOCKING_LOCKS, PassLockBusy
 from controller.git.names import (
@@ -113,9 +112,8 @@ class GitRepo:
         # The last commit this object brought the checkout to, every path done: a
         # status commit of our own needs no second look (`land.finish_checkout_sync`).
         self.synced_tip: str | None = None
-        self._listings: OrderedDict[tuple[str, tuple[str, ...]], dict[str, TreeEntry]]
-        self._listings = OrderedDict()
-        self._listings_lock = threading.Lock()
+        self._listings: Kept[tuple[str, tuple[str, ...]], dict[str, TreeEntry]]
+        self._listings = Kept(KEPT_LISTINGS)
 
     def close(self) -> None:
         self.objects.close()
@@ -217,18 +215,7 @@ class GitRepo:
 
     def _listing(self, commit: str, paths: tuple[str, ...]) -> dict[str, TreeEntry]:
         """`ls_tree`, kept for the last KEPT_LISTINGS questions: a commit's tree never changes."""
-        key = (commit, paths)
-        with self._listings_lock:
-            kept = self._listings.get(key)
-            if kept is not None:
-                self._listings.move_to_end(key)
-                return kept
-        entries = self.ls_tree(commit, paths)
-        with self._listings_lock:
-            self._listings[key] = entries
-            while len(self._listings) > KEPT_LISTINGS:
-                self._listings.popitem(last=False)
-        return entries
+        return self._listings.get_or_make((commit, paths), lambda: self.ls_tree(commit, paths))
 
     def ls_tree(self, commit: str, paths: Sequence[str]) -> dict[str, TreeEntry]:
         """Every blob, symlink and submodule under `paths` at `commit`, by path, with sizes."""

@@ -182,13 +182,7 @@ def inputs(
     folder = f"{OFFERS_DIR}/{offer}"
     policy = snapshot.policy
     entry = snapshot.tree.entry(f"{folder}/{STATUS_FILE}")
-    ours = (
-        last is not None
-        and rendered is not None
-        and entry is not None
-        and entry.mode == "100644"
-        and rendered.holds(last, entry.oid)
-    )
+    ours = last is not None and rendered is not None and rendered.holds(last, entry)
     work = OfferInputs(
         offer,
         last=last,

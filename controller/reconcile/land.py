@@ -37,11 +37,11 @@ from controller.reconcile.evaluate import STATUS_FILE
 from controller.reconcile.rendered import RenderedOids
 from controller.reconcile.types import Clock, Outcome, PassResult, Scope, Transition
 from controller.repo import status
+from controller.repo.layout import STATUS_MODE
 from controller.validation import engine
 
 log = logging.getLogger(__name__)
 
-STATUS_MODE = "100644"  # status.yaml as written: a regular file, never a link or executable
 PUSH_ATTEMPTS = 5  # tries to land the status commit when the branch keeps moving
 BACKOFF_SECONDS = 0.5  # first wait before rebuilding; doubles per attempt
 _PUSH_BACKOFF = Backoff(base=BACKOFF_SECONDS, cap=60.0, jitter=0.0)
@@ -128,13 +128,12 @@ def status_updates(
                 continue
             if outcome.after is None:
                 continue
-            # Only a regular file counts: the same blob as a symlink or an executable has
-            # the same id, and status.yaml is written as a plain file (mode 100644).
-            held = entry.oid if entry is not None and entry.mode == STATUS_MODE else None
-            if held is not None and held == rendered.known(outcome.after, repo.object_format):
-                continue  # the commit holds this very status
+            if rendered.holds(outcome.after, entry):
+                continue  # the commit holds this very status, as a regular file
             data, oid = rendered.render(outcome.after, repo.object_format)
-            if held == oid:
+            # Only a regular file counts: the same blob as a symlink or an executable has
+            # the same id, and status.yaml is written as a plain file.
+            if entry is not None and entry.mode == STATUS_MODE and entry.oid == oid:
                 continue
             try:
                 check_status(outcome.after)  # only what is written needs the schema's word

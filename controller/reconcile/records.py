@@ -41,12 +41,12 @@ import json
 import logging
 import os
 import tempfile
-from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
 
+from controller.core.kept import Kept
 from controller.core.model import OfferStatus
 from controller.files.fsio import atomic_write
 from controller.repo import status
@@ -110,7 +110,7 @@ class FileRecords:
         self.root = private_dir / RECORDS_DIR / where / _name(branch)
         self._read: dict[str, bytes] = {}  # offer -> digest of its file's bytes when last seen
         # offer -> (digest of its file's bytes, the status they hold), least recent first
-        self._kept: OrderedDict[str, tuple[bytes, OfferStatus]] = OrderedDict()
+        self._kept: Kept[str, tuple[bytes, OfferStatus]] = Kept(MAX_KEPT)
         self._unsynced: list[Path] = []  # files saved since the last flush
         self._dirty_dirs = False  # a rename or unlink since the last flush
 
@@ -128,7 +128,6 @@ class FileRecords:
             digest = self._read[offer] = _digest(raw)
             kept = self._kept.get(offer)
             if kept is not None and kept[0] == digest:
-                self._kept.move_to_end(offer)
                 return kept[1]  # the bytes last read or written here: parsed already
             data = json.loads(raw.decode("utf-8"))
         except FileNotFoundError:
@@ -147,7 +146,7 @@ class FileRecords:
         found = status.from_dict(data.get("status"))
         if found is None or found.offer != offer:
             return None
-        self._keep(offer, digest, found)
+        self._kept.put(offer, (digest, found))
         return found
 
     def save(self, offer: str, value: OfferStatus) -> None:
@@ -170,18 +169,12 @@ class FileRecords:
         if known != digest:  # unchanged: spare the disk a write per offer and pass
             self._replace(path, data)
             self._read[offer] = digest
-        self._keep(offer, digest, value)
-
-    def _keep(self, offer: str, digest: bytes, value: OfferStatus) -> None:
-        self._kept[offer] = (digest, value)
-        self._kept.move_to_end(offer)
-        while len(self._kept) > MAX_KEPT:
-            self._kept.popitem(last=False)
+        self._kept.put(offer, (digest, value))
 
     def drop(self, offer: str) -> None:
         self._path(offer).unlink(missing_ok=True)
         self._read[offer] = b""
-        self._kept.pop(offer, None)
+        self._kept.pop(offer)
         self._dirty_dirs = True
 
     def flush(self) -> None:

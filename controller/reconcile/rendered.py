@@ -13,12 +13,12 @@ holds that blob nothing needs rendering.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-
+from controller.core.kept import Kept
 from controller.core.model import OfferStatus
 from controller.git.names import blob_oid
+from controller.git.tree import TreeEntry
 from controller.repo import status
+from controller.repo.layout import STATUS_MODE
 
 MAX_KEPT = 16_384  # statuses remembered, least recently used dropped first
 
@@ -27,29 +27,22 @@ class RenderedOids:
     """status -> the blob id of its status.yaml, for the last MAX_KEPT statuses rendered."""
 
     def __init__(self, limit: int = MAX_KEPT) -> None:
-        self.limit = limit
-        self._oids: OrderedDict[tuple[str, OfferStatus], str] = OrderedDict()
-        self._lock = threading.Lock()
+        self._oids: Kept[tuple[str, OfferStatus], str] = Kept(limit)
 
     def known(self, value: OfferStatus, object_format: str) -> str | None:
         """The blob id `value` renders to, when it was rendered here before."""
-        key = (object_format, value)
-        with self._lock:
-            oid = self._oids.get(key)
-            if oid is not None:
-                self._oids.move_to_end(key)
-            return oid
+        return self._oids.get((object_format, value))
 
-    def holds(self, value: OfferStatus, oid: str) -> bool:
-        """Whether `oid` is the blob `value` was rendered to here (its bytes, exactly)."""
-        return self.known(value, "sha1" if len(oid) == 40 else "sha256") == oid
+    def holds(self, value: OfferStatus, entry: TreeEntry | None) -> bool:
+        """Whether `entry` is status.yaml as written from `value` here: a regular file
+        (STATUS_MODE) holding the blob `value` was rendered to, its bytes exactly."""
+        if entry is None or entry.mode != STATUS_MODE:
+            return False
+        return self.known(value, "sha1" if len(entry.oid) == 40 else "sha256") == entry.oid
 
     def render(self, value: OfferStatus, object_format: str) -> tuple[bytes, str]:
         """status.yaml's bytes for `value` and their blob id (remembered)."""
         data = status.render(value).encode("utf-8")
         oid = blob_oid(data, object_format)
-        with self._lock:
-            self._oids[(object_format, value)] = oid
-            while len(self._oids) > self.limit:
-                self._oids.popitem(last=False)
+        self._oids.put((object_format, value), oid)
         return data, oid

@@ -19,6 +19,7 @@ import re
 OFFERS_DIR = "offers"
 MANIFEST_FILE = "offer.yaml"
 STATUS_FILE = "status.yaml"
+STATUS_MODE = "100644"  # status.yaml as written: a regular file, never a link or executable
 SIGNOFF_FILE = "signoff.yaml"
 POLICY_FILE = "publishing.yaml"
 

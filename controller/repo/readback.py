@@ -18,11 +18,10 @@ this module only gives them one meaning.
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass, replace
 
 from controller.core.errors import UserError
+from controller.core.kept import Kept
 from controller.core.model import OfferStatus
 from controller.files.yamlio import YamlError, load_mapping
 from controller.git.tree import TreeSnapshot
@@ -107,24 +106,18 @@ def status_in(snapshot: TreeSnapshot, offer: str) -> ReadStatus:
     if entry.size > MAX_STATUS_BYTES:
         return ReadStatus(None, f"{path} is {entry.size:,} bytes")
     key = (path, entry.mode, entry.oid)
-    with _PARSED_LOCK:
-        known = _PARSED.get(key)
-        if known is not None:
-            _PARSED.move_to_end(key)
-            return known
+    known = _PARSED.get(key)
+    if known is not None:
+        return known
     try:
         data = snapshot.read(path)
     except UserError as exc:  # a symlink or another non-file where status.yaml should be
         return ReadStatus(None, str(exc))
     read = status_from(data, path=path)
-    with _PARSED_LOCK:
-        _PARSED[key] = read
-        while len(_PARSED) > MAX_PARSED_STATUSES:
-            _PARSED.popitem(last=False)
+    _PARSED.put(key, read)
     return read
 
 
 # Parsed statuses by (path, mode, blob id), least recently used first.
 MAX_PARSED_STATUSES = 16_384
-_PARSED: OrderedDict[tuple[str, str, str], ReadStatus] = OrderedDict()
-_PARSED_LOCK = threading.Lock()
+_PARSED: Kept[tuple[str, str, str], ReadStatus] = Kept(MAX_PARSED_STATUSES)

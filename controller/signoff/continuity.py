@@ -10,35 +10,26 @@ more `git log`, `history_index.at`), and only for sign-offs it could reach.
 
 from __future__ import annotations
 
-import os
-import threading
-from collections import OrderedDict
-
+from controller.core.kept import Kept
 from controller.git import history as githistory
 from controller.git.history import RepoHandle
 from controller.signoff import history_index, replay
 from controller.signoff.replay import Lineage, Replay
 
 _KEPT = 4  # lineages kept (one per pass; a daemon's shards share them)
-_LINEAGES: OrderedDict[tuple[str, str, str], Lineage] = OrderedDict()
-_LOCK = threading.Lock()
+_LINEAGES: Kept[tuple[str, str, str], Lineage] = Kept(_KEPT)
 
 
 def lineage_at(repo: RepoHandle, tip: str, reconciled: str) -> Lineage:
     """`tip`'s lineage from `reconciled`; GitHistoryError when git cannot tell."""
     if tip == reconciled:  # a pass over the commit the last one left: nothing to ask
         return replay.lineage(tip, reconciled, ())
-    key = (_repo_key(repo), tip, reconciled)
-    with _LOCK:
-        if key in _LINEAGES:
-            _LINEAGES.move_to_end(key)
-            return _LINEAGES[key]
-    found = replay.lineage(tip, reconciled, githistory.first_parent_since(repo, tip, reconciled))
-    with _LOCK:
-        _LINEAGES[key] = found
-        while len(_LINEAGES) > _KEPT:
-            _LINEAGES.popitem(last=False)
-    return found
+    return _LINEAGES.get_or_make(
+        (history_index.repo_key(repo), tip, reconciled),
+        lambda: replay.lineage(
+            tip, reconciled, githistory.first_parent_since(repo, tip, reconciled)
+        ),
+    )
 
 
 def replayed(
@@ -57,8 +48,3 @@ def replayed(
     if line is not None and line.asks(introducing):
         at_reconciled = history_index.introducing_commit(repo, reconciled, path)
     return replay.replayed(line, introducing, at_reconciled=at_reconciled, remembered=remembered)
-
-
-def _repo_key(repo: RepoHandle) -> str:
-    git_dir = getattr(repo, "git_dir", None)
-    return os.path.realpath(git_dir if git_dir is not None else str(repo))

@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import os
 import threading
-from collections import OrderedDict
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
 
+from controller.core.kept import Kept
 from controller.git import history as githistory
 from controller.git.history import GitHistoryError, RepoHandle
 from controller.git.tree import TreeEntry
@@ -214,33 +212,17 @@ def _lines(items: list[str]) -> bytes:
     return "".join(f"{item}\n" for item in items).encode()
 
 
-_KEPT_INDEXES: OrderedDict[tuple[str, str], SignOffHistory] = OrderedDict()
-_LOCK = threading.Lock()
-_V = TypeVar("_V")
-
-
-def _kept(
-    memo: OrderedDict[tuple[str, str], _V], key: tuple[str, str], keep: int, make: Callable[[], _V]
-) -> _V:
-    """`memo[key]`, made by `make()` on first use; the least recently used beyond `keep` go."""
-    with _LOCK:
-        if key in memo:
-            memo.move_to_end(key)
-            return memo[key]
-    value = make()
-    with _LOCK:
-        memo[key] = value
-        while len(memo) > keep:
-            memo.popitem(last=False)
-    return value
+_KEPT_INDEXES: Kept[tuple[str, str], SignOffHistory] = Kept(_KEPT)
+_LOCK = threading.Lock()  # an index's `merged_sides`, filled as merges are asked about
 
 
 def at(repo: RepoHandle, tip: str) -> SignOffHistory:
     """The index for `tip`, built on first use and kept for the rest of the pass."""
-    return _kept(_KEPT_INDEXES, (_repo_key(repo), tip), _KEPT, lambda: build(repo, tip))
+    return _KEPT_INDEXES.get_or_make((repo_key(repo), tip), lambda: build(repo, tip))
 
 
-def _repo_key(repo: RepoHandle) -> str:
+def repo_key(repo: RepoHandle) -> str:
+    """One repository's key in the memos, however it was named (path, GitRepo)."""
     git_dir = getattr(repo, "git_dir", None)
     return os.path.realpath(git_dir if git_dir is not None else str(repo))
 
@@ -280,15 +262,15 @@ def commit_parents(repo: RepoHandle, tip: str, commit: str) -> tuple[str, ...]:
     return known if known is not None else githistory.commit_parents(repo, commit)
 
 
-_INFOS: OrderedDict[tuple[str, str], githistory.CommitInfo] = OrderedDict()
 _INFOS_KEPT = 1024
+_INFOS: Kept[tuple[str, str], githistory.CommitInfo] = Kept(_INFOS_KEPT)
 
 
 def commit_info(repo: RepoHandle, commit: str) -> githistory.CommitInfo:
     """`githistory.commit_info` once per (repository, commit): a commit never changes, and
     many offers' sign-offs arrive in one merge."""
-    key = (_repo_key(repo), commit)
-    return _kept(_INFOS, key, _INFOS_KEPT, lambda: githistory.commit_info(repo, commit))
+    key = (repo_key(repo), commit)
+    return _INFOS.get_or_make(key, lambda: githistory.commit_info(repo, commit))
 
 
 def blob_in(repo: RepoHandle, tip: str, commit: str, path: str) -> str:
@@ -335,7 +317,7 @@ def _blob_ids(repo: RepoHandle, commit: str, paths: list[str]) -> dict[str, str]
     return found
 
 
-_MERGED: OrderedDict[tuple[str, str], tuple[githistory.CommitInfo, ...]] = OrderedDict()
+_MERGED: Kept[tuple[str, str], tuple[githistory.CommitInfo, ...]] = Kept(_INFOS_KEPT)
 
 
 def merged_commits(
@@ -343,5 +325,5 @@ def merged_commits(
 ) -> tuple[githistory.CommitInfo, ...]:
     """`githistory.merged_commits` once per (repository, merge): one merge often brings
     many offers' sign-offs."""
-    key = (_repo_key(repo), merge.id)
-    return _kept(_MERGED, key, _INFOS_KEPT, lambda: githistory.merged_commits(repo, merge))
+    key = (repo_key(repo), merge.id)
+    return _MERGED.get_or_make(key, lambda: githistory.merged_commits(repo, merge))
