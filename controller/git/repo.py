@@ -250,12 +250,11 @@ class GitRepo:
         No ref is moved. See `write.write_commit`.
         """
         _check_offer_paths(updates)
-        self.store_blobs(d for d in updates.values() if d is not None)
-        changes = {
-            path: None if data is None else blob_oid(data, self.object_format)
-            for path, data in updates.items()
-        }
-        return self.commit_blobs(base, changes, message, identity, when=when)
+        return write.write_commit(
+            self.runner, self.objects, base, updates, message,
+            identity=identity, when=when, sign=False, object_format=self.object_format,
+            ssh_key=self.status_signing_key,
+        )  # fmt: skip
 
     def store_blobs(self, blobs: Iterable[bytes]) -> None:
         """Write blobs into the object database (a few MiB per `git fast-import`)."""
