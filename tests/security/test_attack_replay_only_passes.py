@@ -30,13 +30,12 @@ from pathlib import Path
 import pytest
 from git_helpers import GitRepos
 from status_world import FAST, OffersWorld, offer_files, offerctl
-from test_attack_signoff_replay import OFFER, POLICY, RITA, SIGNERS, SIGNOFF, Branch
+from test_attack_signoff_replay import DANA, OFFER, POLICY, RITA, SIGNERS, SIGNOFF, Branch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "signoff"))
 
 from signoff_helpers import make_key
 
-DANA = ("Dana Publisher", "dana@contoso.com")
 OTHER = "contoso-other"  # a second offer, so `offerctl reconcile OFFER` is a subset
 
 

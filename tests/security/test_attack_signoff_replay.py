@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 from git_helpers import GitRepos, git
 from status_world import FAST, OffersWorld, condition, offer_files, offerctl
+from test_signoff_trust import DANA, GIT_POLICY, RITA, SIGNERS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "signoff"))
 
@@ -36,17 +37,7 @@ from signoff_helpers import SshKey, make_key, who
 
 OFFER = "contoso-replay"
 SIGNOFF = f"offers/{OFFER}/signoff.yaml"
-SIGNERS = ".github/allowed_signers"
-RITA = ("Rita Reviewer", "rita@contoso.com")  # the approver
-DANA = ("Dana Publisher", "dana@contoso.com")  # writes sign-offs, may not approve them
-POLICY = f"""\
-apiVersion: offers.marketplace/v1
-kind: Publishing
-signoff:
-  provider: git
-  approvers: [{RITA[1]}]
-  allowedSignersFile: {SIGNERS}
-"""
+POLICY = GIT_POLICY  # Rita approves; Dana writes sign-offs and may not approve them
 GONE_LIVE = {"Publishing", "GoingLive", "Live"}
 
 
