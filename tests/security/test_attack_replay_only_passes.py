@@ -23,40 +23,19 @@ the history replaced evaluates every offer before moving it.
 
 from __future__ import annotations
 
-import shutil
-import sys
 from pathlib import Path
 
 import pytest
 from git_helpers import GitRepos
-from status_world import FAST, OffersWorld, offer_files, offerctl
-from test_attack_signoff_replay import DANA, OFFER, POLICY, RITA, SIGNERS, SIGNOFF, Branch
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "signoff"))
-
-from signoff_helpers import make_key
+from status_world import FAST, offer_files, offerctl
+from test_attack_signoff_replay import OFFER, RITA, SIGNOFF, Branch, awaiting_signoff
 
 OTHER = "contoso-other"  # a second offer, so `offerctl reconcile OFFER` is a subset
 
 
 @pytest.fixture
 def main(gitrepos: GitRepos, tmp_path: Path) -> Branch:
-    if shutil.which("ssh-keygen") is None:
-        pytest.skip("ssh-keygen is not installed")
-    keys = {p[1]: make_key(tmp_path / "keys", p[1].split("@")[0]) for p in (RITA, DANA)}
-    signers = "".join(key.allowed_signers(email) for email, key in keys.items())
-    files = {
-        **offer_files(OFFER, "live"),
-        **offer_files(OTHER, "preview"),
-        "publishing.yaml": POLICY,
-        SIGNERS: signers,
-    }
-    branch = Branch(OffersWorld(gitrepos, files), keys)
-    for _ in range(12):
-        branch.reconcile()
-        if branch.phase() == "AwaitingSignOff":
-            return branch
-    raise AssertionError(f"never awaited sign-off: {branch.phase()}")
+    return awaiting_signoff(gitrepos, tmp_path, offer_files(OTHER, "preview"))
 
 
 def approve_then_revoke(branch: Branch) -> str:

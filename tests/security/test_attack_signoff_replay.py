@@ -104,20 +104,31 @@ class Branch:
         return replay
 
 
-@pytest.fixture
-def branch(gitrepos: GitRepos, tmp_path: Path) -> Branch:
+def awaiting_signoff(
+    gitrepos: GitRepos, tmp_path: Path, others: dict[str, bytes] | None = None
+) -> Branch:
+    """The offer (with `others` beside it) reconciled until it awaits its sign-off."""
     if shutil.which("ssh-keygen") is None:
         pytest.skip("ssh-keygen is not installed")
     keys = {p[1]: make_key(tmp_path / "keys", p[1].split("@")[0]) for p in (RITA, DANA)}
     signers = "".join(key.allowed_signers(email) for email, key in keys.items())
-    files = {**offer_files(OFFER, "live"), "publishing.yaml": POLICY, SIGNERS: signers}
-    world = OffersWorld(gitrepos, files)
-    main = Branch(world, keys)
+    files = {
+        **offer_files(OFFER, "live"),
+        **(others or {}),
+        "publishing.yaml": POLICY,
+        SIGNERS: signers,
+    }
+    main = Branch(OffersWorld(gitrepos, files), keys)
     for _ in range(12):
         main.reconcile()
         if main.phase() == "AwaitingSignOff":
             return main
     raise AssertionError(f"never awaited sign-off: {main.phase()}")
+
+
+@pytest.fixture
+def branch(gitrepos: GitRepos, tmp_path: Path) -> Branch:
+    return awaiting_signoff(gitrepos, tmp_path)
 
 
 def test_a_revoked_sign_off_replayed_by_a_fast_forward_does_not_go_live(branch: Branch) -> None:
