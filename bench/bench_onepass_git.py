@@ -2,12 +2,23 @@
 
 A one-offer pass reads one offer from the tip (`snapshot` of one folder, its
 blobs through the batch reader), commits its status (`write_commit`), moves
-the branch (compare-and-swap), syncs the checked-out status file and records
-the reconciled commit. Each of these must cost O(changed): the repository's
-size may only show in the folders on the changed path. Repositories are made
-with one `git fast-import` (N offers, each an offer.yaml and a status.yaml)
-and checked out; the pass runs in this process, `--repeat` times per size,
-and the median CPU time (this process plus its git children) is compared.
+the branch (compare-and-swap) and records the reconciled commit. Each of these
+must cost O(changed): the repository's size may only show in the folders on
+the changed path. Repositories are made with one `git fast-import` (N offers,
+each an offer.yaml and a status.yaml) and checked out; the pass runs in this
+process, `--repeat` times per size, and the median CPU time (this process plus
+its git children) is compared.
+
+Two places a pass runs are judged apart:
+- the controller's own clone (the daemon with `--remote`, as deploy/ runs it):
+  the branch is not checked out there, so no index is touched;
+- a person's checkout (`offerctl reconcile` where the branch is checked out):
+  the pass also brings the status file into the person's index and working
+  tree (`sync_checked_out`). Git reads and rewrites the whole index for that,
+  as it does for a `git add` of one file: at 10,000 offers (20,000 entries)
+  that is about 12 ms of git's own CPU that no caller can avoid without
+  changing the person's index format (index v4, split index).
+
 For contrast the old writer (read-tree of the whole base, update-index,
 write-tree) is timed on the same repositories, and reported, not judged.
 
@@ -62,7 +73,14 @@ def _git(repo: Path, *args: str, stdin: bytes | None = None, index: str = "") ->
 
 
 def make_repo(root: Path, count: int) -> Path:
-    """`count` offers in one commit on main (one fast-import), checked out."""
+    """`count` offers in one commit on main (one fast-import), checked out, as a checkout
+    a person has had for a while: its files older than its index.
+
+    A checkout timed in the second it was written is not that. Git stores file times to
+    the second, so every file written in the index's own second is "racily clean", and
+    the next index write re-reads all of them (git's racy-git check): a one-time cost
+    of any tool's first index write, 40 ms at 10,000 offers, gone a second later.
+    Setting the files' times back a minute and refreshing the index once settles it."""
     repo = root / f"repo-{count}"
     _git(root, "init", "-q", "-b", "main", str(repo))
     _git(repo, "config", "gc.auto", "0")
@@ -82,10 +100,17 @@ def make_repo(root: Path, count: int) -> Path:
     stream += b"done\n"
     _git(repo, "fast-import", "--quiet", "--done", stdin=bytes(stream))
     _git(repo, "reset", "-q", "--hard", "main")
+    earlier = time.time() - 60
+    for folder, _, files in os.walk(repo / "offers"):
+        for name in files:
+            os.utime(Path(folder, name), (earlier, earlier))
+    _git(repo, "update-index", "-q", "--refresh")
     return repo
 
 
-def one_offer_pass(repo_dir: Path, offer: str, serial: int) -> None:
+def one_offer_pass(repo_dir: Path, offer: str, serial: int, *, checkout: bool = True) -> None:
+    """One offer's pass; `checkout` brings the status file into the person's checkout,
+    which must have main checked out (else main must not be checked out)."""
     status_path = f"offers/{offer}/status.yaml"
     with GitRepo(repo_dir) as repo:
         base = repo.resolve("refs/heads/main")
@@ -99,8 +124,9 @@ def one_offer_pass(repo_dir: Path, offer: str, serial: int) -> None:
         if commit is None:
             raise SystemExit("the bench pass made no commit")
         repo.update_ref("refs/heads/main", commit, base, "offerctl: status")
-        if repo.sync_checked_out("main", base, commit, [status_path]) != [status_path]:
-            raise SystemExit("the checked-out status file did not follow")
+        synced = repo.sync_checked_out("main", base, commit, [status_path])
+        if synced != ([status_path] if checkout else []):
+            raise SystemExit(f"the checkout sync wrote {synced} (checkout: {checkout})")
         repo.record_reconciled(GitRepo.reconciled_ref("main"), commit)
 
 
@@ -145,31 +171,43 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--large", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args(argv)
-    costs: dict[int, tuple[float, float]] = {}
-    old: dict[int, tuple[float, float]] = {}
+    places = {"checkout": "a person's checkout", "clone": "the controller's clone"}
+    costs: dict[tuple[str, int], float] = {}
+    old: dict[int, float] = {}
     with tempfile.TemporaryDirectory(prefix="offerctl-bench-git-") as tmp:
         for count in (args.small, args.large):
             started = time.perf_counter()
             repo = make_repo(Path(tmp), count)
             made = time.perf_counter() - started
             offer = f"offer-{count // 2:05d}"
-            costs[count] = median_cost(lambda i: one_offer_pass(repo, offer, i), args.repeat)  # noqa: B023
-            old[count] = median_cost(lambda i: old_writer(repo, offer, i), args.repeat)  # noqa: B023
+            for place in places:
+                if place == "clone":  # main no longer checked out: no index to bring along
+                    _git(repo, "checkout", "-q", "--detach")
+                checkout = place == "checkout"
+                costs[place, count] = median_cost(
+                    lambda i: one_offer_pass(repo, offer, i, checkout=checkout),  # noqa: B023
+                    args.repeat,
+                )[0]
+            old[count] = median_cost(lambda i: old_writer(repo, offer, i), args.repeat)[0]  # noqa: B023
             print(
                 f"  {count:>6,} offers (made in {made:.1f} s): one-offer pass "
-                f"{costs[count][0] * 1000:7.1f} ms cpu, {costs[count][1] * 1000:7.1f} ms wall; "
-                f"old read-tree/write-tree writer alone {old[count][0] * 1000:7.1f} ms cpu"
+                + ", ".join(
+                    f"{costs[p, count] * 1000:.1f} ms cpu in {w}" for p, w in places.items()
+                )
+                + f"; old read-tree/write-tree writer alone {old[count] * 1000:.1f} ms cpu"
             )
-    ratio = costs[args.large][0] / max(costs[args.small][0], 1e-9)
-    old_ratio = old[args.large][0] / max(old[args.small][0], 1e-9)
+    old_ratio = old[args.large] / max(old[args.small], 1e-9)
     print(f"  the old read-tree/write-tree writer alone: {old_ratio:.2f}x (not judged)")
-    met = goals.goal(
-        "onepass_git",
-        f"one-offer pass (git, in-process cpu) vs {args.small:,} offers",
-        ratio,
-        GOAL_RATIO,
-        offers=args.large,
-    ).met
+    met = True
+    for place, where in places.items():
+        ratio = costs[place, args.large] / max(costs[place, args.small], 1e-9)
+        met &= goals.goal(
+            "onepass_git",
+            f"one-offer pass in {where} (git, in-process cpu) vs {args.small:,} offers",
+            ratio,
+            GOAL_RATIO,
+            offers=args.large,
+        ).met
     return 0 if met else 1
 
 
