@@ -20,6 +20,13 @@ Path = tuple[PathItem, ...]
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 
+# A key is the pull request's text, and every finding under it repeats it in its path:
+# one 500 KB key with 100 findings below would make a 50 MB status.yaml. A path shows
+# each key up to KEY_CHARS characters (its start and end around "…"), and at most
+# PATH_KEYS keys (the first and the last, around "…"); nesting is already capped at 64.
+KEY_CHARS = 64
+PATH_KEYS = 16
+
 
 @dataclass(frozen=True, slots=True)
 class Issue:
@@ -31,19 +38,29 @@ class Issue:
 
 
 def json_path(path: Sequence[PathItem]) -> str:
-    """`("spec", "listings", "en-us")` -> `$.spec.listings.en-us`; indexes as `[0]`."""
-    out = ["$"]
-    for item in path:
-        if isinstance(item, int) and not isinstance(item, bool):
-            out.append(f"[{item}]")
-            continue
-        # YAML keys may also be null, true or 1.5: spell them as YAML does.
-        key = item if isinstance(item, str) else json.dumps(item, default=str)
-        if _PLAIN_KEY.match(key):
-            out.append(f".{key}")
-        else:
-            # A key is the pull request's text: control and bidi characters escaped, so
-            # a path printed to a terminal or a CI log cannot restyle or reorder it.
-            escaped = printable(key.replace("\\", "\\\\").replace("'", "\\'"))
-            out.append(f"['{escaped}']")
-    return "".join(out)
+    """`("spec", "listings", "en-us")` -> `$.spec.listings.en-us`; indexes as `[0]`.
+
+    Bounded whatever the document: long keys and deep paths are shown cut, with "…"
+    (see KEY_CHARS); a cut path names the place for a reader, it is not a key to look up.
+    """
+    steps = [_step(item) for item in path]
+    if len(steps) > PATH_KEYS:
+        head = PATH_KEYS // 2
+        steps = [*steps[:head], ".…", *steps[head - PATH_KEYS :]]
+    return "$" + "".join(steps)
+
+
+def _step(item: PathItem) -> str:
+    if isinstance(item, int) and not isinstance(item, bool):
+        return f"[{item}]"
+    # YAML keys may also be null, true or 1.5: spell them as YAML does.
+    key = item if isinstance(item, str) else json.dumps(item, default=str)
+    if len(key) > KEY_CHARS:
+        head = KEY_CHARS // 2
+        key = f"{key[:head]}…{key[head + 1 - KEY_CHARS :]}"
+    if _PLAIN_KEY.match(key):
+        return f".{key}"
+    # A key is the pull request's text: control and bidi characters escaped, so
+    # a path printed to a terminal or a CI log cannot restyle or reorder it.
+    escaped = printable(key.replace("\\", "\\\\").replace("'", "\\'"))
+    return f"['{escaped}']"
