@@ -14,20 +14,18 @@ dropped after the call took effect.
 
 from __future__ import annotations
 
-import json
 import math
 import re
-import socket
 import sys
 import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 from controller.core.model import Target
+from controller.http.serving import BodyRefused, JsonHandler, JsonServer, serve_until, serving
 
 from . import wire
 from .api import InvalidState, Marketplace, MarketplaceError, NotFound
@@ -52,10 +50,8 @@ class _Reply(Exception):
         self.retry_after = retry_after
 
 
-class MarketplaceServer(ThreadingHTTPServer):
+class MarketplaceServer(JsonServer):
     """A threading HTTP server bound to one Marketplace (usually a SimulatedMarketplace)."""
-
-    daemon_threads = True  # a held (timed-out) request must not block shutdown
 
     def __init__(
         self,
@@ -71,21 +67,10 @@ class MarketplaceServer(ThreadingHTTPServer):
         self.faults = as_injector(faults)
         self.max_body = max_body
         self.log = log
-        self.stopping = threading.Event()
 
     @property
     def url(self) -> str:
-        host, port = self.server_address[:2]
-        host = str(host)
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{port}"
-
-    def stop(self) -> None:
-        """Stop serving: wake held requests, end serve_forever, close the socket."""
-        self.stopping.set()
-        self.shutdown()
-        self.server_close()
+        return self.base_url
 
 
 @contextmanager
@@ -99,34 +84,22 @@ def running_server(
 ) -> Iterator[MarketplaceServer]:
     """A server on a background thread for the duration of the block (tests, demos)."""
     server = MarketplaceServer((host, port), marketplace, faults=faults, max_body=max_body)
-    # A short poll interval: shutdown waits up to one interval, and tests start many servers.
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="marketplace-http"
-    )
-    thread.daemon = True
-    thread.start()
-    try:
+    with serving(server, "marketplace-http"):
         yield server
-    finally:
-        server.stop()
-        thread.join(timeout=5)
 
 
-class _Handler(BaseHTTPRequestHandler):
+# Error codes of a refused body (`serving.BodyRefused`), by status.
+_BODY_CODES = {
+    HTTPStatus.BAD_REQUEST: "BadRequest",
+    HTTPStatus.LENGTH_REQUIRED: "LengthRequired",
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "TooLarge",
+    HTTPStatus.UNSUPPORTED_MEDIA_TYPE: "UnsupportedMediaType",
+}
+
+
+class _Handler(JsonHandler):
     server: MarketplaceServer
     server_version = "offerctl-marketplace"
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_PUT(self) -> None:
-        self._handle("PUT")
-
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
 
     def log_message(self, format: str, *args: Any) -> None:
         if self.server.log is not None:
@@ -134,12 +107,16 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- dispatch -------------------------------------------------------------------------
 
-    def _handle(self, method: str) -> None:
+    def answer(self, method: str) -> None:
         fault = self.server.faults.draw() if self.server.faults else None
         try:
-            # The body first: an early (faulted) answer that left it unread would have it
-            # parsed as the next request on a kept-alive connection.
-            body = self._body(method)
+            try:
+                # The body first: an early (faulted) answer that left it unread would have
+                # it parsed as the next request on a kept-alive connection.
+                raw = self.read_body(self.server.max_body)
+                body = self.json_body(raw) if method in ("POST", "PUT") else None
+            except BodyRefused as refused:
+                raise _Reply(refused.status, _BODY_CODES[refused.status], refused.message) from None
             if fault is not None and self._before(fault):
                 return
             result = self._route(method, body)
@@ -147,9 +124,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(reply)
             return
         if fault == Fault.RESET:
-            self._drop()  # it happened; the caller will never know
+            self.drop()  # it happened; the caller will never know
             return
-        self._send(HTTPStatus.OK, result)
+        self.send_json(HTTPStatus.OK, result)
 
     def _before(self, fault: Fault) -> bool:
         """Apply a fault that strikes before the call; True when the answer is sent."""
@@ -237,56 +214,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- I/O --------------------------------------------------------------------------------
 
-    def _body(self, method: str) -> Any:
-        if method not in ("POST", "PUT"):
-            return None
-        if self.headers.get("Transfer-Encoding"):
-            raise _Reply(411, "LengthRequired", "send Content-Length, not a chunked body")
-        try:
-            length = int(self.headers.get("Content-Length", "0"))
-        except ValueError:
-            raise _Reply(400, "BadRequest", "Content-Length is not a number") from None
-        if length < 0:
-            raise _Reply(400, "BadRequest", "Content-Length is negative")
-        if length > self.server.max_body:
-            self.close_connection = True  # the unread body must not be parsed as a request
-            raise _Reply(413, "TooLarge", f"body over {self.server.max_body} bytes")
-        if length == 0:
-            return {}
-        ctype = self.headers.get("Content-Type", "application/json").split(";")[0].strip()
-        if ctype != "application/json":
-            self.close_connection = True
-            raise _Reply(415, "UnsupportedMediaType", "send application/json")
-        raw = self.rfile.read(length)
-        try:
-            return json.loads(raw)
-        except (ValueError, RecursionError):
-            raise _Reply(400, "BadRequest", "the body is not JSON") from None
-
-    def _send(self, status: int, document: Any, headers: dict[str, str] | None = None) -> None:
-        data = json.dumps(document, separators=(",", ":")).encode("utf-8")
-        try:
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True  # the client left (e.g. it timed out first)
-
     def _send_error(self, reply: _Reply) -> None:
         headers = {}
         if reply.retry_after is not None and math.isfinite(reply.retry_after):
             # delta-seconds is an integer; round up so a client never comes back early.
             headers["Retry-After"] = str(math.ceil(max(0.0, reply.retry_after)))
-        self._send(reply.status, wire.error_to_json(reply.code, reply.message), headers)
-
-    def _drop(self) -> None:
-        self.close_connection = True
-        with suppress(OSError):
-            self.connection.shutdown(socket.SHUT_RDWR)
+        self.send_json(reply.status, wire.error_to_json(reply.code, reply.message), headers)
 
 
 def _unquote(segment: str) -> str:
@@ -295,16 +228,8 @@ def _unquote(segment: str) -> str:
 
 def serve_forever_until(server: MarketplaceServer, stop: threading.Event) -> None:
     """Serve on a thread until `stop` is set (signal handlers set it), then stop cleanly."""
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="marketplace-http"
-    )
-    thread.daemon = True
-    thread.start()
-    try:
-        while not stop.wait(0.1):
-            if not thread.is_alive():
-                print("offerctl marketplace: server thread ended", file=sys.stderr)
-                break
-    finally:
-        server.stop()
-        thread.join(timeout=5)
+    serve_until(server, stop, "marketplace-http", on_thread_end=_say_thread_ended)
+
+
+def _say_thread_ended() -> None:
+    print("offerctl marketplace: server thread ended", file=sys.stderr)

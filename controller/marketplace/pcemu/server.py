@@ -21,23 +21,29 @@ authenticated nor faulted; bind to loopback.
 
 from __future__ import annotations
 
-import json
 import math
 import re
-import socket
 import threading
 import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
 from typing import Any
 
 import httpx
 
 from controller.core.model import Stage
+from controller.http.serving import (
+    BODY_METHODS,
+    BodyRefused,
+    JsonHandler,
+    JsonServer,
+    serving,
+)
+from controller.http.serving import serve_until as serving_until
 from controller.validation.v1schemas import v1_errors
 
 from ..faults import Fault, FaultConfig, FaultConfigError, FaultInjector
@@ -111,10 +117,8 @@ def error_reply(
     return Reply(status, {"error": {"code": code, "message": message, "details": []}}, headers)
 
 
-class PartnerCenterEmulator(ThreadingHTTPServer):
+class PartnerCenterEmulator(JsonServer):
     """A threading HTTP server holding one `Store` (and through it one engine)."""
-
-    daemon_threads = True
 
     def __init__(
         self,
@@ -141,18 +145,9 @@ class PartnerCenterEmulator(ThreadingHTTPServer):
         self.publisher_id = publisher_id
         self.faults = FaultInjector(faults or FaultConfig())
         self.log = log
-        self.stopping = threading.Event()
         self.requests: Counter[str] = Counter()  # product id -> API requests
         self.total_requests = 0
         self.uploads = 0
-
-    @property
-    def base_url(self) -> str:
-        host, port = self.server_address[:2]
-        host = str(host)
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{port}"
 
     @property
     def url(self) -> str:
@@ -191,9 +186,7 @@ class PartnerCenterEmulator(ThreadingHTTPServer):
             }
 
     def stop(self) -> None:
-        self.stopping.set()
-        self.shutdown()
-        self.server_close()
+        super().stop()
         if self._http is not None:
             self._http.close()
 
@@ -226,43 +219,26 @@ def running_emulator(
     engine: SimulatedMarketplace, **options: Any
 ) -> Iterator[PartnerCenterEmulator]:
     """An emulator on a loopback port, on a background thread, for the block (tests)."""
-    server = PartnerCenterEmulator(("127.0.0.1", 0), engine, **options)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="pcemu-http", daemon=True
-    )
-    thread.start()
-    try:
+    emulator = PartnerCenterEmulator(("127.0.0.1", 0), engine, **options)
+    with serving(emulator, "pcemu-http") as server:
         yield server
-    finally:
-        server.stop()
-        thread.join(timeout=5)
 
 
-class _Handler(BaseHTTPRequestHandler):
+# Error codes of a refused body (`serving.BodyRefused`), by status.
+_BODY_CODES = {
+    HTTPStatus.BAD_REQUEST: "InvalidRequest",
+    HTTPStatus.LENGTH_REQUIRED: "LengthRequired",
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: "RequestTooLarge",
+    HTTPStatus.UNSUPPORTED_MEDIA_TYPE: "UnsupportedMediaType",
+}
+
+
+class _Handler(JsonHandler):
     server: PartnerCenterEmulator
     server_version = "offerctl-pcemu"
     protocol_version = "HTTP/1.1"
 
     _body = b""
-
-    def setup(self) -> None:
-        super().setup()
-        # Headers and body go out in two writes; without this, Nagle's algorithm and the
-        # client's delayed ACK hold every answer on a kept-alive connection for ~40 ms.
-        with suppress(OSError):
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-    def do_GET(self) -> None:
-        self._handle("GET")
-
-    def do_POST(self) -> None:
-        self._handle("POST")
-
-    def do_PUT(self) -> None:
-        self._handle("PUT")
-
-    def do_DELETE(self) -> None:
-        self._handle("DELETE")
 
     def log_message(self, format: str, *args: Any) -> None:
         # The request line only: headers (tokens) and query strings (SAS) stay out.
@@ -275,7 +251,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- dispatch ---------------------------------------------------------------------
 
-    def _handle(self, method: str) -> None:
+    def answer(self, method: str) -> None:
         url = urllib.parse.urlsplit(self.path)
         path = urllib.parse.unquote(url.path).rstrip("/") or "/"
         query = urllib.parse.parse_qs(url.query)
@@ -283,7 +259,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             # Read the whole body before any answer: an early answer (a fault, a 401) that
             # left it unread would have it parsed as the next request on a kept-alive connection.
-            self._body = self._read_body()
+            self._body = b""
+            self._body = self.read_body(MAX_BODY)
             if path.startswith("/_emulator/"):
                 result: Any = self._admin(method, path[len("/_emulator") :], query)
             elif path.startswith("/_blob/"):
@@ -298,19 +275,23 @@ class _Handler(BaseHTTPRequestHandler):
                     result = self._api(method, path[len(API_PREFIX) :] or "/", query, body)
             else:
                 raise error_reply(404, "NoRoute", f"no route {path}")
+        except BodyRefused as refused:
+            reply = error_reply(refused.status, _BODY_CODES[refused.status], refused.message)
+            self.send_json(reply.status, reply.document)
+            return
         except Reply as reply:
-            self._send(reply.status, reply.document, reply.headers, reply.raw)
+            self.send_json(reply.status, reply.document, reply.headers, reply.raw)
             return
         except ApiError as exc:
-            self._send(
+            self.send_json(
                 exc.status, {"error": {"code": exc.code, "message": exc.message, "details": []}}
             )
             return
         if fault == Fault.RESET:
-            self._drop()
+            self.drop()
             return
         status, document = result if isinstance(result, tuple) else (200, result)
-        self._send(status, document)
+        self.send_json(status, document)
 
     def _before(self, fault: Fault | None) -> None:
         config = self.server.faults.config
@@ -706,74 +687,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     # --- I/O --------------------------------------------------------------------------
 
-    def _length(self) -> int:
-        if self.headers.get("Transfer-Encoding"):
-            self.close_connection = True  # the unread body must not be parsed as a request
-            raise error_reply(411, "LengthRequired", "send Content-Length, not a chunked body")
-        try:
-            length = int(self.headers.get("Content-Length", "0"))
-        except ValueError:
-            self.close_connection = True
-            raise error_reply(400, "InvalidRequest", "Content-Length is not a number") from None
-        if length < 0 or length > MAX_BODY:
-            self.close_connection = True
-            raise error_reply(413, "RequestTooLarge", f"body over {MAX_BODY} bytes")
-        return length
-
-    def _read_body(self) -> bytes:
-        self._body = b""
-        length = self._length()
-        if length and self.command not in ("POST", "PUT"):
-            self.close_connection = True  # not worth reading; do not reuse the connection
-            raise error_reply(400, "InvalidRequest", f"{self.command} takes no body")
-        return self.rfile.read(length) if length else b""
-
     def _raw_body(self) -> bytes:
         return self._body
 
     def _json_body(self, method: str) -> Any:
-        if method not in ("POST", "PUT"):
-            return None
-        raw = self._body
-        if not raw:
-            return {}
-        ctype = self.headers.get("Content-Type", "application/json").split(";")[0].strip()
-        if ctype != "application/json":
-            raise error_reply(415, "UnsupportedMediaType", "send application/json")
-        try:
-            return json.loads(raw)
-        except (ValueError, RecursionError):
-            raise error_reply(400, "InvalidRequest", "the body is not JSON") from None
-
-    def _send(
-        self,
-        status: int,
-        document: Any,
-        headers: dict[str, str] | None = None,
-        raw: bytes | None = None,
-    ) -> None:
-        if raw is not None:
-            data = raw
-        elif document is None:
-            data = b""
-        else:
-            data = json.dumps(document, separators=(",", ":")).encode("utf-8")
-        try:
-            self.send_response(status)
-            if document is not None:
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(data)))
-            for name, value in (headers or {}).items():
-                self.send_header(name, value)
-            self.end_headers()
-            self.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-
-    def _drop(self) -> None:
-        self.close_connection = True
-        with suppress(OSError):
-            self.connection.shutdown(socket.SHUT_RDWR)
+        return self.json_body(self._body) if method in BODY_METHODS else None
 
 
 def _object(body: Any) -> dict[str, Any]:
@@ -797,17 +715,7 @@ def _retry_after(config: FaultConfig) -> str:
 
 def serve_until(server: PartnerCenterEmulator, stop: threading.Event) -> None:
     """Serve on a thread until `stop` is set (signal handlers set it), then stop cleanly."""
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.1}, name="pcemu-http", daemon=True
-    )
-    thread.start()
-    try:
-        while not stop.wait(0.1):
-            if not thread.is_alive():
-                break
-    finally:
-        server.stop()
-        thread.join(timeout=5)
+    serving_until(server, stop, "pcemu-http")
 
 
 __all__ = ["API_PREFIX", "MEDIA_KINDS", "PartnerCenterEmulator", "running_emulator", "serve_until"]
