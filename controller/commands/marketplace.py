@@ -22,11 +22,12 @@ from types import FrameType
 from typing import Any
 
 from controller.core.errors import EXIT_OK, UsageError
+from controller.http.serving import JsonServer, serve_until
 from controller.marketplace.api import MarketplaceError
 from controller.marketplace.factory import default_db_path, find_git_dir, resolve_time_scale
 from controller.marketplace.faults import FaultConfig, FaultConfigError
-from controller.marketplace.pcemu.server import PartnerCenterEmulator, serve_until
-from controller.marketplace.server import MarketplaceServer, serve_forever_until
+from controller.marketplace.pcemu.server import PartnerCenterEmulator
+from controller.marketplace.server import MarketplaceServer
 from controller.marketplace.simulated import SimulatedMarketplace
 
 DEFAULT_LISTEN = "127.0.0.1:8765"
@@ -74,17 +75,7 @@ def run_serve(args: argparse.Namespace) -> int:
         )
     except OSError as exc:
         raise UsageError(f"--listen {args.listen}: {exc.strerror or exc}") from None
-    stop = threading.Event()
-    with _signals_set(stop):
-        fault_note = f", faults {_describe(faults)}" if faults.enabled else ""
-        print(
-            f"offerctl marketplace: serving {server.url} (state {db}, time scale {scale:g}"
-            f"{fault_note})",
-            flush=True,
-        )
-        serve_forever_until(server, stop)
-    print("offerctl marketplace: stopped", flush=True)
-    return EXIT_OK
+    return _serve(server, server.url, f"state {db}, time scale {scale:g}", faults)
 
 
 def _serve_partnercenter(  # noqa: PLR0917 - the composition root of one command
@@ -111,17 +102,23 @@ def _serve_partnercenter(  # noqa: PLR0917 - the composition root of one command
         )
     except OSError as exc:
         raise UsageError(f"--listen {args.listen}: {exc.strerror or exc}") from None
+    about = f"Partner Center v1 emulator, state {db}, time scale {scale:g}"
+    return _serve(server, server.url, about, faults)
+
+
+def _serve(server: JsonServer, url: str, about: str, faults: FaultConfig) -> int:
+    """Serve until SIGTERM or SIGINT, saying where and what first."""
     stop = threading.Event()
     with _signals_set(stop):
         fault_note = f", faults {_describe(faults)}" if faults.enabled else ""
-        print(
-            f"offerctl marketplace: serving {server.url} (Partner Center v1 emulator, "
-            f"state {db}, time scale {scale:g}{fault_note})",
-            flush=True,
-        )
-        serve_until(server, stop)
+        print(f"offerctl marketplace: serving {url} ({about}{fault_note})", flush=True)
+        serve_until(server, stop, "marketplace-http", on_thread_end=_say_thread_ended)
     print("offerctl marketplace: stopped", flush=True)
     return EXIT_OK
+
+
+def _say_thread_ended() -> None:
+    print("offerctl marketplace: server thread ended", file=sys.stderr)
 
 
 @contextmanager

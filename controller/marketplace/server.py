@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import math
 import re
-import sys
-import threading
 import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,7 +23,7 @@ from http import HTTPStatus
 from typing import Any
 
 from controller.core.model import Target
-from controller.http.serving import BodyRefused, JsonHandler, JsonServer, serve_until, serving
+from controller.http.serving import BodyRefused, JsonHandler, JsonServer, serving
 
 from . import wire
 from .api import InvalidState, Marketplace, MarketplaceError, NotFound
@@ -224,12 +222,3 @@ class _Handler(JsonHandler):
 
 def _unquote(segment: str) -> str:
     return urllib.parse.unquote(segment)
-
-
-def serve_forever_until(server: MarketplaceServer, stop: threading.Event) -> None:
-    """Serve on a thread until `stop` is set (signal handlers set it), then stop cleanly."""
-    serve_until(server, stop, "marketplace-http", on_thread_end=_say_thread_ended)
-
-
-def _say_thread_ended() -> None:
-    print("offerctl marketplace: server thread ended", file=sys.stderr)

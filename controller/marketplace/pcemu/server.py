@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import math
 import re
-import threading
 import urllib.parse
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -43,7 +42,6 @@ from controller.http.serving import (
     JsonServer,
     serving,
 )
-from controller.http.serving import serve_until as serving_until
 from controller.validation.v1schemas import v1_errors
 
 from ..faults import Fault, FaultConfig, FaultConfigError, FaultInjector
@@ -713,9 +711,4 @@ def _retry_after(config: FaultConfig) -> str:
     return str(math.ceil(seconds))
 
 
-def serve_until(server: PartnerCenterEmulator, stop: threading.Event) -> None:
-    """Serve on a thread until `stop` is set (signal handlers set it), then stop cleanly."""
-    serving_until(server, stop, "pcemu-http")
-
-
-__all__ = ["API_PREFIX", "MEDIA_KINDS", "PartnerCenterEmulator", "running_emulator", "serve_until"]
+__all__ = ["API_PREFIX", "MEDIA_KINDS", "PartnerCenterEmulator", "running_emulator"]
