@@ -51,6 +51,7 @@ def supported_country(country: str) -> bool:
     return bool(country) and _holidays(country) is not None
 
 
+@lru_cache(maxsize=4096)  # a pass asks about the same few weeks for every offer
 def is_business_day(day: date, country: str) -> bool:
     """Monday to Friday and not a public holiday of `country`."""
     if day.weekday() >= _SATURDAY:

@@ -395,6 +395,14 @@ class _BlockDumper(_Dumper):  # type: ignore[valid-type,misc]
     def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
         return _resolve(self, kind, value, implicit)
 
+    # The serializer calls these around every node; without path resolvers (checked at
+    # import) they do nothing, so nothing is looked up.
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        return None
+
+    def ascend_resolver(self) -> None:
+        return None
+
 
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     if "\n" in value:

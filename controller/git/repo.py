@@ -56,6 +56,9 @@ MAX_PATHSPECS = 500
 # Tree listings kept per repository, keyed by commit and paths: a commit's tree never
 # changes, so a pass (and the next, while nothing was committed) lists it once.
 KEPT_LISTINGS = 2
+# Small blobs kept by id (`GitRepo.read_blob`): at most KEPT_BLOBS * KEPT_BLOB_BYTES (16 MiB).
+KEPT_BLOBS = 256
+KEPT_BLOB_BYTES = 64 * 1024
 
 __all__ = [
     "BLOCKING_LOCKS",
@@ -114,6 +117,7 @@ class GitRepo:
         self.synced_tip: str | None = None
         self._listings: Kept[tuple[str, tuple[str, ...]], dict[str, TreeEntry]]
         self._listings = Kept(KEPT_LISTINGS)
+        self._blobs: Kept[str, bytes] = Kept(KEPT_BLOBS)  # small blobs by id: `read_blob`
 
     def close(self) -> None:
         self.objects.close()
@@ -228,8 +232,19 @@ class GitRepo:
         larger blob is never read, by us or by git (`cat-file --batch` inflates a
         whole object into its own memory), and BlobTooLarge raised: its size is the
         author's choice.
+
+        Blobs of at most KEPT_BLOB_BYTES are kept by id (the last KEPT_BLOBS read), so
+        files that folders share (a logo, a package) are read from git once a pass,
+        not once an offer. An id names its bytes: nothing a repository holds makes a
+        kept blob answer for other bytes.
         """
-        return self.objects.read(oid, limit)
+        kept = self._blobs.get(oid)
+        if kept is not None and (limit is None or len(kept) <= limit):
+            return kept
+        data = self.objects.read(oid, limit)
+        if len(data) <= KEPT_BLOB_BYTES:
+            self._blobs.put(oid, data)
+        return data
 
     # -- writing a commit ---------------------------------------------------------------
 

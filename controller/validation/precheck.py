@@ -150,9 +150,7 @@ def placeholders(spec: Mapping[str, Any]) -> Iterator[Issue]:
     if not isinstance(listings, Mapping):
         return
     for lang, listing in listings.items():
-        for path, _, text in walk_strings(listing):
-            if any(part in _NOT_TEXT for part in path if isinstance(part, str)):
-                continue
+        for path, _, text in walk_strings(listing, skip=_NOT_TEXT):
             word = placeholder_in(text)
             if word:
                 yield Issue(

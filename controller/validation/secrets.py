@@ -69,6 +69,18 @@ def secret_kind(value: str, key: str = "") -> str | None:
 
 def _shape(value: str) -> str | None:
     """What secret format `value` contains, if any."""
+    # Text each exact pattern needs, as written and in its case: "=" (the two key=
+    # patterns), "_" (a GitHub token), "-----BEGIN", "AKIA", "xox", "eyJ". Most strings
+    # of a manifest (names, prose, plain URLs) hold none, and then no regex runs.
+    if not (
+        "=" in value
+        or "_" in value
+        or "-----BEGIN" in value
+        or "AKIA" in value
+        or "xox" in value
+        or "eyJ" in value
+    ):
+        return None
     if _ANY_SHAPE.search(value):  # one scan for the common case: nothing secret-shaped
         for pattern, what in _SHAPES:
             if pattern.search(value):
@@ -77,6 +89,8 @@ def _shape(value: str) -> str | None:
 
 
 def _url_secret(value: str) -> str | None:
+    if "@" not in value and "?" not in value:
+        return None  # neither a user:password@ nor a query string: nothing to parse
     try:
         parts = urlsplit(value.strip())
     except ValueError:

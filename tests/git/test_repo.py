@@ -13,6 +13,8 @@ from git_helpers import GitRepos, git
 from controller.core.errors import FatalError, TransientError, UsageError, UserError
 from controller.git import checkout
 from controller.git.repo import (
+    KEPT_BLOB_BYTES,
+    BlobTooLarge,
     GitRepo,
     Identity,
     PushRejected,
@@ -552,3 +554,33 @@ def test_a_commits_listing_is_kept_for_the_same_question_only(gitrepos: GitRepos
         second = gitrepos.commit(repo_dir, {"offers/c/offer.yaml": "c: 1\n"})
         assert repo.snapshot(second).offer_ids() == ["a", "b", "c"]
         assert repo.snapshot(first).offer_ids() == ["a", "b"]  # listed again: not kept
+
+
+def test_a_small_blob_that_folders_share_is_read_from_git_once(
+    gitrepos: GitRepos, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    big = "x" * (KEPT_BLOB_BYTES + 1)
+    repo_dir = gitrepos.init(
+        "repo",
+        {
+            "offers/a/logo.png": "same bytes\n",
+            "offers/b/logo.png": "same bytes\n",
+            "offers/a/package.zip": big,
+        },
+    )
+    with GitRepo(repo_dir) as repo:
+        files = GitTreeFiles(repo.snapshot(repo.resolve("HEAD") or ""))
+        asked: list[str] = []
+        read = repo.objects.read
+        monkeypatch.setattr(
+            repo.objects, "read", lambda oid, limit=None: asked.append(oid) or read(oid, limit)
+        )
+        assert files.read("offers/a/logo.png", 100) == b"same bytes\n"
+        assert files.read("offers/b/logo.png", 100) == b"same bytes\n"
+        assert len(asked) == 1  # the same blob id: its bytes are kept
+        logo = blob_oid(b"same bytes\n")
+        with pytest.raises(BlobTooLarge):  # a kept blob still honours a smaller limit
+            repo.read_blob(logo, limit=5)
+        for _ in range(2):
+            assert files.read("offers/a/package.zip", len(big)) == big.encode()
+        assert len(asked) == 4  # a blob over the size kept is read every time
