@@ -86,6 +86,7 @@ class TreeSnapshot:
     max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES
     complete: bool = True
     _dirs: frozenset[str] | None = field(default=None, repr=False)
+    _folders: dict[str, tuple[tuple[str, str, str], ...]] | None = field(default=None, repr=False)
 
     def entry(self, path: str) -> TreeEntry | None:
         return self.entries.get(path)
@@ -118,6 +119,22 @@ class TreeSnapshot:
             )
             ids.discard(name)
         return sorted(ids)
+
+    def offer_entries(self, offer: str) -> tuple[tuple[str, str, str], ...]:
+        """(path, mode, oid) of every entry under offers/<offer>/, in path order.
+
+        Everything `GitTreeFiles` answers about a path inside that folder
+        follows from these (a blob's size from its oid), so equal tuples mean
+        equal answers. Indexed once per snapshot, not scanned per offer.
+        """
+        if self._folders is None:
+            grouped: dict[str, list[tuple[str, str, str]]] = {}
+            for path, e in self.entries.items():
+                parts = path.split("/", 2)
+                if len(parts) == 3 and parts[0] == OFFERS_DIR:
+                    grouped.setdefault(parts[1], []).append((path, e.mode, e.oid))
+            self._folders = {o: tuple(sorted(found)) for o, found in grouped.items()}
+        return self._folders.get(offer, ())
 
     def under(self, prefix: str) -> Iterator[TreeEntry]:
         """Entries whose path starts with `prefix/`."""
@@ -226,6 +243,14 @@ _MESSAGES: dict[Kind, str] = {
     "symlink": SYMLINK_RULE,
     "file": "",
 }
+
+
+def within(path: str, folder: str) -> bool:
+    """Whether `GitTreeFiles` answers about `path` from entries under `folder` alone."""
+    if not is_safe_relative(path):
+        return False
+    clean = _clean(path)
+    return clean == folder or clean.startswith(f"{folder}/")
 
 
 def _clean(path: str) -> str:
