@@ -284,7 +284,7 @@ def _rules(
     if settling_older is not None and _live_generation(observed.listing) != desired.generation:
         return _wait_for_older(settling_older, desired.generation, cancel_older)
     plan = _publish(offer, desired, current, observed)
-    return replace(plan, actions=cancel_older + plan.actions)
+    return replace(plan, actions=cancel_older + plan.actions) if cancel_older else plan
 
 
 def _wait_for_older(settling: Submission, generation: str, cancels: tuple[Cancel, ...]) -> _Plan:
@@ -789,7 +789,8 @@ def _stages(
         if stops_before and name in _AFTER_PREVIEW and stage.state in _NOT_DONE:
             stage = StageStatus(name, StageState.SKIPPED)
         if stage.state is StageState.RUNNING and stage.started_at is not None:
-            stage = replace(stage, deadline=eta.stage_deadline(name, stage.started_at, country))
+            deadline = eta.stage_deadline(name, stage.started_at, country)
+            stage = StageStatus(name, stage.state, stage.started_at, stage.finished_at, deadline)
         result.append(stage)
     return tuple(result)
 
@@ -925,4 +926,7 @@ def set_condition(
 
 
 def remove_condition(status: OfferStatus, type_: ConditionType) -> OfferStatus:
+    """`status` without the condition `type_` (`status` itself when it has none)."""
+    if all(c.type is not type_ for c in status.conditions):
+        return status  # the common case, spared a copy (`replace` is dear)
     return replace(status, conditions=tuple(c for c in status.conditions if c.type is not type_))
