@@ -42,6 +42,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
@@ -88,6 +89,7 @@ def watch_key(branch: str, remote: str | None) -> str:
     return f"{remote}/{branch}" if remote else f"local/{branch}"
 
 
+@lru_cache(maxsize=MAX_KEPT)  # asked for every offer every pass; pure
 def _name(text: str) -> str:
     """One path segment for `text`, different for different texts (never `.` or `..`).
 
@@ -229,6 +231,11 @@ class ReplayRecords:
     (names encoded as the records' are; one file per offer, written only by the
     shard that owns the offer). A missing or unreadable file remembers nothing,
     as on a first pass. `writable=False` (for `offerctl plan`) reads and never writes.
+
+    A pass makes one and asks it about every offer it judges, and replays are
+    rare: the folder is listed at the first load, and an offer with no file
+    there is answered without opening one (the pass lock keeps other passes
+    on the branch out; other shards write only their own offers' files).
     """
 
     def __init__(
@@ -237,11 +244,23 @@ class ReplayRecords:
         where = "local" if remote is None else f"remote={_name(remote)}"
         self.root = private_dir / REPLAYS_DIR / where / _name(branch)
         self.writable = writable
+        self._listed = False
+        self._files: set[str] | None = None  # file names in `root` (None: not known)
 
     def _path(self, offer: str) -> Path:
         return self.root / f"{_name(offer)}.json"
 
     def load(self, offer: str) -> Replay | None:
+        if not self._listed:
+            self._listed = True
+            try:
+                self._files = {p.name for p in self.root.iterdir()}
+            except FileNotFoundError:  # none saved yet
+                self._files = set()
+            except OSError:  # unreadable: each file is opened, and what fails is told
+                self._files = None
+        if self._files is not None and f"{_name(offer)}.json" not in self._files:
+            return None
         try:
             data = json.loads(self._path(offer).read_bytes().decode("utf-8"))
         except FileNotFoundError:
@@ -265,7 +284,10 @@ class ReplayRecords:
             "commit": value.commit,
             "reconciled": value.reconciled,
         }
-        atomic_write(self._path(offer), json.dumps(document, indent=1).encode("utf-8"))
+        path = self._path(offer)
+        atomic_write(path, json.dumps(document, indent=1).encode("utf-8"))
+        if self._files is not None:
+            self._files.add(path.name)
 
 
 class DisplayRecords:
