@@ -105,6 +105,10 @@ def _settled(
         after = pipeline.set_condition(
             after, ConditionType.DRIFT, ConditionStatus.TRUE, "Drift", REDACT(drift), now=clock()
         )
+    if after == inputs.last:
+        # Nothing new (a settle pass over a waiting offer): the record's own object, which the
+        # record store and the rendered blob ids recognize by identity, unhashed.
+        after = inputs.last
     return Outcome(
         inputs.offer,
         inputs.committed,

@@ -158,9 +158,10 @@ def answer(files: GitTreeFiles, question: Question) -> Any:
         return files.kind(path)
     if what == "list":
         return list(files.list_dir(path))
-    entry = files.entry(path) if files.kind(path) == "file" else None
+    kind = files.kind(path)
+    entry = files.entry(path) if kind == "file" else None
     if entry is None:
-        return [files.kind(path)]
+        return [kind]
     return [entry.mode, entry.oid, entry.size]
 
 
