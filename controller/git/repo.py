@@ -43,7 +43,7 @@ from controller.git.names import (
 from controller.git.read import BlobTooLarge, ObjectReader, ls_tree
 from controller.git.remote import PushRejected
 from controller.git.runner import GitFailed, GitRunner
-from controller.git.tree import DEFAULT_MAX_BLOB_BYTES, TreeEntry, TreeSnapshot
+from controller.git.tree import DEFAULT_MAX_BLOB_BYTES, TreeEntry, TreeIndex, TreeSnapshot
 from controller.git.write import Identity, RefMoved
 from controller.repo import layout
 
@@ -112,7 +112,7 @@ class GitRepo:
         # The last commit this object brought the checkout to, every path done: a
         # status commit of our own needs no second look (`land.finish_checkout_sync`).
         self.synced_tip: str | None = None
-        self._listings: Kept[tuple[str, tuple[str, ...]], dict[str, TreeEntry]]
+        self._listings: Kept[tuple[str, tuple[str, ...]], TreeIndex]
         self._listings = Kept(KEPT_LISTINGS)
 
     def close(self) -> None:
@@ -197,25 +197,23 @@ class GitRepo:
             paths = (OFFERS_DIR, *POLICY_PATHS)
         else:
             paths = (*(f"{OFFERS_DIR}/{offer}/" for offer in wanted), *POLICY_PATHS)
-        entries = self._listing(commit, paths)
+        index = self._listing(commit, paths)
         if wanted is not None and len(wanted) > MAX_PATHSPECS:
-            keep = set(wanted)
-            entries = {
-                p: e
-                for p, e in entries.items()
-                if not p.startswith("offers/") or p.split("/", 2)[1] in keep
-            }
+            index = index.subset(frozenset(wanted))
         return TreeSnapshot(
             commit=commit,
-            entries=entries,
+            entries=index.entries,
             read_blob=self.read_blob,
             max_blob_bytes=max_blob_bytes,
             complete=wanted is None,
+            index=index,
         )
 
-    def _listing(self, commit: str, paths: tuple[str, ...]) -> dict[str, TreeEntry]:
+    def _listing(self, commit: str, paths: tuple[str, ...]) -> TreeIndex:
         """`ls_tree`, kept for the last KEPT_LISTINGS questions: a commit's tree never changes."""
-        return self._listings.get_or_make((commit, paths), lambda: self.ls_tree(commit, paths))
+        return self._listings.get_or_make(
+            (commit, paths), lambda: TreeIndex(self.ls_tree(commit, paths))
+        )
 
     def ls_tree(self, commit: str, paths: Sequence[str]) -> dict[str, TreeEntry]:
         """Every blob, symlink and submodule under `paths` at `commit`, by path, with sizes."""
