@@ -115,9 +115,10 @@ class FileRecords:
         self._kept: Kept[str, tuple[bytes, OfferStatus]] = Kept(MAX_KEPT)
         self._unsynced: list[Path] = []  # files saved since the last flush
         self._dirty_dirs = False  # a rename or unlink since the last flush
+        self._paths: Kept[str, Path] = Kept(MAX_KEPT)  # a pathlib join costs more than a read
 
     def _path(self, offer: str) -> Path:
-        return self.root / f"{_name(offer)}.json"
+        return self._paths.get_or_make(offer, lambda: self.root / f"{_name(offer)}.json")
 
     def load(self, offer: str) -> OfferStatus | None:
         path = self._path(offer)
