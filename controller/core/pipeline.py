@@ -84,6 +84,7 @@ from controller.core.model import (
 )
 from controller.marketplace.api import (
     OfferListing,
+    StageProgress,
     Submission,
     SubmissionResult,
     idempotency_key,
@@ -777,15 +778,18 @@ def _stages(
 ) -> tuple[StageStatus, ...]:
     """All six stages in order: the shown submission's progress, Skipped where the target stops."""
     result = []
+    reported: dict[Stage, StageProgress] = {}
+    for p in shown.stages if shown is not None else ():
+        reported.setdefault(p.name, p)  # the first report of a stage counts
+    stops_before = target is not Target.LIVE and not (shown and _past_signoff(shown))
     for name in Stage:
-        progress = next((p for p in shown.stages if p.name is name), None) if shown else None
+        progress = reported.get(name)
         if progress is not None:
             stage = StageStatus(name, progress.state, progress.started_at, progress.finished_at)
         elif shown is not None or target in (Target.PREVIEW, Target.LIVE):
             stage = StageStatus(name, StageState.PENDING)
         else:
             stage = StageStatus(name, StageState.SKIPPED)  # draft, withdrawn: nothing will run
-        stops_before = target is not Target.LIVE and not (shown and _past_signoff(shown))
         if stops_before and name in _AFTER_PREVIEW and stage.state in _NOT_DONE:
             stage = StageStatus(name, StageState.SKIPPED)
         if stage.state is StageState.RUNNING and stage.started_at is not None:
