@@ -123,11 +123,11 @@ class FileRecords:
     def load(self, offer: str) -> OfferStatus | None:
         path = self._path(offer)
         try:
-            if path.stat().st_size > MAX_RECORD_BYTES:
+            raw = _read_at_most(path, MAX_RECORD_BYTES)
+            if raw is None:
                 log.warning("record %s is oversized; treating %s as never seen", path, offer)
                 self._read.pop(offer, None)  # not known: `save` reads the file again
                 return None
-            raw = path.read_bytes()
             digest = self._read[offer] = _digest(raw)
             kept = self._kept.get(offer)
             if kept is not None and kept[0] == digest:
@@ -317,6 +317,27 @@ class DisplayRecords:
 
     def exists(self) -> bool:
         return False
+
+
+def _read_at_most(path: Path, limit: int) -> bytes | None:
+    """The file's bytes; None when it holds more than `limit` (not read). One open, read
+    whole: a record is read for every offer every pass."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        if size > limit:
+            return None  # not read at all
+        chunks: list[bytes] = []
+        total = 0
+        while total <= limit:  # to the end: the file may grow while it is read
+            chunk = os.read(fd, max(size + 1 - total, 64 * 1024))
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            total += len(chunk)
+        return None
+    finally:
+        os.close(fd)
 
 
 def _digest(data: bytes) -> bytes:
