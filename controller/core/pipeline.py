@@ -244,14 +244,41 @@ class _Plan:
 
 def decide(inp: PipelineInput, now: datetime) -> Decision:
     """The new status of one offer and the actions that move it toward its target."""
-    observed = inp.observed
-    if inp.desired is None:
+    return finish(inp, prepare(inp), now)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What `decide` concludes from its input without the clock or the last status: the
+    plan, the stages and the feedback status shows. `finish` adds the rest."""
+
+    plan: _Plan
+    stages: tuple[StageStatus, ...]
+    feedback: tuple[Finding, ...]
+    shows_current: bool  # the stages shown are the current generation's
+
+
+def prepare(inp: PipelineInput) -> Prepared:
+    """The half of `decide` that reads neither `now` nor `inp.last`.
+
+    So it is the same for equal (offer, desired, observed, prune, holiday_country),
+    pass after pass while nothing changes (`controller.reconcile.decisions` keeps it)."""
+    observed, desired = inp.observed, inp.desired
+    if desired is None:
         plan = _manifest_deleted(inp.offer, observed, prune=inp.prune)
     else:
-        plan = _toward_target(inp.offer, inp.desired, observed)
-        if inp.desired.suspend:
+        plan = _toward_target(inp.offer, desired, observed)
+        if desired.suspend:
             plan = _suspended(plan)
-    return _decision(inp, plan, now)
+    target = desired.target if desired is not None else None
+    generation = desired.generation if desired is not None else ""
+    shown = plan.stages_of
+    shows_current = shown is not None and shown.generation == generation
+    feedback = desired.findings if desired is not None else ()
+    if shows_current and shown is not None:
+        feedback = (*feedback, *shown.feedback)
+    stages = _stages(shown, target, inp.holiday_country)
+    return Prepared(plan, stages, shown_feedback(feedback), shows_current)
 
 
 def _toward_target(offer: str, desired: Desired, observed: Observation) -> _Plan:
@@ -683,19 +710,18 @@ _PROGRESSING = frozenset(
 )  # fmt: skip
 
 
-def _decision(inp: PipelineInput, plan: _Plan, now: datetime) -> Decision:
+def finish(inp: PipelineInput, prepared: Prepared, now: datetime) -> Decision:
+    """`decide` from its clock-free half (`prepare(inp)`): conditions with their transition
+    times, the estimate, the next poll."""
     desired, last, observed = inp.desired, inp.last, inp.observed
+    plan, stages = prepared.plan, prepared.stages
     target = desired.target if desired is not None else None
     generation = desired.generation if desired is not None else ""
     shown = plan.stages_of
-    shows_current = shown is not None and shown.generation == generation
-    stages = _stages(shown, target, inp.holiday_country)
-    feedback = desired.findings if desired is not None else ()
-    if shows_current and shown is not None:
-        feedback = (*feedback, *shown.feedback)
     commit_before = last.observed_commit if last is not None else ""
     estimated = ""
-    if target is Target.LIVE and plan.phase in _PROGRESSING and (shown is None or shows_current):
+    current = shown is None or prepared.shows_current
+    if target is Target.LIVE and plan.phase in _PROGRESSING and current:
         day = eta.estimate_live(stages, now, inp.holiday_country)
         estimated = day.isoformat() if day is not None else ""
     status = OfferStatus(
@@ -707,10 +733,10 @@ def _decision(inp: PipelineInput, plan: _Plan, now: datetime) -> Decision:
         conditions=_conditions(inp, plan, stages, now),
         stages=stages,
         submission=_ref(plan.follows),
-        feedback=shown_feedback(feedback),
+        feedback=prepared.feedback,
         estimated_live=estimated,
         live_generation=_live_generation(observed.listing),
-        preview_url=shown.preview_url if shows_current and shown is not None else "",
+        preview_url=shown.preview_url if prepared.shows_current and shown is not None else "",
         signoff=observed.signoff,
     )
     actions = plan.actions

@@ -48,6 +48,7 @@ from controller.git.repo import GitRepo, Identity, check_branch_name
 from controller.marketplace.api import Marketplace
 from controller.reconcile import calendar, evaluate, land, record
 from controller.reconcile.converge import converge
+from controller.reconcile.decisions import Decisions
 from controller.reconcile.evaluate import (
     _last_status,
     _load_policy,
@@ -139,6 +140,7 @@ class Reconciler:
         self.identity_override = identity
         self.records = records
         self.rendered = RenderedOids()  # status -> blob id, kept across passes
+        self.decisions = Decisions()  # decide's clock-free half by input, kept across passes
         self._stores: dict[str, FileRecords] = {}  # branch -> its records, kept across passes
 
     def run_pass(
@@ -374,7 +376,8 @@ class Reconciler:
             work = evaluate.inputs(
                 snapshot, offer, last, self.validate, self.judge, rendered=self.rendered
             )
-            outcome = evaluate.settle(snapshot, work, converge(work, self.marketplace, self.clock))
+            converged = converge(work, self.marketplace, self.clock, decide=self.decisions.decide)
+            outcome = evaluate.settle(snapshot, work, converged)
             record.remember(store, work, outcome)
             return outcome
 
