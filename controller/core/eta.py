@@ -160,9 +160,11 @@ def _estimate(stages: Sequence[StageStatus], today: datetime, country: str) -> d
 
 
 def _in_utc(stage: StageStatus) -> bool:
-    return all(
-        moment is None or moment.tzinfo is UTC
-        for moment in (stage.started_at, stage.finished_at, stage.deadline)
+    started, finished, deadline = stage.started_at, stage.finished_at, stage.deadline
+    return (
+        (started is None or started.tzinfo is UTC)
+        and (finished is None or finished.tzinfo is UTC)
+        and (deadline is None or deadline.tzinfo is UTC)
     )
 
 

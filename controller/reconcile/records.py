@@ -327,9 +327,11 @@ def _read_at_most(path: Path, limit: int) -> bytes | None:
         size = os.fstat(fd).st_size
         if size > limit:
             return None  # not read at all
-        chunks: list[bytes] = []
-        total = 0
-        while total <= limit:  # to the end: the file may grow while it is read
+        data = os.read(fd, size + 1)
+        if len(data) <= size:
+            return data  # all of it: one byte more was asked for and not there
+        chunks, total = [data], len(data)
+        while total <= limit:  # to the end: the file grew while it was read
             chunk = os.read(fd, max(size + 1 - total, 64 * 1024))
             if not chunk:
                 return b"".join(chunks)
