@@ -147,6 +147,8 @@ class GitRepo:
         """True when `old` is `new` or reachable from it (history was not rewritten)."""
         if not self.has_commit(old):
             return False
+        if old == new:
+            return True  # what merge-base answers for a commit that exists, without asking
         found = self.runner.run(
             ["merge-base", "--is-ancestor", check_oid(old), check_oid(new)], check=False
         )
@@ -372,7 +374,11 @@ class GitRepo:
 
         return [oid for _, oid in sorted(own, key=judged_first) + sorted(parts, key=judged_first)]
 
-    def record_reconciled(self, ref: str, commit: str) -> None:
+    def record_reconciled(self, ref: str, commit: str, *, holds: str | None = None) -> None:
+        """Point `ref` at `commit`; nothing to do when the caller read it holding `commit`
+        already (`holds`, under the pass lock that guards every write of it)."""
+        if holds == commit:
+            return
         try:
             write.set_ref(self.runner, ref, commit, "offerctl: reconciled")
         except GitFailed as exc:
