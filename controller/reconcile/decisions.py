@@ -6,7 +6,8 @@ marketplace observation. `pipeline.prepare` (the plan, the stages, the
 feedback status shows) reads neither the clock nor the last status, so it is
 a pure function of (offer, desired, observed, prune, holiday country) and is
 kept by that key (equality, never identity: the observation is read afresh
-every pass). `pipeline.finish` runs every time with the pass's own clock and
+every pass; and only the last per offer, so no deep hash of the input is ever
+taken). `pipeline.finish` runs every time with the pass's own clock and
 record, so transition times, overdue stages, the estimate and the next poll
 are always the current ones: `Decisions.decide(inp, now) == pipeline.decide(inp,
 now)` for every input (tests/reconcile/test_converge_stateful.py checks every
@@ -27,7 +28,7 @@ from datetime import UTC, datetime
 from controller.core import pipeline
 from controller.core.kept import Kept
 
-MAX_KEPT = 16_384  # inputs kept, least recently used out
+MAX_KEPT = 16_384  # offers whose last input is kept, least recently used out
 MAX_FINDINGS = 262_144  # findings held by the kept inputs, all together
 
 _Key = tuple[str, pipeline.Desired | None, pipeline.Observation, bool, str]
@@ -37,8 +38,9 @@ class Decisions:
     """`decide` as `pipeline.decide` does, reusing `pipeline.prepare` for an equal input."""
 
     def __init__(self, limit: int = MAX_KEPT, max_findings: int = MAX_FINDINGS) -> None:
-        self._kept: Kept[_Key, tuple[pipeline.Prepared, int]] = Kept(
-            limit, weigh=lambda kept: kept[1], max_weight=max_findings
+        # offer -> (the input's key, `prepare`'s answer to it, its weight in findings)
+        self._kept: Kept[str, tuple[_Key, pipeline.Prepared, int]] = Kept(
+            limit, weigh=lambda kept: kept[2], max_weight=max_findings
         )
         self.reused = 0  # decisions whose clock-free half was kept (for tests and benches)
 
@@ -46,13 +48,12 @@ class Decisions:
         if not _in_utc(inp.observed):
             return pipeline.decide(inp, now)
         key: _Key = (inp.offer, inp.desired, inp.observed, inp.prune, inp.holiday_country)
-        kept = self._kept.get(key)
-        if kept is None:
-            prepared = pipeline.prepare(inp)
-            self._kept.put(key, (prepared, _findings(inp)))
-        else:
-            prepared = kept[0]
+        kept = self._kept.get(inp.offer)
+        if kept is not None and kept[0] == key:
             self.reused += 1
+            return pipeline.finish(inp, kept[1], now)
+        prepared = pipeline.prepare(inp)
+        self._kept.put(inp.offer, (key, prepared, _findings(inp)))
         return pipeline.finish(inp, prepared, now)
 
 

@@ -99,6 +99,6 @@ def test_the_kept_halves_are_bounded_by_the_findings_they_hold() -> None:
     decisions.decide(heavy, now)  # weighs 10: kept
     decisions.decide(heavy, now)
     assert decisions.reused == 1
-    decisions.decide(going_live(), now)  # weighs 1 more: the heavy one goes
+    decisions.decide(replace(going_live(), offer="another-offer"), now)  # 1 more: heavy goes
     decisions.decide(heavy, now)
     assert decisions.reused == 1
