@@ -137,35 +137,10 @@ def estimate_live(stages: Sequence[StageStatus], now: datetime, country: str) ->
     The result depends on `now` only through its date, so passes on the same
     day over the same observation agree. None when a stage failed.
     """
-    today = start_of_day(now)
-    if all(_in_utc(stage) for stage in stages):
-        # Asked again every pass for every waiting offer: kept, for UTC times only (see
-        # `stage_deadline`).
-        return _utc_estimate(tuple(stages), today, country)
-    return _estimate(stages, today, country)
-
-
-@lru_cache(maxsize=4096)
-def _utc_estimate(stages: tuple[StageStatus, ...], today: datetime, country: str) -> date | None:
-    return _estimate(stages, today, country)
-
-
-def _estimate(stages: Sequence[StageStatus], today: datetime, country: str) -> date | None:
-    """`estimate_live` at midnight UTC of its day (everything `_walk` reads of now but the
-    windows' overdue flags, which the estimate does not use)."""
-    walked = _walk(stages, today, country)
+    walked = _walk(stages, now, country)
     if walked is None or walked[1] is None:
         return None
     return walked[1].astimezone(UTC).date()
-
-
-def _in_utc(stage: StageStatus) -> bool:
-    started, finished, deadline = stage.started_at, stage.finished_at, stage.deadline
-    return (
-        (started is None or started.tzinfo is UTC)
-        and (finished is None or finished.tzinfo is UTC)
-        and (deadline is None or deadline.tzinfo is UTC)
-    )
 
 
 def stage_windows(

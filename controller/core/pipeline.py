@@ -61,7 +61,7 @@ nothing new produces an identical status.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from controller.core import eta
 from controller.core.generation import short
@@ -710,9 +710,35 @@ _PROGRESSING = frozenset(
 )  # fmt: skip
 
 
-def finish(inp: PipelineInput, prepared: Prepared, now: datetime) -> Decision:
+@dataclass(slots=True)
+class EstimateMemo:
+    """The last estimate `finish` made for one offer: of which stages, in which country,
+    for which day (all `eta.estimate_live` reads of now). A caller keeps one per offer."""
+
+    stages: tuple[StageStatus, ...] | None = None  # compared by identity: a kept plan's
+    country: str = ""
+    day: datetime | None = None
+    value: date | None = None
+
+    def estimate(self, stages: tuple[StageStatus, ...], now: datetime, country: str) -> date | None:
+        """`eta.estimate_live(stages, now, country)`, made again only for other stages, another
+        country or another day."""
+        day = eta.start_of_day(now)
+        if stages is not self.stages or country != self.country or day != self.day:
+            self.stages, self.country, self.day = stages, country, day
+            self.value = eta.estimate_live(stages, now, country)
+        return self.value
+
+
+def finish(
+    inp: PipelineInput,
+    prepared: Prepared,
+    now: datetime,
+    *,
+    memo: EstimateMemo | None = None,
+) -> Decision:
     """`decide` from its clock-free half (`prepare(inp)`): conditions with their transition
-    times, the estimate, the next poll."""
+    times, the estimate (from `memo` when it holds this day's), the next poll."""
     desired, last, observed = inp.desired, inp.last, inp.observed
     plan, stages = prepared.plan, prepared.stages
     target = desired.target if desired is not None else None
@@ -722,7 +748,8 @@ def finish(inp: PipelineInput, prepared: Prepared, now: datetime) -> Decision:
     estimated = ""
     current = shown is None or prepared.shows_current
     if target is Target.LIVE and plan.phase in _PROGRESSING and current:
-        day = eta.estimate_live(stages, now, inp.holiday_country)
+        country = inp.holiday_country
+        day = (memo or EstimateMemo()).estimate(stages, now, country)
         estimated = day.isoformat() if day is not None else ""
     status = OfferStatus(
         offer=inp.offer,

@@ -13,6 +13,9 @@ are always the current ones: `Decisions.decide(inp, now) == pipeline.decide(inp,
 now)` for every input (tests/reconcile/test_converge_stateful.py checks every
 decision it makes).
 
+The estimated live date depends on the clock only through the day: each kept
+offer also keeps the estimate of its kept stages for the day it was made.
+
 Times equal in value but in different zones are equal keys, yet their dates
 differ, and the stages' deadlines count business days by date: only an
 observation whose times are all in UTC is kept or looked up (the marketplace
@@ -23,6 +26,7 @@ certification choose).
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from controller.core import pipeline
@@ -34,13 +38,22 @@ MAX_FINDINGS = 262_144  # findings held by the kept inputs, all together
 _Key = tuple[str, pipeline.Desired | None, pipeline.Observation, bool, str]
 
 
+@dataclass(frozen=True, slots=True)
+class _Kept:
+    """One offer's last input, `prepare`'s answer to it, and the estimate of a day."""
+
+    key: _Key
+    prepared: pipeline.Prepared
+    weight: int  # 1, and each finding the input holds
+    estimate: pipeline.EstimateMemo = field(default_factory=pipeline.EstimateMemo)
+
+
 class Decisions:
     """`decide` as `pipeline.decide` does, reusing `pipeline.prepare` for an equal input."""
 
     def __init__(self, limit: int = MAX_KEPT, max_findings: int = MAX_FINDINGS) -> None:
-        # offer -> (the input's key, `prepare`'s answer to it, its weight in findings)
-        self._kept: Kept[str, tuple[_Key, pipeline.Prepared, int]] = Kept(
-            limit, weigh=lambda kept: kept[2], max_weight=max_findings
+        self._kept: Kept[str, _Kept] = Kept(
+            limit, weigh=lambda kept: kept.weight, max_weight=max_findings
         )
         self.reused = 0  # decisions whose clock-free half was kept (for tests and benches)
 
@@ -49,12 +62,12 @@ class Decisions:
             return pipeline.decide(inp, now)
         key: _Key = (inp.offer, inp.desired, inp.observed, inp.prune, inp.holiday_country)
         kept = self._kept.get(inp.offer)
-        if kept is not None and kept[0] == key:
+        if kept is not None and kept.key == key:
             self.reused += 1
-            return pipeline.finish(inp, kept[1], now)
-        prepared = pipeline.prepare(inp)
-        self._kept.put(inp.offer, (key, prepared, _findings(inp)))
-        return pipeline.finish(inp, prepared, now)
+        else:
+            kept = _Kept(key, pipeline.prepare(inp), _findings(inp))
+            self._kept.put(inp.offer, kept)
+        return pipeline.finish(inp, kept.prepared, now, memo=kept.estimate)
 
 
 def _findings(inp: pipeline.PipelineInput) -> int:

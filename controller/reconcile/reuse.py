@@ -28,13 +28,14 @@ the store is a cache. It is bounded (`MAX_ENTRIES` verdicts of at most
 `MAX_BODY_BYTES` each), since a pull request chooses how many folders `plan`
 meets and how large their manifests are.
 
-A `reusing` validator also keeps its last verdicts in memory (`MEMO_ENTRIES`,
-`MEMO_BYTES`), keyed by the offer and its folder's tree entries (path, mode,
-blob id of each): everything validation asks about a path inside the folder
-follows from those, so a settle or polling pass over an unchanged offer asks
-again only the few questions about paths outside it (the policy file) and
-neither queries nor decodes the store. The key is what git computed for the
-commit read, never what a file says.
+A `reusing` validator also keeps each offer's last verdict in memory
+(`MEMO_ENTRIES`, `MEMO_BYTES`) with its folder's tree entries (path, mode,
+blob id of each), and reuses it while the entries are the same: everything
+validation asks about a path inside the folder follows from those, so a
+settle or polling pass over an unchanged offer asks again only the few
+questions about paths outside it (the policy file) and neither queries nor
+decodes the store. What decides a hit is what git computed for the commit
+read, never what a file says.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ from controller import __version__
 from controller.core import kept as memo
 from controller.core.generation import canonical_json
 from controller.core.model import Finding, Severity, Target
-from controller.git.tree import GitTreeFiles, TreeSnapshot, within
+from controller.git.tree import FolderKey, GitTreeFiles, TreeSnapshot, within
 from controller.reconcile.types import OfferCheck, Validate
 from controller.repo.layout import POLICY_FILE, offer_dir
 from controller.validation.files import FileSource, Kind
@@ -85,10 +86,12 @@ _VERDICT_DISTRIBUTIONS = (
 # every time instead of kept.
 MAX_BODY_BYTES = 128 * 1024
 MAX_ENTRIES = 20_000
-# The in-memory memo's bound: verdicts, and their encoded bytes (a decoded verdict takes a
-# few times its JSON's bytes in Python objects).
+# The in-memory memo's bound: offers, and their verdicts' encoded bytes. A decoded verdict
+# (its questions left out) takes about three times its JSON's bytes in Python objects: a
+# generated offer's is ~4.6 KiB of JSON and ~13 KiB in memory, so 10,000 offers hold ~45
+# MiB of the budget and ~130 MB of memory.
 MEMO_ENTRIES = 16_384
-MEMO_BYTES = 32 * 1024 * 1024
+MEMO_BYTES = 64 * 1024 * 1024
 
 Question = tuple[str, str, int]  # (kind|read|list, repo-relative path, read limit or 0)
 _POLICY: Question = ("read", POLICY_FILE, 0)
@@ -197,8 +200,10 @@ class Kept:
 
 @dataclass(frozen=True, slots=True)
 class Memo:
-    """A verdict kept in memory, with the questions its offer's folder entries do not answer."""
+    """An offer's verdict kept in memory: for which folder entries, and the questions those
+    entries do not answer (the verdict's own question list is not kept: they answer it)."""
 
+    entries: FolderKey
     kept: Kept
     outside: tuple[tuple[Question, Any], ...]
 
@@ -317,22 +322,26 @@ def reusing(validate: Validate, store: VerdictStore) -> Validate:
     The last verdicts are also kept in memory by the offer's folder entries
     (`Memo`): an offer whose folder is entry for entry the same is asked only
     the questions about paths outside it."""
-    memos: memo.Kept[tuple[str, tuple[tuple[str, str, str], ...]], Memo] = memo.Kept(
+    memos: memo.Kept[str, Memo] = memo.Kept(
         MEMO_ENTRIES, weigh=lambda m: m.kept.size, max_weight=MEMO_BYTES
     )
 
     def check(files: FileSource, offer: str) -> OfferCheck:
         if not isinstance(files, GitTreeFiles):
             return validate(files, offer)  # a working tree has no blob ids
-        key = (offer, files.snapshot.offer_entries(offer))
-        found = memos.get(key)
-        if found is not None and all(answer(files, q) == a for q, a in found.outside):
+        entries = files.snapshot.offer_entries(offer)
+        found = memos.get(offer)
+        if (
+            found is not None
+            and found.entries == entries
+            and all(answer(files, q) == a for q, a in found.outside)
+        ):
             store.hits += 1
             return _reused(found.kept, files)
         kept = store.get(offer)
         if kept is not None and all(answer(files, q) == a for q, a in kept.questions):
             store.hits += 1
-            _remember(memos, key, kept)
+            _remember(memos, offer, entries, kept)
             return _reused(kept, files)
         store.misses += 1
         recording = RecordingFiles(files)
@@ -345,24 +354,20 @@ def reusing(validate: Validate, store: VerdictStore) -> Validate:
             kept = Kept(recording.questions, result, oids)
             size = store.put(offer, kept)
             if size:
-                _remember(memos, key, replace(kept, size=size))
+                _remember(memos, offer, entries, replace(kept, size=size))
         return result
 
     return check
 
 
-def _remember(
-    memos: memo.Kept[tuple[str, tuple[tuple[str, str, str], ...]], Memo],
-    key: tuple[str, tuple[tuple[str, str, str], ...]],
-    kept: Kept,
-) -> None:
-    """Keep `kept` in memory for the folder entries in `key`; only a verdict the store could
-    keep (so one of known, bounded size)."""
+def _remember(memos: memo.Kept[str, Memo], offer: str, entries: FolderKey, kept: Kept) -> None:
+    """Keep `kept` in memory for the folder `entries`; only a verdict the store could keep
+    (so one of known, bounded size)."""
     if not kept.size:
         return
-    folder = offer_dir(key[0])
+    folder = offer_dir(offer)
     outside = tuple((q, a) for q, a in kept.questions if not within(q[1], folder))
-    memos.put(key, Memo(kept, outside))
+    memos.put(offer, Memo(entries, replace(kept, questions=[]), outside))
 
 
 def _reused(kept: Kept, files: GitTreeFiles) -> OfferCheck:

@@ -107,20 +107,6 @@ class TestEstimateLive:
         later = eta.estimate_live(certifying, at(26, 17), "DE")
         assert first == later == date(2026, 12, 4)
 
-    def test_only_estimates_of_utc_times_are_kept(self) -> None:
-        """An equal time in another zone has other dates: never answered from a UTC one's."""
-        east = timezone(timedelta(hours=10))
-        running = stages((StageState.RUNNING, MONDAY, None))
-        elsewhere = stages((StageState.RUNNING, MONDAY.astimezone(east), None))
-        eta._utc_estimate.cache_clear()
-        assert eta.estimate_live(elsewhere, at(24), "DE") == eta._estimate(
-            elsewhere, at(24, 0), "DE"
-        )
-        assert eta._utc_estimate.cache_info().currsize == 0
-        first = eta.estimate_live(running, at(24, 9), "DE")
-        assert eta.estimate_live(running, at(24, 23), "DE") == first  # the same day: kept
-        assert eta._utc_estimate.cache_info().hits == 1
-
     def test_an_overdue_stage_is_assumed_to_end_today(self) -> None:
         certifying = stages(
             (StageState.SUCCEEDED, MONDAY, MONDAY),

@@ -74,6 +74,9 @@ def test_an_equal_input_reuses_its_half_and_answers_as_decide_at_any_time() -> N
     assert decisions.reused == 2
     overdue = decisions.decide(inp, now + timedelta(days=9))
     assert overdue.status.conditions != first.status.conditions  # StageOverdue came
+    # The estimate is kept for its day: on a later day it is the later day's.
+    assert first.status.estimated_live == "2026-01-08"
+    assert overdue.status.estimated_live == "2026-01-11"  # today, the stage being overdue
 
 
 def test_an_equal_observation_in_another_zone_is_decided_afresh() -> None:
