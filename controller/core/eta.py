@@ -89,6 +89,19 @@ def stage_deadline(stage: Stage, started_at: datetime, country: str) -> datetime
     For day-long stages, the later of the business-day and the calendar reading:
     a stage is only overdue when it is past its maximum however one counts.
     """
+    if started_at.tzinfo is UTC:
+        # Every pass asks again for every running stage; a UTC time only, since a time
+        # equal to it in another zone has other dates (and so other business days).
+        return _utc_deadline(stage, started_at, country)
+    return _deadline(stage, started_at, country)
+
+
+@lru_cache(maxsize=4096)
+def _utc_deadline(stage: Stage, started_at: datetime, country: str) -> datetime | None:
+    return _deadline(stage, started_at, country)
+
+
+def _deadline(stage: Stage, started_at: datetime, country: str) -> datetime | None:
     maximum = STAGE_MAX[stage]
     if maximum is None:
         return None

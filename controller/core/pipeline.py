@@ -61,7 +61,7 @@ nothing new produces an identical status.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from controller.core import eta
 from controller.core.generation import short
@@ -84,6 +84,7 @@ from controller.core.model import (
 )
 from controller.marketplace.api import (
     OfferListing,
+    StageProgress,
     Submission,
     SubmissionResult,
     idempotency_key,
@@ -243,14 +244,41 @@ class _Plan:
 
 def decide(inp: PipelineInput, now: datetime) -> Decision:
     """The new status of one offer and the actions that move it toward its target."""
-    observed = inp.observed
-    if inp.desired is None:
+    return finish(inp, prepare(inp), now)
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """What `decide` concludes from its input without the clock or the last status: the
+    plan, the stages and the feedback status shows. `finish` adds the rest."""
+
+    plan: _Plan
+    stages: tuple[StageStatus, ...]
+    feedback: tuple[Finding, ...]
+    shows_current: bool  # the stages shown are the current generation's
+
+
+def prepare(inp: PipelineInput) -> Prepared:
+    """The half of `decide` that reads neither `now` nor `inp.last`.
+
+    So it is the same for equal (offer, desired, observed, prune, holiday_country),
+    pass after pass while nothing changes (`controller.reconcile.decisions` keeps it)."""
+    observed, desired = inp.observed, inp.desired
+    if desired is None:
         plan = _manifest_deleted(inp.offer, observed, prune=inp.prune)
     else:
-        plan = _toward_target(inp.offer, inp.desired, observed)
-        if inp.desired.suspend:
+        plan = _toward_target(inp.offer, desired, observed)
+        if desired.suspend:
             plan = _suspended(plan)
-    return _decision(inp, plan, now)
+    target = desired.target if desired is not None else None
+    generation = desired.generation if desired is not None else ""
+    shown = plan.stages_of
+    shows_current = shown is not None and shown.generation == generation
+    feedback = desired.findings if desired is not None else ()
+    if shows_current and shown is not None:
+        feedback = (*feedback, *shown.feedback)
+    stages = _stages(shown, target, inp.holiday_country)
+    return Prepared(plan, stages, shown_feedback(feedback), shows_current)
 
 
 def _toward_target(offer: str, desired: Desired, observed: Observation) -> _Plan:
@@ -284,7 +312,7 @@ def _rules(
     if settling_older is not None and _live_generation(observed.listing) != desired.generation:
         return _wait_for_older(settling_older, desired.generation, cancel_older)
     plan = _publish(offer, desired, current, observed)
-    return replace(plan, actions=cancel_older + plan.actions)
+    return replace(plan, actions=cancel_older + plan.actions) if cancel_older else plan
 
 
 def _wait_for_older(settling: Submission, generation: str, cancels: tuple[Cancel, ...]) -> _Plan:
@@ -682,20 +710,46 @@ _PROGRESSING = frozenset(
 )  # fmt: skip
 
 
-def _decision(inp: PipelineInput, plan: _Plan, now: datetime) -> Decision:
+@dataclass(slots=True)
+class EstimateMemo:
+    """The last estimate `finish` made for one offer: of which stages, in which country,
+    for which day (all `eta.estimate_live` reads of now). A caller keeps one per offer."""
+
+    stages: tuple[StageStatus, ...] | None = None  # compared by identity: a kept plan's
+    country: str = ""
+    day: datetime | None = None
+    value: date | None = None
+
+    def estimate(self, stages: tuple[StageStatus, ...], now: datetime, country: str) -> date | None:
+        """`eta.estimate_live(stages, now, country)`, made again only for other stages, another
+        country or another day."""
+        day = eta.start_of_day(now)
+        if stages is not self.stages or country != self.country or day != self.day:
+            self.stages, self.country, self.day = stages, country, day
+            self.value = eta.estimate_live(stages, now, country)
+        return self.value
+
+
+def finish(
+    inp: PipelineInput,
+    prepared: Prepared,
+    now: datetime,
+    *,
+    memo: EstimateMemo | None = None,
+) -> Decision:
+    """`decide` from its clock-free half (`prepare(inp)`): conditions with their transition
+    times, the estimate (from `memo` when it holds this day's), the next poll."""
     desired, last, observed = inp.desired, inp.last, inp.observed
+    plan, stages = prepared.plan, prepared.stages
     target = desired.target if desired is not None else None
     generation = desired.generation if desired is not None else ""
     shown = plan.stages_of
-    shows_current = shown is not None and shown.generation == generation
-    stages = _stages(shown, target, inp.holiday_country)
-    feedback = desired.findings if desired is not None else ()
-    if shows_current and shown is not None:
-        feedback = (*feedback, *shown.feedback)
     commit_before = last.observed_commit if last is not None else ""
     estimated = ""
-    if target is Target.LIVE and plan.phase in _PROGRESSING and (shown is None or shows_current):
-        day = eta.estimate_live(stages, now, inp.holiday_country)
+    current = shown is None or prepared.shows_current
+    if target is Target.LIVE and plan.phase in _PROGRESSING and current:
+        country = inp.holiday_country
+        day = (memo or EstimateMemo()).estimate(stages, now, country)
         estimated = day.isoformat() if day is not None else ""
     status = OfferStatus(
         offer=inp.offer,
@@ -706,10 +760,10 @@ def _decision(inp: PipelineInput, plan: _Plan, now: datetime) -> Decision:
         conditions=_conditions(inp, plan, stages, now),
         stages=stages,
         submission=_ref(plan.follows),
-        feedback=shown_feedback(feedback),
+        feedback=prepared.feedback,
         estimated_live=estimated,
         live_generation=_live_generation(observed.listing),
-        preview_url=shown.preview_url if shows_current and shown is not None else "",
+        preview_url=shown.preview_url if prepared.shows_current and shown is not None else "",
         signoff=observed.signoff,
     )
     actions = plan.actions
@@ -777,19 +831,23 @@ def _stages(
 ) -> tuple[StageStatus, ...]:
     """All six stages in order: the shown submission's progress, Skipped where the target stops."""
     result = []
+    reported: dict[Stage, StageProgress] = {}
+    for p in shown.stages if shown is not None else ():
+        reported.setdefault(p.name, p)  # the first report of a stage counts
+    stops_before = target is not Target.LIVE and not (shown and _past_signoff(shown))
     for name in Stage:
-        progress = next((p for p in shown.stages if p.name is name), None) if shown else None
+        progress = reported.get(name)
         if progress is not None:
             stage = StageStatus(name, progress.state, progress.started_at, progress.finished_at)
         elif shown is not None or target in (Target.PREVIEW, Target.LIVE):
             stage = StageStatus(name, StageState.PENDING)
         else:
             stage = StageStatus(name, StageState.SKIPPED)  # draft, withdrawn: nothing will run
-        stops_before = target is not Target.LIVE and not (shown and _past_signoff(shown))
         if stops_before and name in _AFTER_PREVIEW and stage.state in _NOT_DONE:
             stage = StageStatus(name, StageState.SKIPPED)
         if stage.state is StageState.RUNNING and stage.started_at is not None:
-            stage = replace(stage, deadline=eta.stage_deadline(name, stage.started_at, country))
+            deadline = eta.stage_deadline(name, stage.started_at, country)
+            stage = StageStatus(name, stage.state, stage.started_at, stage.finished_at, deadline)
         result.append(stage)
     return tuple(result)
 
@@ -925,4 +983,7 @@ def set_condition(
 
 
 def remove_condition(status: OfferStatus, type_: ConditionType) -> OfferStatus:
+    """`status` without the condition `type_` (`status` itself when it has none)."""
+    if all(c.type is not type_ for c in status.conditions):
+        return status  # the common case, spared a copy (`replace` is dear)
     return replace(status, conditions=tuple(c for c in status.conditions if c.type is not type_))

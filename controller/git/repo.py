@@ -43,7 +43,7 @@ from controller.git.names import (
 from controller.git.read import BlobTooLarge, ObjectReader, ls_tree
 from controller.git.remote import PushRejected
 from controller.git.runner import GitFailed, GitRunner
-from controller.git.tree import DEFAULT_MAX_BLOB_BYTES, TreeEntry, TreeSnapshot
+from controller.git.tree import DEFAULT_MAX_BLOB_BYTES, TreeEntry, TreeIndex, TreeSnapshot
 from controller.git.write import Identity, RefMoved
 from controller.repo import layout
 
@@ -115,7 +115,7 @@ class GitRepo:
         # The last commit this object brought the checkout to, every path done: a
         # status commit of our own needs no second look (`land.finish_checkout_sync`).
         self.synced_tip: str | None = None
-        self._listings: Kept[tuple[str, tuple[str, ...]], dict[str, TreeEntry]]
+        self._listings: Kept[tuple[str, tuple[str, ...]], TreeIndex]
         self._listings = Kept(KEPT_LISTINGS)
         self._blobs: Kept[str, bytes] = Kept(KEPT_BLOBS)  # small blobs by id: `read_blob`
 
@@ -151,6 +151,8 @@ class GitRepo:
         """True when `old` is `new` or reachable from it (history was not rewritten)."""
         if not self.has_commit(old):
             return False
+        if old == new:
+            return True  # what merge-base answers for a commit that exists, without asking
         found = self.runner.run(
             ["merge-base", "--is-ancestor", check_oid(old), check_oid(new)], check=False
         )
@@ -201,25 +203,23 @@ class GitRepo:
             paths = (OFFERS_DIR, *POLICY_PATHS)
         else:
             paths = (*(f"{OFFERS_DIR}/{offer}/" for offer in wanted), *POLICY_PATHS)
-        entries = self._listing(commit, paths)
+        index = self._listing(commit, paths)
         if wanted is not None and len(wanted) > MAX_PATHSPECS:
-            keep = set(wanted)
-            entries = {
-                p: e
-                for p, e in entries.items()
-                if not p.startswith("offers/") or p.split("/", 2)[1] in keep
-            }
+            index = index.subset(frozenset(wanted))
         return TreeSnapshot(
             commit=commit,
-            entries=entries,
+            entries=index.entries,
             read_blob=self.read_blob,
             max_blob_bytes=max_blob_bytes,
             complete=wanted is None,
+            index=index,
         )
 
-    def _listing(self, commit: str, paths: tuple[str, ...]) -> dict[str, TreeEntry]:
+    def _listing(self, commit: str, paths: tuple[str, ...]) -> TreeIndex:
         """`ls_tree`, kept for the last KEPT_LISTINGS questions: a commit's tree never changes."""
-        return self._listings.get_or_make((commit, paths), lambda: self.ls_tree(commit, paths))
+        return self._listings.get_or_make(
+            (commit, paths), lambda: TreeIndex(self.ls_tree(commit, paths))
+        )
 
     def ls_tree(self, commit: str, paths: Sequence[str]) -> dict[str, TreeEntry]:
         """Every blob, symlink and submodule under `paths` at `commit`, by path, with sizes."""
@@ -389,7 +389,11 @@ class GitRepo:
 
         return [oid for _, oid in sorted(own, key=judged_first) + sorted(parts, key=judged_first)]
 
-    def record_reconciled(self, ref: str, commit: str) -> None:
+    def record_reconciled(self, ref: str, commit: str, *, holds: str | None = None) -> None:
+        """Point `ref` at `commit`; nothing to do when the caller read it holding `commit`
+        already (`holds`, under the pass lock that guards every write of it)."""
+        if holds == commit:
+            return
         try:
             write.set_ref(self.runner, ref, commit, "offerctl: reconciled")
         except GitFailed as exc:

@@ -70,6 +70,47 @@ class TreeEntry:
 
 
 BlobReader = Callable[[str], bytes]
+FolderKey = tuple[tuple[str, str, str], ...]  # (path, mode, oid) of each entry of a folder
+
+
+class TreeIndex:
+    """One listing's entries and what is derived from them, derived once for every snapshot
+    that shares the listing (a commit's tree never changes; `GitRepo` keeps listings), so a
+    pass that reads the same commit as the last one indexes nothing again."""
+
+    __slots__ = ("_dirs", "_folders", "_subset", "entries")
+
+    def __init__(self, entries: Mapping[str, TreeEntry]) -> None:
+        self.entries = entries
+        self._dirs: frozenset[str] | None = None
+        self._folders: dict[str, FolderKey] | None = None
+        self._subset: tuple[frozenset[str], TreeIndex] | None = None  # the last one asked
+
+    def dirs(self) -> frozenset[str]:
+        if self._dirs is None:
+            self._dirs = frozenset(_parent_dirs(self.entries))
+        return self._dirs
+
+    def folder(self, offer: str) -> FolderKey:
+        if self._folders is None:
+            grouped: dict[str, list[tuple[str, str, str]]] = {}
+            for path, e in self.entries.items():
+                parts = path.split("/", 2)
+                if len(parts) == 3 and parts[0] == OFFERS_DIR:
+                    grouped.setdefault(parts[1], []).append((path, e.mode, e.oid))
+            self._folders = {o: tuple(sorted(found)) for o, found in grouped.items()}
+        return self._folders.get(offer, ())
+
+    def subset(self, offers: frozenset[str]) -> TreeIndex:
+        """The entries outside offers/ and those of `offers`' folders (the last asked, kept)."""
+        if self._subset is None or self._subset[0] != offers:
+            entries = {
+                p: e
+                for p, e in self.entries.items()
+                if not p.startswith("offers/") or p.split("/", 2)[1] in offers
+            }
+            self._subset = (offers, TreeIndex(entries))
+        return self._subset[1]
 
 
 @dataclass(slots=True)
@@ -85,7 +126,7 @@ class TreeSnapshot:
     read_blob: BlobReader
     max_blob_bytes: int = DEFAULT_MAX_BLOB_BYTES
     complete: bool = True
-    _dirs: frozenset[str] | None = field(default=None, repr=False)
+    index: TreeIndex | None = field(default=None, repr=False)  # of `entries`; made when asked
 
     def entry(self, path: str) -> TreeEntry | None:
         return self.entries.get(path)
@@ -95,9 +136,12 @@ class TreeSnapshot:
         return GitTreeFiles(self).read(path, self.max_blob_bytes)
 
     def is_dir(self, path: str) -> bool:
-        if self._dirs is None:
-            self._dirs = frozenset(_parent_dirs(self.entries))
-        return path.rstrip("/") in self._dirs
+        return path.rstrip("/") in self._indexed().dirs()
+
+    def _indexed(self) -> TreeIndex:
+        if self.index is None:
+            self.index = TreeIndex(self.entries)
+        return self.index
 
     def offer_ids(self) -> list[str]:
         """Folder names under offers/ that hold anything at all, sorted.
@@ -118,6 +162,15 @@ class TreeSnapshot:
             )
             ids.discard(name)
         return sorted(ids)
+
+    def offer_entries(self, offer: str) -> FolderKey:
+        """(path, mode, oid) of every entry under offers/<offer>/, in path order.
+
+        Everything `GitTreeFiles` answers about a path inside that folder
+        follows from these (a blob's size from its oid), so equal tuples mean
+        equal answers. Indexed once per listing, not scanned per offer.
+        """
+        return self._indexed().folder(offer)
 
     def under(self, prefix: str) -> Iterator[TreeEntry]:
         """Entries whose path starts with `prefix/`."""
@@ -226,6 +279,14 @@ _MESSAGES: dict[Kind, str] = {
     "symlink": SYMLINK_RULE,
     "file": "",
 }
+
+
+def within(path: str, folder: str) -> bool:
+    """Whether `GitTreeFiles` answers about `path` from entries under `folder` alone."""
+    if not is_safe_relative(path):
+        return False
+    clean = _clean(path)
+    return clean == folder or clean.startswith(f"{folder}/")
 
 
 def _clean(path: str) -> str:

@@ -53,6 +53,7 @@ SIGNOFF_FILE = layout.SIGNOFF_FILE
 
 # Folder names a status.yaml may be written under; validation reports ids it does not accept.
 # Lone surrogates: bytes that were not UTF-8 (surrogateescape); no status can name them.
+_COMMIT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _FOLDER = re.compile(r"^[^\x00-\x1f\x7f/\\.\ud800-\udfff][^\x00-\x1f\x7f/\\\ud800-\udfff]{0,254}$")
 
 
@@ -238,7 +239,7 @@ def _desired(check: OfferCheck, last: OfferStatus | None, commit: str) -> pipeli
     if (
         last is not None
         and last.observed_generation == check.generation
-        and re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", last.observed_commit or "")
+        and _COMMIT_ID.fullmatch(last.observed_commit or "")
     ):
         observed_commit = last.observed_commit
     return pipeline.Desired(

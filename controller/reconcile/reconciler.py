@@ -48,6 +48,7 @@ from controller.git.repo import GitRepo, Identity, check_branch_name
 from controller.marketplace.api import Marketplace
 from controller.reconcile import calendar, evaluate, land, record
 from controller.reconcile.converge import converge
+from controller.reconcile.decisions import Decisions
 from controller.reconcile.evaluate import (
     _last_status,
     _load_policy,
@@ -139,6 +140,7 @@ class Reconciler:
         self.identity_override = identity
         self.records = records
         self.rendered = RenderedOids()  # status -> blob id, kept across passes
+        self.decisions = Decisions()  # decide's clock-free half by input, kept across passes
         self._stores: dict[str, FileRecords] = {}  # branch -> its records, kept across passes
 
     def run_pass(
@@ -166,7 +168,8 @@ class Reconciler:
             base = self._locate(branch)
             recorded_ref = GitRepo.reconciled_ref(branch, self.watch.remote, self.part)
             recorded = self.repo.resolve(recorded_ref)
-            judged = self._reconciled(branch, base, recorded)
+            judged_at = self.repo.resolve(self._judged_ref(branch)) or ""
+            judged = self._reconciled(branch, base, recorded, judged_at=judged_at)
             if not self.watch.remote:  # crash recovery: a status commit left unsynced
                 land.finish_checkout_sync(self.repo, branch, base, recorded)
             state = record.load_state(self.repo, key)
@@ -183,8 +186,9 @@ class Reconciler:
             estimates = calendar.after(state.estimates if state else {}, result, today)
             # The judged ref first: a crash between the two leaves it ahead of the reconciled
             # one (safe: scope still reads the reconciled ref), never behind it.
-            self.repo.record_reconciled(self._judged_ref(branch), result.commit or result.base)
-            record.record(self.repo, recorded_ref, key, result, estimates)
+            commit = result.commit or result.base
+            self.repo.record_reconciled(self._judged_ref(branch), commit, holds=judged_at)
+            record.record(self.repo, recorded_ref, key, result, estimates, holds=recorded)
             return result
 
     def _run_offers(self, offers: frozenset[str], *, widen: bool = False) -> PassResult:
@@ -292,12 +296,15 @@ class Reconciler:
             raise UserError("HEAD is detached; check out a branch or pass --branch")
         return branch
 
-    def _reconciled(self, branch: str, tip: str, recorded: str | None = None) -> str:
+    def _reconciled(
+        self, branch: str, tip: str, recorded: str | None = None, *, judged_at: str | None = None
+    ) -> str:
         """The commit sign-offs on `branch` at `tip` are compared with ("": none yet;
         docs/DESIGN.md §5, "A replaced history"): the last one a pass judged
-        (`_judged_ref`), else the last one a whole pass reconciled (`recorded`, read
-        here when not given), else another part's."""
-        judged = self.repo.resolve(self._judged_ref(branch))
+        (`_judged_ref`, at `judged_at` when the caller read it: "" for none), else the last
+        one a whole pass reconciled (`recorded`, read here when not given), else another
+        part's."""
+        judged = self.repo.resolve(self._judged_ref(branch)) if judged_at is None else judged_at
         if judged:
             return judged
         if recorded is None:
@@ -374,7 +381,8 @@ class Reconciler:
             work = evaluate.inputs(
                 snapshot, offer, last, self.validate, self.judge, rendered=self.rendered
             )
-            outcome = evaluate.settle(snapshot, work, converge(work, self.marketplace, self.clock))
+            converged = converge(work, self.marketplace, self.clock, decide=self.decisions.decide)
+            outcome = evaluate.settle(snapshot, work, converged)
             record.remember(store, work, outcome)
             return outcome
 

@@ -37,11 +37,21 @@ class InFlight:
     estimates: Mapping[str, str] = field(default_factory=dict)
 
 
-def record(repo: GitRepo, recorded_ref: str, key: str, result: PassResult,
-           estimates: Mapping[str, str] | None = None) -> None:  # fmt: skip
-    """Record the pass: the reconciled ref, then the offers the next pass must poll."""
+def record(
+    repo: GitRepo,
+    recorded_ref: str,
+    key: str,
+    result: PassResult,
+    estimates: Mapping[str, str] | None = None,
+    *,
+    holds: str | None = None,
+) -> None:
+    """Record the pass: the reconciled ref, then the offers the next pass must poll.
+
+    `holds` is the commit the pass read the ref at (None: not read): an unchanged ref
+    is not written again."""
     commit = result.commit or result.base
-    repo.record_reconciled(recorded_ref, commit)
+    repo.record_reconciled(recorded_ref, commit, holds=holds)
     save_state(repo, key, commit, result.in_flight, estimates)
 
 

@@ -42,6 +42,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Mapping
+from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
@@ -88,6 +89,7 @@ def watch_key(branch: str, remote: str | None) -> str:
     return f"{remote}/{branch}" if remote else f"local/{branch}"
 
 
+@lru_cache(maxsize=MAX_KEPT)  # asked for every offer every pass; pure
 def _name(text: str) -> str:
     """One path segment for `text`, different for different texts (never `.` or `..`).
 
@@ -113,18 +115,19 @@ class FileRecords:
         self._kept: Kept[str, tuple[bytes, OfferStatus]] = Kept(MAX_KEPT)
         self._unsynced: list[Path] = []  # files saved since the last flush
         self._dirty_dirs = False  # a rename or unlink since the last flush
+        self._paths: Kept[str, Path] = Kept(MAX_KEPT)  # a pathlib join costs more than a read
 
     def _path(self, offer: str) -> Path:
-        return self.root / f"{_name(offer)}.json"
+        return self._paths.get_or_make(offer, lambda: self.root / f"{_name(offer)}.json")
 
     def load(self, offer: str) -> OfferStatus | None:
         path = self._path(offer)
         try:
-            if path.stat().st_size > MAX_RECORD_BYTES:
+            raw = _read_at_most(path, MAX_RECORD_BYTES)
+            if raw is None:
                 log.warning("record %s is oversized; treating %s as never seen", path, offer)
                 self._read.pop(offer, None)  # not known: `save` reads the file again
                 return None
-            raw = path.read_bytes()
             digest = self._read[offer] = _digest(raw)
             kept = self._kept.get(offer)
             if kept is not None and kept[0] == digest:
@@ -229,6 +232,11 @@ class ReplayRecords:
     (names encoded as the records' are; one file per offer, written only by the
     shard that owns the offer). A missing or unreadable file remembers nothing,
     as on a first pass. `writable=False` (for `offerctl plan`) reads and never writes.
+
+    A pass makes one and asks it about every offer it judges, and replays are
+    rare: the folder is listed at the first load, and an offer with no file
+    there is answered without opening one (the pass lock keeps other passes
+    on the branch out; other shards write only their own offers' files).
     """
 
     def __init__(
@@ -237,11 +245,23 @@ class ReplayRecords:
         where = "local" if remote is None else f"remote={_name(remote)}"
         self.root = private_dir / REPLAYS_DIR / where / _name(branch)
         self.writable = writable
+        self._listed = False
+        self._files: set[str] | None = None  # file names in `root` (None: not known)
 
     def _path(self, offer: str) -> Path:
         return self.root / f"{_name(offer)}.json"
 
     def load(self, offer: str) -> Replay | None:
+        if not self._listed:
+            self._listed = True
+            try:
+                self._files = {p.name for p in self.root.iterdir()}
+            except FileNotFoundError:  # none saved yet
+                self._files = set()
+            except OSError:  # unreadable: each file is opened, and what fails is told
+                self._files = None
+        if self._files is not None and f"{_name(offer)}.json" not in self._files:
+            return None
         try:
             data = json.loads(self._path(offer).read_bytes().decode("utf-8"))
         except FileNotFoundError:
@@ -265,7 +285,10 @@ class ReplayRecords:
             "commit": value.commit,
             "reconciled": value.reconciled,
         }
-        atomic_write(self._path(offer), json.dumps(document, indent=1).encode("utf-8"))
+        path = self._path(offer)
+        atomic_write(path, json.dumps(document, indent=1).encode("utf-8"))
+        if self._files is not None:
+            self._files.add(path.name)
 
 
 class DisplayRecords:
@@ -294,6 +317,29 @@ class DisplayRecords:
 
     def exists(self) -> bool:
         return False
+
+
+def _read_at_most(path: Path, limit: int) -> bytes | None:
+    """The file's bytes; None when it holds more than `limit` (not read). One open, read
+    whole: a record is read for every offer every pass."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        if size > limit:
+            return None  # not read at all
+        data = os.read(fd, size + 1)
+        if len(data) <= size:
+            return data  # all of it: one byte more was asked for and not there
+        chunks, total = [data], len(data)
+        while total <= limit:  # to the end: the file grew while it was read
+            chunk = os.read(fd, max(size + 1 - total, 64 * 1024))
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            total += len(chunk)
+        return None
+    finally:
+        os.close(fd)
 
 
 def _digest(data: bytes) -> bytes:

@@ -27,6 +27,15 @@ validation per offer, never a wrong answer. Writes are cheap and not synced:
 the store is a cache. It is bounded (`MAX_ENTRIES` verdicts of at most
 `MAX_BODY_BYTES` each), since a pull request chooses how many folders `plan`
 meets and how large their manifests are.
+
+A `reusing` validator also keeps each offer's last verdict in memory
+(`MEMO_ENTRIES`, `MEMO_BYTES`) with its folder's tree entries (path, mode,
+blob id of each), and reuses it while the entries are the same: everything
+validation asks about a path inside the folder follows from those, so a
+settle or polling pass over an unchanged offer asks again only the few
+questions about paths outside it (the policy file) and neither queries nor
+decodes the store. What decides a hit is what git computed for the commit
+read, never what a file says.
 """
 
 from __future__ import annotations
@@ -38,7 +47,7 @@ import sqlite3
 import sys
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from functools import cache
 from importlib import metadata
 from importlib.resources import files as package_files
@@ -47,11 +56,12 @@ from pathlib import Path
 from typing import Any
 
 from controller import __version__
+from controller.core import kept as memo
 from controller.core.generation import canonical_json
 from controller.core.model import Finding, Severity, Target
-from controller.git.tree import GitTreeFiles, TreeSnapshot
+from controller.git.tree import FolderKey, GitTreeFiles, TreeSnapshot, within
 from controller.reconcile.types import OfferCheck, Validate
-from controller.repo.layout import POLICY_FILE
+from controller.repo.layout import POLICY_FILE, offer_dir
 from controller.validation.files import FileSource, Kind
 
 log = logging.getLogger(__name__)
@@ -76,6 +86,12 @@ _VERDICT_DISTRIBUTIONS = (
 # every time instead of kept.
 MAX_BODY_BYTES = 128 * 1024
 MAX_ENTRIES = 20_000
+# The in-memory memo's bound: offers, and their verdicts' encoded bytes. A decoded verdict
+# (its questions left out) takes about three times its JSON's bytes in Python objects: a
+# generated offer's is ~4.6 KiB of JSON and ~13 KiB in memory, so 10,000 offers hold ~45
+# MiB of the budget and ~130 MB of memory.
+MEMO_ENTRIES = 16_384
+MEMO_BYTES = 64 * 1024 * 1024
 
 Question = tuple[str, str, int]  # (kind|read|list, repo-relative path, read limit or 0)
 _POLICY: Question = ("read", POLICY_FILE, 0)
@@ -145,9 +161,10 @@ def answer(files: GitTreeFiles, question: Question) -> Any:
         return files.kind(path)
     if what == "list":
         return list(files.list_dir(path))
-    entry = files.entry(path) if files.kind(path) == "file" else None
+    kind = files.kind(path)
+    entry = files.entry(path) if kind == "file" else None
     if entry is None:
-        return [files.kind(path)]
+        return [kind]
     return [entry.mode, entry.oid, entry.size]
 
 
@@ -178,6 +195,17 @@ class Kept:
     questions: list[tuple[Question, Any]]
     check: OfferCheck
     file_oids: dict[str, str]  # offer-relative asset path -> blob id
+    size: int = 0  # bytes of its stored JSON text (0: not known)
+
+
+@dataclass(frozen=True, slots=True)
+class Memo:
+    """An offer's verdict kept in memory: for which folder entries, and the questions those
+    entries do not answer (the verdict's own question list is not kept: they answer it)."""
+
+    entries: FolderKey
+    kept: Kept
+    outside: tuple[tuple[Question, Any], ...]
 
 
 class VerdictStore:
@@ -203,14 +231,16 @@ class VerdictStore:
             log.debug("verdict cache: entry for %s does not decode; validating again", offer)
             return None
 
-    def put(self, offer: str, kept: Kept) -> None:
+    def put(self, offer: str, kept: Kept) -> int:
+        """Store `kept`; the bytes of its JSON text, 0 when it is not kept (see `_encode`)."""
         body = _encode(kept)
-        if body is None or len(body.encode()) > MAX_BODY_BYTES:
-            return
+        size = len(body.encode()) if body is not None else 0
+        if body is None or size > MAX_BODY_BYTES:
+            return 0
         with self._lock:
             db = self._connect()
             if db is None:
-                return
+                return 0
             try:
                 db.execute(
                     "INSERT OR REPLACE INTO verdicts (offer, identity, body) VALUES (?, ?, ?)",
@@ -224,6 +254,8 @@ class VerdictStore:
                 )
             except sqlite3.Error as exc:
                 self._fail(exc)
+                return 0
+        return size
 
     def close(self) -> None:
         with self._lock:
@@ -285,14 +317,31 @@ class VerdictStore:
 
 
 def reusing(validate: Validate, store: VerdictStore) -> Validate:
-    """`validate`, answered from `store` while everything it read is unchanged."""
+    """`validate`, answered from `store` while everything it read is unchanged.
+
+    The last verdicts are also kept in memory by the offer's folder entries
+    (`Memo`): an offer whose folder is entry for entry the same is asked only
+    the questions about paths outside it."""
+    memos: memo.Kept[str, Memo] = memo.Kept(
+        MEMO_ENTRIES, weigh=lambda m: m.kept.size, max_weight=MEMO_BYTES
+    )
 
     def check(files: FileSource, offer: str) -> OfferCheck:
         if not isinstance(files, GitTreeFiles):
             return validate(files, offer)  # a working tree has no blob ids
+        entries = files.snapshot.offer_entries(offer)
+        found = memos.get(offer)
+        if (
+            found is not None
+            and found.entries == entries
+            and all(answer(files, q) == a for q, a in found.outside)
+        ):
+            store.hits += 1
+            return _reused(found.kept, files)
         kept = store.get(offer)
         if kept is not None and all(answer(files, q) == a for q, a in kept.questions):
             store.hits += 1
+            _remember(memos, offer, entries, kept)
             return _reused(kept, files)
         store.misses += 1
         recording = RecordingFiles(files)
@@ -302,10 +351,23 @@ def reusing(validate: Validate, store: VerdictStore) -> Validate:
         result = validate(recording, offer)
         oids = _file_oids(files, offer, result)
         if oids is not None:
-            store.put(offer, Kept(recording.questions, result, oids))
+            kept = Kept(recording.questions, result, oids)
+            size = store.put(offer, kept)
+            if size:
+                _remember(memos, offer, entries, replace(kept, size=size))
         return result
 
     return check
+
+
+def _remember(memos: memo.Kept[str, Memo], offer: str, entries: FolderKey, kept: Kept) -> None:
+    """Keep `kept` in memory for the folder `entries`; only a verdict the store could keep
+    (so one of known, bounded size)."""
+    if not kept.size:
+        return
+    folder = offer_dir(offer)
+    outside = tuple((q, a) for q, a in kept.questions if not within(q[1], folder))
+    memos.put(offer, Memo(entries, replace(kept, questions=[]), outside))
 
 
 def _reused(kept: Kept, files: GitTreeFiles) -> OfferCheck:
@@ -351,6 +413,7 @@ def _encode(kept: Kept) -> str | None:
 
 
 def _decode(text: str) -> Kept:
+    """The verdict stored as `text`; raises ValueError (or KeyError, ...) if it is not one."""
     body = json.loads(text)
     questions: list[tuple[Question, Any]] = []
     for (what, path, limit), value in body["questions"]:
@@ -367,4 +430,5 @@ def _decode(text: str) -> Kept:
     check = OfferCheck(
         str(body["generation"]), target, bool(body["suspend"]), findings, body["spec"], {}
     )
-    return Kept(questions, check, {str(k): str(v) for k, v in files.items()})
+    files_kept = {str(k): str(v) for k, v in files.items()}
+    return Kept(questions, check, files_kept, len(text.encode()))

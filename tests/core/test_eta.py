@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
@@ -137,3 +137,16 @@ class TestEstimateLive:
 
     def test_the_estimate_for_the_same_day_does_not_depend_on_the_hour(self) -> None:
         assert eta.estimate_live([], at(23, 0, 1), "US") == eta.estimate_live([], at(23, 23), "US")
+
+
+def test_a_deadline_asked_in_another_zone_counts_that_zones_business_days() -> None:
+    """Deadlines of UTC times are kept; an equal time in another zone is not answered from
+    them, since its dates (and so its business days) differ."""
+    friday_evening = datetime(2026, 1, 2, 20, 0, tzinfo=UTC)  # Saturday 06:00 at +10:00
+    east = friday_evening.astimezone(timezone(timedelta(hours=10)))
+    # UTC: 4 h of Friday, Monday to Wednesday, then 20 h of Thursday.
+    assert eta.stage_deadline(Stage.LIVE, friday_evening, "") == datetime(
+        2026, 1, 8, 20, 0, tzinfo=UTC
+    )
+    # At +10:00 the weekend comes first: Monday 00:00 to Friday 00:00, local time.
+    assert eta.stage_deadline(Stage.LIVE, east, "") == datetime(2026, 1, 8, 14, 0, tzinfo=UTC)

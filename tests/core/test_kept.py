@@ -39,3 +39,19 @@ def test_pop_and_clear_forget() -> None:
     assert kept.get("a") is None and kept.get("b") == 2
     kept.clear()
     assert len(kept) == 0
+
+
+def test_a_weighed_memo_keeps_at_most_its_weight_least_recently_used_out() -> None:
+    kept: Kept[str, str] = Kept(10, weigh=len, max_weight=6)
+    kept.put("a", "xx")
+    kept.put("b", "xx")
+    assert kept.get("a") == "xx"  # "a" is now the most recent
+    kept.put("c", "xxx")  # 7 > 6: "b", the least recently used, goes
+    assert (kept.get("b"), kept.get("a"), kept.get("c"), kept.weight) == (None, "xx", "xxx", 5)
+    kept.put("a", "x")  # replaced: its old weight is given back
+    assert kept.weight == 4
+    kept.put("huge", "x" * 7)  # heavier than the bound alone: nothing is kept
+    assert (len(kept), kept.weight) == (0, 0)
+    kept.put("d", "xx")
+    kept.pop("d")
+    assert kept.weight == 0

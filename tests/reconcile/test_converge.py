@@ -65,6 +65,18 @@ def inputs(last: OfferStatus | None = None) -> OfferInputs:
     )
 
 
+def test_a_round_that_finds_nothing_new_hands_back_the_records_own_status(
+    market: Interposed, clock: Clock
+) -> None:
+    first = converge(inputs(), market, clock)
+    assert first.after is not None
+    record = pipeline.remove_condition(first.after, ConditionType.READY)  # a copy
+    settled = converge(inputs(last=first.after), market, clock)
+    assert settled.after is first.after, "equal to the record: that very object"
+    moved = converge(inputs(last=record), market, clock)
+    assert moved.after is not record and moved.after == first.after
+
+
 def test_converge_submits_once_and_the_next_pass_follows_the_record(
     market: Interposed, clock: Clock
 ) -> None:

@@ -76,6 +76,7 @@ from controller.marketplace.api import (
 from controller.marketplace.faults import FaultConfig
 from controller.marketplace.simulated import SimulatedMarketplace
 from controller.reconcile.converge import MAX_ROUNDS, converge
+from controller.reconcile.decisions import Decisions
 from controller.reconcile.types import OfferInputs
 from controller.repo import status as status_io
 
@@ -216,6 +217,8 @@ class PipelineMachine(RuleBasedStateMachine):
         self.prune = False
         self.last: OfferStatus | None = None
         self.approved_ids: set[str] = set()  # submissions Go Live was asked for, validly
+        # The reconciler's decider: its kept halves must never answer other than decide.
+        self.decisions = Decisions()
 
     def teardown(self) -> None:
         shutil.rmtree(self.tmp, ignore_errors=True)
@@ -355,6 +358,7 @@ class PipelineMachine(RuleBasedStateMachine):
 
     @rule(lose_status=st.booleans())
     def restart_controller(self, lose_status: bool) -> None:
+        self.decisions = Decisions()  # a new process keeps nothing
         if self.last is not None:
             self.last = (
                 None if lose_status else status_io.parse(status_io.render(self.last).encode())
@@ -373,6 +377,7 @@ class PipelineMachine(RuleBasedStateMachine):
         decisions: list[Decision] = []
 
         def traced(asked: PipelineInput, decision: Decision) -> None:
+            assert decision == pipeline.decide(asked, self.now), "a kept half answered stale"
             self.check_status(decision.status)
             previous: tuple[Action, ...] = decisions[-1].effectful if decisions else ()
             assert not set(decision.effectful) & set(previous), "an action was asked for twice"
@@ -389,7 +394,9 @@ class PipelineMachine(RuleBasedStateMachine):
             verdict=self.verdict,
             prune=self.prune,
         )
-        outcome = converge(inputs, checked, lambda: self.now, on_decision=traced)
+        outcome = converge(
+            inputs, checked, lambda: self.now, on_decision=traced, decide=self.decisions.decide
+        )
         assert len(decisions) <= MAX_ROUNDS
         assert outcome.after is not None
         self.last = outcome.after

@@ -8,8 +8,11 @@ a record, must still be seen by the next pass of the same reconciler.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import pytest
 from example_offers import offer_files
 from git_helpers import GitRepos
 from market_helpers import Clock
@@ -57,3 +60,30 @@ def test_a_record_replaced_between_passes_is_read_again(gitrepos: GitRepos, tmp_
         daemon.run_pass(full=True)  # finds its submission again by idempotency key
         again = daemon.branch_records().load("alpha-offer")
         assert again is not None and again.submission == kept.submission
+
+
+def test_refs_that_hold_the_commit_are_not_written_again_and_a_new_commit_moves_them(
+    gitrepos: GitRepos, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo_dir = gitrepos.init("repo", offer_files("alpha-offer", "preview"))
+    clock = Clock()
+    market = SimulatedMarketplace(tmp_path / "m.db", time_scale=1.0, clock=clock)
+    with GitRepo(repo_dir) as repo:
+        reconciler = build_reconciler(repo, market, Watch(), judge=no_signoff, clock=clock)
+        reconciler.run_pass()
+        reconciler.run_pass()
+        commands: list[str] = []
+        run = repo.runner.run
+
+        def noted(args: Sequence[str], *rest: Any, **options: Any) -> Any:
+            commands.append(args[0])
+            return run(args, *rest, **options)
+
+        monkeypatch.setattr(repo.runner, "run", noted)
+        assert reconciler.run_pass().commit is None
+        assert "update-ref" not in commands, "both refs already held the commit"
+        assert "merge-base" not in commands, "a commit is its own ancestor"
+        tip = gitrepos.commit(repo_dir, {"README.md": b"elsewhere\n"}, "an unrelated change")
+        reconciler.run_pass()
+        assert repo.resolve(GitRepo.reconciled_ref("main")) == tip
+        assert repo.resolve(GitRepo.judged_ref("main")) == tip

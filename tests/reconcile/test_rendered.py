@@ -28,8 +28,24 @@ def test_the_memo_keeps_only_the_most_recently_used() -> None:
     first, second, third = (dataclasses.replace(ALPHA, observed_generation=g) for g in "abc")
     memo.render(first, "sha1")
     memo.render(second, "sha1")
-    assert memo.known(first, "sha1") is not None  # now the most recent
+
+    def known(value: OfferStatus) -> str | None:  # asked with an equal copy: found by value
+        return memo.known(dataclasses.replace(value), "sha1")
+
+    assert known(first) is not None  # now the most recent
     memo.render(third, "sha1")
-    assert memo.known(second, "sha1") is None
-    assert memo.known(first, "sha1") is not None
-    assert memo.known(third, "sha1") is not None
+    assert known(second) is None
+    assert known(first) is not None
+    assert known(third) is not None
+
+
+def test_a_status_object_asked_again_is_known_by_identity_within_the_bound() -> None:
+    memo = RenderedOids(limit=2)
+    first, second, third = (dataclasses.replace(ALPHA, observed_generation=g) for g in "abc")
+    oid = memo.render(first, "sha1")[1]
+    assert memo.known(first, "sha1") == oid
+    assert memo.known(first, "sha256") is None  # the object format is part of the key
+    memo.render(second, "sha1")
+    memo.render(third, "sha1")  # `first` is gone, by value and by identity
+    assert memo.known(first, "sha1") is None
+    assert memo.known(third, "sha1") == blob_oid(status.render(third).encode("utf-8"), "sha1")

@@ -242,3 +242,47 @@ def test_a_verdict_over_the_size_bound_is_not_kept(tmp_path: Path) -> None:
     assert store.get("small") is not None
     assert store.get("large") is None
     store.close()
+
+
+def test_an_unchanged_offer_is_answered_from_memory_without_the_store(
+    gitrepos: GitRepos, repo: Path, probe: Probe
+) -> None:
+    probe.run()
+    probe.store.close()
+    for suffix in ("", "-wal", "-shm"):  # a store read now would be a miss
+        Path(f"{probe.store._path}{suffix}").unlink(missing_ok=True)
+    gitrepos.commit(repo, {"README.md": b"changed outside the folder\n"})
+    second, assets = probe.run()
+    assert probe.inner.calls == 1 and probe.store.hits == 1
+    _same(second, _fresh(repo)[0])
+    assert assets == _fresh(repo)[1]
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        pytest.param({f"{FOLDER}/media/logo-48.png": b"not a png"}, id="asset-bytes"),
+        pytest.param({"publishing.yaml": b"prune: true\n"}, id="policy"),
+    ],
+)
+def test_memory_never_answers_for_an_offer_whose_reads_changed(
+    gitrepos: GitRepos, repo: Path, probe: Probe, edit: dict[str, bytes]
+) -> None:
+    probe.run()
+    probe.run()  # answered from memory
+    gitrepos.commit(repo, edit)
+    second, assets = probe.run()
+    assert probe.inner.calls == 2, "validation must run again"
+    fresh, fresh_assets = _fresh(repo)
+    _same(second, fresh)
+    assert assets == fresh_assets
+
+
+def test_a_file_validation_never_read_leaves_the_verdict_reusable(
+    gitrepos: GitRepos, repo: Path, probe: Probe
+) -> None:
+    probe.run()
+    gitrepos.commit(repo, {f"{FOLDER}/notes.txt": b"not named by the manifest\n"})
+    second, _ = probe.run()  # new folder entries: not from memory, but the store's answers hold
+    assert probe.inner.calls == 1
+    _same(second, _fresh(repo)[0])

@@ -184,6 +184,15 @@ class TestReplayRecords:
         assert ReplayRecords(tmp_path, "release").load(OFFER) is None
         assert records.load("other-offer") is None
 
+    def test_a_replay_saved_after_the_folder_was_listed_is_loaded(self, tmp_path: Path) -> None:
+        records = ReplayRecords(tmp_path, "main")
+        assert records.load(OFFER) is None  # lists the folder: none yet
+        records.save(OFFER, Replay("a" * 40, ""))
+        records.save("other-offer", Replay("c" * 40, ""))
+
+        assert records.load(OFFER) == Replay("a" * 40, "")
+        assert records.load("other-offer") == Replay("c" * 40, "")
+
     def test_a_read_only_store_writes_nothing(self, tmp_path: Path) -> None:
         ReplayRecords(tmp_path, "main", writable=False).save(OFFER, Replay("a" * 40, ""))
 
