@@ -86,10 +86,10 @@ _VERDICT_DISTRIBUTIONS = (
 # every time instead of kept.
 MAX_BODY_BYTES = 128 * 1024
 MAX_ENTRIES = 20_000
-# The in-memory memo's bound: offers, and their verdicts' encoded bytes. A decoded verdict
-# (its questions left out) takes about three times its JSON's bytes in Python objects: a
-# generated offer's is ~4.6 KiB of JSON and ~13 KiB in memory, so 10,000 offers hold ~45
-# MiB of the budget and ~130 MB of memory.
+# The in-memory memo's bound: offers, and their verdicts' encoded bytes. A kept verdict
+# holds its spec as JSON text (`LazySpec`) and its questions not at all, so it takes
+# about its stored size: a generated offer's ~5 KiB (decoded, its spec alone took ~10
+# KiB more), so 10,000 offers hold ~50 MiB of the budget.
 MEMO_ENTRIES = 16_384
 MEMO_BYTES = 64 * 1024 * 1024
 
@@ -188,6 +188,38 @@ class LazyFiles(Mapping[str, bytes]):
         return len(self._oids)
 
 
+class LazySpec(Mapping[str, Any]):
+    """A manifest's spec kept as its JSON text, decoded when first read.
+
+    A settle pass reads no spec (it submits nothing), so the verdicts kept in memory hold
+    their specs as text: a tenth of their decoded size. `_reused` hands each pass a new
+    LazySpec over the kept text, so a spec read for a submission is not kept decoded.
+    """
+
+    __slots__ = ("_decoded", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._decoded: dict[str, Any] | None = None
+
+    def _spec(self) -> dict[str, Any]:
+        if self._decoded is None:
+            decoded = json.loads(self.text)
+            if not isinstance(decoded, dict):  # `_decode` checked its first character only
+                raise TypeError("a kept spec is not a JSON object")
+            self._decoded = decoded
+        return self._decoded
+
+    def __getitem__(self, key: str) -> Any:
+        return self._spec()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._spec())
+
+    def __len__(self) -> int:
+        return len(self._spec())
+
+
 @dataclass(frozen=True, slots=True)
 class Kept:
     """One stored verdict: what validation asked, and what it concluded."""
@@ -231,16 +263,20 @@ class VerdictStore:
             log.debug("verdict cache: entry for %s does not decode; validating again", offer)
             return None
 
-    def put(self, offer: str, kept: Kept) -> int:
-        """Store `kept`; the bytes of its JSON text, 0 when it is not kept (see `_encode`)."""
-        body = _encode(kept)
-        size = len(body.encode()) if body is not None else 0
-        if body is None or size > MAX_BODY_BYTES:
-            return 0
+    def put(self, offer: str, kept: Kept) -> Kept | None:
+        """Store `kept`; as it will be read back (its size known, its spec as text), or
+        None when it is not kept (see `_encode`)."""
+        encoded = _encode(kept)
+        if encoded is None:
+            return None
+        body, spec_text = encoded
+        size = len(body.encode())
+        if size > MAX_BODY_BYTES:
+            return None
         with self._lock:
             db = self._connect()
             if db is None:
-                return 0
+                return None
             try:
                 db.execute(
                     "INSERT OR REPLACE INTO verdicts (offer, identity, body) VALUES (?, ?, ?)",
@@ -254,8 +290,9 @@ class VerdictStore:
                 )
             except sqlite3.Error as exc:
                 self._fail(exc)
-                return 0
-        return size
+                return None
+        check = replace(kept.check, spec=LazySpec(spec_text))
+        return replace(kept, check=check, size=size)
 
     def close(self) -> None:
         with self._lock:
@@ -351,10 +388,9 @@ def reusing(validate: Validate, store: VerdictStore) -> Validate:
         result = validate(recording, offer)
         oids = _file_oids(files, offer, result)
         if oids is not None:
-            kept = Kept(recording.questions, result, oids)
-            size = store.put(offer, kept)
-            if size:
-                _remember(memos, offer, entries, replace(kept, size=size))
+            stored = store.put(offer, Kept(recording.questions, result, oids))
+            if stored is not None:
+                _remember(memos, offer, entries, stored)
         return result
 
     return check
@@ -373,7 +409,8 @@ def _remember(memos: memo.Kept[str, Memo], offer: str, entries: FolderKey, kept:
 def _reused(kept: Kept, files: GitTreeFiles) -> OfferCheck:
     c = kept.check
     lazy = LazyFiles(files.snapshot, kept.file_oids)
-    return OfferCheck(c.generation, c.target, c.suspend, c.findings, c.spec, lazy)
+    spec = LazySpec(c.spec.text) if isinstance(c.spec, LazySpec) else c.spec  # see LazySpec
+    return OfferCheck(c.generation, c.target, c.suspend, c.findings, spec, lazy)
 
 
 def _file_oids(files: GitTreeFiles, offer: str, result: OfferCheck) -> dict[str, str] | None:
@@ -387,27 +424,31 @@ def _file_oids(files: GitTreeFiles, offer: str, result: OfferCheck) -> dict[str,
     return oids
 
 
-def _encode(kept: Kept) -> str | None:
-    """JSON text of `kept`; None when the spec does not survive JSON unchanged (not kept)."""
+def _encode(kept: Kept) -> tuple[str, str] | None:
+    """JSON text of `kept` and of its spec (which the first holds as a string, so that a
+    read need not decode it); None when the spec does not survive JSON unchanged."""
     c = kept.check
-    spec = dict(c.spec)
-    try:
-        text = canonical_json(spec)
-    except (TypeError, ValueError):
-        return None
-    if json.loads(text) != spec:
-        return None  # e.g. integer keys: JSON would hand back text keys
+    if isinstance(c.spec, LazySpec):
+        text = c.spec.text
+    else:
+        spec = dict(c.spec)
+        try:
+            text = canonical_json(spec)
+        except (TypeError, ValueError):
+            return None
+        if json.loads(text) != spec:
+            return None  # e.g. integer keys: JSON would hand back text keys
     body = {
         "questions": [[list(q), a] for q, a in kept.questions],
         "generation": c.generation,
         "target": c.target.value if c.target is not None else None,
         "suspend": c.suspend,
         "findings": [asdict(f) for f in c.findings],
-        "spec": spec,
+        "spec": text,
         "files": kept.file_oids,
     }
     try:
-        return canonical_json(body)
+        return canonical_json(body), text
     except (TypeError, ValueError):
         return None
 
@@ -424,11 +465,11 @@ def _decode(text: str) -> Kept:
         Finding(**{**f, "severity": Severity(f["severity"])}) for f in body["findings"]
     )
     target = Target(body["target"]) if body["target"] is not None else None
-    files = body["files"]
-    if not isinstance(files, dict) or not isinstance(body["spec"], dict):
+    files, spec = body["files"], body["spec"]
+    if not isinstance(files, dict) or not isinstance(spec, str) or not spec.startswith("{"):
         raise ValueError("not a verdict")
     check = OfferCheck(
-        str(body["generation"]), target, bool(body["suspend"]), findings, body["spec"], {}
+        str(body["generation"]), target, bool(body["suspend"]), findings, LazySpec(spec), {}
     )
     files_kept = {str(k): str(v) for k, v in files.items()}
     return Kept(questions, check, files_kept, len(text.encode()))

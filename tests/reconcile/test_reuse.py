@@ -286,3 +286,31 @@ def test_a_file_validation_never_read_leaves_the_verdict_reusable(
     second, _ = probe.run()  # new folder entries: not from memory, but the store's answers hold
     assert probe.inner.calls == 1
     _same(second, _fresh(repo)[0])
+
+
+def test_a_kept_spec_is_text_until_read_and_each_pass_decodes_its_own(
+    gitrepos: GitRepos, repo: Path, probe: Probe
+) -> None:
+    """Verdicts in memory keep the spec as JSON text (a tenth of its decoded size); a
+    spec read for a submission is decoded for that pass only, never kept decoded."""
+    first, _ = probe.run()
+    second, _ = probe.run()  # from memory
+    third, _ = probe.run()
+    assert isinstance(second.spec, reuse.LazySpec) and isinstance(third.spec, reuse.LazySpec)
+    assert second.spec is not third.spec
+    assert dict(second.spec) == dict(first.spec) == dict(_fresh(repo)[0].spec)
+    assert second.spec.text == third.spec.text
+    assert third.spec._decoded is None, "reading the second pass's spec must not decode the third's"
+
+
+def test_a_stored_spec_that_is_not_an_object_is_a_miss(tmp_path: Path) -> None:
+    store = VerdictStore(tmp_path / "cache")
+    check = OfferCheck("sha256:" + "a" * 64, None, False, (), {"a": 1}, {})
+    assert store.put("o", Kept([], check, {})) is not None
+    db = sqlite3.connect(tmp_path / "cache" / DB_NAME)
+    (body,) = db.execute("SELECT body FROM verdicts").fetchone()
+    db.execute("UPDATE verdicts SET body = ?", (body.replace('"{', '"[', 1),))
+    db.commit()
+    db.close()
+    assert store.get("o") is None
+    store.close()
