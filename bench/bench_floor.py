@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -72,9 +73,13 @@ class Floor:
 
 
 def cpu_seconds() -> float:
-    """CPU time of this process and its waited-for children so far."""
-    t = os.times()
-    return t.user + t.system + t.children_user + t.children_system
+    """CPU time of this process and its waited-for children so far, to the microsecond
+    (`os.times` counts 10 ms clock ticks: a quarter of a 1,000-offer bare observation)."""
+    own, children = (
+        resource.getrusage(resource.RUSAGE_SELF),
+        resource.getrusage(resource.RUSAGE_CHILDREN),
+    )
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _git_env() -> dict[str, str]:

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -43,6 +42,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 import goals  # noqa: E402 - bench/ is not a package
+from bench_floor import cpu_seconds  # noqa: E402
 
 from controller.git.names import blob_oid  # noqa: E402
 from controller.git.repo import GitRepo, Identity  # noqa: E402
@@ -142,25 +142,15 @@ def old_writer(repo_dir: Path, offer: str, serial: int) -> None:
     _git(repo_dir, "write-tree", index=index)
 
 
-def _cpu() -> float:
-    """CPU seconds of this process and its waited-for children, to the microsecond
-    (`os.times` counts 10 ms clock ticks: a tenth of a pass)."""
-    own, children = (
-        resource.getrusage(resource.RUSAGE_SELF),
-        resource.getrusage(resource.RUSAGE_CHILDREN),
-    )
-    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
-
-
 def median_cost(run: Callable[[int], None], repeat: int) -> tuple[float, float]:
     """Median CPU and wall seconds of `run(i)` over `repeat` runs (after one warm-up)."""
     run(0)
     cpu: list[float] = []
     wall: list[float] = []
     for i in range(1, repeat + 1):
-        c, w = _cpu(), time.perf_counter()
+        c, w = cpu_seconds(), time.perf_counter()
         run(i)
-        cpu.append(_cpu() - c)
+        cpu.append(cpu_seconds() - c)
         wall.append(time.perf_counter() - w)
     return statistics.median(cpu), statistics.median(wall)
 
