@@ -8,7 +8,9 @@ documents differ; what they do with the bytes is the same and lives here:
 - the whole body is read before any answer, or the connection is closed: an
   answer that left a body unread would have it parsed as the next request on a
   kept-alive connection (a chunked body, a body on a GET, one over the limit);
-- `Content-Length` is ASCII digits only (`int()` takes "+1", "1_0" and " 1 ");
+- `Content-Length` is ASCII digits only (`int()` takes "+1", "1_0" and " 1 "), and
+  sent once; a `Transfer-Encoding` header, even empty, is refused: two headers that
+  could frame one body differently would let a body smuggle a second request;
 - a JSON body must say `application/json`, and is refused (not crashed on) when
   it is not JSON or nests too deep;
 - answers carry Content-Length, and a client that left is not an error;
@@ -144,9 +146,13 @@ class JsonHandler(BaseHTTPRequestHandler):
         """The whole body (b"" when none). A body that cannot be read whole, or that a
         method without one carries, is refused and the connection closed after the answer."""
         try:
-            if self.headers.get("Transfer-Encoding"):
+            # Present at all, even empty: a front end may frame the body by it.
+            if "Transfer-Encoding" in self.headers:
                 raise BodyRefused(HTTPStatus.LENGTH_REQUIRED, "send Content-Length, not chunked")
-            length = content_length(self.headers.get("Content-Length"), limit)
+            lengths = self.headers.get_all("Content-Length") or []
+            if len(lengths) > 1:  # which one frames the body is the reader's guess
+                raise BodyRefused(HTTPStatus.BAD_REQUEST, "Content-Length is sent more than once")
+            length = content_length(lengths[0] if lengths else None, limit)
             if length and self.command not in BODY_METHODS:
                 raise BodyRefused(HTTPStatus.BAD_REQUEST, f"{self.command} takes no body")
         except BodyRefused:
