@@ -13,7 +13,8 @@ documents differ; what they do with the bytes is the same and lives here:
   could frame one body differently would let a body smuggle a second request;
 - a JSON body must say `application/json`, and is refused (not crashed on) when
   it is not JSON or nests too deep;
-- answers carry Content-Length, and a client that left is not an error;
+- answers carry Content-Length, and a client that left is not an error; one that
+  stalls (a body declared and not sent, an idle connection) is let go (`IO_TIMEOUT`);
 - a server stops by waking held requests, ending `serve_forever`, closing its socket.
 
 A refused body raises `BodyRefused` with the status to answer; each server
@@ -32,6 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
 BODY_METHODS = ("POST", "PUT")
+IO_TIMEOUT = 60.0  # seconds one read or write of a connection may wait
 
 
 class BodyRefused(Exception):
@@ -119,6 +121,12 @@ def content_length(text: str | None, limit: int) -> int:
 
 class JsonHandler(BaseHTTPRequestHandler):
     """Every method goes to `answer(method)`; the I/O both JSON servers share."""
+
+    # Every socket read and write times out (socketserver applies it in `setup`): a
+    # client that declares a body and never sends it, or leaves a kept-alive connection
+    # idle, would otherwise hold its thread for good. The clients keep idle connections
+    # for seconds, and an injected timeout waits on `stopping`, not on the socket.
+    timeout = IO_TIMEOUT
 
     def setup(self) -> None:
         super().setup()

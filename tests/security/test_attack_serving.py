@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+from controller.http.serving import JsonHandler
 from controller.marketplace.pcemu.server import API_PREFIX, running_emulator
 from controller.marketplace.server import running_server
 from controller.marketplace.simulated import SimulatedMarketplace
@@ -94,3 +95,25 @@ def test_a_plain_request_is_still_answered(kind: str, tmp_path: Path) -> None:
         ).encode()
         answers = _answers(host, port, request)
     assert len(answers) == 1 and answers[0] < 500, answers
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_body_declared_and_never_sent_does_not_hold_the_connection(
+    kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each held connection is a thread: one that never sends its body is let go."""
+    default = JsonHandler.timeout
+    assert default is not None and 0 < default <= 120, default
+    monkeypatch.setattr(JsonHandler, "timeout", 0.3)  # the default's effect, sooner
+    with _server(kind, tmp_path) as (host, port, path):
+        request = (
+            f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\n"
+            "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+        ).encode()
+        with socket.create_connection((host, port), timeout=5) as conn:
+            conn.sendall(request)
+            try:
+                closed = conn.recv(65536) == b""  # no answer: the server closes
+            except TimeoutError:
+                closed = False
+    assert closed
