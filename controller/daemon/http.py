@@ -188,6 +188,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.do_GET()
 
     def do_GET(self) -> None:
+        if "Content-Length" in self.headers or "Transfer-Encoding" in self.headers:
+            # A GET's body is never read: left on a kept-alive connection, it would be
+            # parsed as the next request (smuggled past a proxy that shares connections).
+            self.close_connection = True
         app = self.server.app
         path = self.path.split("?", 1)[0]
         if path == "/" and app.page is not None:
@@ -204,6 +208,14 @@ class _Handler(BaseHTTPRequestHandler):
             self._text(HTTPStatus.NOT_FOUND, "not found")
 
     def do_POST(self) -> None:
+        # Framed by Content-Length alone, sent once: a second length, or a Transfer-Encoding
+        # a proxy may frame by instead, would leave part of the body read as a request.
+        if "Transfer-Encoding" in self.headers:
+            self._text(HTTPStatus.LENGTH_REQUIRED, "send Content-Length, not Transfer-Encoding")
+            return
+        if len(self.headers.get_all("Content-Length") or []) > 1:
+            self._text(HTTPStatus.BAD_REQUEST, "Content-Length is sent more than once")
+            return
         path = self.path.split("?", 1)[0]
         if path == "/" and self.server.app.page is not None:
             self._text(HTTPStatus.METHOD_NOT_ALLOWED, "the page is read-only: GET or HEAD")

@@ -8,10 +8,13 @@ documents differ; what they do with the bytes is the same and lives here:
 - the whole body is read before any answer, or the connection is closed: an
   answer that left a body unread would have it parsed as the next request on a
   kept-alive connection (a chunked body, a body on a GET, one over the limit);
-- `Content-Length` is ASCII digits only (`int()` takes "+1", "1_0" and " 1 ");
+- `Content-Length` is ASCII digits only (`int()` takes "+1", "1_0" and " 1 "), and
+  sent once; a `Transfer-Encoding` header, even empty, is refused: two headers that
+  could frame one body differently would let a body smuggle a second request;
 - a JSON body must say `application/json`, and is refused (not crashed on) when
   it is not JSON or nests too deep;
-- answers carry Content-Length, and a client that left is not an error;
+- answers carry Content-Length, and a client that left is not an error; one that
+  stalls (a body declared and not sent, an idle connection) is let go (`IO_TIMEOUT`);
 - a server stops by waking held requests, ending `serve_forever`, closing its socket.
 
 A refused body raises `BodyRefused` with the status to answer; each server
@@ -30,6 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
 
 BODY_METHODS = ("POST", "PUT")
+IO_TIMEOUT = 60.0  # seconds one read or write of a connection may wait
 
 
 class BodyRefused(Exception):
@@ -118,6 +122,12 @@ def content_length(text: str | None, limit: int) -> int:
 class JsonHandler(BaseHTTPRequestHandler):
     """Every method goes to `answer(method)`; the I/O both JSON servers share."""
 
+    # Every socket read and write times out (socketserver applies it in `setup`): a
+    # client that declares a body and never sends it, or leaves a kept-alive connection
+    # idle, would otherwise hold its thread for good. The clients keep idle connections
+    # for seconds, and an injected timeout waits on `stopping`, not on the socket.
+    timeout = IO_TIMEOUT
+
     def setup(self) -> None:
         super().setup()
         # Headers and body go out in two writes; without this, Nagle's algorithm and the
@@ -144,9 +154,13 @@ class JsonHandler(BaseHTTPRequestHandler):
         """The whole body (b"" when none). A body that cannot be read whole, or that a
         method without one carries, is refused and the connection closed after the answer."""
         try:
-            if self.headers.get("Transfer-Encoding"):
+            # Present at all, even empty: a front end may frame the body by it.
+            if "Transfer-Encoding" in self.headers:
                 raise BodyRefused(HTTPStatus.LENGTH_REQUIRED, "send Content-Length, not chunked")
-            length = content_length(self.headers.get("Content-Length"), limit)
+            lengths = self.headers.get_all("Content-Length") or []
+            if len(lengths) > 1:  # which one frames the body is the reader's guess
+                raise BodyRefused(HTTPStatus.BAD_REQUEST, "Content-Length is sent more than once")
+            length = content_length(lengths[0] if lengths else None, limit)
             if length and self.command not in BODY_METHODS:
                 raise BodyRefused(HTTPStatus.BAD_REQUEST, f"{self.command} takes no body")
         except BodyRefused:

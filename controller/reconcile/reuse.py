@@ -86,12 +86,19 @@ _VERDICT_DISTRIBUTIONS = (
 # every time instead of kept.
 MAX_BODY_BYTES = 128 * 1024
 MAX_ENTRIES = 20_000
-# The in-memory memo's bound: offers, and their verdicts' encoded bytes. A kept verdict
-# holds its spec as JSON text (`LazySpec`) and its questions not at all, so it takes
-# about its stored size: a generated offer's ~5 KiB (decoded, its spec alone took ~10
-# KiB more), so 10,000 offers hold ~50 MiB of the budget.
+# The in-memory memo's bound: offers, and the bytes of their verdicts and folder entries.
+# A kept verdict holds its spec as JSON text (`LazySpec`) and its questions not at all,
+# so it takes about its stored size: a generated offer's ~5 KiB (decoded, its spec alone
+# took ~10 KiB more). Its folder's entries are counted too (`_entries_weight`): a pull
+# request chooses how many files a folder holds, and validation asks about only the few
+# the manifest names, so a small verdict can stand beside megabytes of entries. A
+# generated offer's 5-10 entries take ~2 KiB more (measured: 3.6-8 KiB of verdict, 1.1-2.4
+# KiB of entries), so 10,000 offers hold ~70 MiB: more than 64 MiB, hence the budget.
 MEMO_ENTRIES = 16_384
-MEMO_BYTES = 64 * 1024 * 1024
+MEMO_BYTES = 96 * 1024 * 1024
+# What one folder entry costs in memory beyond its path and blob id's characters: the
+# tuple and the two strings' headers (measured: ~170 bytes on CPython 3.11).
+ENTRY_BYTES = 176
 
 Question = tuple[str, str, int]  # (kind|read|list, repo-relative path, read limit or 0)
 _POLICY: Question = ("read", POLICY_FILE, 0)
@@ -238,6 +245,7 @@ class Memo:
     entries: FolderKey
     kept: Kept
     outside: tuple[tuple[Question, Any], ...]
+    weight: int  # bytes held: the verdict's and the entries' (`_entries_weight`)
 
 
 class VerdictStore:
@@ -360,7 +368,7 @@ def reusing(validate: Validate, store: VerdictStore) -> Validate:
     (`Memo`): an offer whose folder is entry for entry the same is asked only
     the questions about paths outside it."""
     memos: memo.Kept[str, Memo] = memo.Kept(
-        MEMO_ENTRIES, weigh=lambda m: m.kept.size, max_weight=MEMO_BYTES
+        MEMO_ENTRIES, weigh=lambda m: m.weight, max_weight=MEMO_BYTES
     )
 
     def check(files: FileSource, offer: str) -> OfferCheck:
@@ -403,7 +411,13 @@ def _remember(memos: memo.Kept[str, Memo], offer: str, entries: FolderKey, kept:
         return
     folder = offer_dir(offer)
     outside = tuple((q, a) for q, a in kept.questions if not within(q[1], folder))
-    memos.put(offer, Memo(entries, replace(kept, questions=[]), outside))
+    weight = kept.size + _entries_weight(entries)
+    memos.put(offer, Memo(entries, replace(kept, questions=[]), outside, weight))
+
+
+def _entries_weight(entries: FolderKey) -> int:
+    """About the bytes `entries` hold in memory once the tree listing they came from is gone."""
+    return sum(len(path) + len(oid) + ENTRY_BYTES for path, _mode, oid in entries)
 
 
 def _reused(kept: Kept, files: GitTreeFiles) -> OfferCheck:
