@@ -33,7 +33,10 @@ from controller.core import pipeline
 from controller.core.kept import Kept
 
 MAX_KEPT = 16_384  # offers whose last input is kept, least recently used out
-MAX_FINDINGS = 262_144  # findings held by the kept inputs, all together
+# Findings held by the kept inputs, all together. A finding shows at most a few hundred
+# bytes (values and paths are shown cut), so this holds the memo near 25 MB even when
+# every offer carries a pull request's worth of findings; a generated offer has none.
+MAX_FINDINGS = 65_536
 
 _Key = tuple[str, pipeline.Desired | None, pipeline.Observation, bool, str]
 
