@@ -21,7 +21,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from controller.core.errors import EXIT_OK, UsageError
+from controller.core.errors import EXIT_FAIL, EXIT_OK, UsageError
 from controller.http.serving import JsonServer, serve_until
 from controller.marketplace.api import MarketplaceError
 from controller.marketplace.factory import default_db_path, find_git_dir, resolve_time_scale
@@ -107,18 +107,19 @@ def _serve_partnercenter(  # noqa: PLR0917 - the composition root of one command
 
 
 def _serve(server: JsonServer, url: str, about: str, faults: FaultConfig) -> int:
-    """Serve until SIGTERM or SIGINT, saying where and what first."""
+    """Serve until SIGTERM or SIGINT, saying where and what first; EXIT_FAIL when the
+    server thread ended on its own (a supervisor must see that it did not stop cleanly)."""
     stop = threading.Event()
+    ended: list[bool] = []
     with _signals_set(stop):
         fault_note = f", faults {_describe(faults)}" if faults.enabled else ""
         print(f"offerctl marketplace: serving {url} ({about}{fault_note})", flush=True)
-        serve_until(server, stop, "marketplace-http", on_thread_end=_say_thread_ended)
+        serve_until(server, stop, "marketplace-http", on_thread_end=lambda: ended.append(True))
+    if ended:
+        print("offerctl marketplace: the server thread ended on its own", file=sys.stderr)
+        return EXIT_FAIL
     print("offerctl marketplace: stopped", flush=True)
     return EXIT_OK
-
-
-def _say_thread_ended() -> None:
-    print("offerctl marketplace: server thread ended", file=sys.stderr)
 
 
 @contextmanager

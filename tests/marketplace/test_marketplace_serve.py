@@ -14,8 +14,12 @@ import pytest
 from marketplace_helpers import payload
 
 from controller.cli import main
+from controller.commands import marketplace as marketplace_command
+from controller.core.errors import EXIT_FAIL
 from controller.core.model import Target
+from controller.http.serving import JsonHandler, JsonServer
 from controller.marketplace.api import SubmissionResult, idempotency_key
+from controller.marketplace.faults import FaultConfig
 from controller.marketplace.http_client import HttpMarketplace
 from controller.marketplace.simulated import SimulatedMarketplace
 
@@ -109,3 +113,19 @@ class TestServeUsage:
 
     def test_marketplace_without_a_verb_is_a_usage_error(self) -> None:
         assert main(["marketplace"]) == 2
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_server_thread_that_ends_on_its_own_exits_non_zero(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A supervisor restarts a server that died; it must not read its end as a clean stop."""
+
+    class Dying(JsonServer):
+        def service_actions(self) -> None:  # runs in serve_forever's loop, on its thread
+            raise OSError("the listening socket went away")
+
+    server = Dying(("127.0.0.1", 0), JsonHandler)
+    code = marketplace_command._serve(server, server.base_url, "test", FaultConfig())
+    assert code == EXIT_FAIL
+    assert "ended on its own" in capsys.readouterr().err
