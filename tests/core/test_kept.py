@@ -39,3 +39,30 @@ def test_pop_and_clear_forget() -> None:
     assert kept.get("a") is None and kept.get("b") == 2
     kept.clear()
     assert len(kept) == 0
+
+
+def test_values_go_least_recent_first_until_their_sizes_fit_the_byte_bound() -> None:
+    kept: Kept[str, str] = Kept(100, max_size=10)
+    kept.put("a", "a", size=4)
+    kept.put("b", "b", size=4)
+    assert kept.get("a") == "a"  # "b" is now the least recently used
+    kept.put("c", "c", size=4)
+    assert (kept.get("a"), kept.get("b"), kept.get("c")) == ("a", None, "c")
+    assert kept.size == 8
+
+
+def test_a_value_larger_than_the_byte_bound_is_not_kept_and_evicts_nothing() -> None:
+    kept: Kept[str, str] = Kept(100, max_size=10)
+    kept.put("a", "a", size=6)
+    kept.put("huge", "huge", size=11)
+    assert (kept.get("a"), kept.get("huge"), kept.size) == ("a", None, 6)
+
+
+def test_putting_a_key_again_counts_only_its_new_size() -> None:
+    kept: Kept[str, str] = Kept(100, max_size=10)
+    kept.put("a", "a", size=6)
+    kept.put("a", "A", size=3)
+    kept.put("b", "b", size=7)
+    assert (kept.get("a"), kept.get("b"), kept.size) == ("A", "b", 10)
+    kept.pop("a")
+    assert kept.size == 7
