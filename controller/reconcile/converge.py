@@ -107,7 +107,7 @@ def _settled(
         )
     return Outcome(
         inputs.offer,
-        inputs.committed,
+        _phase(inputs.committed),
         after,
         in_flight=in_flight(decision),
         actions=decision.actions,
@@ -264,7 +264,9 @@ def marketplace_failed(
         now=clock(),
     )
     log.warning("offer %s: marketplace error: %s", inputs.offer, exc)
-    return Outcome(inputs.offer, inputs.committed, after, in_flight=True, error=REDACT(str(exc)))
+    return Outcome(
+        inputs.offer, _phase(inputs.committed), after, in_flight=True, error=REDACT(str(exc))
+    )
 
 
 def in_flight(decision: pipeline.Decision) -> bool:
@@ -279,3 +281,7 @@ def in_flight(decision: pipeline.Decision) -> bool:
 def belongs(submission: Submission, offer: str) -> bool:
     """Whether the marketplace lists `submission` as `offer`'s."""
     return submission.offer == offer
+
+
+def _phase(status: OfferStatus | None) -> Phase | None:
+    return status.phase if status is not None else None
