@@ -48,14 +48,14 @@ class RenderedOids:
         return self.known(value, _format(entry)) == entry.oid
 
     def renders(self, value: OfferStatus, entry: TreeEntry | None) -> bool:
-        """`holds`, rendering `value` when its blob id is not known yet (and remembering it:
-        `land` then finds an unchanged status rendered already)."""
+        """`holds`, rendering `value` when its blob id is not known yet. Not remembered:
+        `value` is the record a pass replaces, and kept as a key it would stay alive."""
         if entry is None or entry.mode != STATUS_MODE:
             return False
         object_format = _format(entry)
         oid = self.known(value, object_format)
         if oid is None:
-            oid = self.render(value, object_format)[1]
+            oid = blob_oid(status.render(value).encode("utf-8"), object_format)
         return oid == entry.oid
 
     def render(self, value: OfferStatus, object_format: str) -> tuple[bytes, str]:
