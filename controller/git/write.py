@@ -150,8 +150,9 @@ def _tree_of(reader: ObjectReader, commit: str) -> str:
 
 
 # Bytes of blobs one `git fast-import` takes: a pass writing 50,000 status files holds
-# this much of its stream at a time, not all of it (and a copy).
-STORE_BATCH_BYTES = 8 * 1024 * 1024
+# this much of its stream at a time (handed to git as it is, not copied), not all of it.
+# A process per 4 MiB (about 3,000 status files) costs little beside their rendering.
+STORE_BATCH_BYTES = 4 * 1024 * 1024
 
 
 def store_blobs(runner: GitRunner, blobs: Iterable[bytes]) -> None:
@@ -170,7 +171,7 @@ def store_blobs(runner: GitRunner, blobs: Iterable[bytes]) -> None:
 
 def _fast_import(runner: GitRunner, stream: bytearray) -> None:
     stream += b"done\n"
-    runner.run(["fast-import", "--quiet", "--done"], stdin=bytes(stream))
+    runner.run(["fast-import", "--quiet", "--done"], stdin=stream)  # not copied to bytes
 
 
 _Node = dict[bytes, "_Node | str | None"]
@@ -200,17 +201,35 @@ def build_tree(
         if name in node:
             raise ValueError(f"changes both write {path!r} and files below it")
         node[name] = None if oid is None else check_oid(oid)
-    written: dict[str, bytes] = {}
-    new = _rewrite(reader, written, base_tree, root, object_format)
-    if new is None:  # every file went: the empty tree
-        new = object_oid("tree", b"", object_format)
-        written[new] = b""
-    _store_trees(runner, written)
+    with tempfile.TemporaryDirectory(prefix="offerctl-trees-") as tmp:
+        written = _NewTrees(Path(tmp))
+        new = _rewrite(reader, written, base_tree, root, object_format)
+        if new is None:  # every file went: the empty tree
+            new = object_oid("tree", b"", object_format)
+            written[new] = b""
+        _store_trees(runner, written)
     return new
 
 
+class _NewTrees:
+    """The trees `build_tree` makes, by id, each written to a file in `folder` as it is
+    made: a pass writing 50,000 offers' status makes as many trees, whose bytes are not
+    held until `hash-object` stores them."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.files: dict[str, str] = {}  # tree id -> the file holding its bytes
+
+    def __setitem__(self, oid: str, data: bytes) -> None:
+        if oid in self.files:
+            return  # the same bytes: one file is enough
+        path = self.folder / str(len(self.files))
+        path.write_bytes(data)
+        self.files[oid] = str(path)
+
+
 def _rewrite(
-    reader: ObjectReader, written: dict[str, bytes], tree: str | None, node: _Node, fmt: str
+    reader: ObjectReader, written: _NewTrees, tree: str | None, node: _Node, fmt: str
 ) -> str | None:
     """The id of `tree` (None: an empty one) with `node`'s changes; None if it ends empty.
 
@@ -270,7 +289,7 @@ _UNCLEAR = _Unclear()
 
 def _splice(
     reader: ObjectReader,
-    written: dict[str, bytes],
+    written: _NewTrees,
     tree: str,
     data: bytes,
     node: _Node,
@@ -330,21 +349,15 @@ def _order(item: tuple[bytes, bytes]) -> bytes:
     return name + b"/" if entry_mode(raw) == TREE_MODE_BYTES else name
 
 
-def _store_trees(runner: GitRunner, trees: Mapping[str, bytes]) -> None:
+def _store_trees(runner: GitRunner, trees: _NewTrees) -> None:
     """Write tree objects with one `hash-object`; FatalError if git hashes one differently."""
-    if not trees:
+    if not trees.files:
         return
-    with tempfile.TemporaryDirectory(prefix="offerctl-trees-") as tmp:
-        files = []
-        for i, data in enumerate(trees.values()):
-            path = Path(tmp) / f"{i}"
-            path.write_bytes(data)
-            files.append(str(path))
-        out = runner.run(
-            ["hash-object", "-t", "tree", "-w", "--stdin-paths"],
-            stdin="".join(f"{f}\n" for f in files).encode(),
-        ).text.split()
-    if out != list(trees):
+    out = runner.run(
+        ["hash-object", "-t", "tree", "-w", "--stdin-paths"],
+        stdin="".join(f"{f}\n" for f in trees.files.values()).encode(),
+    ).text.split()
+    if out != list(trees.files):
         raise FatalError("git stored a tree under another id than computed")
 
 
