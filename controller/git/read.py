@@ -83,6 +83,7 @@ def diff_trees(runner: GitRunner, old: str, new: str) -> list[TreeChange]:
         if not meta.startswith(b":"):
             continue
         old_mode, new_mode, old_oid, new_oid, _status = meta[1:].decode("ascii").split()
+        old_mode, new_mode = sys.intern(old_mode), sys.intern(new_mode)  # a handful of modes
         changes.append(
             TreeChange(
                 path=decode_path(raw),
