@@ -87,6 +87,7 @@ class ChildPeak:
     def __init__(self, interval: float = 0.02) -> None:
         self.interval = interval
         self.peak_kb = 0
+        self.peak_command = ""  # the git command that set `peak_kb`
         self.cpu_s = 0.0  # the sampling thread's own CPU: not the pass's, subtracted
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -103,8 +104,18 @@ class ChildPeak:
         while not self._stop.wait(self.interval):
             for proc in Path("/proc").iterdir():
                 if proc.name.isdigit():
-                    self.peak_kb = max(self.peak_kb, _git_child_hwm(proc, me))
+                    hwm = _git_child_hwm(proc, me)
+                    if hwm > self.peak_kb:
+                        self.peak_kb, self.peak_command = hwm, _command(proc)
             self.cpu_s = time.thread_time()
+
+
+def _command(proc: Path) -> str:
+    try:
+        argv = (proc / "cmdline").read_bytes().split(b"\x00")
+    except OSError:
+        return ""
+    return " ".join(a.decode("utf-8", "replace") for a in argv[1:] if a)[:120]
 
 
 def _git_child_hwm(proc: Path, parent: str) -> int:
@@ -232,8 +243,8 @@ def bench(count: int, memory_goal_mb: float = MEMORY_GOAL_MB) -> dict[str, float
     own = _mb(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
     children = _mb(sampler.peak_kb)
     print(
-        f"  peak memory:      {own:8.1f} MB  (largest git child {children:.1f} MB; "
-        f"goal < {memory_goal_mb:.0f} MB each)"
+        f"  peak memory:      {own:8.1f} MB  (largest git child {children:.1f} MB, "
+        f"`{sampler.peak_command}`; goal < {memory_goal_mb:.0f} MB each)"
     )
     results = [
         goals.goal(BENCH, "full pass / floor (CPU)", floor_ratio, MAX_FLOOR_RATIO, offers=count),

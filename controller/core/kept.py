@@ -4,9 +4,10 @@ The caches that spare a pass repeated work (tree listings by commit, parsed
 statuses by blob, sign-off histories by tip, ...) all keep answers to
 questions whose answer never changes, and all must stay bounded whatever a
 repository holds. One implementation serves them. A memo whose values differ
-much in size (what a pull request chose to write) is also bounded in weight:
-`weigh` says what one value costs, and the least recently used go until the
-kept ones weigh at most `max_weight`.
+much in size (what a pull request chose to write: a status.yaml may hold a
+hundred long findings) is also bounded in weight: each value weighs what `put`
+is told (the bytes it was made from is close enough), else what `weigh` says of
+it, and the least recently used go until both bounds hold.
 """
 
 from __future__ import annotations
@@ -21,33 +22,44 @@ V = TypeVar("V")
 
 
 class Kept(Generic[K, V]):
-    """The values of the last `limit` keys put or got; the least recently used go first."""
+    """The values of the last `limit` keys put or got, together weighing at most
+    `max_weight` (None: no such bound); the least recently used go first."""
 
     def __init__(
-        self, limit: int, *, weigh: Callable[[V], int] | None = None, max_weight: int = 0
+        self,
+        limit: int,
+        *,
+        weigh: Callable[[V], int] | None = None,
+        max_weight: int | None = None,
     ) -> None:
         self.limit = limit
-        self._values: OrderedDict[K, V] = OrderedDict()
-        self._lock = threading.Lock()
-        self._weigh = weigh
         self.max_weight = max_weight
-        self.weight = 0  # of the values kept, when `weigh` is given
+        self._weigh = weigh
+        self._values: OrderedDict[K, tuple[V, int]] = OrderedDict()
+        self._weight = 0
+        self._lock = threading.Lock()
 
     def get(self, key: K) -> V | None:
         with self._lock:
-            value = self._values.get(key)
-            if value is not None:
-                self._values.move_to_end(key)
-            return value
+            kept = self._values.get(key)
+            if kept is None:
+                return None
+            self._values.move_to_end(key)
+            return kept[0]
 
-    def put(self, key: K, value: V) -> None:
+    def put(self, key: K, value: V, *, weight: int | None = None) -> None:
+        """Keep `value` for `key`, weighing `weight` (default: `weigh(value)`, or 0); a
+        value heavier than `max_weight` on its own is not kept."""
+        if weight is None:
+            weight = self._weigh(value) if self._weigh is not None else 0
         with self._lock:
             self._forget(key)
-            self._values[key] = value
-            if self._weigh is not None:
-                self.weight += self._weigh(value)
+            if self.max_weight is not None and weight > self.max_weight:
+                return
+            self._values[key] = (value, weight)
+            self._weight += weight
             while len(self._values) > self.limit or (
-                self._weigh is not None and self.weight > self.max_weight and self._values
+                self.max_weight is not None and self._weight > self.max_weight
             ):
                 self._forget(next(iter(self._values)))
 
@@ -66,13 +78,18 @@ class Kept(Generic[K, V]):
     def clear(self) -> None:
         with self._lock:
             self._values.clear()
-            self.weight = 0
+            self._weight = 0
+
+    @property
+    def weight(self) -> int:
+        """What the kept values weigh together."""
+        return self._weight
 
     def _forget(self, key: K) -> None:
-        """Drop `key` (the lock held), and its value's weight."""
-        value = self._values.pop(key, None)
-        if value is not None and self._weigh is not None:
-            self.weight -= self._weigh(value)
+        """Drop `key` and its weight (the lock held)."""
+        old = self._values.pop(key, None)
+        if old is not None:
+            self._weight -= old[1]
 
     def __len__(self) -> int:
         return len(self._values)

@@ -188,7 +188,7 @@ class GitRunner:
         self,
         args: Sequence[str],
         *,
-        stdin: bytes | None = None,
+        stdin: bytes | bytearray | None = None,
         env: Mapping[str, str] | None = None,
         check: bool = True,
         timeout: float | None = None,

@@ -154,8 +154,9 @@ def _tree_of(reader: ObjectReader, commit: str) -> str:
 
 
 # Bytes of blobs one `git fast-import` takes: a pass writing 50,000 status files holds
-# this much of its stream at a time, not all of it (and a copy).
-STORE_BATCH_BYTES = 8 * 1024 * 1024
+# this much of its stream at a time (handed to git as it is, not copied), not all of it.
+# A process per 4 MiB (about 3,000 status files) costs little beside their rendering.
+STORE_BATCH_BYTES = 4 * 1024 * 1024
 
 
 def store_blobs(runner: GitRunner, blobs: Iterable[bytes]) -> None:
@@ -174,7 +175,7 @@ def store_blobs(runner: GitRunner, blobs: Iterable[bytes]) -> None:
 
 def _fast_import(runner: GitRunner, stream: bytearray) -> None:
     stream += b"done\n"
-    runner.run(["fast-import", "--quiet", "--done"], stdin=bytes(stream))
+    runner.run(["fast-import", "--quiet", "--done"], stdin=stream)  # not copied to bytes
 
 
 _Node = dict[bytes, "_Node | str | None"]
@@ -191,7 +192,7 @@ def build_tree(
     (None removes it): the id of the resulting tree. Only the trees along the
     changed paths are read; the new ones are serialized here and stored with one
     `git hash-object -t tree -w --stdin-paths`, which checks their format, or, when
-    there are many, one `git index-pack` (`_store_trees`). The blobs must exist already."""
+    there are many, one `git index-pack` (`_NewTrees`). The blobs must exist already."""
     root: _Node = {}
     for path, oid in sorted(changes.items()):
         *folders, name = [encode_path(p) for p in check_tree_path(path).split("/")]
@@ -204,17 +205,87 @@ def build_tree(
         if name in node:
             raise ValueError(f"changes both write {path!r} and files below it")
         node[name] = None if oid is None else check_oid(oid)
-    written: dict[str, bytes] = {}
+    written = _NewTrees(object_format)
     new = _rewrite(reader, written, base_tree, root, object_format)
     if new is None:  # every file went: the empty tree
         new = object_oid("tree", b"", object_format)
         written[new] = b""
-    _store_trees(runner, written, object_format)
+    written.store(runner)
     return new
 
 
+# From this many new trees on, they are stored as one pack (`_NewTrees`); fewer as loose
+# objects, as `git fast-import` unpacks fewer objects than its `unpackLimit` (100), so
+# small commits (the daemon's edits) add no pack file each.
+PACK_MIN_TREES = 100
+_PACK_TREE = 2  # the pack format's object type of a tree
+_PACK_HEADER = 12  # "PACK", version, object count
+
+
+class _NewTrees:
+    """The trees `build_tree` makes, by id, and their storing.
+
+    A few are kept as bytes and stored as loose objects by one `hash-object`. From
+    PACK_MIN_TREES on, each is compressed into one pack as it is made (a pass writing
+    50,000 offers' status makes as many trees, whose bytes are then not all held), and
+    the pack is stored by one `git index-pack`: a loose object costs a file (and
+    `hash-object` a temporary one) each, most of a 1,000-offer status commit's time.
+    index-pack names each object by the hash of its bytes, as hash-object does, and
+    fails on a pack whose checksum is not in the repository's object format;
+    commit-tree then refuses a root tree that is not there.
+    """
+
+    def __init__(self, object_format: str) -> None:
+        self.object_format = object_format
+        self.ids: set[str] = set()
+        self.loose: dict[str, bytes] = {}  # until PACK_MIN_TREES are made
+        self.pack: bytearray | None = None  # its header is written by `store`
+
+    def __setitem__(self, oid: str, data: bytes) -> None:
+        if oid in self.ids:
+            return  # the same bytes: stored once
+        self.ids.add(oid)
+        if self.pack is not None:
+            self._pack(data)
+            return
+        self.loose[oid] = data
+        if len(self.loose) >= PACK_MIN_TREES:
+            self.pack = bytearray(_PACK_HEADER)
+            for kept in self.loose.values():
+                self._pack(kept)
+            self.loose = {}
+
+    def _pack(self, data: bytes) -> None:
+        pack = self.pack if self.pack is not None else bytearray(_PACK_HEADER)
+        pack += _pack_header(_PACK_TREE, len(data))
+        pack += zlib.compress(data, 1)
+        self.pack = pack
+
+    def store(self, runner: GitRunner) -> None:
+        """Write the trees; FatalError if git hashes a loose one differently."""
+        if self.pack is not None:
+            self.pack[:_PACK_HEADER] = b"PACK" + struct.pack(">II", 2, len(self.ids))
+            self.pack += hashlib.new(self.object_format, self.pack).digest()
+            runner.run(["index-pack", "--stdin"], stdin=self.pack)
+            return
+        if not self.loose:
+            return
+        with tempfile.TemporaryDirectory(prefix="offerctl-trees-") as tmp:
+            files = []
+            for i, data in enumerate(self.loose.values()):
+                path = Path(tmp) / f"{i}"
+                path.write_bytes(data)
+                files.append(str(path))
+            out = runner.run(
+                ["hash-object", "-t", "tree", "-w", "--stdin-paths"],
+                stdin="".join(f"{f}\n" for f in files).encode(),
+            ).text.split()
+        if out != list(self.loose):
+            raise FatalError("git stored a tree under another id than computed")
+
+
 def _rewrite(
-    reader: ObjectReader, written: dict[str, bytes], tree: str | None, node: _Node, fmt: str
+    reader: ObjectReader, written: _NewTrees, tree: str | None, node: _Node, fmt: str
 ) -> str | None:
     """The id of `tree` (None: an empty one) with `node`'s changes; None if it ends empty.
 
@@ -274,7 +345,7 @@ _UNCLEAR = _Unclear()
 
 def _splice(
     reader: ObjectReader,
-    written: dict[str, bytes],
+    written: _NewTrees,
     tree: str,
     data: bytes,
     node: _Node,
@@ -332,50 +403,6 @@ def _order(item: tuple[bytes, bytes]) -> bytes:
     """git's tree order: a folder sorts as `name/`."""
     name, raw = item
     return name + b"/" if entry_mode(raw) == TREE_MODE_BYTES else name
-
-
-# At least this many new trees are stored as one pack (`_index_pack`); fewer as loose
-# objects, as `git fast-import` unpacks fewer objects than its `unpackLimit` (100), so
-# small commits (the daemon's edits) add no pack file each.
-PACK_MIN_TREES = 100
-_PACK_TREE = 2  # the pack format's object type of a tree
-
-
-def _store_trees(runner: GitRunner, trees: Mapping[str, bytes], object_format: str) -> None:
-    """Write tree objects with one `hash-object` (or one `index-pack` when there are
-    many); FatalError if git hashes one differently."""
-    if not trees:
-        return
-    if len(trees) >= PACK_MIN_TREES:
-        _index_pack(runner, trees.values(), object_format)
-        return
-    with tempfile.TemporaryDirectory(prefix="offerctl-trees-") as tmp:
-        files = []
-        for i, data in enumerate(trees.values()):
-            path = Path(tmp) / f"{i}"
-            path.write_bytes(data)
-            files.append(str(path))
-        out = runner.run(
-            ["hash-object", "-t", "tree", "-w", "--stdin-paths"],
-            stdin="".join(f"{f}\n" for f in files).encode(),
-        ).text.split()
-    if out != list(trees):
-        raise FatalError("git stored a tree under another id than computed")
-
-
-def _index_pack(runner: GitRunner, trees: Iterable[bytes], object_format: str) -> None:
-    """Store trees as one pack: a loose object costs a file (and `hash-object` a temporary
-    one) each, which was most of a 1,000-offer status commit's time. index-pack names
-    each object by the hash of its bytes, as hash-object does, and fails on a pack whose
-    checksum is not in the repository's object format; commit-tree then refuses a root
-    tree that is not there."""
-    objects = list(trees)
-    pack = bytearray(b"PACK" + struct.pack(">II", 2, len(objects)))
-    for data in objects:
-        pack += _pack_header(_PACK_TREE, len(data))
-        pack += zlib.compress(data, 1)
-    pack += hashlib.new(object_format, pack).digest()
-    runner.run(["index-pack", "--stdin"], stdin=bytes(pack))
 
 
 def _pack_header(kind: int, size: int) -> bytes:

@@ -115,7 +115,7 @@ def _settled(
         after = inputs.last
     return Outcome(
         inputs.offer,
-        inputs.committed,
+        _phase(inputs.committed),
         after,
         in_flight=in_flight(decision),
         actions=decision.actions,
@@ -272,7 +272,9 @@ def marketplace_failed(
         now=clock(),
     )
     log.warning("offer %s: marketplace error: %s", inputs.offer, exc)
-    return Outcome(inputs.offer, inputs.committed, after, in_flight=True, error=REDACT(str(exc)))
+    return Outcome(
+        inputs.offer, _phase(inputs.committed), after, in_flight=True, error=REDACT(str(exc))
+    )
 
 
 def in_flight(decision: pipeline.Decision) -> bool:
@@ -287,3 +289,7 @@ def in_flight(decision: pipeline.Decision) -> bool:
 def belongs(submission: Submission, offer: str) -> bool:
     """Whether the marketplace lists `submission` as `offer`'s."""
     return submission.offer == offer
+
+
+def _phase(status: OfferStatus | None) -> Phase | None:
+    return status.phase if status is not None else None

@@ -177,13 +177,14 @@ def inputs(
 
     `last` is the controller's own record of the offer; status.yaml is read only
     to tell transitions against (`committed`), never obeyed. When the committed
-    status.yaml is the very blob `last` renders to (`rendered` remembers it), it
-    is `last`, not parsed again (render and parse round-trip: tests/test_fuzz.py).
+    status.yaml is the very blob `last` renders to (`rendered` remembers it or
+    renders it: about what a parse costs), it is `last`, not parsed and held
+    again (render and parse round-trip: tests/test_fuzz.py).
     """
     folder = f"{OFFERS_DIR}/{offer}"
     policy = snapshot.policy
     entry = snapshot.tree.entry(f"{folder}/{STATUS_FILE}")
-    ours = last is not None and rendered is not None and rendered.holds(last, entry)
+    ours = last is not None and rendered is not None and rendered.renders(last, entry)
     work = OfferInputs(
         offer,
         last=last,

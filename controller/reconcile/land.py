@@ -237,7 +237,7 @@ def transitions(outcomes: Mapping[str, Outcome], written: Sequence[str]) -> tupl
     found = []
     for offer in written:
         outcome = outcomes[offer]
-        before = outcome.before.phase if outcome.before else None
+        before = outcome.before
         if outcome.after is not None and outcome.after.phase != before:
             found.append(Transition(offer, before, outcome.after.phase))
     return tuple(found)

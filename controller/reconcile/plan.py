@@ -8,6 +8,7 @@ Only the marketplace's read calls are made.
 
 from __future__ import annotations
 
+from controller.core.model import OfferStatus
 from controller.marketplace.api import Marketplace
 from controller.reconcile import evaluate
 from controller.reconcile.converge import preview
@@ -33,12 +34,15 @@ def plan(
 ) -> tuple[PlannedOffer, ...]:
     """Per offer of `snapshot`, by offer id: the status and actions a pass would decide."""
 
+    committed: dict[str, OfferStatus | None] = {}  # an outcome keeps only its phase
+
     def step(offer: str) -> Outcome:
         work = evaluate.inputs(snapshot, offer, records.load(offer), validate, judge)
+        committed[offer] = work.committed
         return evaluate.settle(snapshot, work, preview(work, marketplace, clock))
 
     outcomes = evaluate.each(snapshot.offers, step)
     return tuple(
-        PlannedOffer(o.offer, o.before, o.after, o.actions, o.delete, o.error)
+        PlannedOffer(o.offer, committed.get(o.offer), o.after, o.actions, o.delete, o.error)
         for _, o in sorted(outcomes.items())
     )

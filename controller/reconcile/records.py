@@ -62,6 +62,7 @@ MAX_RECORD_BYTES = 1024 * 1024  # a record is a status: a few KiB
 _MAX_SEGMENT = 200
 _MAX_UNSYNCED = 4096  # saves kept unsynced at most, for a caller that does not flush
 MAX_KEPT = 16_384  # statuses a store remembers, with the digest of their file's bytes
+MAX_KEPT_BYTES = 16 * 1024 * 1024  # ... and the record files' bytes they were read from
 
 
 class RecordStore(Protocol):
@@ -112,7 +113,7 @@ class FileRecords:
         self.root = private_dir / RECORDS_DIR / where / _name(branch)
         self._read: dict[str, bytes] = {}  # offer -> digest of its file's bytes when last seen
         # offer -> (digest of its file's bytes, the status they hold), least recent first
-        self._kept: Kept[str, tuple[bytes, OfferStatus]] = Kept(MAX_KEPT)
+        self._kept: Kept[str, tuple[bytes, OfferStatus]] = Kept(MAX_KEPT, max_weight=MAX_KEPT_BYTES)
         self._unsynced: list[Path] = []  # files saved since the last flush
         self._dirty_dirs = False  # a rename or unlink since the last flush
         self._paths: Kept[str, Path] = Kept(MAX_KEPT)  # a pathlib join costs more than a read
@@ -149,7 +150,7 @@ class FileRecords:
         found = status.from_dict(data.get("status"))
         if found is None or found.offer != offer:
             return None
-        self._kept.put(offer, (digest, found))
+        self._kept.put(offer, (digest, found), weight=len(raw))
         return found
 
     def save(self, offer: str, value: OfferStatus) -> None:
@@ -172,7 +173,7 @@ class FileRecords:
         if known != digest:  # unchanged: spare the disk a write per offer and pass
             self._replace(path, data)
             self._read[offer] = digest
-        self._kept.put(offer, (digest, value))
+        self._kept.put(offer, (digest, value), weight=len(data))
 
     def drop(self, offer: str) -> None:
         self._path(offer).unlink(missing_ok=True)

@@ -166,7 +166,9 @@ class Outcome:
     """One offer after evaluation: its new status (None: leave status.yaml alone)."""
 
     offer: str
-    before: OfferStatus | None
+    # The phase status.yaml showed at the commit read, which transitions are told against:
+    # only the phase, so that a pass of many offers in flight holds one status each.
+    before: Phase | None
     after: OfferStatus | None
     in_flight: bool = False
     error: str = ""

@@ -114,10 +114,15 @@ def status_in(snapshot: TreeSnapshot, offer: str) -> ReadStatus:
     except UserError as exc:  # a symlink or another non-file where status.yaml should be
         return ReadStatus(None, str(exc))
     read = status_from(data, path=path)
-    _PARSED.put(key, read)
+    _PARSED.put(key, read, weight=len(data))
     return read
 
 
-# Parsed statuses by (path, mode, blob id), least recently used first.
+# Parsed statuses by (path, mode, blob id), least recently used first; bounded in the
+# bytes they were parsed from too (a parsed status takes about twice its file's size),
+# since a status.yaml a pull request wrote may hold up to MAX_STATUS_BYTES.
 MAX_PARSED_STATUSES = 16_384
-_PARSED: Kept[tuple[str, str, str], ReadStatus] = Kept(MAX_PARSED_STATUSES)
+MAX_PARSED_BYTES = 8 * 1024 * 1024
+_PARSED: Kept[tuple[str, str, str], ReadStatus] = Kept(
+    MAX_PARSED_STATUSES, max_weight=MAX_PARSED_BYTES
+)

@@ -50,8 +50,35 @@ def test_a_weighed_memo_keeps_at_most_its_weight_least_recently_used_out() -> No
     assert (kept.get("b"), kept.get("a"), kept.get("c"), kept.weight) == (None, "xx", "xxx", 5)
     kept.put("a", "x")  # replaced: its old weight is given back
     assert kept.weight == 4
-    kept.put("huge", "x" * 7)  # heavier than the bound alone: nothing is kept
-    assert (len(kept), kept.weight) == (0, 0)
+    kept.put("huge", "x" * 7)  # heavier than the bound alone: not kept, nothing evicted
+    assert (kept.get("huge"), len(kept), kept.weight) == (None, 2, 4)
     kept.put("d", "xx")
     kept.pop("d")
-    assert kept.weight == 0
+    assert kept.weight == 4
+
+
+def test_values_go_least_recent_first_until_their_sizes_fit_the_byte_bound() -> None:
+    kept: Kept[str, str] = Kept(100, max_weight=10)
+    kept.put("a", "a", weight=4)
+    kept.put("b", "b", weight=4)
+    assert kept.get("a") == "a"  # "b" is now the least recently used
+    kept.put("c", "c", weight=4)
+    assert (kept.get("a"), kept.get("b"), kept.get("c")) == ("a", None, "c")
+    assert kept.weight == 8
+
+
+def test_a_value_larger_than_the_byte_bound_is_not_kept_and_evicts_nothing() -> None:
+    kept: Kept[str, str] = Kept(100, max_weight=10)
+    kept.put("a", "a", weight=6)
+    kept.put("huge", "huge", weight=11)
+    assert (kept.get("a"), kept.get("huge"), kept.weight) == ("a", None, 6)
+
+
+def test_putting_a_key_again_counts_only_its_new_size() -> None:
+    kept: Kept[str, str] = Kept(100, max_weight=10)
+    kept.put("a", "a", weight=6)
+    kept.put("a", "A", weight=3)
+    kept.put("b", "b", weight=7)
+    assert (kept.get("a"), kept.get("b"), kept.weight) == ("A", "b", 10)
+    kept.pop("a")
+    assert kept.weight == 7
