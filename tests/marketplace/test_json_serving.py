@@ -10,30 +10,12 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from json_servers import KINDS, json_server
 
 from controller.http.serving import content_length
-from controller.marketplace.pcemu.server import API_PREFIX, running_emulator
-from controller.marketplace.server import running_server
-from controller.marketplace.simulated import SimulatedMarketplace
-
-
-@contextmanager
-def _server(kind: str, tmp_path: Path) -> Iterator[tuple[str, int, str]]:
-    """(host, port, a GET path that answers 200 or an error document)."""
-    sim = SimulatedMarketplace(tmp_path / "m.sqlite3")
-    if kind == "simulated":
-        with running_server(sim, max_body=10_000) as server:
-            host, port = server.server_address[:2]
-            yield str(host), int(port), "/healthz"
-    else:
-        with running_emulator(sim) as emulator:
-            host, port = emulator.server_address[:2]
-            yield str(host), int(port), API_PREFIX + "/products"
 
 
 def _exchange(host: str, port: int, request: bytes) -> tuple[int, dict[str, str], bytes, bool]:
@@ -60,7 +42,6 @@ def _exchange(host: str, port: int, request: bytes) -> tuple[int, dict[str, str]
         return status, headers, body, closed
 
 
-KINDS = ["simulated", "pcemu"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
@@ -68,7 +49,7 @@ def test_a_get_that_carries_a_body_is_refused_and_the_connection_closed(
     kind: str, tmp_path: Path
 ) -> None:
     """Left unread, 'GET /x' in the body would be answered as a second request."""
-    with _server(kind, tmp_path) as (host, port, path):
+    with json_server(kind, tmp_path) as (host, port, path):
         smuggled = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
         request = (
             f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\n"
@@ -82,7 +63,7 @@ def test_a_get_that_carries_a_body_is_refused_and_the_connection_closed(
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_chunked_body_is_refused_and_the_connection_closed(kind: str, tmp_path: Path) -> None:
-    with _server(kind, tmp_path) as (host, port, path):
+    with json_server(kind, tmp_path) as (host, port, path):
         request = (
             f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\n"
             "Transfer-Encoding: chunked\r\nContent-Type: application/json\r\n\r\n"
@@ -99,7 +80,7 @@ def test_a_chunked_body_is_refused_and_the_connection_closed(kind: str, tmp_path
 def test_a_content_length_that_is_not_plain_digits_is_a_400(
     kind: str, length: str, tmp_path: Path
 ) -> None:
-    with _server(kind, tmp_path) as (host, port, path):
+    with json_server(kind, tmp_path) as (host, port, path):
         request = (
             f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\n"
             f"Content-Type: application/json\r\nContent-Length: {length}\r\n\r\n{{}}"

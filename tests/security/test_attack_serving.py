@@ -12,31 +12,12 @@ from __future__ import annotations
 
 import re
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from json_servers import KINDS, json_server
 
 from controller.http.serving import JsonHandler
-from controller.marketplace.pcemu.server import API_PREFIX, running_emulator
-from controller.marketplace.server import running_server
-from controller.marketplace.simulated import SimulatedMarketplace
-
-KINDS = ["simulated", "pcemu"]
-
-
-@contextmanager
-def _server(kind: str, tmp_path: Path) -> Iterator[tuple[str, int, str]]:
-    sim = SimulatedMarketplace(tmp_path / "m.sqlite3")
-    if kind == "simulated":
-        with running_server(sim, max_body=10_000) as server:
-            host, port = server.server_address[:2]
-            yield str(host), int(port), "/healthz"
-    else:
-        with running_emulator(sim) as emulator:
-            host, port = emulator.server_address[:2]
-            yield str(host), int(port), API_PREFIX + "/products"
 
 
 def _answers(host: str, port: int, request: bytes) -> list[int]:
@@ -59,7 +40,7 @@ SMUGGLED = b"GET /smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_two_content_lengths_are_refused_and_nothing_is_smuggled(kind: str, tmp_path: Path) -> None:
-    with _server(kind, tmp_path) as (host, port, path):
+    with json_server(kind, tmp_path) as (host, port, path):
         body = b"{}" + SMUGGLED
         request = (
             f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\n"
@@ -74,7 +55,7 @@ def test_two_content_lengths_are_refused_and_nothing_is_smuggled(kind: str, tmp_
 def test_an_empty_transfer_encoding_is_refused_and_nothing_is_smuggled(
     kind: str, tmp_path: Path
 ) -> None:
-    with _server(kind, tmp_path) as (host, port, path):
+    with json_server(kind, tmp_path) as (host, port, path):
         body = b"{}" + SMUGGLED
         request = (
             f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\n"
@@ -88,7 +69,7 @@ def test_an_empty_transfer_encoding_is_refused_and_nothing_is_smuggled(
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_plain_request_is_still_answered(kind: str, tmp_path: Path) -> None:
     """The refusals above are about framing only: an ordinary request is answered."""
-    with _server(kind, tmp_path) as (host, port, path):
+    with json_server(kind, tmp_path) as (host, port, path):
         request = (
             f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\n"
             "Connection: close\r\n\r\n"
@@ -105,7 +86,7 @@ def test_a_body_declared_and_never_sent_does_not_hold_the_connection(
     default = JsonHandler.timeout
     assert default is not None and 0 < default <= 120, default
     monkeypatch.setattr(JsonHandler, "timeout", 0.3)  # the default's effect, sooner
-    with _server(kind, tmp_path) as (host, port, path):
+    with json_server(kind, tmp_path) as (host, port, path):
         request = (
             f"POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer t\r\n"
             "Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
