@@ -46,7 +46,7 @@ import logging
 import sqlite3
 import sys
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, replace
 from functools import cache
 from importlib import metadata
@@ -87,15 +87,15 @@ _VERDICT_DISTRIBUTIONS = (
 MAX_BODY_BYTES = 128 * 1024
 MAX_ENTRIES = 20_000
 # The in-memory memo's bound: offers, and the bytes of their verdicts and folder entries.
-# A kept verdict holds its spec as JSON text (`LazySpec`) and its questions not at all,
-# so it takes about its stored size: a generated offer's ~5 KiB (decoded, its spec alone
-# took ~10 KiB more). Its folder's entries are counted too (`_entries_weight`): a pull
-# request chooses how many files a folder holds, and validation asks about only the few
-# the manifest names, so a small verdict can stand beside megabytes of entries. A
-# generated offer's 5-10 entries take ~2 KiB more (measured: 3.6-8 KiB of verdict, 1.1-2.4
-# KiB of entries), so 10,000 offers hold ~70 MiB: more than 64 MiB, hence the budget.
+# A kept verdict holds neither its spec (`LazySpec`: read back only by a pass that
+# submits) nor its questions; it is weighed as its stored JSON less the spec, an upper
+# bound of what it holds (~2-3 KiB for a generated offer). Its folder's entries are
+# counted too (`_entries_weight`): a pull request chooses how many files a folder holds,
+# and validation asks about only the few the manifest names, so a small verdict can stand
+# beside megabytes of entries; a generated offer's 5-10 entries weigh 1.1-2.4 KiB. So
+# 10,000 offers weigh ~45 MiB, and 50,000 fill the budget with about 16,000 of theirs.
 MEMO_ENTRIES = 16_384
-MEMO_BYTES = 96 * 1024 * 1024
+MEMO_BYTES = 64 * 1024 * 1024
 # What one folder entry costs in memory beyond its path and blob id's characters: the
 # tuple and the two strings' headers (measured: ~170 bytes on CPython 3.11).
 ENTRY_BYTES = 176
@@ -196,25 +196,27 @@ class LazyFiles(Mapping[str, bytes]):
 
 
 class LazySpec(Mapping[str, Any]):
-    """A manifest's spec kept as its JSON text, decoded when first read.
+    """A manifest's spec, made by `load` when first read.
 
-    A settle pass reads no spec (it submits nothing), so the verdicts kept in memory hold
-    their specs as text: a tenth of their decoded size. `_reused` hands each pass a new
-    LazySpec over the kept text, so a spec read for a submission is not kept decoded.
+    A settle pass reads no spec (it submits nothing), so the verdicts kept in memory
+    hold none: a reused verdict's spec is read back from the store, or validated
+    again, only by a pass that submits it (`_spec_again`). One read from the store
+    is decoded from its JSON text only if read.
     """
 
-    __slots__ = ("_decoded", "text")
+    __slots__ = ("_decoded", "_load")
 
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self._decoded: dict[str, Any] | None = None
+    def __init__(self, load: Callable[[], Mapping[str, Any]]) -> None:
+        self._load = load
+        self._decoded: Mapping[str, Any] | None = None
 
-    def _spec(self) -> dict[str, Any]:
+    @classmethod
+    def of_text(cls, text: str) -> LazySpec:
+        return cls(lambda: _json_object(text))
+
+    def _spec(self) -> Mapping[str, Any]:
         if self._decoded is None:
-            decoded = json.loads(self.text)
-            if not isinstance(decoded, dict):  # `_decode` checked its first character only
-                raise TypeError("a kept spec is not a JSON object")
-            self._decoded = decoded
+            self._decoded = self._load()
         return self._decoded
 
     def __getitem__(self, key: str) -> Any:
@@ -225,6 +227,13 @@ class LazySpec(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._spec())
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    decoded = json.loads(text)
+    if not isinstance(decoded, dict):  # `_decode` checked its first character only
+        raise TypeError("a kept spec is not a JSON object")
+    return decoded
 
 
 @dataclass(frozen=True, slots=True)
@@ -299,8 +308,8 @@ class VerdictStore:
             except sqlite3.Error as exc:
                 self._fail(exc)
                 return None
-        check = replace(kept.check, spec=LazySpec(spec_text))
-        return replace(kept, check=check, size=size)
+        check = replace(kept.check, spec=LazySpec.of_text(spec_text))
+        return replace(kept, check=check, size=size - len(spec_text))
 
     def close(self) -> None:
         with self._lock:
@@ -382,12 +391,16 @@ def reusing(validate: Validate, store: VerdictStore) -> Validate:
             and all(answer(files, q) == a for q, a in found.outside)
         ):
             store.hits += 1
-            return _reused(found.kept, files)
+
+            def spec_again() -> Mapping[str, Any]:
+                return _spec_again(store, validate, files, offer, found.kept.check.generation)
+
+            return _reused(found.kept, files, LazySpec(spec_again))
         kept = store.get(offer)
         if kept is not None and all(answer(files, q) == a for q, a in kept.questions):
             store.hits += 1
             _remember(memos, offer, entries, kept)
-            return _reused(kept, files)
+            return _reused(kept, files, kept.check.spec)
         store.misses += 1
         recording = RecordingFiles(files)
         # Validation does not read publishing.yaml today; asked anyway, so that no verdict
@@ -412,7 +425,8 @@ def _remember(memos: memo.Kept[str, Memo], offer: str, entries: FolderKey, kept:
     folder = offer_dir(offer)
     outside = tuple((q, a) for q, a in kept.questions if not within(q[1], folder))
     weight = kept.size + _entries_weight(entries)
-    memos.put(offer, Memo(entries, replace(kept, questions=[]), outside, weight))
+    held = replace(kept, questions=[], check=replace(kept.check, spec={}))  # see LazySpec
+    memos.put(offer, Memo(entries, held, outside, weight))
 
 
 def _entries_weight(entries: FolderKey) -> int:
@@ -420,11 +434,25 @@ def _entries_weight(entries: FolderKey) -> int:
     return sum(len(path) + len(oid) + ENTRY_BYTES for path, _mode, oid in entries)
 
 
-def _reused(kept: Kept, files: GitTreeFiles) -> OfferCheck:
+def _reused(kept: Kept, files: GitTreeFiles, spec: Mapping[str, Any]) -> OfferCheck:
     c = kept.check
     lazy = LazyFiles(files.snapshot, kept.file_oids)
-    spec = LazySpec(c.spec.text) if isinstance(c.spec, LazySpec) else c.spec  # see LazySpec
     return OfferCheck(c.generation, c.target, c.suspend, c.findings, spec, lazy)
+
+
+def _spec_again(
+    store: VerdictStore, validate: Validate, files: GitTreeFiles, offer: str, generation: str
+) -> Mapping[str, Any]:
+    """The spec of a verdict kept in memory without it, for a pass that submits it: the
+    store's, when it still holds that generation (a digest of the canonical spec, so
+    the same spec), else validated again from the commit the verdict was reused for."""
+    kept = store.get(offer)
+    if kept is not None and kept.check.generation == generation:
+        return dict(kept.check.spec)
+    again = validate(files, offer)
+    if again.generation != generation:  # validation is a function of what the key holds
+        raise RuntimeError(f"validating {offer} again gave another generation")
+    return again.spec
 
 
 def _file_oids(files: GitTreeFiles, offer: str, result: OfferCheck) -> dict[str, str] | None:
@@ -442,16 +470,13 @@ def _encode(kept: Kept) -> tuple[str, str] | None:
     """JSON text of `kept` and of its spec (which the first holds as a string, so that a
     read need not decode it); None when the spec does not survive JSON unchanged."""
     c = kept.check
-    if isinstance(c.spec, LazySpec):
-        text = c.spec.text
-    else:
-        spec = dict(c.spec)
-        try:
-            text = canonical_json(spec)
-        except (TypeError, ValueError):
-            return None
-        if json.loads(text) != spec:
-            return None  # e.g. integer keys: JSON would hand back text keys
+    spec = dict(c.spec)
+    try:
+        text = canonical_json(spec)
+    except (TypeError, ValueError):
+        return None
+    if json.loads(text) != spec:
+        return None  # e.g. integer keys: JSON would hand back text keys
     body = {
         "questions": [[list(q), a] for q, a in kept.questions],
         "generation": c.generation,
@@ -483,7 +508,7 @@ def _decode(text: str) -> Kept:
     if not isinstance(files, dict) or not isinstance(spec, str) or not spec.startswith("{"):
         raise ValueError("not a verdict")
     check = OfferCheck(
-        str(body["generation"]), target, bool(body["suspend"]), findings, LazySpec(spec), {}
+        str(body["generation"]), target, bool(body["suspend"]), findings, LazySpec.of_text(spec), {}
     )
     files_kept = {str(k): str(v) for k, v in files.items()}
-    return Kept(questions, check, files_kept, len(text.encode()))
+    return Kept(questions, check, files_kept, len(text.encode()) - len(spec))

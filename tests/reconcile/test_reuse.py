@@ -11,6 +11,7 @@ import dataclasses
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from example_offers import offer_files
@@ -48,7 +49,7 @@ class Probe:
         self.check = reusing(self.inner, self.store)
         self.blob_reads = 0
 
-    def run(self) -> tuple[OfferCheck, dict[str, bytes]]:
+    def run(self, *, read_spec: bool = True) -> tuple[OfferCheck, dict[str, bytes]]:
         with GitRepo(self.repo) as repo:
             tree = repo.snapshot(repo.resolve("HEAD") or "")
 
@@ -60,6 +61,8 @@ class Probe:
             result = self.check(files, OFFER)
             reads = self.blob_reads
             assets = dict(result.files)  # a submission reads them: lazily, on a hit
+            if read_spec:  # and the spec, within the pass (`reuse.LazySpec`)
+                dict(result.spec)
             self.blob_reads = reads
             return result, assets
 
@@ -252,10 +255,15 @@ def test_an_unchanged_offer_is_answered_from_memory_without_the_store(
     for suffix in ("", "-wal", "-shm"):  # a store read now would be a miss
         Path(f"{probe.store._path}{suffix}").unlink(missing_ok=True)
     gitrepos.commit(repo, {"README.md": b"changed outside the folder\n"})
-    second, assets = probe.run()
+    second, assets = probe.run(read_spec=False)  # a settle pass: its spec is never read
     assert probe.inner.calls == 1 and probe.store.hits == 1
-    _same(second, _fresh(repo)[0])
-    assert assets == _fresh(repo)[1]
+    fresh, fresh_assets = _fresh(repo)
+    assert (second.generation, second.target, second.findings) == (
+        fresh.generation,
+        fresh.target,
+        fresh.findings,
+    )
+    assert assets == fresh_assets
 
 
 @pytest.mark.parametrize(
@@ -288,19 +296,36 @@ def test_a_file_validation_never_read_leaves_the_verdict_reusable(
     _same(second, _fresh(repo)[0])
 
 
-def test_a_kept_spec_is_text_until_read_and_each_pass_decodes_its_own(
-    gitrepos: GitRepos, repo: Path, probe: Probe
+def _pass_reading_the_spec(probe: Probe, repo: Path) -> tuple[OfferCheck, dict[str, Any]]:
+    """One check, its spec read while the repository is open (as a submitting pass does)."""
+    with GitRepo(repo) as git_repo:
+        result = probe.check(GitTreeFiles(git_repo.snapshot(git_repo.resolve("HEAD") or "")), OFFER)
+        return result, dict(result.spec)
+
+
+def test_a_verdict_kept_in_memory_holds_no_spec_and_reads_it_back_when_asked(
+    repo: Path, probe: Probe
 ) -> None:
-    """Verdicts in memory keep the spec as JSON text (a tenth of its decoded size); a
-    spec read for a submission is decoded for that pass only, never kept decoded."""
+    """A settle pass reads no spec; a pass that submits gets it from the store, and each
+    pass's spec is its own (never kept decoded in memory)."""
     first, _ = probe.run()
-    second, _ = probe.run()  # from memory
-    third, _ = probe.run()
+    second, second_spec = _pass_reading_the_spec(probe, repo)  # from memory
+    third, _ = probe.run(read_spec=False)
     assert isinstance(second.spec, reuse.LazySpec) and isinstance(third.spec, reuse.LazySpec)
     assert second.spec is not third.spec
-    assert dict(second.spec) == dict(first.spec) == dict(_fresh(repo)[0].spec)
-    assert second.spec.text == third.spec.text
-    assert third.spec._decoded is None, "reading the second pass's spec must not decode the third's"
+    assert second_spec == dict(first.spec) == dict(_fresh(repo)[0].spec)
+    assert probe.inner.calls == 1, "the spec came back from the store, not from validating"
+    assert third.spec._decoded is None, "reading the second pass's spec must not read the third's"
+
+
+def test_a_spec_the_store_lost_is_validated_again_from_the_commit(repo: Path, probe: Probe) -> None:
+    first, _ = probe.run()
+    probe.store.close()
+    for suffix in ("", "-wal", "-shm"):  # the store forgets the verdict
+        Path(f"{probe.store._path}{suffix}").unlink(missing_ok=True)
+    _, spec = _pass_reading_the_spec(probe, repo)  # from memory, the spec from validating
+    assert spec == dict(first.spec)
+    assert probe.inner.calls == 2, "with the store gone, the spec comes from validating again"
 
 
 def test_a_stored_spec_that_is_not_an_object_is_a_miss(tmp_path: Path) -> None:
