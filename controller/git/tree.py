@@ -14,6 +14,7 @@ interface: symlinks are reported as symlinks and never followed, submodules as
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import posixpath
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -70,7 +71,9 @@ class TreeEntry:
 
 
 BlobReader = Callable[[str], bytes]
-FolderKey = tuple[tuple[str, str, str], ...]  # (path, mode, oid) of each entry of a folder
+# A folder's entries, as the SHA-256 of (path, mode, oid) of each, in path order (b"" for
+# none): equal keys, equal entries; 32 bytes to keep, one comparison to check.
+FolderKey = bytes
 
 
 class TreeIndex:
@@ -98,8 +101,8 @@ class TreeIndex:
                 parts = path.split("/", 2)
                 if len(parts) == 3 and parts[0] == OFFERS_DIR:
                     grouped.setdefault(parts[1], []).append((path, e.mode, e.oid))
-            self._folders = {o: tuple(sorted(found)) for o, found in grouped.items()}
-        return self._folders.get(offer, ())
+            self._folders = {o: _folder_key(sorted(found)) for o, found in grouped.items()}
+        return self._folders.get(offer, b"")
 
     def subset(self, offers: frozenset[str]) -> TreeIndex:
         """The entries outside offers/ and those of `offers`' folders (the last asked, kept)."""
@@ -164,10 +167,10 @@ class TreeSnapshot:
         return sorted(ids)
 
     def offer_entries(self, offer: str) -> FolderKey:
-        """(path, mode, oid) of every entry under offers/<offer>/, in path order.
+        """The key of (path, mode, oid) of every entry under offers/<offer>/ (`FolderKey`).
 
         Everything `GitTreeFiles` answers about a path inside that folder
-        follows from these (a blob's size from its oid), so equal tuples mean
+        follows from these (a blob's size from its oid), so equal keys mean
         equal answers. Indexed once per listing, not scanned per offer.
         """
         return self._indexed().folder(offer)
@@ -301,3 +304,14 @@ def _children(entries: Mapping[str, TreeEntry]) -> dict[str, list[str]]:
             parent = "/".join(parts[:depth])
             found.setdefault(parent, set()).add(parts[depth])
     return {parent: sorted(names) for parent, names in found.items()}
+
+
+def _folder_key(entries: Iterable[tuple[str, str, str]]) -> FolderKey:
+    """`FolderKey` of (path, mode, oid) triples in path order. A path holds no NUL, and a
+    mode and an oid have fixed forms, so the NUL-separated bytes name the triples unambiguously."""
+    digest = hashlib.sha256()
+    for path, mode, oid in entries:
+        digest.update(
+            b"%s\0%s\0%s\0" % (path.encode("utf-8", "surrogateescape"), mode.encode(), oid.encode())
+        )
+    return digest.digest()

@@ -29,8 +29,9 @@ the store is a cache. It is bounded (`MAX_ENTRIES` verdicts of at most
 meets and how large their manifests are.
 
 A `reusing` validator also keeps each offer's last verdict in memory
-(`MEMO_ENTRIES`, `MEMO_BYTES`) with its folder's tree entries (path, mode,
-blob id of each), and reuses it while the entries are the same: everything
+(`MEMO_ENTRIES`, `MEMO_BYTES`) with the digest of its folder's tree entries
+(path, mode, blob id of each: `tree.FolderKey`), and reuses it while the
+entries are the same: everything
 validation asks about a path inside the folder follows from those, so a
 settle or polling pass over an unchanged offer asks again only the few
 questions about paths outside it (the policy file) and neither queries nor
@@ -86,19 +87,14 @@ _VERDICT_DISTRIBUTIONS = (
 # every time instead of kept.
 MAX_BODY_BYTES = 128 * 1024
 MAX_ENTRIES = 20_000
-# The in-memory memo's bound: offers, and the bytes of their verdicts and folder entries.
-# A kept verdict holds neither its spec (`LazySpec`: read back only by a pass that
-# submits) nor its questions; it is weighed as its stored JSON less the spec, an upper
-# bound of what it holds (~2-3 KiB for a generated offer). Its folder's entries are
-# counted too (`_entries_weight`): a pull request chooses how many files a folder holds,
-# and validation asks about only the few the manifest names, so a small verdict can stand
-# beside megabytes of entries; a generated offer's 5-10 entries weigh 1.1-2.4 KiB. So
-# 10,000 offers weigh ~45 MiB, and 50,000 fill the budget with about 16,000 of theirs.
+# The in-memory memo's bound: offers, and the bytes of their verdicts. A kept verdict
+# holds neither its spec (`LazySpec`: read back only by a pass that submits) nor its
+# questions, and its folder's entries only as their 32-byte digest (`tree.FolderKey`,
+# however many files a pull request put in the folder); it is weighed as its stored JSON
+# less the spec, an upper bound of what it holds (~2-3 KiB for a generated offer). So
+# 10,000 offers weigh ~30 MiB.
 MEMO_ENTRIES = 16_384
 MEMO_BYTES = 64 * 1024 * 1024
-# What one folder entry costs in memory beyond its path and blob id's characters: the
-# tuple and the two strings' headers (measured: ~170 bytes on CPython 3.11).
-ENTRY_BYTES = 176
 
 Question = tuple[str, str, int]  # (kind|read|list, repo-relative path, read limit or 0)
 _POLICY: Question = ("read", POLICY_FILE, 0)
@@ -254,7 +250,7 @@ class Memo:
     entries: FolderKey
     kept: Kept
     outside: tuple[tuple[Question, Any], ...]
-    weight: int  # bytes held: the verdict's and the entries' (`_entries_weight`)
+    weight: int  # about the bytes held (see MEMO_BYTES)
 
 
 class VerdictStore:
@@ -424,14 +420,9 @@ def _remember(memos: memo.Kept[str, Memo], offer: str, entries: FolderKey, kept:
         return
     folder = offer_dir(offer)
     outside = tuple((q, a) for q, a in kept.questions if not within(q[1], folder))
-    weight = kept.size + _entries_weight(entries)
+    weight = kept.size + len(entries)
     held = replace(kept, questions=[], check=replace(kept.check, spec={}))  # see LazySpec
     memos.put(offer, Memo(entries, held, outside, weight))
-
-
-def _entries_weight(entries: FolderKey) -> int:
-    """About the bytes `entries` hold in memory once the tree listing they came from is gone."""
-    return sum(len(path) + len(oid) + ENTRY_BYTES for path, _mode, oid in entries)
 
 
 def _reused(kept: Kept, files: GitTreeFiles, spec: Mapping[str, Any]) -> OfferCheck:
