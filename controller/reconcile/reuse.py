@@ -421,7 +421,9 @@ def _remember(memos: memo.Kept[str, Memo], offer: str, entries: FolderKey, kept:
     folder = offer_dir(offer)
     outside = tuple((q, a) for q, a in kept.questions if not within(q[1], folder))
     weight = kept.size + len(entries)
-    held = replace(kept, questions=[], check=replace(kept.check, spec={}))  # see LazySpec
+    # Neither the spec (see LazySpec) nor the asset bytes a fresh verdict read: `_reused`
+    # reads them again from the commit (`LazyFiles`), and only for a pass that submits.
+    held = replace(kept, questions=[], check=replace(kept.check, spec={}, files={}))
     memos.put(offer, Memo(entries, held, outside, weight))
 
 

@@ -84,3 +84,41 @@ def test_an_ordinary_offer_is_still_remembered(
     monkeypatch.setattr(store, "get", asked.append)
     check(GitTreeFiles(snapshot), "ok-offer")
     assert store.hits == 1 and asked == []  # a memory hit: the store was not asked
+
+
+def test_a_fresh_verdicts_asset_bytes_are_not_kept_in_memory(tmp_path: Path) -> None:
+    """Validation reads an offer's assets (a package may be tens of megabytes); the memo
+    keeps their blob ids, and a later pass reads them from the commit if it submits."""
+    size = 2 << 20
+
+    def with_assets(files: FileSource, offer: str) -> OfferCheck:
+        files.read(f"offers/{offer}/offer.yaml", 1 << 20)
+        package = bytes([len(offer) % 251]) * size  # each offer's own bytes
+        return OfferCheck("g-" + offer, Target.DRAFT, False, (), {}, {"package.zip": package})
+
+    check = reusing(with_assets, VerdictStore(tmp_path))
+    tracemalloc.start()
+    try:
+        gc.collect()
+        before = tracemalloc.get_traced_memory()[0]
+        for n in range(8):
+            offer = f"offer-{n:02d}" + "x" * n
+            folder = f"offers/{offer}"
+            snapshot = TreeSnapshot(
+                commit="c" * 40,
+                entries={
+                    f"{folder}/offer.yaml": TreeEntry(
+                        f"{folder}/offer.yaml", "100644", "a" * 40, 9
+                    ),
+                    f"{folder}/package.zip": TreeEntry(
+                        f"{folder}/package.zip", "100644", f"{n:040x}", size
+                    ),
+                },
+                read_blob=lambda oid: b"kind: x\n",
+            )
+            check(GitTreeFiles(snapshot), offer)
+        gc.collect()
+        retained = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert retained < size, f"{retained:,} bytes kept: the memo holds a verdict's assets"
