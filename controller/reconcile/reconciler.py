@@ -60,7 +60,7 @@ from controller.reconcile.land import check_status, commit_message
 from controller.reconcile.plan import plan as plan_offers
 from controller.reconcile.records import FileRecords, RecordStore, ReplayRecords, watch_key
 from controller.reconcile.rendered import RenderedOids
-from controller.reconcile.reuse import CACHE_DIR, VerdictStore, reusing
+from controller.reconcile.reuse import CACHE_DIR, Reusing, VerdictStore, reusing
 from controller.reconcile.scope import changed_offers, scope
 from controller.reconcile.types import (
     EVERY_OFFER,
@@ -386,6 +386,10 @@ class Reconciler:
             record.remember(store, work, outcome)
             return outcome
 
+        # Per-offer memos that cannot hold this pass's offers would only cost memory.
+        self.decisions.expect(len(snapshot.offers))
+        if isinstance(self.validate, Reusing):
+            self.validate.expect(len(snapshot.offers))
         outcomes = evaluate.each(snapshot.offers, step)
         store.flush()  # the pass's records are durable before its status commit lands
         return outcomes

@@ -366,36 +366,54 @@ class VerdictStore:
                 Path(f"{self._path}{suffix}").unlink(missing_ok=True)
 
 
-def reusing(validate: Validate, store: VerdictStore) -> Validate:
+class Reusing:
     """`validate`, answered from `store` while everything it read is unchanged.
 
     The last verdicts are also kept in memory by the offer's folder entries
     (`Memo`): an offer whose folder is entry for entry the same is asked only
-    the questions about paths outside it."""
-    memos: memo.Kept[str, Memo] = memo.Kept(
-        MEMO_ENTRIES, weigh=lambda m: m.weight, max_weight=MEMO_BYTES
-    )
+    the questions about paths outside it. A pass that will ask about more offers
+    than the memo holds says so first (`expect`): a least-recently-used memo
+    asked about more keys than it holds, in the same order pass after pass, never
+    hits, so it is emptied and left out until the passes are small enough again.
+    """
 
-    def check(files: FileSource, offer: str) -> OfferCheck:
+    def __init__(self, validate: Validate, store: VerdictStore) -> None:
+        self.validate = validate
+        self.store = store
+        self.memos: memo.Kept[str, Memo] = memo.Kept(
+            MEMO_ENTRIES, weigh=lambda m: m.weight, max_weight=MEMO_BYTES
+        )
+        self.remembering = True
+
+    def expect(self, offers: int) -> None:
+        """The next pass asks about `offers` offers (see the class docstring)."""
+        self.remembering = offers <= self.memos.limit
+        if not self.remembering:
+            self.memos.clear()
+
+    def __call__(self, files: FileSource, offer: str) -> OfferCheck:
+        validate, store, memos = self.validate, self.store, self.memos
         if not isinstance(files, GitTreeFiles):
             return validate(files, offer)  # a working tree has no blob ids
         entries = files.snapshot.offer_entries(offer)
-        found = memos.get(offer)
+        found = memos.get(offer) if self.remembering else None
         if (
             found is not None
             and found.entries == entries
             and all(answer(files, q) == a for q, a in found.outside)
         ):
             store.hits += 1
+            generation = found.kept.check.generation
 
             def spec_again() -> Mapping[str, Any]:
-                return _spec_again(store, validate, files, offer, found.kept.check.generation)
+                return _spec_again(store, validate, files, offer, generation)
 
             return _reused(found.kept, files, LazySpec(spec_again))
         kept = store.get(offer)
         if kept is not None and all(answer(files, q) == a for q, a in kept.questions):
             store.hits += 1
-            _remember(memos, offer, entries, kept)
+            if self.remembering:
+                _remember(memos, offer, entries, kept)
             return _reused(kept, files, kept.check.spec)
         store.misses += 1
         recording = RecordingFiles(files)
@@ -406,11 +424,14 @@ def reusing(validate: Validate, store: VerdictStore) -> Validate:
         oids = _file_oids(files, offer, result)
         if oids is not None:
             stored = store.put(offer, Kept(recording.questions, result, oids))
-            if stored is not None:
+            if stored is not None and self.remembering:
                 _remember(memos, offer, entries, stored)
         return result
 
-    return check
+
+def reusing(validate: Validate, store: VerdictStore) -> Reusing:
+    """`validate`, answered from `store` while everything it read is unchanged (`Reusing`)."""
+    return Reusing(validate, store)
 
 
 def _remember(memos: memo.Kept[str, Memo], offer: str, entries: FolderKey, kept: Kept) -> None:

@@ -105,3 +105,19 @@ def test_the_kept_halves_are_bounded_by_the_findings_they_hold() -> None:
     decisions.decide(replace(going_live(), offer="another-offer"), now)  # 1 more: heavy goes
     decisions.decide(heavy, now)
     assert decisions.reused == 1
+
+
+def test_a_pass_over_more_offers_than_it_holds_leaves_the_memo_out() -> None:
+    """Asked about more offers than it holds, in one order pass after pass, a
+    least-recently-used memo never hits: it is emptied and its memory given back."""
+    decisions = Decisions(limit=4)
+    now = LIVE_STARTED + timedelta(hours=1)
+    decisions.decide(going_live(), now)
+    decisions.expect(5)
+    assert len(decisions._kept) == 0
+    assert decisions.decide(going_live(), now) == pipeline.decide(going_live(), now)
+    assert len(decisions._kept) == 0 and decisions.reused == 0
+    decisions.expect(4)  # small enough again
+    decisions.decide(going_live(), now)
+    decisions.decide(going_live(), now)
+    assert decisions.reused == 1

@@ -339,3 +339,23 @@ def test_a_stored_spec_that_is_not_an_object_is_a_miss(tmp_path: Path) -> None:
     db.close()
     assert store.get("o") is None
     store.close()
+
+
+def test_a_pass_over_more_offers_than_the_memo_holds_asks_the_store(
+    repo: Path, probe: Probe, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A memo smaller than a pass's offers would never hit (see `Reusing`): it is left out,
+    its verdicts dropped, and the store answers; a small pass brings it back."""
+    probe.run()
+    asked: list[str] = []
+    get = probe.store.get
+    monkeypatch.setattr(probe.store, "get", lambda offer: asked.append(offer) or get(offer))
+    probe.check.expect(reuse.MEMO_ENTRIES + 1)
+    assert len(probe.check.memos) == 0
+    probe.run()
+    assert asked == [OFFER] and probe.inner.calls == 1  # the store's verdict, no validation
+    assert len(probe.check.memos) == 0, "nothing is remembered while the passes are large"
+    probe.check.expect(1)
+    probe.run(read_spec=False)  # from the store, remembered again
+    probe.run(read_spec=False)  # from memory
+    assert asked == [OFFER, OFFER] and probe.inner.calls == 1
