@@ -387,9 +387,13 @@ class Reconciler:
             return outcome
 
         # Per-offer memos that cannot hold this pass's offers would only cost memory.
-        self.decisions.expect(len(snapshot.offers))
+        count = len(snapshot.offers)
+        self.decisions.expect(count)
+        self.rendered.expect(count)
+        if isinstance(store, FileRecords):
+            store.expect(count)
         if isinstance(self.validate, Reusing):
-            self.validate.expect(len(snapshot.offers))
+            self.validate.expect(count)
         outcomes = evaluate.each(snapshot.offers, step)
         store.flush()  # the pass's records are durable before its status commit lands
         return outcomes

@@ -151,3 +151,17 @@ def test_an_oversized_record_is_replaced_by_the_next_save_of_the_same_status(
     assert records.load("alpha-offer") is None
     records.save("alpha-offer", ALPHA)  # the pass decides the very status it remembers
     assert FileRecords(tmp_path, "main").load("alpha-offer") == ALPHA
+
+
+def test_a_pass_over_more_offers_than_the_memo_holds_reads_every_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    records = FileRecords(tmp_path, "main")
+    records.save("alpha-offer", ALPHA)
+    records.expect(10**9)  # more offers than kept: the memo is emptied and left out
+    assert len(records._kept) == 0
+    assert records.load("alpha-offer") == ALPHA  # read and parsed from its file
+    assert len(records._kept) == 0
+    records.expect(1)
+    assert records.load("alpha-offer") == ALPHA
+    assert len(records._kept) == 1

@@ -49,3 +49,17 @@ def test_a_status_object_asked_again_is_known_by_identity_within_the_bound() -> 
     memo.render(third, "sha1")  # `first` is gone, by value and by identity
     assert memo.known(first, "sha1") is None
     assert memo.known(third, "sha1") == blob_oid(status.render(third).encode("utf-8"), "sha1")
+
+
+def test_a_pass_over_more_statuses_than_it_holds_leaves_the_memo_out() -> None:
+    """Least recently used out, a memo asked about more statuses than it holds in the same
+    order every pass never hits: it is emptied, and statuses are rendered to compare."""
+    memo = RenderedOids(limit=2)
+    memo.render(ALPHA, "sha1")
+    memo.expect(3)
+    assert memo.known(ALPHA, "sha1") is None
+    _, oid = memo.render(ALPHA, "sha1")
+    assert memo.known(ALPHA, "sha1") is None  # not remembered while the passes are large
+    memo.expect(2)
+    memo.render(ALPHA, "sha1")
+    assert memo.known(dataclasses.replace(ALPHA), "sha1") == oid
