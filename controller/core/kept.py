@@ -38,6 +38,7 @@ class Kept(Generic[K, V]):
         self._values: OrderedDict[K, tuple[V, int]] = OrderedDict()
         self._weight = 0
         self._lock = threading.Lock()
+        self._scanned = False  # see `expect`
 
     def get(self, key: K) -> V | None:
         with self._lock:
@@ -54,6 +55,8 @@ class Kept(Generic[K, V]):
             weight = self._weigh(value) if self._weigh is not None else 0
         with self._lock:
             self._forget(key)
+            if self._scanned:
+                return
             if self.max_weight is not None and weight > self.max_weight:
                 return
             self._values[key] = (value, weight)
@@ -74,6 +77,15 @@ class Kept(Generic[K, V]):
     def pop(self, key: K) -> None:
         with self._lock:
             self._forget(key)
+
+    def expect(self, keys: int) -> None:
+        """The next round of use (a pass) asks about `keys` keys. Past `limit`, asked in the
+        same order round after round, least recently used out, this memo would never hit:
+        it is emptied and keeps nothing until a round it can hold."""
+        with self._lock:
+            self._scanned = keys > self.limit
+        if self._scanned:
+            self.clear()
 
     def clear(self) -> None:
         with self._lock:

@@ -59,18 +59,13 @@ class Decisions:
             limit, weigh=lambda kept: kept.weight, max_weight=max_findings
         )
         self.reused = 0  # decisions whose clock-free half was kept (for tests and benches)
-        self.remembering = True
 
     def expect(self, offers: int) -> None:
-        """The next pass decides about `offers` offers. Asked about more than it holds, in
-        the same order pass after pass, a least-recently-used memo never hits: it is
-        emptied and left out until the passes are small enough again."""
-        self.remembering = offers <= self._kept.limit
-        if not self.remembering:
-            self._kept.clear()
+        """The next pass decides about `offers` offers (`Kept.expect`)."""
+        self._kept.expect(offers)
 
     def decide(self, inp: pipeline.PipelineInput, now: datetime) -> pipeline.Decision:
-        if not self.remembering or not _in_utc(inp.observed):
+        if not _in_utc(inp.observed):
             return pipeline.decide(inp, now)
         key: _Key = (inp.offer, inp.desired, inp.observed, inp.prune, inp.holiday_country)
         kept = self._kept.get(inp.offer)

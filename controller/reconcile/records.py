@@ -117,20 +117,14 @@ class FileRecords:
         self._unsynced: list[Path] = []  # files saved since the last flush
         self._dirty_dirs = False  # a rename or unlink since the last flush
         self._paths: Kept[str, Path] = Kept(MAX_KEPT)  # a pathlib join costs more than a read
-        self._remembering = True  # see `expect`
 
     def expect(self, offers: int) -> None:
-        """The next pass is about `offers` offers: past what the per-offer memos hold
-        (least recently used out, in the same order every pass) they would never hit, so
-        they are emptied; the files are read and parsed as without them."""
-        self._remembering = offers <= self._kept.limit
-        if not self._remembering:
-            self._kept.clear()
-            self._paths.clear()
+        """The next pass is about `offers` offers (`Kept.expect`: past what the memos hold
+        they keep nothing, and files are read and parsed as without them)."""
+        self._kept.expect(offers)
+        self._paths.expect(offers)
 
     def _path(self, offer: str) -> Path:
-        if not self._remembering:
-            return self.root / f"{_name(offer)}.json"
         return self._paths.get_or_make(offer, lambda: self.root / f"{_name(offer)}.json")
 
     def load(self, offer: str) -> OfferStatus | None:
@@ -162,8 +156,7 @@ class FileRecords:
         found = status.from_dict(data.get("status"))
         if found is None or found.offer != offer:
             return None
-        if self._remembering:
-            self._kept.put(offer, (digest, found), weight=len(raw))
+        self._kept.put(offer, (digest, found), weight=len(raw))
         return found
 
     def save(self, offer: str, value: OfferStatus) -> None:
@@ -186,8 +179,7 @@ class FileRecords:
         if known != digest:  # unchanged: spare the disk a write per offer and pass
             self._replace(path, data)
             self._read[offer] = digest
-        if self._remembering:
-            self._kept.put(offer, (digest, value), weight=len(data))
+        self._kept.put(offer, (digest, value), weight=len(data))
 
     def drop(self, offer: str) -> None:
         self._path(offer).unlink(missing_ok=True)

@@ -51,16 +51,12 @@ class RenderedOids:
         self._by_identity: Kept[tuple[int, str], tuple[OfferStatus, str]] = Kept(
             limit, max_weight=max_bytes
         )
-        self.remembering = True
 
     def expect(self, offers: int) -> None:
-        """The next pass is about `offers` offers: past what the memos hold, least recently
-        used out in the same order every pass, they would never hit, so they are emptied
-        and left out (statuses are rendered to compare) until passes are small again."""
-        self.remembering = offers <= self._oids.limit
-        if not self.remembering:
-            self._oids.clear()
-            self._by_identity.clear()
+        """The next pass is about `offers` offers (`Kept.expect`: past what the memos hold
+        they keep nothing, and statuses are rendered to compare)."""
+        self._oids.expect(offers)
+        self._by_identity.expect(offers)
 
     def known(self, value: OfferStatus, object_format: str, *, remember: bool = True) -> str | None:
         """The blob id `value` renders to, when it was rendered here before; `remember`
@@ -72,7 +68,7 @@ class RenderedOids:
         if found is None:
             return None
         oid, size = found
-        if remember and self.remembering:
+        if remember:
             self._by_identity.put((id(value), object_format), (value, oid), weight=size)
         return oid
 
@@ -98,9 +94,8 @@ class RenderedOids:
         """status.yaml's bytes for `value` and their blob id (remembered)."""
         data = status.render(value).encode("utf-8")
         oid = blob_oid(data, object_format)
-        if self.remembering:
-            self._oids.put((object_format, value), (oid, len(data)), weight=len(data))
-            self._by_identity.put((id(value), object_format), (value, oid), weight=len(data))
+        self._oids.put((object_format, value), (oid, len(data)), weight=len(data))
+        self._by_identity.put((id(value), object_format), (value, oid), weight=len(data))
         return data, oid
 
 

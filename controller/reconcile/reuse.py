@@ -31,8 +31,8 @@ meets and how large their manifests are.
 A `reusing` validator also keeps each offer's last verdict in memory
 (`MEMO_ENTRIES`, `MEMO_BYTES`) with the digest of its folder's tree entries
 (path, mode, blob id of each: `tree.FolderKey`), and reuses it while the
-entries are the same: everything
-validation asks about a path inside the folder follows from those, so a
+entries are the same: everything validation asks about a path inside the
+folder follows from those, so a
 settle or polling pass over an unchanged offer asks again only the few
 questions about paths outside it (the policy file) and neither queries nor
 decodes the store. What decides a hit is what git computed for the commit
@@ -277,8 +277,8 @@ class VerdictStore:
             return None
 
     def put(self, offer: str, kept: Kept) -> Kept | None:
-        """Store `kept`; as it will be read back (its size known, its spec as text), or
-        None when it is not kept (see `_encode`)."""
+        """Store `kept`; it with its size known (its stored JSON less the spec's: see
+        MEMO_BYTES), or None when it is not kept (see `_encode`)."""
         encoded = _encode(kept)
         if encoded is None:
             return None
@@ -304,8 +304,7 @@ class VerdictStore:
             except sqlite3.Error as exc:
                 self._fail(exc)
                 return None
-        check = replace(kept.check, spec=LazySpec.of_text(spec_text))
-        return replace(kept, check=check, size=size - len(spec_text))
+        return replace(kept, size=size - len(spec_text))
 
     def close(self) -> None:
         with self._lock:
@@ -383,20 +382,17 @@ class Reusing:
         self.memos: memo.Kept[str, Memo] = memo.Kept(
             MEMO_ENTRIES, weigh=lambda m: m.weight, max_weight=MEMO_BYTES
         )
-        self.remembering = True
 
     def expect(self, offers: int) -> None:
-        """The next pass asks about `offers` offers (see the class docstring)."""
-        self.remembering = offers <= self.memos.limit
-        if not self.remembering:
-            self.memos.clear()
+        """The next pass asks about `offers` offers (`Kept.expect`)."""
+        self.memos.expect(offers)
 
     def __call__(self, files: FileSource, offer: str) -> OfferCheck:
         validate, store, memos = self.validate, self.store, self.memos
         if not isinstance(files, GitTreeFiles):
             return validate(files, offer)  # a working tree has no blob ids
         entries = files.snapshot.offer_entries(offer)
-        found = memos.get(offer) if self.remembering else None
+        found = memos.get(offer)
         if (
             found is not None
             and found.entries == entries
@@ -412,8 +408,7 @@ class Reusing:
         kept = store.get(offer)
         if kept is not None and all(answer(files, q) == a for q, a in kept.questions):
             store.hits += 1
-            if self.remembering:
-                _remember(memos, offer, entries, kept)
+            _remember(memos, offer, entries, kept)
             return _reused(kept, files, kept.check.spec)
         store.misses += 1
         recording = RecordingFiles(files)
@@ -424,7 +419,7 @@ class Reusing:
         oids = _file_oids(files, offer, result)
         if oids is not None:
             stored = store.put(offer, Kept(recording.questions, result, oids))
-            if stored is not None and self.remembering:
+            if stored is not None:
                 _remember(memos, offer, entries, stored)
         return result
 

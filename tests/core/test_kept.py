@@ -82,3 +82,18 @@ def test_putting_a_key_again_counts_only_its_new_size() -> None:
     assert (kept.get("a"), kept.get("b"), kept.weight) == ("A", "b", 10)
     kept.pop("a")
     assert kept.weight == 7
+
+
+def test_a_round_over_more_keys_than_it_holds_empties_the_memo_and_keeps_nothing() -> None:
+    """Least recently used out, asked about more keys than it holds in the same order
+    round after round, a memo never hits: it keeps nothing until a round it can hold."""
+    kept: Kept[str, str] = Kept(2, weigh=len, max_weight=100)
+    kept.put("a", "x")
+    kept.expect(3)
+    assert (len(kept), kept.weight, kept.get("a")) == (0, 0, None)
+    kept.put("a", "x")
+    assert kept.get_or_make("b", lambda: "y") == "y"
+    assert (len(kept), kept.weight) == (0, 0)
+    kept.expect(2)
+    kept.put("a", "x")
+    assert kept.get("a") == "x"
