@@ -246,20 +246,14 @@ class _NewTrees:
             return  # the same bytes: stored once
         self.ids.add(oid)
         if self.pack is not None:
-            self._pack(data)
+            _append_tree(self.pack, data)
             return
         self.loose[oid] = data
         if len(self.loose) >= PACK_MIN_TREES:
             self.pack = bytearray(_PACK_HEADER)
             for kept in self.loose.values():
-                self._pack(kept)
+                _append_tree(self.pack, kept)
             self.loose = {}
-
-    def _pack(self, data: bytes) -> None:
-        pack = self.pack if self.pack is not None else bytearray(_PACK_HEADER)
-        pack += _pack_header(_PACK_TREE, len(data))
-        pack += zlib.compress(data, 1)
-        self.pack = pack
 
     def store(self, runner: GitRunner) -> None:
         """Write the trees; FatalError if git hashes a loose one differently."""
@@ -403,6 +397,12 @@ def _order(item: tuple[bytes, bytes]) -> bytes:
     """git's tree order: a folder sorts as `name/`."""
     name, raw = item
     return name + b"/" if entry_mode(raw) == TREE_MODE_BYTES else name
+
+
+def _append_tree(pack: bytearray, data: bytes) -> None:
+    """Add a tree's bytes to `pack` as one packed object."""
+    pack += _pack_header(_PACK_TREE, len(data))
+    pack += zlib.compress(data, 1)
 
 
 def _pack_header(kind: int, size: int) -> bytes:
