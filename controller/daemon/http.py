@@ -40,6 +40,7 @@ from typing import Any
 
 from controller.core.errors import FatalError, UsageError
 from controller.daemon import webhook
+from controller.http.serving import BodyRefused, check_framing
 from controller.present import page as timeline_page
 
 log = logging.getLogger(__name__)
@@ -208,13 +209,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._text(HTTPStatus.NOT_FOUND, "not found")
 
     def do_POST(self) -> None:
-        # Framed by Content-Length alone, sent once: a second length, or a Transfer-Encoding
-        # a proxy may frame by instead, would leave part of the body read as a request.
-        if "Transfer-Encoding" in self.headers:
-            self._text(HTTPStatus.LENGTH_REQUIRED, "send Content-Length, not Transfer-Encoding")
-            return
-        if len(self.headers.get_all("Content-Length") or []) > 1:
-            self._text(HTTPStatus.BAD_REQUEST, "Content-Length is sent more than once")
+        try:
+            check_framing(self.headers)
+        except BodyRefused as refused:
+            self._text(refused.status, refused.message)
             return
         path = self.path.split("?", 1)[0]
         if path == "/" and self.server.app.page is not None:

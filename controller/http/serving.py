@@ -28,6 +28,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TypeVar
@@ -109,6 +110,16 @@ def serve_until(
         thread.join(timeout=5)
 
 
+def check_framing(headers: Message) -> None:
+    """BodyRefused unless a body is framed by one Content-Length alone. A second length,
+    or a Transfer-Encoding (present at all, even empty) a front end may frame the body by
+    instead, would leave part of it to be read as another request."""
+    if "Transfer-Encoding" in headers:
+        raise BodyRefused(HTTPStatus.LENGTH_REQUIRED, "send Content-Length, not Transfer-Encoding")
+    if len(headers.get_all("Content-Length") or []) > 1:
+        raise BodyRefused(HTTPStatus.BAD_REQUEST, "Content-Length is sent more than once")
+
+
 def content_length(text: str | None, limit: int) -> int:
     """The body's length from a Content-Length header (absent: 0); BodyRefused past `limit`."""
     text = (text or "0").strip()
@@ -154,13 +165,8 @@ class JsonHandler(BaseHTTPRequestHandler):
         """The whole body (b"" when none). A body that cannot be read whole, or that a
         method without one carries, is refused and the connection closed after the answer."""
         try:
-            # Present at all, even empty: a front end may frame the body by it.
-            if "Transfer-Encoding" in self.headers:
-                raise BodyRefused(HTTPStatus.LENGTH_REQUIRED, "send Content-Length, not chunked")
-            lengths = self.headers.get_all("Content-Length") or []
-            if len(lengths) > 1:  # which one frames the body is the reader's guess
-                raise BodyRefused(HTTPStatus.BAD_REQUEST, "Content-Length is sent more than once")
-            length = content_length(lengths[0] if lengths else None, limit)
+            check_framing(self.headers)
+            length = content_length(self.headers.get("Content-Length"), limit)
             if length and self.command not in BODY_METHODS:
                 raise BodyRefused(HTTPStatus.BAD_REQUEST, f"{self.command} takes no body")
         except BodyRefused:
