@@ -453,10 +453,16 @@ def _spec_again(
     store: VerdictStore, validate: Validate, files: GitTreeFiles, offer: str, generation: str
 ) -> Mapping[str, Any]:
     """The spec of a verdict kept in memory without it, for a pass that submits it: the
-    store's, when it still holds that generation (a digest of the canonical spec, so
-    the same spec), else validated again from the commit the verdict was reused for."""
+    store's, when it still holds that generation for what `files` holds (every question it
+    asked answered the same), else validated again from the commit the verdict was reused
+    for. A generation alone is not enough: it leaves out `target` and `suspend`, and the
+    store is shared with other passes (`plan` of a pull request) over other commits."""
     kept = store.get(offer)
-    if kept is not None and kept.check.generation == generation:
+    if (
+        kept is not None
+        and kept.check.generation == generation
+        and all(answer(files, q) == a for q, a in kept.questions)
+    ):
         return dict(kept.check.spec)
     again = validate(files, offer)
     if again.generation != generation:  # validation is a function of what the key holds
