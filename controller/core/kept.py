@@ -84,8 +84,9 @@ class Kept(Generic[K, V]):
         it is emptied and keeps nothing until a round it can hold."""
         with self._lock:
             self._scanned = keys > self.limit
-        if self._scanned:
-            self.clear()
+            if self._scanned:
+                self._values.clear()
+                self._weight = 0
 
     def clear(self) -> None:
         with self._lock:
