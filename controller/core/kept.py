@@ -66,6 +66,11 @@ class Kept(Generic[K, V]):
             ):
                 self._forget(next(iter(self._values)))
 
+    def items(self) -> list[tuple[K, V]]:
+        """What is kept, least recently used first (a copy: no use is recorded)."""
+        with self._lock:
+            return [(key, kept[0]) for key, kept in self._values.items()]
+
     def get_or_make(self, key: K, make: Callable[[], V]) -> V:
         """The value kept for `key`, or `make()`'s, kept (made outside the lock)."""
         value = self.get(key)

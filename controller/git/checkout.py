@@ -88,15 +88,22 @@ def plan_sync(
     paths: Iterable[str],
     *,
     read_blob: Callable[[str], bytes],
+    known: Mapping[str, TreeChange] | None = None,
 ) -> SyncPlan:
     """Every check and read of a sync, and nothing written: for a commit that exists and
     a branch that may not have moved yet, so that once it moves only `apply_sync`'s
     writes and one `update-index` stand between the branch and the index (a person's
-    `git commit` in that window would take the old status files into their commit)."""
+    `git commit` in that window would take the old status files into their commit).
+
+    `known` is how the wanted paths differ between `old` and `new` when the caller made
+    `new` from `old` itself (the status commit): git is then not asked again."""
     wanted = set(paths)
     if not wanted:
         return SyncPlan(worktree)
-    moved = _moved(runner, old, new, wanted)
+    if known is not None:
+        moved = {path: change for path, change in known.items() if path in wanted}
+    else:
+        moved = _moved(runner, old, new, wanted)
     if not moved:
         return SyncPlan(worktree)
     staged_changes = _staged_differs(runner, old, moved)

@@ -39,16 +39,20 @@ from controller.git.names import (
     check_ref_name,
     check_remote_name,
     redact,
+    ref_name_problem,
 )
-from controller.git.read import BlobTooLarge, ObjectReader, ls_tree
+from controller.git.read import BlobTooLarge, ObjectReader, TreeChange, ls_tree
 from controller.git.remote import PushRejected
-from controller.git.runner import GitFailed, GitRunner
+from controller.git.runner import GitFailed, GitRunner, describe_failure
 from controller.git.tree import DEFAULT_MAX_BLOB_BYTES, TreeEntry, TreeIndex, TreeSnapshot
 from controller.git.write import Identity, RefMoved
 from controller.repo import layout
 
 # The paths the reconciler reads from a commit: offers and the repository policy.
+_HEAD_PREFIX = "ref: refs/heads/"  # a HEAD file that names a branch
+MAX_COMMIT_BYTES = 1024 * 1024  # a commit `commit_head` reads; a status commit is < 1 KiB
 POLICY_PATHS = layout.POLICY_PATHS
+POLICY_SCAN_ENTRIES = 4096  # a kept listing this small is scanned for the policy files
 OFFERS_DIR = layout.OFFERS_DIR
 
 # Over this many offers, one listing of offers/ beats pathspecs on the command line.
@@ -92,25 +96,26 @@ class GitRepo:
         # An SSH private key file that signs the status commits (`write.ssh_signing`);
         # "" leaves them unsigned. Set by the commands from the operator's environment.
         self.status_signing_key = ""
-        try:
-            out = self.runner.out(
-                "rev-parse",
-                "--path-format=absolute",
-                "--git-dir",
-                "--git-common-dir",
-                "--is-bare-repository",
-                "--show-object-format",
-            )
-        except FatalError as exc:
-            raise FatalError(f"{path}: not a git repository ({exc})") from None
-        git_dir, common_dir, bare, object_format = out.splitlines()[:4]
+        # One process answers all five in a working tree; in a bare repository git prints
+        # the first four and then refuses `--show-toplevel` (exit 128).
+        found = self.runner.run(
+            ["rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir",
+             "--is-bare-repository", "--show-object-format", "--show-toplevel"],
+            check=False,
+        )  # fmt: skip
+        lines = found.text.splitlines()
+        if len(lines) < 4 or (found.status != 0 and lines[2] != "true"):
+            # Not a repository, or the git directory of a working tree (no top level).
+            why = describe_failure("rev-parse", found.status, found.stderr)
+            raise FatalError(f"{path}: not a git repository or working tree ({why})")
+        git_dir, common_dir, bare, object_format = lines[:4]
         self.git_dir = Path(git_dir)
         self.common_dir = Path(common_dir)
         self.bare = bare == "true"
         self.object_format = object_format
         self.worktree: Path | None = None
         if not self.bare:
-            self.worktree = Path(self.runner.out("rev-parse", "--show-toplevel"))
+            self.worktree = Path(lines[4])
         self.objects = ObjectReader(self.runner, object_format)
         # The last commit this object brought the checkout to, every path done: a
         # status commit of our own needs no second look (`land.finish_checkout_sync`).
@@ -138,10 +143,64 @@ class GitRepo:
         )
         return (found.text.strip() or None) if found.status == 0 else None
 
+    def resolve_refs(self, refs: Sequence[str]) -> dict[str, str | None]:
+        """`resolve` of several full ref names (`refs/...`) with one `for-each-ref`: the
+        commit each names, None for those that do not exist.
+
+        A pass reads its branch and its own refs this way, one process instead of one
+        each. A name for-each-ref would match as a pattern beyond itself (`refs/heads/a`
+        also matches `refs/heads/a/b`) is kept only when it is the ref itself; ref names
+        hold no glob characters (git refuses `*`, `?` and `[`). A ref that names no
+        commit directly or through one tag is asked of `resolve`, which peels as
+        `rev-parse` does."""
+        wanted = list(dict.fromkeys(refs))
+        for ref in wanted:
+            if not ref.startswith("refs/") or any(c in ref for c in "*?[\\"):
+                raise ValueError(f"not a full ref name: {ref!r}")
+        found: dict[str, str | None] = dict.fromkeys(wanted)
+        if not wanted:
+            return found
+        out = self.runner.run(
+            ["for-each-ref",
+             "--format=%(objectname) %(objecttype) %(*objectname) %(*objecttype) %(refname)",
+             "--", *wanted]
+        ).text  # fmt: skip
+        for line in out.splitlines():
+            fields = line.split(" ", 4)
+            if len(fields) != 5 or fields[4] not in found:
+                continue
+            oid, kind, peeled, peeled_kind, name = fields
+            if kind == "commit":
+                found[name] = check_oid(oid)
+            elif kind == "tag" and peeled_kind == "commit":
+                found[name] = check_oid(peeled)
+            else:
+                found[name] = self.resolve(name)
+        return found
+
     def head_branch(self) -> str | None:
-        """The checked-out branch's name, or None for a detached HEAD."""
-        found = self.runner.run(["symbolic-ref", "--quiet", "--short", "HEAD"], check=False)
-        return (found.text.strip() or None) if found.status == 0 else None
+        """The checked-out branch's name, or None for a detached HEAD (or a HEAD that
+        names something other than a branch).
+
+        Read from the HEAD file when it is the plain `ref: refs/heads/<name>` git's files
+        backend writes (by lock and rename, so never half-written): a pass asks twice,
+        and a process each cost more than the rest of a one-offer pass's bookkeeping.
+        Anything else (a reftable repository's placeholder HEAD, a detached HEAD, an odd
+        file) is asked of `git symbolic-ref`. The full name is kept, not git's `--short`
+        form, which turns `main` into `heads/main` when a tag `main` exists too."""
+        try:
+            with (self.git_dir / "HEAD").open("rb") as head:
+                text = head.read(4096).decode("utf-8")
+        except (OSError, UnicodeDecodeError):
+            text = ""
+        if text.startswith(_HEAD_PREFIX) and text.endswith("\n") and text.count("\n") == 1:
+            name = text[len(_HEAD_PREFIX) : -1]
+            if name not in (".invalid", "HEAD") and not ref_name_problem(name):
+                return name
+        found = self.runner.run(["symbolic-ref", "--quiet", "HEAD"], check=False)
+        full = found.text.strip() if found.status == 0 else ""
+        name = full.removeprefix("refs/heads/")
+        return name if full.startswith("refs/heads/") and name else None
 
     def has_commit(self, oid: str) -> bool:
         found = self.runner.run(["cat-file", "-e", f"{check_oid(oid)}^{{commit}}"], check=False)
@@ -175,6 +234,22 @@ class GitRepo:
         ).stdout  # fmt: skip
         return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\x00") if p]
 
+    def commit_head(self, commit: str) -> tuple[tuple[str, ...], str] | None:
+        """A commit's parents and the first line of its message, read through the
+        long-lived batch reader (no process of its own); None when it is not a commit
+        or larger than MAX_COMMIT_BYTES (a message is the author's choice)."""
+        try:
+            data = self.objects.read(check_oid(commit), MAX_COMMIT_BYTES, kind="commit")
+        except (BlobTooLarge, FatalError):
+            return None
+        header, _, message = data.partition(b"\n\n")
+        parents = tuple(
+            check_oid(line[7:].decode("ascii"))
+            for line in header.split(b"\n")
+            if line.startswith(b"parent ")
+        )
+        return parents, message.split(b"\n", 1)[0].decode("utf-8", "replace")
+
     def tree_of(self, commit: str) -> str:
         return self.runner.out("rev-parse", "--verify", f"{check_oid(commit)}^{{tree}}")
 
@@ -203,7 +278,9 @@ class GitRepo:
             paths = (OFFERS_DIR, *POLICY_PATHS)
         else:
             paths = (*(f"{OFFERS_DIR}/{offer}/" for offer in wanted), *POLICY_PATHS)
-        index = self._listing(commit, paths)
+        index = self._policy_listing(commit) if wanted == [] else None
+        if index is None:
+            index = self._listing(commit, paths)
         if wanted is not None and len(wanted) > MAX_PATHSPECS:
             index = index.subset(frozenset(wanted))
         return TreeSnapshot(
@@ -220,6 +297,24 @@ class GitRepo:
         return self._listings.get_or_make(
             (commit, paths), lambda: TreeIndex(self.ls_tree(commit, paths))
         )
+
+    def _policy_listing(self, commit: str) -> TreeIndex | None:
+        """The policy files' entries at `commit` taken from a small listing kept for it
+        (every listing names POLICY_PATHS too), or None: ask git. A pass reads the
+        policy again to name its committer; that took a process of its own."""
+        found = self._listings.get((commit, POLICY_PATHS))
+        if found is not None:
+            return found
+        outside = f"{OFFERS_DIR}/"
+        for (at, paths), index in self._listings.items():
+            if at != commit or paths[-len(POLICY_PATHS) :] != POLICY_PATHS:
+                continue
+            if len(index.entries) > POLICY_SCAN_ENTRIES:
+                continue  # a whole listing: scanning it costs more than a process
+            found = TreeIndex({p: e for p, e in index.entries.items() if not p.startswith(outside)})
+            self._listings.put((commit, POLICY_PATHS), found)
+            return found
+        return None
 
     def ls_tree(self, commit: str, paths: Sequence[str]) -> dict[str, TreeEntry]:
         """Every blob, symlink and submodule under `paths` at `commit`, by path, with sizes."""
@@ -301,14 +396,21 @@ class GitRepo:
         return self.apply_checkout_sync(self.plan_checkout_sync(branch, old, new, paths), new)
 
     def plan_checkout_sync(
-        self, branch: str, old: str, new: str, paths: Iterable[str]
+        self,
+        branch: str,
+        old: str,
+        new: str,
+        paths: Iterable[str],
+        *,
+        known: Mapping[str, TreeChange] | None = None,
     ) -> checkout.SyncPlan | None:
         """`sync_checked_out`'s checks and reads, before `branch` moves from `old` to `new`;
-        None unless `branch` is checked out here. Nothing is written."""
+        None unless `branch` is checked out here. Nothing is written. `known`: how the
+        paths differ, when the caller made `new` from `old` (`checkout.plan_sync`)."""
         if self.worktree is None or self.head_branch() != branch:
             return None
         return checkout.plan_sync(
-            self.runner, self.worktree, old, new, paths, read_blob=self.objects.read
+            self.runner, self.worktree, old, new, paths, read_blob=self.objects.read, known=known
         )
 
     def apply_checkout_sync(self, plan: checkout.SyncPlan | None, new: str) -> list[str]:
@@ -392,10 +494,16 @@ class GitRepo:
     def record_reconciled(self, ref: str, commit: str, *, holds: str | None = None) -> None:
         """Point `ref` at `commit`; nothing to do when the caller read it holding `commit`
         already (`holds`, under the pass lock that guards every write of it)."""
-        if holds == commit:
+        self.record_reconciled_refs({ref: holds}, commit)
+
+    def record_reconciled_refs(self, refs: Mapping[str, str | None], commit: str) -> None:
+        """`record_reconciled` of several refs ({ref: what the caller read it holding}) in
+        one transaction: they move together or not at all."""
+        moving = [ref for ref, holds in refs.items() if holds != commit]
+        if not moving:
             return
         try:
-            write.set_ref(self.runner, ref, commit, "offerctl: reconciled")
+            write.set_refs(self.runner, moving, commit, "offerctl: reconciled")
         except GitFailed as exc:
             raise FatalError(f"could not record the reconciled commit: {exc}") from None
 

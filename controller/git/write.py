@@ -23,7 +23,7 @@ import hashlib
 import struct
 import tempfile
 import zlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -439,6 +439,17 @@ def update_ref(
 def set_ref(runner: GitRunner, ref: str, commit: str, reason: str) -> None:
     """Point `ref` at `commit` whatever it held (records of our own, never branches)."""
     runner.run(["update-ref", "-m", reason, check_ref_name(ref), check_oid(commit)])
+
+
+def set_refs(runner: GitRunner, refs: Sequence[str], commit: str, reason: str) -> None:
+    """Point every ref of `refs` at `commit` in one transaction (`update-ref --stdin`):
+    all move or none does, one process for them all."""
+    if len(refs) == 1:
+        set_ref(runner, refs[0], commit, reason)
+        return
+    oid = check_oid(commit)
+    stdin = b"".join(f"update {check_ref_name(ref)} {oid}\n".encode("ascii") for ref in refs)
+    runner.run(["update-ref", "-m", reason, "--stdin"], stdin=stdin)
 
 
 def delete_ref(runner: GitRunner, ref: str) -> None:

@@ -32,7 +32,9 @@ from controller.core.errors import FatalError, TransientError
 from controller.core.escaping import printable
 from controller.core.model import OfferStatus
 from controller.failpoint import AFTER_COMMIT_OBJECT, AFTER_REF_UPDATE, failpoint
+from controller.git.read import TreeChange
 from controller.git.repo import OFFERS_DIR, GitRepo, Identity, PushRejected, RefMoved
+from controller.git.tree import TreeSnapshot
 from controller.reconcile.evaluate import STATUS_FILE
 from controller.reconcile.rendered import RenderedOids
 from controller.reconcile.types import Clock, Outcome, PassResult, Scope, Transition
@@ -42,6 +44,7 @@ from controller.validation import engine
 
 log = logging.getLogger(__name__)
 
+STATUS_SUBJECT = "status: "  # how every status commit's message begins (`commit_message`)
 PUSH_ATTEMPTS = 5  # tries to land the status commit when the branch keeps moving
 BACKOFF_SECONDS = 0.5  # first wait before rebuilding; doubles per attempt
 _PUSH_BACKOFF = Backoff(base=BACKOFF_SECONDS, cap=60.0, jitter=0.0)
@@ -173,7 +176,9 @@ def _commit_onto(
         return commit
     # Every check of the checkout sync is made before the branch moves, so a person's
     # `git commit` right after it finds the index already at the new status files.
-    plan = repo.plan_checkout_sync(branch, base, commit, changes)
+    plan = repo.plan_checkout_sync(
+        branch, base, commit, changes, known=_moved(repo.snapshot(base, outcomes), changes)
+    )
     try:
         repo.update_ref(f"refs/heads/{branch}", commit, base, "offerctl: status")
     except RefMoved:
@@ -181,6 +186,19 @@ def _commit_onto(
     failpoint(AFTER_REF_UPDATE)
     repo.apply_checkout_sync(plan, commit)
     return commit
+
+
+def _moved(existing: TreeSnapshot, changes: Mapping[str, str | None]) -> dict[str, TreeChange]:
+    """How the status commit made from `existing`'s commit with `changes` differs from it:
+    each changed path's old entry (from the listing the pass already holds) and new blob."""
+    moved: dict[str, TreeChange] = {}
+    for path, oid in changes.items():
+        was = existing.entry(path)
+        old = (was.mode, was.oid) if was is not None else (None, None)
+        new = (STATUS_MODE, oid) if oid is not None else (None, None)
+        if old != new:
+            moved[path] = TreeChange(path, *old, *new)
+    return moved
 
 
 def finish_checkout_sync(repo: GitRepo, branch: str, tip: str, recorded: str | None) -> None:
@@ -194,9 +212,13 @@ def finish_checkout_sync(repo: GitRepo, branch: str, tip: str, recorded: str | N
     """
     if tip in (recorded, repo.synced_tip):
         return  # reconciled, or synced by this process (the daemon's last batch)
-    parent = repo.resolve(f"{tip}~1")
-    if parent is None:
-        return
+    head = repo.commit_head(tip)  # no process: the batch reader is open
+    if head is None:
+        return  # not a commit we could read, so not a status commit of ours
+    parents, subject = head
+    if len(parents) != 1 or not subject.startswith(STATUS_SUBJECT):
+        return  # a person's commit (a status commit has one parent and our subject)
+    parent = parents[0]
     paths = repo.changed_paths(parent, tip)
     if paths and all(
         p.startswith(f"{OFFERS_DIR}/") and p.endswith(f"/{STATUS_FILE}") for p in paths
@@ -224,9 +246,9 @@ def commit_message(transitions: Sequence[Transition], written: Sequence[str]) ->
     changed = {t.offer for t in transitions}
     lines += [f"{offer} updated" for offer in written if offer not in changed]
     if not lines:
-        return "status: no change\n"
+        return f"{STATUS_SUBJECT}no change\n"
     more = f" (+{len(lines) - 1} more)" if len(lines) > 1 else ""
-    subject = f"status: {lines[0]}{more}"
+    subject = f"{STATUS_SUBJECT}{lines[0]}{more}"
     body = "\n".join(lines[:200])
     if len(lines) > 200:
         body += f"\n... and {len(lines) - 200} more"

@@ -165,10 +165,8 @@ class Reconciler:
         store = self.records_for(branch)
         with self.repo.pass_lock(key):
             self.repo.clear_stale_locks()
-            base = self._locate(branch)
             recorded_ref = GitRepo.reconciled_ref(branch, self.watch.remote, self.part)
-            recorded = self.repo.resolve(recorded_ref)
-            judged_at = self.repo.resolve(self._judged_ref(branch)) or ""
+            base, recorded, judged_at = self._start(branch, recorded_ref)
             judged = self._reconciled(branch, base, recorded, judged_at=judged_at)
             if not self.watch.remote:  # crash recovery: a status commit left unsynced
                 land.finish_checkout_sync(self.repo, branch, base, recorded)
@@ -177,18 +175,19 @@ class Reconciler:
             if full or self._replaced(base, judged):
                 which = EVERY_OFFER
             else:
-                which = scope(self.repo, base, recorded, state, today)
+                # `judged` is on `base`'s first-parent history (not replaced): when it is
+                # the recorded commit too, that one is an ancestor without asking git.
+                which = scope(self.repo, base, recorded, state, today, ancestor=recorded == judged)
             outcomes = self._evaluate(
                 base, which, store, overrides={}, branch=branch, reconciled=judged
             )
             result = land.land(self._landing(branch, store), base, which, outcomes)
             failpoint(AFTER_PUSH)
             estimates = calendar.after(state.estimates if state else {}, result, today)
-            # The judged ref first: a crash between the two leaves it ahead of the reconciled
-            # one (safe: scope still reads the reconciled ref), never behind it.
-            commit = result.commit or result.base
-            self.repo.record_reconciled(self._judged_ref(branch), commit, holds=judged_at)
-            record.record(self.repo, recorded_ref, key, result, estimates, holds=recorded)
+            # The judged and reconciled refs move together (one transaction): the judged
+            # one is never behind the reconciled one.
+            refs = {self._judged_ref(branch): judged_at, recorded_ref: recorded}
+            record.record(self.repo, refs, key, result, estimates)
             return result
 
     def _run_offers(self, offers: frozenset[str], *, widen: bool = False) -> PassResult:
@@ -238,8 +237,8 @@ class Reconciler:
             key = f"{key}@{self.part}"
         with self.repo.pass_lock(key):
             recorded_ref = GitRepo.reconciled_ref(branch, self.watch.remote, self.part)
-            self.repo.record_reconciled(self._judged_ref(branch), commit)  # first: see run_pass
-            self.repo.record_reconciled(recorded_ref, commit)
+            refs: dict[str, str | None] = {self._judged_ref(branch): None, recorded_ref: None}
+            self.repo.record_reconciled_refs(refs, commit)  # together: see run_pass
             record.save_state(self.repo, key, commit, in_flight)
 
     def plan(self, base: str | None = None) -> tuple[str, tuple[PlannedOffer, ...]]:
@@ -340,6 +339,25 @@ class Reconciler:
         if not kept:
             log.warning("the branch's history no longer contains %s, judged last", judged[:12])
         return not kept
+
+    def _start(self, branch: str, recorded_ref: str) -> tuple[str, str | None, str]:
+        """What a whole pass reads first: the commit to read (`_locate`), the recorded
+        reconciled commit (None: none) and the judged one ("": none), the refs read
+        with one git process where the branch is local."""
+        judged_ref = self._judged_ref(branch)
+        if self.watch.remote:
+            base = self._locate(branch)
+            found = self.repo.resolve_refs([recorded_ref, judged_ref])
+        else:
+            tip_ref = f"refs/heads/{branch}"
+            found = self.repo.resolve_refs([tip_ref, recorded_ref, judged_ref])
+            tip = found[tip_ref]
+            if tip is None:
+                raise UserError(
+                    f"branch {branch!r} does not exist or has no commits; nothing to do"
+                )
+            base = tip
+        return base, found[recorded_ref], found[judged_ref] or ""
 
     def _locate(self, branch: str) -> str:
         """The commit whose desired state this pass reads."""

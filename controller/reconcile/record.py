@@ -39,19 +39,18 @@ class InFlight:
 
 def record(
     repo: GitRepo,
-    recorded_ref: str,
+    refs: Mapping[str, str | None],
     key: str,
     result: PassResult,
     estimates: Mapping[str, str] | None = None,
-    *,
-    holds: str | None = None,
 ) -> None:
-    """Record the pass: the reconciled ref, then the offers the next pass must poll.
+    """Record the pass: the reconciled refs, then the offers the next pass must poll.
 
-    `holds` is the commit the pass read the ref at (None: not read): an unchanged ref
-    is not written again."""
+    `refs` maps each ref that records the pass (the reconciled one and the judged one)
+    to the commit the pass read it at (None: not read): they move in one transaction,
+    and an unchanged ref is not written again."""
     commit = result.commit or result.base
-    repo.record_reconciled(recorded_ref, commit, holds=holds)
+    repo.record_reconciled_refs(refs, commit)
     save_state(repo, key, commit, result.in_flight, estimates)
 
 

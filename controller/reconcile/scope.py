@@ -23,14 +23,16 @@ log = logging.getLogger(__name__)
 
 
 def scope(repo: GitRepo, base: str, recorded: str | None, state: InFlight | None,
-          today: date | None = None) -> Scope:  # fmt: skip
+          today: date | None = None, *, ancestor: bool = False) -> Scope:  # fmt: skip
     """The offers to evaluate at `base`, given the last reconciled commit and its state.
 
-    `today` (the pass's date, UTC) adds the offers whose estimate is stale.
+    `today` (the pass's date, UTC) adds the offers whose estimate is stale. `ancestor`:
+    the caller knows `recorded` is on `base`'s history (its first-parent line), so git
+    is not asked again.
     """
     if recorded is None or state is None or state.commit != recorded:
         return EVERY_OFFER
-    if not repo.is_ancestor(recorded, base):
+    if not ancestor and not repo.is_ancestor(recorded, base):
         log.warning("history was rewritten since %s; evaluating every offer", recorded[:12])
         return EVERY_OFFER
     changed = changed_offers(repo, recorded, base)

@@ -424,7 +424,7 @@ class TestCheckedOutBranch:
         monkeypatch.setattr(checkout, "INDEX_LOCK_WAITS", (0.01,))
         base = gitrepos.head(repo)
         path = "offers/alpha/status.yaml"
-        commit = grepo.write_commit(base, {path: b"phase: Live\n"}, "s", BOT)
+        commit = grepo.write_commit(base, {path: b"phase: Live\n"}, "status: alpha Live", BOT)
         assert commit is not None
         grepo.update_ref("refs/heads/main", commit, base, "offerctl: status")
         lock = repo / ".git" / "index.lock"

@@ -40,7 +40,7 @@ def test_record_then_scope_gives_the_changed_and_the_in_flight_offers(
     assert repo.worktree is not None
     first = gitrepos.head(repo.worktree)
     ref = GitRepo.reconciled_ref("main")
-    record(repo, ref, KEY, _result(first, ("beta",)))
+    record(repo, {ref: None}, KEY, _result(first, ("beta",)))
     assert repo.resolve(ref) == first
     assert load_state(repo, KEY) == InFlight(first, ("beta",))
 
