@@ -199,6 +199,29 @@ class ObjectReader:
             raise FatalError(f"object {oid} is a {header[1].decode('ascii')}, not a {kind}")
         return data
 
+    def read_within(self, oid: str, limit: int, *, kind: str = "") -> bytes | None:
+        """An object's bytes, or None when it is larger than `limit` (its bytes are read
+        past and dropped, a MiB at a time). For an object git inflates anyway in every
+        command that walks it (a commit at a branch tip): no `--batch-check` process is
+        started just to ask its size first, as `read` with a limit does."""
+        proc, header = self._ask(False, oid)
+        _, stdout = pipes(proc)
+        size = int(header[2])
+        if size > limit:
+            left = size + 1  # and the newline after it
+            while left:
+                chunk = stdout.read(min(left, 1 << 20))
+                if not chunk:
+                    self.close()
+                    raise FatalError("git cat-file stopped")
+                left -= len(chunk)
+            return None
+        data = stdout.read(size)
+        stdout.read(1)
+        if kind and header[1].decode("ascii") != kind:
+            raise FatalError(f"object {oid} is a {header[1].decode('ascii')}, not a {kind}")
+        return data
+
     def read_tree(self, oid: str) -> dict[bytes, bytes]:
         """One tree object's entries (not recursive), in git's order: each name and its
         raw entry (`mode SP name NUL oid`), parsed at C speed, never one object each."""

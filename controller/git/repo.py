@@ -239,8 +239,10 @@ class GitRepo:
         long-lived batch reader (no process of its own); None when it is not a commit
         or larger than MAX_COMMIT_BYTES (a message is the author's choice)."""
         try:
-            data = self.objects.read(check_oid(commit), MAX_COMMIT_BYTES, kind="commit")
-        except (BlobTooLarge, FatalError):
+            data = self.objects.read_within(check_oid(commit), MAX_COMMIT_BYTES, kind="commit")
+        except FatalError:
+            return None
+        if data is None:
             return None
         header, _, message = data.partition(b"\n\n")
         parents = tuple(

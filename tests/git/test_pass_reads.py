@@ -105,6 +105,10 @@ class TestCommitHead:
         big = gitrepos.head(repo)
         with GitRepo(repo) as grepo:
             assert grepo.commit_head(big) is None
+            # read past, not left in the pipe: the reader answers the next question right
+            assert grepo.commit_head(big) is None
+            assert grepo.commit_head(gitrepos.head(repo, "HEAD~1")) is not None
+            assert len(grepo.objects.pids) == 1  # --batch alone: no --batch-check started
 
 
 class TestPolicyListing:
