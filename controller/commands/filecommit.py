@@ -33,8 +33,9 @@ def _object_format(runner: GitRunner) -> str:
 def store_blob(repo: Path, content: bytes) -> str:
     """Write `content` into the object database; its blob id."""
     runner = GitRunner(repo)
-    store_blobs(runner, [content])
-    return blob_oid(content, _object_format(runner))
+    object_format = _object_format(runner)
+    store_blobs(runner, [content], object_format)
+    return blob_oid(content, object_format)
 
 
 def commit_file(

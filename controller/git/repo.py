@@ -370,7 +370,7 @@ class GitRepo:
 
     def store_blobs(self, blobs: Iterable[bytes]) -> None:
         """Write blobs into the object database (a few MiB per `git fast-import`)."""
-        write.store_blobs(self.runner, blobs)
+        write.store_blobs(self.runner, blobs, self.object_format)
 
     def commit_blobs(
         self,

@@ -37,7 +37,7 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[GitRunner, 
 
 def _commit_of(runner: GitRunner, files: dict[str, bytes]) -> str:
     """A root commit holding `files`, made with git's own index (the reference path)."""
-    store_blobs(runner, list(files.values()))
+    store_blobs(runner, list(files.values()), "sha1")
     index = {"GIT_INDEX_FILE": str(runner.path / ".git" / "test-index")}  # type: ignore[operator]
     runner.run(["read-tree", "--empty"], env=index)
     records = b"".join(
@@ -77,7 +77,7 @@ def test_the_writer_builds_the_tree_the_index_would(
 ) -> None:
     runner, reader = repo
     base_commit = _commit_of(runner, base)
-    store_blobs(runner, [d for d in changes.values() if d is not None])
+    store_blobs(runner, [d for d in changes.values() if d is not None], "sha1")
     base_tree = runner.out("rev-parse", f"{base_commit}^{{tree}}")
     expected = _reference_tree(runner, base_commit, changes)
     hashed = {p: None if d is None else blob_oid(d) for p, d in changes.items()}
@@ -155,7 +155,7 @@ def test_an_entry_named_inside_other_names_is_edited_in_place_correctly(
     for target in [*names[:2], "9"]:
         path = f"offers/{target}" if target == "9" else f"offers/{target}/offer.yaml"
         for change in ({path: b"new\n"}, {path: None}):
-            store_blobs(runner, [d for d in change.values() if d is not None])
+            store_blobs(runner, [d for d in change.values() if d is not None], "sha1")
             hashed = {p: None if d is None else blob_oid(d) for p, d in change.items()}
             expected = _reference_tree(runner, base, change)
             assert build_tree(runner, reader, base_tree, hashed) == expected, (target, change)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ from git_helpers import git
 from controller.git.names import blob_oid
 from controller.git.read import ObjectReader
 from controller.git.runner import GitRunner
-from controller.git.write import PACK_MIN_TREES, build_tree, store_blobs
+from controller.git.write import FEW_BLOBS, PACK_MIN_TREES, build_tree, store_blobs
 
 OFFERS = PACK_MIN_TREES + 20  # each changed offer folder is one new tree
 
@@ -50,7 +51,7 @@ def test_many_new_trees_are_stored_as_one_pack_and_equal_the_index_s_tree(
     reader = ObjectReader(runner, object_format)
     try:
         statuses = [f"phase: Draft {i}\n".encode() for i in range(OFFERS)]
-        store_blobs(runner, statuses)
+        store_blobs(runner, statuses, object_format)
         changes = {
             f"offers/offer-{i:03d}/status.yaml": blob_oid(data, object_format)
             for i, data in enumerate(statuses)
@@ -67,3 +68,26 @@ def test_many_new_trees_are_stored_as_one_pack_and_equal_the_index_s_tree(
     assert len(_packs(repo) - packs) == 1  # every new tree in one pack
     assert _loose(repo) == loose  # and none of them loose
     git(repo, "fsck", "--no-dangling", "--strict")  # the pack is whole and well formed
+
+
+@pytest.mark.parametrize("object_format", ["sha1", "sha256"])
+@pytest.mark.parametrize("count", [1, 3, 99, 150])
+def test_blobs_are_stored_as_their_bytes_loose_or_packed(
+    tmp_path: Path, object_format: str, count: int
+) -> None:
+    """Fewer than FEW_BLOBS are written loose by one hash-object, more by fast-import;
+    either way under the ids their bytes hash to, whatever eol conversion the
+    repository asks of files it checks in."""
+    repo = tmp_path / "repo"
+    git(tmp_path, "init", "-q", f"--object-format={object_format}", str(repo))
+    git(repo, "config", "core.autocrlf", "true")
+    (repo / ".gitattributes").write_text("* text eol=crlf\n")
+    blobs = [f"phase: Draft {i}\r\nline\n".encode() for i in range(count)]
+    store_blobs(GitRunner(repo), blobs, object_format)
+    for data in blobs:
+        oid = blob_oid(data, object_format)
+        stored = subprocess.run(
+            ["git", "cat-file", "blob", oid], cwd=repo, capture_output=True, check=True
+        ).stdout
+        assert stored == data
+    assert (not _packs(repo)) == (count < FEW_BLOBS)  # fast-import packs 150
