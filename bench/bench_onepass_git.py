@@ -46,6 +46,7 @@ from bench_floor import cpu_seconds  # noqa: E402
 
 from controller.git.names import blob_oid  # noqa: E402
 from controller.git.repo import GitRepo, Identity  # noqa: E402
+from controller.reconcile.land import moved_paths  # noqa: E402
 
 GOAL_RATIO = 1.5  # one-offer pass at the large size / at the small size, CPU time
 OFFER_YAML = b"apiVersion: offers.marketplace/v1\nkind: Offer\n" + b"# padding\n" * 80
@@ -112,8 +113,11 @@ def one_offer_pass(repo_dir: Path, offer: str, serial: int, *, checkout: bool = 
     """One offer's pass; `checkout` brings the status file into the person's checkout,
     which must have main checked out (else main must not be checked out)."""
     status_path = f"offers/{offer}/status.yaml"
+    reconciled, judged = GitRepo.reconciled_ref("main"), GitRepo.judged_ref("main")
     with GitRepo(repo_dir) as repo:
-        base = repo.resolve("refs/heads/main")
+        # As a pass reads them: the branch and its two records with one for-each-ref.
+        refs = repo.resolve_refs(["refs/heads/main", reconciled, judged])
+        base = refs["refs/heads/main"]
         if base is None:
             raise SystemExit("bench repository has no main")
         snapshot = repo.snapshot(base, [offer])
@@ -123,11 +127,17 @@ def one_offer_pass(repo_dir: Path, offer: str, serial: int, *, checkout: bool = 
         commit = repo.write_commit(base, {status_path: data}, "status", Identity(), when=serial)
         if commit is None:
             raise SystemExit("the bench pass made no commit")
+        # As `land` does: the sync is planned before the branch moves, from the changes
+        # the pass made (not asked of git again), and carried out after.
+        changes = {status_path: blob_oid(data)}
+        plan = repo.plan_checkout_sync(
+            "main", base, commit, changes, known=moved_paths(snapshot, changes)
+        )
         repo.update_ref("refs/heads/main", commit, base, "offerctl: status")
-        synced = repo.sync_checked_out("main", base, commit, [status_path])
+        synced = repo.apply_checkout_sync(plan, commit)
         if synced != ([status_path] if checkout else []):
             raise SystemExit(f"the checkout sync wrote {synced} (checkout: {checkout})")
-        repo.record_reconciled(GitRepo.reconciled_ref("main"), commit)
+        repo.record_reconciled_refs({judged: refs[judged], reconciled: refs[reconciled]}, commit)
 
 
 def old_writer(repo_dir: Path, offer: str, serial: int) -> None:

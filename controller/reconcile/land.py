@@ -177,7 +177,7 @@ def _commit_onto(
     # Every check of the checkout sync is made before the branch moves, so a person's
     # `git commit` right after it finds the index already at the new status files.
     plan = repo.plan_checkout_sync(
-        branch, base, commit, changes, known=_moved(repo.snapshot(base, outcomes), changes)
+        branch, base, commit, changes, known=moved_paths(repo.snapshot(base, outcomes), changes)
     )
     try:
         repo.update_ref(f"refs/heads/{branch}", commit, base, "offerctl: status")
@@ -188,7 +188,7 @@ def _commit_onto(
     return commit
 
 
-def _moved(existing: TreeSnapshot, changes: Mapping[str, str | None]) -> dict[str, TreeChange]:
+def moved_paths(existing: TreeSnapshot, changes: Mapping[str, str | None]) -> dict[str, TreeChange]:
     """How the status commit made from `existing`'s commit with `changes` differs from it:
     each changed path's old entry (from the listing the pass already holds) and new blob."""
     moved: dict[str, TreeChange] = {}

@@ -15,7 +15,7 @@ from git_helpers import GitRepos, git
 
 from controller.git import checkout
 from controller.git.repo import GitRepo, Identity
-from controller.reconcile.land import _moved
+from controller.reconcile.land import moved_paths
 
 BOT = Identity("offerctl", "offerctl@localhost")
 FILES = {
@@ -137,12 +137,12 @@ class TestKnownChanges:
             assert commit is not None
             changes = {p: git(repo, "rev-parse", f"{commit}:{p}").strip() for p in updates}
             snapshot = grepo.snapshot(base, ["alpha", "beta"])
-            known = _moved(snapshot, changes)
+            known = moved_paths(snapshot, changes)
             assert known == checkout._moved(grepo.runner, base, commit, set(changes))
             gone = grepo.write_commit(commit, {"offers/beta/status.yaml": None}, "s", BOT)
             assert gone is not None
             after = grepo.snapshot(commit, ["beta"])
-            assert _moved(after, {"offers/beta/status.yaml": None}) == checkout._moved(
+            assert moved_paths(after, {"offers/beta/status.yaml": None}) == checkout._moved(
                 grepo.runner, commit, gone, {"offers/beta/status.yaml"}
             )
 
