@@ -14,7 +14,7 @@ settings: two spaces per mapping level, a list inside a mapping not indented
 (one that needs double quotes) or a field whose value is not of its declared
 type raises `NotCovered`, and `status.render` uses `dump_yaml` for that
 document. tests/repo/test_statusemit.py checks `emit` against `dump_yaml` over
-generated statuses, hostile strings included.
+generated statuses, hostile strings included (docs/DESIGN.md §6).
 """
 
 from __future__ import annotations
