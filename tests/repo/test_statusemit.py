@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
@@ -35,14 +36,23 @@ _TRICKY = [
 ]  # fmt: skip
 _WORDY = st.lists(st.text(st.sampled_from("abcdefgh'#:-é"), max_size=12), min_size=1, max_size=22)
 # Text a pull request or a marketplace answer can put in a status: anything at all.
+# What libyaml prints unescaped: most text people write (Latin, CJK, symbols, quotes).
+_PRINTED = st.characters(
+    max_codepoint=0xFFFD,
+    exclude_categories=("Cc", "Cs"),
+    exclude_characters="\ufeff\u2028\u2029\ufffe",
+)
+_ONE_PRINTED_LINE = re.compile(
+    "[^\\x00-\\x1f\\x7f-\\x9f\\ud800-\\udfff\\ufeff\\u2028\\u2029\\ufffe\\uffff\\U00010000-\\U0010ffff]*"
+)
 TEXT = st.one_of(
     st.sampled_from(_TRICKY),
     st.text(max_size=30),
+    st.text(_PRINTED, max_size=40),
+    st.text(_PRINTED, max_size=12).map(lambda word: f"{word} " * 12),
     _WORDY.map(" ".join),
     st.lists(_WORDY.map(" ".join), min_size=1, max_size=3).map("\n".join),
 )
-# Mostly the shapes the controller writes, sometimes anything.
-REASON = st.one_of(st.from_regex(r"\A[A-Z][A-Za-z0-9]{0,30}\Z"), TEXT)
 ZONES = st.sampled_from(
     [UTC, timezone(timedelta(hours=5, minutes=30)), timezone(-timedelta(hours=8))]
 )
@@ -52,15 +62,6 @@ MOMENT = st.one_of(
 )
 OPTIONAL_MOMENT = st.none() | MOMENT
 COUNT = st.integers(-3, 10**6) | st.just(0)
-
-CONDITIONS = st.builds(
-    Condition,
-    st.sampled_from(ConditionType),
-    st.sampled_from(ConditionStatus),
-    REASON,
-    TEXT,
-    MOMENT,
-)
 STAGES = st.builds(
     StageStatus,
     st.sampled_from(Stage),
@@ -69,44 +70,66 @@ STAGES = st.builds(
     OPTIONAL_MOMENT,
     OPTIONAL_MOMENT,
 )
-FINDINGS = st.builds(
-    Finding,
-    code=REASON,
-    message=TEXT,
-    path=TEXT,
-    stage=st.sampled_from(["", *(s.value for s in Stage)]) | TEXT,
-    severity=st.sampled_from(Severity),
-    file=TEXT,
-    line=COUNT,
-    column=COUNT,
-)
-SIGNOFFS = st.builds(
-    SignOffVerdict,
-    valid=st.booleans(),
-    generation=TEXT,
-    reason=REASON,
-    message=TEXT,
-    approvers=st.lists(TEXT, max_size=3).map(tuple),
-    commit=TEXT,
-    pull_request=TEXT,
-    approved_at=OPTIONAL_MOMENT,
-    trust=TEXT,
-)
-STATUSES = st.builds(
-    OfferStatus,
-    offer=TEXT,
-    phase=st.sampled_from(Phase),
-    target=st.none() | st.sampled_from(Target),
-    observed_generation=TEXT,
-    observed_commit=TEXT,
-    conditions=st.lists(CONDITIONS, max_size=4).map(tuple),
-    stages=st.lists(STAGES, max_size=6).map(tuple),
-    submission=st.none() | st.builds(SubmissionRef, TEXT, TEXT, TEXT, st.sampled_from(Target)),
-    feedback=st.lists(FINDINGS, max_size=4).map(tuple),
-    estimated_live=TEXT,
-    live_generation=TEXT,
-    preview_url=TEXT,
-    signoff=st.none() | SIGNOFFS,
+
+
+def statuses(text: st.SearchStrategy[str]) -> st.SearchStrategy[OfferStatus]:
+    """Statuses with `text` in every free field (reasons: mostly CamelCase, sometimes any)."""
+    reason = st.one_of(st.from_regex(r"\A[A-Z][A-Za-z0-9]{0,30}\Z"), text)
+    conditions = st.builds(
+        Condition,
+        st.sampled_from(ConditionType),
+        st.sampled_from(ConditionStatus),
+        reason,
+        text,
+        MOMENT,
+    )
+    findings = st.builds(
+        Finding,
+        code=reason,
+        message=text,
+        path=text,
+        stage=st.sampled_from(["", *(s.value for s in Stage)]) | text,
+        severity=st.sampled_from(Severity),
+        file=text,
+        line=COUNT,
+        column=COUNT,
+    )
+    signoffs = st.builds(
+        SignOffVerdict,
+        valid=st.booleans(),
+        generation=text,
+        reason=reason,
+        message=text,
+        approvers=st.lists(text, max_size=3).map(tuple),
+        commit=text,
+        pull_request=text,
+        approved_at=OPTIONAL_MOMENT,
+        trust=text,
+    )
+    return st.builds(
+        OfferStatus,
+        offer=text,
+        phase=st.sampled_from(Phase),
+        target=st.none() | st.sampled_from(Target),
+        observed_generation=text,
+        observed_commit=text,
+        conditions=st.lists(conditions, max_size=4).map(tuple),
+        stages=st.lists(STAGES, max_size=6).map(tuple),
+        submission=st.none() | st.builds(SubmissionRef, text, text, text, st.sampled_from(Target)),
+        feedback=st.lists(findings, max_size=4).map(tuple),
+        estimated_live=text,
+        live_generation=text,
+        preview_url=text,
+        signoff=st.none() | signoffs,
+    )
+
+
+STATUSES = statuses(TEXT)
+# One-line text of characters libyaml prints as they are: never double-quoted.
+ORDINARY = st.one_of(
+    st.sampled_from([t for t in _TRICKY if _ONE_PRINTED_LINE.fullmatch(t)]),
+    st.text(_PRINTED.filter(lambda c: c != "\n"), max_size=40),
+    st.text(_PRINTED.filter(lambda c: c != "\n"), max_size=12).map(lambda w: f"{w} " * 12),
 )
 
 
@@ -125,6 +148,12 @@ def test_emitted_status_is_byte_identical_to_the_yaml_dump(value: OfferStatus) -
     else:
         assert emitted == expected
     assert status_io.render(value) == f"{status_io.HEADER}\n{expected}"
+
+
+@settings(max_examples=100, deadline=None)
+@given(statuses(ORDINARY))
+def test_a_status_of_ordinary_text_is_always_emitted_not_dumped(value: OfferStatus) -> None:
+    assert statusemit.emit(value) == _reference(value)
 
 
 @settings(max_examples=100, deadline=None)
