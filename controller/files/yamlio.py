@@ -404,6 +404,19 @@ class _BlockDumper(_Dumper):  # type: ignore[valid-type,misc]
         return None
 
 
+_TEXT_RESOLVER = yaml.resolver.Resolver()  # the implicit types `_BlockDumper` resolves
+_IMPLICIT_FIRSTS = frozenset(_BlockDumper.yaml_implicit_resolvers)  # their possible first chars
+
+
+def reads_as_text(text: str) -> bool:
+    """Whether `text` written plain (unquoted) reads back as that string, not as one of
+    YAML 1.1's implicit types (null, bool, int, float, timestamp, merge, value): the
+    question `dump_yaml` asks before it may leave a string unquoted."""
+    if text and text[0] not in _IMPLICIT_FIRSTS and None not in _IMPLICIT_FIRSTS:
+        return True
+    return _resolve(_TEXT_RESOLVER, yaml.ScalarNode, text, (True, False)) == _STR
+
+
 def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
     if "\n" in value:
         return dumper.represent_scalar(_TAG_PREFIX + "str", value, style="|")

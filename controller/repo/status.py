@@ -37,6 +37,7 @@ from controller.core.model import (
     Target,
 )
 from controller.files.yamlio import YamlError, dump_yaml, load_mapping
+from controller.repo import statusemit
 
 HEADER = "# Written by offerctl. Edits here are overwritten."
 
@@ -73,8 +74,15 @@ def to_dict(status: OfferStatus) -> dict[str, Any]:
 
 
 def render(status: OfferStatus) -> str:
-    """The text of status.yaml: the header comment, then the YAML."""
-    return f"{HEADER}\n{dump_yaml(to_dict(status))}"
+    """The text of status.yaml: the header comment, then the YAML.
+
+    Written by `statusemit.emit`, which gives `dump_yaml(to_dict(status))`'s very
+    text for the strings it covers, else by `dump_yaml` itself."""
+    try:
+        document = statusemit.emit(status)
+    except statusemit.NotCovered:
+        document = dump_yaml(to_dict(status))
+    return f"{HEADER}\n{document}"
 
 
 def _put(data: dict[str, Any], key: str, value: str) -> None:

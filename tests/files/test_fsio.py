@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+import os
 from pathlib import Path
 
 import pytest
 
+from controller.files import fsio
 from controller.files.fsio import atomic_write
 
 
@@ -26,3 +29,21 @@ def test_a_failed_write_keeps_the_old_file_and_removes_the_temporary(tmp_path: P
         atomic_write(target, "not bytes")  # type: ignore[arg-type]
     assert target.read_bytes() == b"old"
     assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+def test_the_file_is_private_as_mkstemp_made_it(tmp_path: Path) -> None:
+    target = tmp_path / "status.yaml"
+    atomic_write(target, b"x", durable=False)
+    assert target.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_temporary_file_a_killed_process_left_under_our_name_is_stepped_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(fsio, "_temp_names", itertools.count(7))
+    stale = tmp_path / f".state.json.{os.getpid()}-7"
+    stale.write_bytes(b"left by a killed writer")
+    atomic_write(tmp_path / "state.json", b"new")
+    assert (tmp_path / "state.json").read_bytes() == b"new"
+    assert stale.read_bytes() == b"left by a killed writer"  # not ours to remove
+    assert sorted(p.name for p in tmp_path.iterdir()) == [stale.name, "state.json"]
