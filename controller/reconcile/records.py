@@ -83,6 +83,7 @@ MAX_RECORD_BYTES = 1024 * 1024  # a record is a status: a few KiB
 # Characters of one encoded name; with a suffix it fits the file system's 255 bytes.
 _MAX_SEGMENT = 200
 _MAX_UNSYNCED = 4096  # writes kept unsynced at most, for a caller that does not flush
+_MAX_LOG_BYTES = 8 * 1024 * 1024  # the write-ahead log is cut back to this after a checkpoint
 MAX_KEPT = 16_384  # statuses a store remembers, with the digest of their row's bytes
 MAX_KEPT_BYTES = 16 * 1024 * 1024  # ... and the rows' bytes they were read from
 
@@ -296,6 +297,7 @@ class SqliteRecords:
                     return None  # created by a writer that has not made it ours yet
                 self._create(db)
             self._sql(db, "PRAGMA synchronous=NORMAL")
+            self._sql(db, f"PRAGMA journal_size_limit = {_MAX_LOG_BYTES}")
         except BaseException:
             db.close()
             raise
