@@ -50,7 +50,8 @@ def _write_row(records: SqliteRecords, offer: str, document: bytes) -> None:
     db.close()
 
 
-def _data_version(path: Path) -> int:
+def _flushes(path: Path) -> int:
+    """How many synchronous commits `flush` made (a counter it bumps in the database)."""
     db = sqlite3.connect(path)
     try:
         return int(db.execute("SELECT flushes FROM meta").fetchone()[0])
@@ -140,13 +141,24 @@ def test_saves_are_committed_at_once_and_flush_is_one_durable_commit(tmp_path: P
     # Already committed for another process (a killed pass leaves them for the next one).
     assert SqliteRecords(tmp_path, "main").load("alpha-offer") == ALPHA
     assert "beta-offer" not in _rows(records)
-    assert _data_version(records.path) == 0  # no synchronous commit while a pass evaluates
+    assert _flushes(records.path) == 0  # no synchronous commit while a pass evaluates
     records.flush()
-    assert _data_version(records.path) == 1  # one for the pass
+    assert _flushes(records.path) == 1  # one for the pass
     records.flush()
-    assert _data_version(records.path) == 1  # nothing new to sync
+    assert _flushes(records.path) == 1  # nothing new to sync
     with sqlite3.connect(records.path) as db:
         assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_caller_that_never_flushes_still_gets_its_rows_synced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(records_module, "_MAX_UNSYNCED", 3)
+    records = SqliteRecords(tmp_path, "main")
+    for n in range(7):
+        offer = f"offer-{n}"
+        records.save(offer, dataclasses.replace(ALPHA, offer=offer))
+    assert _flushes(records.path) == 2  # after the 3rd and the 6th write
 
 
 def test_a_record_removed_since_the_last_pass_is_written_again(tmp_path: Path) -> None:
@@ -340,7 +352,7 @@ def test_the_first_writer_imports_an_older_offerctls_files_once(tmp_path: Path) 
     assert fresh.load("broken-offer") is None  # unreadable then, never seen now
     fresh.drop("gamma-offer")  # dropped after the import: gone for good
     assert SqliteRecords(tmp_path, "main").load("gamma-offer") is None
-    assert _data_version(records.path) == 0  # the import was committed synchronously
+    assert _flushes(records.path) == 0  # the import was committed synchronously
 
 
 def test_dropping_an_imported_record_before_the_database_exists(tmp_path: Path) -> None:
