@@ -10,17 +10,17 @@ is queued again.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
 from typing import TYPE_CHECKING
 
+from controller.core.errors import OfferctlError
 from controller.core.model import OfferStatus
 from controller.core.redaction import Redactor, secret_values
 from controller.git.repo import GitRepo
 from controller.reconcile.reconciler import Watch
-from controller.reconcile.records import FileRecords
+from controller.reconcile.records import SqliteRecords
 
 if TYPE_CHECKING:
     from controller.notify.sender import Notifier, Outcome
@@ -75,12 +75,15 @@ def open_notifier(
         count=count,
         locate=FindingLocator(repo),
     )
+    records = SqliteRecords(repo.private_dir, branch, watch.remote)
     try:
-        notifier.baseline(recorded_statuses(FileRecords(repo.private_dir, branch, watch.remote)))
+        notifier.baseline(recorded_statuses(records))
         resumed = notifier.resume()
     except OSError as exc:  # an unwritable ledger costs notifications, never the passes
         log.warning("notification ledger unusable (%s); events may be repeated or missed", exc)
         resumed = 0
+    finally:
+        records.close()
     log.info(
         "notifications to %s%s",
         ", ".join(t.name for t in targets),
@@ -89,16 +92,12 @@ def open_notifier(
     return notifier
 
 
-def recorded_statuses(records: FileRecords) -> Iterator[OfferStatus]:
-    """Every offer status the controller has recorded for the branch (its own files)."""
-    if not records.root.is_dir():
-        return
-    for path in sorted(records.root.glob("*.json")):
-        try:
-            offer = json.loads(path.read_text(encoding="utf-8")).get("offer")
-        except (OSError, ValueError, AttributeError):
-            continue
-        if isinstance(offer, str):
-            value = records.load(offer)
-            if value is not None:
-                yield value
+def recorded_statuses(records: SqliteRecords) -> Iterator[OfferStatus]:
+    """Every offer status the controller has recorded for the branch (its own records).
+
+    Records that cannot be read make no baseline (logged): the notifier then tells what
+    the next pass finds, as on a first run."""
+    try:
+        yield from records.statuses()
+    except OfferctlError as exc:
+        log.warning("records unusable for the notification baseline: %s", exc)

@@ -58,7 +58,7 @@ from controller.reconcile.evaluate import (
 )
 from controller.reconcile.land import check_status, commit_message
 from controller.reconcile.plan import plan as plan_offers
-from controller.reconcile.records import FileRecords, RecordStore, ReplayRecords, watch_key
+from controller.reconcile.records import RecordStore, ReplayRecords, SqliteRecords, watch_key
 from controller.reconcile.rendered import RenderedOids
 from controller.reconcile.reuse import CACHE_DIR, Reusing, VerdictStore, reusing
 from controller.reconcile.scope import changed_offers, scope
@@ -141,7 +141,7 @@ class Reconciler:
         self.records = records
         self.rendered = RenderedOids()  # status -> blob id, kept across passes
         self.decisions = Decisions()  # decide's clock-free half by input, kept across passes
-        self._stores: dict[str, FileRecords] = {}  # branch -> its records, kept across passes
+        self._stores: dict[str, SqliteRecords] = {}  # branch -> its records, kept across passes
 
     def run_pass(
         self, *, full: bool = False, only: Iterable[str] | None = None, widen: bool = False
@@ -277,7 +277,7 @@ class Reconciler:
             return self.records
         store = self._stores.get(branch)
         if store is None:  # one per branch for the reconciler's life: it remembers what it read
-            store = self._stores[branch] = FileRecords(
+            store = self._stores[branch] = SqliteRecords(
                 self.repo.private_dir, branch, self.watch.remote
             )
         return store
@@ -408,7 +408,8 @@ class Reconciler:
         count = len(snapshot.offers)
         self.decisions.expect(count)
         self.rendered.expect(count)
-        if isinstance(store, FileRecords):
+        if isinstance(store, SqliteRecords):
+            store.check()  # a database that is not ours stops the pass before any action
             store.expect(count)
         if isinstance(self.validate, Reusing):
             self.validate.expect(count)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -23,11 +24,12 @@ from controller.reconcile.reconciler import (
     default_judge,
     default_validate,
 )
+from controller.reconcile.records import RecordsUnusable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "security"))
 from status_world import offer_files
 
-RECORDS = Path(".git") / "offerctl" / "records" / "local" / "main"
+RECORDS = Path(".git") / "offerctl" / "records" / "local" / "main.sqlite3"
 
 
 class Pass:
@@ -51,8 +53,16 @@ class Pass:
             ).run_pass()
 
     def record(self, offer: str) -> dict[str, object]:
-        data: dict[str, object] = json.loads((self.repo / RECORDS / f"{offer}.json").read_text())
+        with sqlite3.connect(self.repo / RECORDS) as db:
+            (raw,) = db.execute("SELECT document FROM records WHERE offer = ?", (offer,)).fetchone()
+        data: dict[str, object] = json.loads(raw)
         return data
+
+    def tamper(self, offer: str, data: dict[str, object]) -> None:
+        with sqlite3.connect(self.repo / RECORDS) as db:
+            db.execute(
+                "UPDATE records SET document = ? WHERE offer = ?", (json.dumps(data), offer)
+            )
 
 
 @pytest.fixture
@@ -78,7 +88,7 @@ def test_a_record_naming_another_offers_submission_is_ignored(
     beta_status = beta["status"]
     assert isinstance(beta_status, dict)
     tampered = {**alpha, "status": {**alpha["status"], "submission": beta_status["submission"]}}  # type: ignore[dict-item]
-    (world.repo / RECORDS / "alpha-offer.json").write_text(json.dumps(tampered))
+    world.tamper("alpha-offer", tampered)
     world.market.calls.clear()
 
     with caplog.at_level(logging.WARNING, logger="controller.reconcile.converge"):
@@ -90,3 +100,19 @@ def test_a_record_naming_another_offers_submission_is_ignored(
     record = world.record("alpha-offer")["status"]
     assert isinstance(record, dict)
     assert record["submission"]["idempotencyKey"].startswith("alpha-offer@")
+
+
+def test_a_corrupt_records_database_stops_the_pass_before_any_action(world: Pass) -> None:
+    world.run()
+    head = git(world.repo, "rev-parse", "HEAD")
+    (world.repo / RECORDS).write_bytes(b"not a database" * 512)
+    for suffix in ("-wal", "-shm"):
+        (world.repo / RECORDS).with_name(RECORDS.name + suffix).unlink(missing_ok=True)
+    world.market.calls.clear()
+    world.clock.advance(hours=1)
+
+    with pytest.raises(RecordsUnusable, match="move it aside"):
+        world.run()
+
+    assert world.market.calls == []  # nothing acted upon without the records
+    assert git(world.repo, "rev-parse", "HEAD") == head  # and no status written

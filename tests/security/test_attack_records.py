@@ -3,10 +3,13 @@
 The folder name is the pull request's choice. Percent-encoded for the record
 file under <git-dir>/offerctl/records/, a long (or non-ASCII) name grew past
 the file system's 255 bytes per name: saving the record raised, the offer
-got no status and every pass exited 1 with a traceback.
+got no status and every pass exited 1 with a traceback. Records are rows of one
+database now (keyed by the name itself); the pass must still record both.
 """
 
 from __future__ import annotations
+
+import sqlite3
 
 import pytest
 import yaml
@@ -29,6 +32,7 @@ def test_a_long_folder_name_gets_a_status_and_a_record(gitrepos: GitRepos, folde
     assert odd["phase"] == "Invalid"  # metadata.name is not the folder's name
     victim = yaml.safe_load(git(repo, "show", "HEAD:offers/victim-offer/status.yaml"))
     assert victim["phase"] == "Draft"
-    records = repo / ".git" / "offerctl" / "records" / "local" / "main"
-    names = sorted(p.name for p in records.iterdir())
-    assert len(names) == 2 and all(len(n.encode()) <= 255 for n in names), names
+    records = repo / ".git" / "offerctl" / "records" / "local" / "main.sqlite3"
+    with sqlite3.connect(records) as db:  # a row per offer, keyed by the offer's own id
+        offers = sorted(row[0] for row in db.execute("SELECT offer FROM records"))
+    assert offers == sorted([folder, "victim-offer"])
