@@ -134,12 +134,21 @@ def observe(
     says belong to the offer are kept: an id that names another offer's
     submission (a stale or tampered record) is dropped with a warning, so
     nothing is ever decided, let alone done, about another offer's work.
+
+    `returned` are the marketplace's answers to this round's own calls (submit,
+    go-live, cancel), a moment old: a submission one of them names is taken as
+    answered, not asked for again by its key or id (a submit's answer is the
+    very submission `find` would return for its key). Every other key is still
+    looked up, and the listing is always read again.
     """
     offer, generation = inputs.offer, inputs.generation
     wanted = pipeline.lookups(offer, generation, last)
     found: dict[str, Submission] = {s.id: s for s in returned}
-    read: set[str] = set()  # ids read just now by their key: not read again by id
+    answered = {s.idempotency_key for s in returned}
+    read: set[str] = set(found)  # ids answered or read just now: not read again by id
     for key in wanted.keys:
+        if key in answered:
+            continue
         submission = marketplace.find(key)
         if submission is not None:
             found[submission.id] = submission
