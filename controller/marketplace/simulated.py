@@ -4,7 +4,10 @@ By default the file lives inside the offers repository's `.git/` (see
 `factory`), so nothing is committed. Several processes may share it: WAL
 mode, a busy timeout, and `BEGIN IMMEDIATE` around every change make each
 call one serialized transaction, so two racing submits with one idempotency
-key yield exactly one submission (a UNIQUE index backs that up).
+key yield exactly one submission (a UNIQUE index backs that up). A read is one
+SELECT in autocommit mode, which SQLite runs on one snapshot: `listing` reads
+an offer's signed-off submissions and its withdrawals in one UNION ALL, so no
+read needs a BEGIN/ROLLBACK round trip to be consistent.
 
 One instance keeps one connection open (opening one costs more than most
 calls): threads of one process (the daemon's loop, `offerctl marketplace
@@ -43,13 +46,16 @@ import math
 import sqlite3
 import threading
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
-from typing import TypeVar
+from types import MappingProxyType
+from typing import Any, TypeVar
 
-from controller.core.model import Stage, StageState, Target
+from controller.core.model import Finding, Stage, StageState, Target
 
 from . import certify, timeline, wire
 from .api import (
@@ -68,6 +74,38 @@ SCHEMA_VERSION = 1
 BUSY_TIMEOUT_SECONDS = 15.0
 MAX_KEY_LENGTH = 512
 SUBMITTABLE = frozenset({Target.PREVIEW, Target.LIVE})
+
+# Every read of submissions selects the columns a `SubmissionRecord` is made of, in
+# `_record`'s order (the stored spec is kept for the record's sake and never read back,
+# so no read fetches it).
+_ALL = (
+    "SELECT seq, id, key, offer, generation, target, created_at, time_scale, durations,"
+    " findings, fail_stage, go_live_at, go_live_seq, cancelled_at"
+    " FROM submissions"
+)
+_BY_KEY = _ALL + " WHERE key = ?"
+_BY_ID = _ALL + " WHERE id = ?"
+# `_submit`'s one read: the key's submission (if any), and the offer's submissions that
+# a new one would supersede (not signed off, not cancelled).
+_KEY_OR_OPEN = _ALL + (
+    " WHERE key = ? OR (offer = ? AND go_live_at IS NULL AND cancelled_at IS NULL)"
+)
+# `_go_live`'s one read: the submission and the sign-off order it would take.
+_BY_ID_WITH_NEXT_ORDER = (
+    "SELECT seq, id, key, offer, generation, target, created_at, time_scale, durations,"
+    " findings, fail_stage, go_live_at, go_live_seq, cancelled_at"
+    ", (SELECT COALESCE(MAX(o.go_live_seq), 0) + 1 FROM submissions o"
+    " WHERE o.offer = submissions.offer) FROM submissions WHERE id = ?"
+)
+# An offer's standing in one statement, so on one snapshot: its signed-off submissions
+# (first column 0) and its withdrawals (1: seq, requested_at, done_at in columns 1-3).
+_LISTING = (
+    "SELECT 0, seq, id, key, offer, generation, target, created_at, time_scale, durations,"
+    " findings, fail_stage, go_live_at, go_live_seq, cancelled_at"
+    " FROM submissions WHERE offer = ? AND go_live_at IS NOT NULL"
+    " UNION ALL SELECT 1, seq, requested_at, done_at, NULL, NULL, NULL, NULL, NULL, NULL,"
+    " NULL, NULL, NULL, NULL, NULL FROM withdrawals WHERE offer = ?"
+)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -150,17 +188,15 @@ class SimulatedMarketplace:
 
     def find(self, key: str) -> Submission | None:
         def op() -> Submission | None:
-            with self._read() as db:
-                row = db.execute("SELECT * FROM submissions WHERE key = ?", (key,)).fetchone()
-            return None if row is None else timeline.submission_at(_record(row), self._now())
+            rows = self._query(_BY_KEY, (key,))
+            return timeline.submission_at(_record(rows[0]), self._now()) if rows else None
 
         return self._call(op)
 
     def get(self, submission_id: str) -> Submission:
         def op() -> Submission:
-            with self._read() as db:
-                record = self._load(db, submission_id)
-            return timeline.submission_at(record, self._now())
+            rows = self._query(_BY_ID, (submission_id,))
+            return timeline.submission_at(_found(rows, submission_id), self._now())
 
         return self._call(op)
 
@@ -175,8 +211,7 @@ class SimulatedMarketplace:
 
     def listing(self, offer: str) -> OfferListing:
         def op() -> OfferListing:
-            with self._read() as db:
-                return self._listing(db, offer, self._now())
+            return _listing(offer, self._query(_LISTING, (offer, offer)), self._now())
 
         return self._call(op)
 
@@ -184,13 +219,10 @@ class SimulatedMarketplace:
 
     def submissions(self, offer: str | None = None) -> list[Submission]:
         """Every submission (of one offer), oldest first."""
-        with self._read() as db:
-            if offer is None:
-                rows = db.execute("SELECT * FROM submissions ORDER BY seq").fetchall()
-            else:
-                rows = db.execute(
-                    "SELECT * FROM submissions WHERE offer = ? ORDER BY seq", (offer,)
-                ).fetchall()
+        if offer is None:
+            rows = self._query(_ALL + " ORDER BY seq", ())
+        else:
+            rows = self._query(_ALL + " WHERE offer = ? ORDER BY seq", (offer,))
         now = self._now()
         return [timeline.submission_at(_record(row), now) for row in rows]
 
@@ -210,8 +242,11 @@ class SimulatedMarketplace:
         if not offer or not generation:
             raise MarketplaceError("offer and generation are required", transient=False)
         with self._write() as db:
-            row = db.execute("SELECT * FROM submissions WHERE key = ?", (key,)).fetchone()
-            if row is not None:
+            # One SELECT: the key's submission, and the offer's open ones a new one supersedes.
+            rows = db.execute(_KEY_OR_OPEN, (key, offer)).fetchall()
+            for row in rows:
+                if row[2] != key:
+                    continue
                 record = _record(row)
                 if (record.offer, record.generation) != (offer, generation):
                     raise MarketplaceError(
@@ -231,8 +266,10 @@ class SimulatedMarketplace:
             findings = certify.certify(payload)
             fail = certify.failing_stage(findings)
             submission_id = "sub-" + hashlib.sha256(key.encode("utf-8")).hexdigest()[:24]
-            self._supersede(db, offer, submission_id, now)
-            db.execute(
+            _supersede(db, [_record(row) for row in rows], submission_id, now)
+            durations = json.dumps({s.value: d for s, d in _durations(self.seed, key).items()})
+            findings_text = json.dumps([wire.finding_to_json(f) for f in findings])
+            inserted = db.execute(
                 "INSERT INTO submissions (id, key, offer, generation, target, created_at,"
                 " time_scale, durations, findings, fail_stage, spec)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -244,31 +281,33 @@ class SimulatedMarketplace:
                     target.value,
                     now,
                     self.time_scale,
-                    json.dumps({s.value: d for s, d in _durations(self.seed, key).items()}),
-                    json.dumps([wire.finding_to_json(f) for f in findings]),
+                    durations,
+                    findings_text,
                     fail.value if fail else None,
                     spec_text,
                 ),
             )
-            return timeline.submission_at(self._load(db, submission_id), now)
-
-    def _supersede(self, db: sqlite3.Connection, offer: str, new_id: str, now: float) -> None:
-        rows = db.execute(
-            "SELECT * FROM submissions WHERE offer = ? AND go_live_at IS NULL"
-            " AND cancelled_at IS NULL",
-            (offer,),
-        ).fetchall()
-        for row in rows:
-            record = _record(row)
-            if timeline.submission_at(record, now).result == SubmissionResult.PENDING:
-                db.execute(
-                    "UPDATE submissions SET cancelled_at = ?, cancel_reason = ? WHERE seq = ?",
-                    (now, f"superseded by {new_id}", record.seq),
-                )
+            # What was just inserted, in this transaction, made as a read makes it (from the
+            # stored texts): no need to read it back.
+            record = SubmissionRecord(
+                seq=_rowid(inserted),
+                id=submission_id,
+                key=key,
+                offer=offer,
+                generation=generation,
+                target=target,
+                created_at=now,
+                time_scale=self.time_scale,
+                durations=_stored_durations(durations),
+                findings=_stored_findings(findings_text),
+                fail_stage=fail,
+            )
+            return timeline.submission_at(record, now)
 
     def _go_live(self, submission_id: str) -> Submission:
         with self._write() as db:
-            record = self._load(db, submission_id)
+            rows = db.execute(_BY_ID_WITH_NEXT_ORDER, (submission_id,)).fetchall()
+            record = _found(rows, submission_id)
             now = self._now()
             current = timeline.submission_at(record, now)
             if record.go_live_at is not None:
@@ -282,19 +321,17 @@ class SimulatedMarketplace:
                     f"submission {submission_id} is not awaiting sign-off yet "
                     f"({_running(current)} running)"
                 )
-            (order,) = db.execute(
-                "SELECT COALESCE(MAX(go_live_seq), 0) + 1 FROM submissions WHERE offer = ?",
-                (record.offer,),
-            ).fetchone()
+            order = int(rows[0][-1])
             db.execute(
                 "UPDATE submissions SET go_live_at = ?, go_live_seq = ?, target = ? WHERE seq = ?",
                 (now, order, Target.LIVE.value, record.seq),
             )
-            return timeline.submission_at(self._load(db, submission_id), now)
+            signed = replace(record, go_live_at=now, go_live_seq=order, target=Target.LIVE)
+            return timeline.submission_at(signed, now)
 
     def _cancel(self, submission_id: str) -> Submission:
         with self._write() as db:
-            record = self._load(db, submission_id)
+            record = _found(db.execute(_BY_ID, (submission_id,)).fetchall(), submission_id)
             now = self._now()
             current = timeline.submission_at(record, now)
             if record.go_live_at is not None:
@@ -307,12 +344,12 @@ class SimulatedMarketplace:
                 "UPDATE submissions SET cancelled_at = ?, cancel_reason = ? WHERE seq = ?",
                 (now, "cancelled by the publisher", record.seq),
             )
-            return timeline.submission_at(self._load(db, submission_id), now)
+            return timeline.submission_at(replace(record, cancelled_at=now), now)
 
     def _withdraw(self, offer: str) -> OfferListing:
         with self._write() as db:
             now = self._now()
-            current = self._listing(db, offer, now)
+            current = _listing(offer, db.execute(_LISTING, (offer, offer)).fetchall(), now)
             if current.withdrawing or (current.withdrawn and not current.live_generation):
                 return current
             if not current.live_generation:
@@ -325,23 +362,7 @@ class SimulatedMarketplace:
                 "INSERT INTO withdrawals (offer, requested_at, done_at) VALUES (?, ?, ?)",
                 (offer, now, now + seconds / self.time_scale),
             )
-            return self._listing(db, offer, now)
-
-    def _listing(self, db: sqlite3.Connection, offer: str, now: float) -> OfferListing:
-        rows = db.execute(
-            "SELECT * FROM submissions WHERE offer = ? AND go_live_at IS NOT NULL", (offer,)
-        ).fetchall()
-        withdrawals = [
-            WithdrawalRecord(r["seq"], r["offer"], r["requested_at"], r["done_at"])
-            for r in db.execute("SELECT * FROM withdrawals WHERE offer = ?", (offer,))
-        ]
-        return timeline.listing_at(offer, [_record(r) for r in rows], withdrawals, now)
-
-    def _load(self, db: sqlite3.Connection, submission_id: str) -> SubmissionRecord:
-        row = db.execute("SELECT * FROM submissions WHERE id = ?", (submission_id,)).fetchone()
-        if row is None:
-            raise NotFound(f"no submission {submission_id!r}")
-        return _record(row)
+            return _listing(offer, db.execute(_LISTING, (offer, offer)).fetchall(), now)
 
     # --- plumbing -------------------------------------------------------------------------
 
@@ -390,7 +411,6 @@ class SimulatedMarketplace:
             isolation_level=None,
             check_same_thread=False,  # shared by threads, one at a time under _db_lock
         )
-        db.row_factory = sqlite3.Row
         db.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
         return db
 
@@ -437,9 +457,18 @@ class SimulatedMarketplace:
         """One serialized read-modify-write: BEGIN IMMEDIATE takes the write lock up front."""
         return self._transaction("BEGIN IMMEDIATE", "COMMIT")
 
-    def _read(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
-        """A consistent snapshot across several SELECTs."""
-        return self._transaction("BEGIN", "ROLLBACK")
+    def _query(self, sql: str, params: tuple[object, ...]) -> list[tuple[Any, ...]]:
+        """One SELECT in autocommit mode: SQLite reads it from one snapshot, no BEGIN needed.
+
+        Every row is fetched, so the statement is done (its read lock let go) when this
+        returns. A SQLite failure drops the connection, as in `_transaction`.
+        """
+        with self._db_lock:
+            try:
+                return self._connection().execute(sql, params).fetchall()
+            except sqlite3.Error:
+                self._drop_connection()
+                raise
 
     def _init_db(self) -> None:
         try:
@@ -465,9 +494,9 @@ class SimulatedMarketplace:
                         "INSERT INTO meta (name, value) VALUES ('schema', ?)",
                         (str(SCHEMA_VERSION),),
                     )
-                elif row["value"] != str(SCHEMA_VERSION):
+                elif row[0] != str(SCHEMA_VERSION):
                     raise MarketplaceError(
-                        f"{self.db_path} has schema {row['value']}, this offerctl knows "
+                        f"{self.db_path} has schema {row[0]}, this offerctl knows "
                         f"{SCHEMA_VERSION}; remove the file to start afresh",
                         transient=False,
                     )
@@ -507,27 +536,89 @@ def _running(submission: Submission) -> str:
     return "nothing"
 
 
-def _record(row: sqlite3.Row) -> SubmissionRecord:
+def _supersede(
+    db: sqlite3.Connection, open_records: list[SubmissionRecord], new_id: str, now: float
+) -> None:
+    """Cancel those of the offer's open submissions that are still before sign-off."""
+    for record in open_records:
+        if timeline.submission_at(record, now).result == SubmissionResult.PENDING:
+            db.execute(
+                "UPDATE submissions SET cancelled_at = ?, cancel_reason = ? WHERE seq = ?",
+                (now, f"superseded by {new_id}", record.seq),
+            )
+
+
+def _listing(offer: str, rows: list[tuple[Any, ...]], now: float) -> OfferListing:
+    """The listing from `_LISTING`'s rows: signed-off submissions and withdrawals."""
+    records = [_record(row[1:]) for row in rows if row[0] == 0]
+    withdrawals = [WithdrawalRecord(row[1], offer, row[2], row[3]) for row in rows if row[0] == 1]
+    return timeline.listing_at(offer, records, withdrawals, now)
+
+
+def _found(rows: list[tuple[Any, ...]], submission_id: str) -> SubmissionRecord:
+    if not rows:
+        raise NotFound(f"no submission {submission_id!r}")
+    return _record(rows[0])
+
+
+def _rowid(cursor: sqlite3.Cursor) -> int:
+    if cursor.lastrowid is None:  # pragma: no cover - an INSERT always sets it
+        raise MarketplaceError("the store did not number the new submission", transient=False)
+    return cursor.lastrowid
+
+
+# A submission is read again and again while it is polled, and its durations and
+# findings columns never change: each distinct text is parsed once. Only short texts are
+# kept (findings quote names a pull request chooses), so the memo stays small.
+_PARSED_MAX_CHARS = 2048
+
+
+def _stored_durations(text: str) -> Mapping[Stage, float]:
+    if len(text) > _PARSED_MAX_CHARS:
+        return _parse_durations(text)
+    return _parsed_durations(text)
+
+
+def _stored_findings(text: str) -> tuple[Finding, ...]:
+    if len(text) > _PARSED_MAX_CHARS:
+        return _parse_findings(text)
+    return _parsed_findings(text)
+
+
+def _parse_durations(text: str) -> Mapping[Stage, float]:
+    return MappingProxyType({Stage(k): float(v) for k, v in json.loads(text).items()})
+
+
+def _parse_findings(text: str) -> tuple[Finding, ...]:
+    return tuple(wire.finding_from_json(f) for f in json.loads(text))
+
+
+_parsed_durations = lru_cache(maxsize=4096)(_parse_durations)
+_parsed_findings = lru_cache(maxsize=1024)(_parse_findings)
+
+
+def _record(row: Sequence[Any]) -> SubmissionRecord:
+    """A record from a row of the columns `_ALL` selects, in that order."""
     try:
-        durations = {Stage(k): float(v) for k, v in json.loads(row["durations"]).items()}
-        findings = tuple(wire.finding_from_json(f) for f in json.loads(row["findings"]))
+        (seq, sub_id, key, offer, generation, target, created_at, time_scale, durations,
+         findings, fail_stage, go_live_at, go_live_seq, cancelled_at) = row[:14]  # fmt: skip
         return SubmissionRecord(
-            seq=row["seq"],
-            id=row["id"],
-            key=row["key"],
-            offer=row["offer"],
-            generation=row["generation"],
-            target=Target(row["target"]),
-            created_at=row["created_at"],
-            time_scale=row["time_scale"],
-            durations=durations,
-            findings=findings,
-            fail_stage=Stage(row["fail_stage"]) if row["fail_stage"] else None,
-            go_live_at=row["go_live_at"],
-            go_live_seq=row["go_live_seq"],
-            cancelled_at=row["cancelled_at"],
+            seq=seq,
+            id=sub_id,
+            key=key,
+            offer=offer,
+            generation=generation,
+            target=Target(target),
+            created_at=created_at,
+            time_scale=time_scale,
+            durations=_stored_durations(durations),
+            findings=_stored_findings(findings),
+            fail_stage=Stage(fail_stage) if fail_stage else None,
+            go_live_at=go_live_at,
+            go_live_seq=go_live_seq,
+            cancelled_at=cancelled_at,
         )
-    except (ValueError, KeyError, TypeError, MarketplaceError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, MarketplaceError) as exc:
         raise MarketplaceError(
             f"simulated marketplace store holds a malformed submission: {exc}", transient=False
         ) from exc

@@ -69,8 +69,9 @@ def converge(
     """Decide, act, observe again, until nothing effectful is left (at most MAX_ROUNDS)."""
     previous = inputs.last
     decision: pipeline.Decision | None = None
+    absent: set[str] = set()  # keys the marketplace said, this step, it has no submission for
     try:
-        observed = observe(marketplace, inputs, previous)
+        observed = observe(marketplace, inputs, previous, absent=absent)
         for _ in range(MAX_ROUNDS):
             asked = inputs.input(previous, observed)
             decision = decide(asked, clock())
@@ -81,7 +82,7 @@ def converge(
             owned = frozenset(s.id for s in observed.submissions)
             returned = act(marketplace, inputs.offer, decision.effectful, inputs.payload, owned)
             previous = decision.status
-            observed = observe(marketplace, inputs, previous, returned)
+            observed = observe(marketplace, inputs, previous, returned, absent=absent)
     except MarketplaceError as exc:
         return marketplace_failed(inputs, decision, exc, clock)
     return _settled(inputs, decision, observed.listing.drift, clock)
@@ -127,6 +128,8 @@ def observe(
     inputs: OfferInputs,
     last: OfferStatus | None,
     returned: Sequence[Submission] = (),
+    *,
+    absent: set[str] | None = None,
 ) -> pipeline.Observation:
     """What the marketplace says now: the submissions `pipeline.lookups` names, the listing.
 
@@ -134,16 +137,32 @@ def observe(
     says belong to the offer are kept: an id that names another offer's
     submission (a stale or tampered record) is dropped with a warning, so
     nothing is ever decided, let alone done, about another offer's work.
+
+    `returned` are the marketplace's answers to this round's own calls (submit,
+    go-live, cancel), a moment old: a submission one of them names is taken as
+    answered, not asked for again by its key or id (a submit's answer is the
+    very submission `find` would return for its key). `absent` carries, from
+    one round of a step to the next, the keys `find` found nothing for: only
+    this step's own submit makes a submission under one of the offer's keys,
+    and its answer is in `returned`, so they are not asked again (a submission
+    another writer makes meanwhile is found on the next pass, and the
+    marketplace's idempotency keys keep it from being made twice). Every other
+    key is looked up, and the listing is always read again.
     """
     offer, generation = inputs.offer, inputs.generation
     wanted = pipeline.lookups(offer, generation, last)
     found: dict[str, Submission] = {s.id: s for s in returned}
-    read: set[str] = set()  # ids read just now by their key: not read again by id
+    answered = {s.idempotency_key for s in returned}
+    read: set[str] = set(found)  # ids answered or read just now: not read again by id
     for key in wanted.keys:
+        if key in answered or (absent is not None and key in absent):
+            continue
         submission = marketplace.find(key)
         if submission is not None:
             found[submission.id] = submission
             read.add(submission.id)
+        elif absent is not None:
+            absent.add(key)
     if generation is not None and wanted.keys:
         later = _later_attempts(marketplace, offer, generation, wanted.keys[-1], found)
         found.update(later)

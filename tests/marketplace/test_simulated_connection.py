@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from marketplace_helpers import payload
+from marketplace_helpers import StepClock, payload
 
 from controller.core.model import Target
 from controller.marketplace import simulated
@@ -143,3 +143,68 @@ def test_close_then_use_opens_a_new_connection(
     market.close()  # twice is harmless
     assert market.get(sub).id == sub
     assert connects.count == 1
+
+
+class Statements:
+    """Records the SQL statements the module's connections run."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.run: list[str] = []
+        real = sqlite3.connect
+
+        def tracing(*args: object, **kwargs: object) -> sqlite3.Connection:
+            db = real(*args, **kwargs)  # type: ignore[arg-type]
+            db.set_trace_callback(lambda sql: self.run.append(sql.split(None, 1)[0].upper()))
+            return db
+
+        monkeypatch.setattr(simulated.sqlite3, "connect", tracing)
+
+    def during(self, call: Callable[[], object]) -> list[str]:
+        self.run.clear()
+        call()
+        return list(self.run)
+
+
+def test_reads_are_one_statement_and_a_submit_is_one_read_one_insert(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statements = Statements(monkeypatch)
+    market = SimulatedMarketplace(tmp_path / "m.sqlite3", time_scale=1_000_000.0)
+    key = idempotency_key("a", GEN)
+
+    assert statements.during(lambda: market.find(key)) == ["SELECT"]
+    made = market.submit("a", GEN, Target.LIVE, payload(), key)  # type: ignore[arg-type]
+    assert statements.during(
+        lambda: market.submit("b", GEN, Target.LIVE, payload(), idempotency_key("b", GEN))  # type: ignore[arg-type]
+    ) == ["BEGIN", "SELECT", "INSERT", "COMMIT"]
+    # Autocommit reads: no BEGIN/ROLLBACK around them, and nothing left open after them.
+    assert statements.during(lambda: market.find(key)) == ["SELECT"]
+    assert statements.during(lambda: market.get(made.id)) == ["SELECT"]
+    assert statements.during(lambda: market.listing("a")) == ["SELECT"]
+    assert market._db is not None and not market._db.in_transaction
+    # A retried submit answers from its one read.
+    again = statements.during(
+        lambda: market.submit("a", GEN, Target.LIVE, payload(), key)  # type: ignore[arg-type]
+    )
+    assert again == ["BEGIN", "SELECT", "COMMIT"]
+    market.close()
+
+
+def test_what_a_change_answers_is_what_a_read_then_gives(tmp_path: Path) -> None:
+    clock = StepClock()
+    market = SimulatedMarketplace(tmp_path / "m.sqlite3", clock=clock)
+    old = market.submit("a", GEN, Target.LIVE, payload(), idempotency_key("a", GEN))  # type: ignore[arg-type]
+    assert market.get(old.id) == old == market.find(old.idempotency_key)
+    newer = "sha256:" + "2" * 64
+    new = market.submit("a", newer, Target.PREVIEW, payload(), idempotency_key("a", newer))  # type: ignore[arg-type]
+    assert market.get(new.id) == new
+    assert market.get(old.id).result == SubmissionResult.CANCELLED  # superseded
+    clock.advance(weeks=1, hours=2)  # awaiting sign-off
+    signed = market.go_live(new.id)
+    assert signed.target == Target.LIVE and market.get(new.id) == signed
+    third_gen = "sha256:" + "3" * 64
+    third = market.submit("a", third_gen, Target.LIVE, payload(), idempotency_key("a", third_gen))  # type: ignore[arg-type]
+    cancelled = market.cancel(third.id)
+    assert cancelled.result == SubmissionResult.CANCELLED and market.get(third.id) == cancelled
+    assert market.get(new.id) == signed  # signed off: not superseded by the third
+    market.close()

@@ -561,3 +561,29 @@ class TestStore:
         with pytest.raises(MarketplaceError) as caught:
             submit(market, spec_=spec({"extra": deep}))
         assert not caught.value.transient
+
+    def test_a_malformed_stored_row_is_a_clear_permanent_error(
+        self, tmp_path: Path, clock: StepClock
+    ) -> None:
+        import sqlite3
+
+        market = SimulatedMarketplace(tmp_path / "m.sqlite3", clock=clock)
+        sub = submit(market)
+        with sqlite3.connect(tmp_path / "m.sqlite3") as db:
+            db.execute("UPDATE submissions SET durations = '{\"NoSuchStage\": 1}'")
+        for read in (lambda: market.get(sub.id), lambda: market.find(KEY1)):
+            with pytest.raises(MarketplaceError, match="malformed submission") as caught:
+                read()
+            assert not caught.value.transient
+        market.close()
+
+    def test_long_stored_findings_are_read_back_whole(
+        self, market: SimulatedMarketplace, clock: StepClock
+    ) -> None:
+        # Many findings make a long findings column, longer than the parse memo keeps.
+        links = [{"name": f"Link {i}", "url": f"http://contoso.example/{i}"} for i in range(60)]
+        sub = submit(market, spec_=spec({"listings.en-us.usefulLinks": links}))
+        clock.advance(weeks=2)
+        feedback = market.get(sub.id).feedback
+        assert len([f for f in feedback if f.code == "InsecureLink"]) == 60
+        assert market.get(sub.id).feedback == feedback == market.find(KEY1).feedback  # type: ignore[union-attr]

@@ -10,15 +10,24 @@ import io
 import subprocess
 import sys
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from appsource_helpers import appsource_package
 from market_helpers import Clock, Interposed
 
 from controller.core import pipeline
 from controller.core.generation import generation
-from controller.core.model import ConditionStatus, ConditionType, OfferStatus, Phase, Target
-from controller.marketplace.api import MarketplaceError, OfferPayload
+from controller.core.model import (
+    ConditionStatus,
+    ConditionType,
+    OfferStatus,
+    Phase,
+    SignOffVerdict,
+    Target,
+)
+from controller.marketplace.api import MarketplaceError, OfferListing, OfferPayload, Submission
 from controller.marketplace.simulated import SimulatedMarketplace
 from controller.reconcile.converge import act, converge, preview
 from controller.reconcile.types import OfferInputs
@@ -141,3 +150,99 @@ def test_the_step_and_the_pass_types_load_no_git() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     ).stdout.strip()
     assert loaded == "[]"
+
+
+class Logged:
+    """The simulated marketplace, logging every call (reads too) as (verb, argument)."""
+
+    def __init__(self, inner: SimulatedMarketplace) -> None:
+        self.inner = inner
+        self.log: list[tuple[str, str]] = []
+
+    def submit(
+        self, offer: str, generation: str, target: Target, payload: OfferPayload, key: str
+    ) -> Submission:
+        self.log.append(("submit", key))
+        return self.inner.submit(offer, generation, target, payload, key)
+
+    def find(self, key: str) -> Submission | None:
+        self.log.append(("find", key))
+        return self.inner.find(key)
+
+    def get(self, submission_id: str) -> Submission:
+        self.log.append(("get", submission_id))
+        return self.inner.get(submission_id)
+
+    def go_live(self, submission_id: str) -> Submission:
+        self.log.append(("go_live", submission_id))
+        return self.inner.go_live(submission_id)
+
+    def cancel(self, submission_id: str) -> Submission:
+        self.log.append(("cancel", submission_id))
+        return self.inner.cancel(submission_id)
+
+    def withdraw(self, offer: str) -> OfferListing:
+        self.log.append(("withdraw", offer))
+        return self.inner.withdraw(offer)
+
+    def listing(self, offer: str) -> OfferListing:
+        self.log.append(("listing", offer))
+        return self.inner.listing(offer)
+
+
+def test_a_round_asks_nothing_the_step_already_has_an_answer_for(
+    tmp_path: Path, clock: Clock
+) -> None:
+    market = Logged(SimulatedMarketplace(tmp_path / "marketplace.db", clock=clock, seed=1))
+    first, second = (pipeline.attempt_key(OFFER, GEN, n) for n in (1, 2))
+
+    outcome = converge(inputs(), market, clock)
+
+    assert market.log == [
+        ("find", first),
+        ("find", second),
+        ("listing", OFFER),
+        ("submit", first),
+        # The submit answered for `first`, `second` was found missing a moment ago: only
+        # the listing is read again.
+        ("listing", OFFER),
+    ]
+    assert outcome.after is not None and outcome.after.submission is not None
+    assert outcome.after.submission.idempotency_key == first
+    # What the round decided from the submit's answer is what reading it back decides.
+    market.log.clear()
+    again = preview(inputs(last=outcome.after), market, clock)
+    assert market.log == [("find", first), ("find", second), ("listing", OFFER)]
+    assert again.after == outcome.after and again.actions == outcome.actions
+    # A new step asks again: a key found missing is remembered within one step only.
+    market.log.clear()
+    converge(inputs(last=outcome.after), market, clock)
+    assert market.log == [("find", first), ("find", second), ("listing", OFFER)]
+
+
+def test_a_go_live_answer_is_not_read_again_by_id_or_key(tmp_path: Path, clock: Clock) -> None:
+    market = Logged(SimulatedMarketplace(tmp_path / "marketplace.db", clock=clock, seed=1))
+    # A package certification passes, so the submission comes to await sign-off.
+    certifiable = OfferPayload(spec=PAYLOAD.spec, files={"package/p.zip": appsource_package()})
+    gen = generation(certifiable.spec, offer=OFFER)
+    signed = SignOffVerdict(valid=True, generation=gen, reason="SignOffAccepted", message="ok")
+    live = OfferInputs(
+        OFFER,
+        last=None,
+        desired=pipeline.Desired(Target.LIVE, gen),
+        payload=certifiable,
+        verdict=signed,
+    )
+    submitted = converge(live, market, clock)
+    assert submitted.after is not None and submitted.after.submission is not None
+    sub_id = submitted.after.submission.id
+    clock.advance(days=30)  # past packaging: awaiting sign-off
+    market.log.clear()
+
+    went = converge(replace(live, last=submitted.after), market, clock)
+
+    assert ("go_live", sub_id) in market.log
+    after_go_live = market.log[market.log.index(("go_live", sub_id)) + 1 :]
+    first = pipeline.attempt_key(OFFER, gen, 1)
+    assert ("find", first) not in after_go_live and ("get", sub_id) not in after_go_live
+    assert went.after is not None and went.after.phase is Phase.PUBLISHING
