@@ -28,11 +28,9 @@ Invariants:
 
 from __future__ import annotations
 
-import io
 import json
 import shutil
 import tempfile
-import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -40,6 +38,7 @@ from typing import Any, TypeVar
 
 import jsonschema
 import pytest
+from appsource_helpers import appsource_package
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
@@ -65,6 +64,7 @@ from controller.core.pipeline import (
     PipelineInput,
     Submit,
 )
+from controller.marketplace import certify
 from controller.marketplace.api import (
     InvalidState,
     MarketplaceError,
@@ -98,14 +98,7 @@ T = TypeVar("T")
 LOCAL_ERROR = Finding("NameTooLong", "name is longer than 50", path="$.spec.listings.en-us.name")
 
 
-def _package() -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("solution.xml", "<solution/>")
-    return buffer.getvalue()
-
-
-PACKAGE = _package()
+PACKAGE = appsource_package()  # one the simulated certification accepts
 
 
 def payload_for(version: int, *, rejected: bool) -> OfferPayload:
@@ -538,3 +531,11 @@ PipelineMachine.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestPipelineAgainstSimulatedMarketplace = PipelineMachine.TestCase
+
+
+def test_the_histories_payloads_pass_or_fail_certification_as_meant() -> None:
+    """The machine reaches Live only if its accepted payload passes certification: a package
+    the simulated certification rejects would keep every history short of it."""
+    accepted = certify.certify(payload_for(1, rejected=False))
+    assert certify.failing_stage(accepted) is None, accepted
+    assert certify.failing_stage(certify.certify(payload_for(1, rejected=True))) is not None
