@@ -93,6 +93,12 @@ def _every(checks: list[Check]) -> Check:
     if len(checks) == 2:  # the common pair: a type and one keyword more
         first, second = checks
         return lambda value: first(value) and second(value)
+    if len(checks) == 3:  # a chain of `and`, unrolled: no loop per call
+        first, second, third = checks
+        return lambda value: first(value) and second(value) and third(value)
+    if len(checks) == 4:  # an object: type, properties, required, additionalProperties
+        first, second, third, fourth = checks
+        return lambda value: first(value) and second(value) and third(value) and fourth(value)
 
     def every(value: Any) -> bool:
         for check in checks:  # noqa: SIM110 - a loop: all() would make a generator per call
@@ -136,7 +142,10 @@ class _Compiler:
             self.refs[ref] = slot
             slot.append(self.compile(self._resolve(ref)))
         slot = self.refs[ref]
-        return lambda value: slot[0](value)  # noqa: PLW0108 - slot[0] is read at call time
+        if slot:  # compiled already: call it directly, with no indirection per call
+            return slot[0]
+        # A recursive $ref, met while its own target compiles: slot[0] is read at call time.
+        return lambda value: slot[0](value)  # noqa: PLW0108
 
     def _resolve(self, ref: str) -> Any:
         node: Any = self.root
@@ -282,11 +291,12 @@ class _Compiler:
         checks = [(re.compile(p).search, self.compile(s)) for p, s in patterns.items()]
 
         def check(value: Any) -> bool:
-            if not isinstance(value, dict):
-                return True
-            return all(
-                sub(item) for key, item in value.items() for search, sub in checks if search(key)
-            )
+            if isinstance(value, dict):
+                for key, item in value.items():  # loops, not all(generator): see _every
+                    for search, sub in checks:
+                        if search(key) and not sub(item):
+                            return False
+            return True
 
         return check
 
