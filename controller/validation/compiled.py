@@ -77,6 +77,51 @@ def _equal(a: Any, b: Any) -> bool:
     return same
 
 
+_Fused = tuple[Check, int]  # a check for the first n keywords
+
+
+def _fused_string(schema: Mapping[str, Any], keywords: list[str]) -> _Fused | None:
+    """type: string with any of pattern, minLength, maxLength (none of which can raise or
+    descend, so their order is free), or with an enum of strings: one check."""
+    if not keywords or keywords[0] != "type" or schema["type"] != "string":
+        return None
+    rest = keywords[1:]
+    if rest == ["enum"]:
+        options = schema["enum"]
+        if isinstance(options, list) and all(isinstance(o, str) for o in options):
+            allowed = frozenset(options)
+            return (lambda value: isinstance(value, str) and value in allowed), 2
+        return None
+    if not rest or not set(rest) <= {"pattern", "minLength", "maxLength"}:
+        return None
+    pattern = schema.get("pattern")
+    low, high = schema.get("minLength", 0), schema.get("maxLength")
+    if not (
+        (pattern is None or isinstance(pattern, str))
+        and _is_count(low)
+        and (high is None or _is_count(high))
+    ):
+        return None
+    search = None if pattern is None else re.compile(pattern).search
+    if search is not None and low == 0 and high is None:
+        return (lambda value: isinstance(value, str) and search(value) is not None), len(keywords)
+    top = high
+
+    def check(value: Any) -> bool:
+        if not isinstance(value, str):
+            return False
+        size = len(value)
+        if size < low or (top is not None and size > top):
+            return False
+        return search is None or search(value) is not None
+
+    return check, len(keywords)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _unique(items: list[Any]) -> bool:
     if all(isinstance(item, str) for item in items):
         return len(set(items)) == len(items)
@@ -122,15 +167,62 @@ class _Compiler:
             return lambda _value: False
         if not isinstance(schema, dict):
             raise Unsupported("schema is not an object")
+        keywords = [k for k in schema if k not in _ANNOTATIONS and k not in ("then", "else")]
+        fused = _fused_string(schema, keywords) or self._fused_object(schema, keywords)
         checks: list[Check] = []
-        for keyword, value in schema.items():
-            if keyword in _ANNOTATIONS or keyword in ("then", "else"):
-                continue
+        if fused is not None:
+            check, keywords = fused[0], keywords[fused[1] :]
+            checks.append(check)
+        for keyword in keywords:
             build = getattr(self, "_k_" + keyword.replace("$", "dollar_"), None)
             if build is None:
                 raise Unsupported(keyword)
-            checks.append(build(value, schema))
+            checks.append(build(schema[keyword], schema))
         return _every(checks)
+
+    # -- the commonest keyword groups as one check each ---------------------------------------
+    #
+    # A manifest passes through a few dozen objects and strings; one closure per keyword
+    # made each a handful of calls. These groups answer as their keywords' checks would,
+    # in the same order where order can matter (an object's members are checked in the
+    # order its keywords run them, so the same document fails or raises at the same spot).
+
+    def _fused_object(self, schema: Mapping[str, Any], keywords: list[str]) -> _Fused | None:
+        """type: object, additionalProperties, required, properties (in this order, as our
+        schemas write them), with no patternProperties: one check, same order."""
+        if (
+            keywords[:4] != ["type", "additionalProperties", "required", "properties"]
+            or schema["type"] != "object"
+            or "patternProperties" in schema
+            or not isinstance(schema["required"], list)
+            or not isinstance(schema["properties"], dict)
+        ):
+            return None
+        extra = schema["additionalProperties"]
+        names = tuple(schema["required"])
+        known = frozenset(schema["properties"])
+        extra_check = None if extra is False else self.compile(extra)
+        pairs = tuple((name, self.compile(sub)) for name, sub in schema["properties"].items())
+
+        def check(value: Any) -> bool:
+            if not isinstance(value, dict):
+                return False
+            if extra_check is None:  # additionalProperties: false
+                if not known.issuperset(value):
+                    return False
+            else:
+                for key, item in value.items():
+                    if key not in known and not extra_check(item):
+                        return False
+            for name in names:
+                if name not in value:
+                    return False
+            for name, sub in pairs:  # noqa: SIM110 - a loop: see _every
+                if name in value and not sub(value[name]):
+                    return False
+            return True
+
+        return check, 4
 
     # -- references and combinators ----------------------------------------------------------
 

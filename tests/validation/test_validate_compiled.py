@@ -162,3 +162,43 @@ def test_recursive_and_shared_refs_agree_with_jsonschema(document: Any) -> None:
     """A $ref met again calls the compiled target directly; one met inside its own target
     (recursion) goes through its slot: both must answer as jsonschema does."""
     assert compile_schema(TREE, None)(document) == Draft202012Validator(TREE).is_valid(document)
+
+
+GROUPS = {
+    "type": "object",
+    "properties": {
+        "closed": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["a"],
+            "properties": {"a": {"type": "string", "pattern": "^x"}, "b": {"type": "integer"}},
+        },
+        "open": {
+            "type": "object",
+            "additionalProperties": {"type": "string", "minLength": 2, "maxLength": 3},
+            "required": [],
+            "properties": {"a": {"type": "string", "enum": ["x", "y"]}},
+            "allOf": [{"required": ["a"]}],
+        },
+        "sized": {"type": "string", "maxLength": 3, "pattern": "^[a-z]*$", "minLength": 1},
+        "short": {"type": "string", "maxLength": 2},
+        "plain": {"type": "string"},
+        "mixed": {"type": "string", "enum": ["x", 1]},
+    },
+}
+SCALARS = st.sampled_from(["", "x", "xy", "xyz", "xyzw", "X", "é", 1, 1.0, True, None])
+GROUP_MEMBERS = st.dictionaries(st.sampled_from(["a", "b", "c"]), SCALARS, max_size=3)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["closed", "open", "sized", "short", "plain", "mixed"]),
+        GROUP_MEMBERS | SCALARS,
+        max_size=6,
+    )
+)
+def test_keyword_groups_checked_as_one_agree_with_jsonschema(document: Any) -> None:
+    """Objects (type, additionalProperties, required, properties) and strings (type with
+    pattern, lengths or an enum) compiled as one check each answer as jsonschema does."""
+    assert compile_schema(GROUPS, None)(document) == Draft202012Validator(GROUPS).is_valid(document)
