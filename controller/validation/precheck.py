@@ -176,6 +176,7 @@ def placeholders(spec: Mapping[str, Any], strings: Strings | None = None) -> Ite
     if strings is None:
         strings = Strings.of_spec(spec)
     walked = strings.texts if isinstance(spec, dict) and isinstance(listings, dict) else {}
+    found: list[list[tuple[Path, str]]] = []
     for lang, listing in listings.items():
         texts = walked.get(lang) if isinstance(lang, str) else None
         if texts is None:  # not in the walk (a key that is not text, a mapping that is no dict)
@@ -183,6 +184,13 @@ def placeholders(spec: Mapping[str, Any], strings: Strings | None = None) -> Ite
                 (("spec", "listings", lang, *path), text)
                 for path, _, text in walk_strings(listing, skip=_NOT_TEXT)
             ]
+        found.append(texts)
+    # One pre-test over every text at once: lowering is per character and no marker holds
+    # the NUL joining them, so it finds a marker exactly when some text's own test would.
+    everything = "\0".join(text for texts in found for _, text in texts).lower()
+    if not any(marker in everything for marker in _MARKERS):
+        return
+    for texts in found:
         for path, text in texts:
             word = placeholder_in(text)
             if word:

@@ -195,3 +195,20 @@ def test_precheck_of_a_bare_spec_of_any_mapping_type_is_unchanged(spec: Any, kin
 @given(TEXT | st.text())
 def test_placeholder_pretest_is_exactly_any_marker_in_the_lowered_text(text: str) -> None:
     assert precheck.placeholder_in(text) == ref.placeholder_in(text)
+
+
+@pytest.mark.parametrize(
+    "listing",
+    [
+        {"name": "Lor", "description": "em ipsum"},  # a marker split across two texts
+        {"name": "[ins", "caption": "ert name]", "x": ["TO", "DO"]},
+        {"name": "\u0130nsert", "description": "ok", "url": "http://TODO"},
+        {"name": "\u03a3", "description": "TBD\x00"},
+        {"name": "plain", "description": "coming  soon", "videos": [{"caption": "xxx"}]},
+    ],
+)
+def test_texts_are_pretested_together_with_the_same_findings(listing: dict[str, Any]) -> None:
+    manifest = {"spec": {"listings": {"en-us": listing, "de-de": dict(reversed(listing.items()))}}}
+    _assert_same(manifest)
+    spec = manifest["spec"]
+    assert list(precheck.placeholders(spec)) == list(ref.placeholders(spec))
