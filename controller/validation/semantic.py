@@ -118,6 +118,9 @@ def secret_paths(manifest: Any, strings: Strings | None = None) -> frozenset[Pat
     return (Strings.of(manifest) if strings is None else strings).secret_paths()
 
 
+_TWO_LETTERS = re.compile(r"[A-Z]{2}")
+
+
 @functools.cache
 def _country_codes() -> frozenset[str]:
     return frozenset(country.alpha_2 for country in pycountry.countries)
@@ -131,7 +134,7 @@ def check_markets(manifest: dict[str, Any]) -> list[Issue]:
     for index, code in enumerate(markets):
         if (
             isinstance(code, str)
-            and re.fullmatch(r"[A-Z]{2}", code)
+            and _TWO_LETTERS.fullmatch(code)
             and code not in _country_codes()
         ):
             issues.append(
