@@ -79,6 +79,25 @@ def _equal(a: Any, b: Any) -> bool:
 
 _Fused = tuple[Check, int]  # a check for the first n keywords
 
+# Patterns of the shipped schemas, rewritten for Python's regex engine. Matching
+# `(?:[^<]|<...)*` took a repetition per character of a listing's text; runs of the
+# characters between the "<"s, then each "<" with its own rule, match the same strings
+# (tests/validation/test_compiled_patterns.py holds each pair to the same answers).
+# Only this yes/no uses them: jsonschema, which explains a failure, keeps the schema's.
+EQUIVALENT_PATTERNS: dict[str, str] = {
+    r"^(?:[^<]|<(?:/?(?:p|b|i|em|br|ul|ol|li|h[1-6]))\s*/?>)*$": (
+        r"^[^<]*(?:<(?:/?(?:p|b|i|em|br|ul|ol|li|h[1-6]))\s*/?>[^<]*)*$"
+    ),
+    r"^(?:[^<]|<(?![A-Za-z/!?]))*$": r"^[^<]*(?:<(?![A-Za-z/!?])[^<]*)*$",
+    r"^(?!\s)(?:[^<\r\n]|<(?![A-Za-z/!?]))*(?<!\s)$": (
+        r"^(?!\s)[^<\r\n]*(?:<(?![A-Za-z/!?])[^<\r\n]*)*(?<!\s)$"
+    ),
+}
+
+
+def _search(pattern: str) -> Callable[[str], re.Match[str] | None]:
+    return re.compile(EQUIVALENT_PATTERNS.get(pattern, pattern)).search
+
 
 def _fused_string(schema: Mapping[str, Any], keywords: list[str]) -> _Fused | None:
     """type: string with any of pattern, minLength, maxLength (none of which can raise or
@@ -102,7 +121,7 @@ def _fused_string(schema: Mapping[str, Any], keywords: list[str]) -> _Fused | No
         and (high is None or _is_count(high))
     ):
         return None
-    search = None if pattern is None else re.compile(pattern).search
+    search = None if pattern is None else _search(pattern)
     if search is not None and low == 0 and high is None:
         return (lambda value: isinstance(value, str) and search(value) is not None), len(keywords)
     top = high
@@ -308,7 +327,7 @@ class _Compiler:
     # -- strings -----------------------------------------------------------------------------
 
     def _k_pattern(self, pattern: str, _schema: Any) -> Check:
-        search = re.compile(pattern).search
+        search = _search(pattern)
         return lambda value: not isinstance(value, str) or search(value) is not None
 
     def _k_minLength(self, limit: int, _schema: Any) -> Check:
