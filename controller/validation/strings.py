@@ -5,11 +5,11 @@ Validation reads a manifest's strings three times over: for inline secrets
 echo one), for links that are not https (`precheck.insecure_links`) and for
 placeholder text in the listings (`precheck.placeholders`); the last two are
 also what the simulated marketplace's certification runs. A `Strings` is that
-walk done once per document: every string with its JSON path and the key it
-sits under, in walk order, and what secret each string looks like, decided
-once. The checks read it and produce exactly the findings, in exactly the
+walk done once per document: what secret each string looks like, decided once,
+and the strings each check reads, with their JSON paths, in walk order. The
+checks read it and produce exactly the findings, in exactly the
 order, that walking the document each time gave (tests/validation/
-test_shared_strings.py holds them to the old walks).
+test_shared_strings.py holds them to the old walks; docs/DESIGN.md §6).
 
 Pure: a parsed document in, tuples out. The document is not copied, so a
 `Strings` describes the document as it was when it was made; callers make one
