@@ -132,11 +132,7 @@ def check_markets(manifest: dict[str, Any]) -> list[Issue]:
         return []
     issues = []
     for index, code in enumerate(markets):
-        if (
-            isinstance(code, str)
-            and _TWO_LETTERS.fullmatch(code)
-            and code not in _country_codes()
-        ):
+        if isinstance(code, str) and _TWO_LETTERS.fullmatch(code) and code not in _country_codes():
             issues.append(
                 Issue(
                     "UnknownMarket",
