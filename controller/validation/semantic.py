@@ -97,7 +97,8 @@ def _invisible_note(text: str) -> str:
 def check_strings(manifest: dict[str, Any], strings: Strings | None = None) -> list[Issue]:
     """Inline secrets, wherever they are (`strings`: the manifest's, when already walked)."""
     issues = []
-    for path, key, what in (Strings.of(manifest) if strings is None else strings).secrets:
+    walked = Strings.of(manifest) if strings is None else strings
+    for path, key, what in walked.all_secrets():
         if what:
             field = key or "this value"
             hint = "; use a ...SecretRef field naming an environment variable"

@@ -62,21 +62,27 @@ class Strings:
     that a customer reads: none under a key in `NOT_TEXT`, at any depth.
     """
 
-    __slots__ = ("links", "secrets", "texts")
+    __slots__ = ("every_secret", "links", "secrets", "texts")
 
     def __init__(
         self,
         secrets: list[tuple[Path, str, str]],
         links: list[tuple[Path, str]],
         texts: dict[str, list[tuple[Path, str]]],
+        *,
+        every_secret: bool = True,
     ) -> None:
         self.secrets = secrets
         self.links = links
         self.texts = texts
+        self.every_secret = every_secret  # False: `secrets` holds only those holding "://"
 
     @classmethod
-    def of(cls, document: Any) -> Strings:
-        """Walk `document` once (the walk `walk_strings(document)` makes, without skips)."""
+    def of(cls, document: Any, *, every_secret: bool = True) -> Strings:
+        """Walk `document` once (the walk `walk_strings(document)` makes, without skips).
+
+        Without `every_secret` only strings holding "://" are asked what secret they
+        look like: enough to tell links from secrets, which is all precheck needs."""
         secrets: list[tuple[Path, str, str]] = []
         links: list[tuple[Path, str]] = []
         texts: dict[str, list[tuple[Path, str]]] = {}
@@ -90,11 +96,16 @@ class Strings:
             if isinstance(value, str):
                 if text is not None:
                     text.append((path, value))
-                what = secret_kind(value, key) if may_be_secret(value, key) else None
-                if what is not None:
-                    secrets.append((path, key, what))
-                elif "://" in value and len(path) > 1 and path[0] == "spec":
-                    links.append((path, value))
+                if "://" in value:  # a link, unless it is a secret
+                    what = secret_kind(value, key)
+                    if what is not None:
+                        secrets.append((path, key, what))
+                    elif len(path) > 1 and path[0] == "spec":
+                        links.append((path, value))
+                elif every_secret and may_be_secret(value, key):
+                    what = secret_kind(value, key)
+                    if what is not None:
+                        secrets.append((path, key, what))
             elif isinstance(value, dict):
                 if text is None and path == LISTINGS:
                     for k, v in value.items():
@@ -112,17 +123,23 @@ class Strings:
             elif isinstance(value, list):
                 for i, v in enumerate(value):
                     push(((*path, i), key, v, text))
-        return cls(secrets, links, texts)
+        return cls(secrets, links, texts, every_secret=every_secret)
 
     @classmethod
     def of_spec(cls, spec: Any) -> Strings:
-        """The strings of a manifest holding only `spec`: paths start with "spec", as in
-        `Strings.of(manifest)` for the same spec."""
-        return cls.of({"spec": spec})
+        """What precheck reads of a bare `spec` (links and listing texts): paths start
+        with "spec", as in `Strings.of(manifest)` for the same spec."""
+        return cls.of({"spec": spec}, every_secret=False)
 
     def secret_paths(self) -> frozenset[Path]:
         """JSON paths of the strings that look like secrets: never echo them in a message."""
-        return frozenset(path for path, _, _ in self.secrets)
+        return frozenset(path for path, _, _ in self.all_secrets())
+
+    def all_secrets(self) -> list[tuple[Path, str, str]]:
+        """`secrets`, after checking that it holds every secret of the document."""
+        if not self.every_secret:
+            raise ValueError("this walk asked only links whether they are secrets")
+        return self.secrets
 
 
 __all__ = ["LISTINGS", "NOT_TEXT", "Strings", "walk_strings"]

@@ -212,3 +212,18 @@ def test_texts_are_pretested_together_with_the_same_findings(listing: dict[str, 
     _assert_same(manifest)
     spec = manifest["spec"]
     assert list(precheck.placeholders(spec)) == list(ref.placeholders(spec))
+
+
+def test_a_walk_made_for_precheck_refuses_to_answer_for_every_secret() -> None:
+    """`Strings.of_spec` asks only links whether they are secrets: it cannot stand in for
+    the manifest's walk where every secret counts (InlineSecret, never echoing one)."""
+    spec = {"listings": {"en-us": {"url": "http://x.example/?sig=abc", "name": "pwd=hunter2"}}}
+    bare = Strings.of_spec(spec)
+    assert [path for path, _, _ in bare.secrets] == [("spec", "listings", "en-us", "url")]
+    with pytest.raises(ValueError, match="only links"):
+        bare.secret_paths()
+    with pytest.raises(ValueError, match="only links"):
+        semantic.check_strings({"spec": spec}, bare)
+    whole = Strings.of({"spec": spec})
+    assert (bare.links, bare.texts) == (whole.links, whole.texts)
+    assert whole.secret_paths() == ref.secret_paths({"spec": spec})
