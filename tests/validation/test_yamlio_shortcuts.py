@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 import yaml
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from controller.files import yamlio
@@ -64,4 +64,7 @@ DATA = st.recursive(
 def test_loading_builds_what_pyyaml_builds(data: object, flow: bool | None) -> None:
     """`_build` (plain strings inline, the rest through `make`) against PyYAML's own."""
     text = yaml.safe_dump(data, default_flow_style=flow, allow_unicode=True)
+    # PyYAML's own round trip is not always faithful ('\x85' in a quoted key folds to a
+    # space, making a duplicate key that yamlio refuses): compare only where it is.
+    assume(yaml.safe_load(text) == data)
     assert yamlio.load_yaml(text.encode("utf-8"), name="x").document == yaml.safe_load(text)
