@@ -17,6 +17,7 @@ are composed again, lazily, only when something needs a position.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Sequence
@@ -40,8 +41,6 @@ _Dumper: type[yaml.SafeDumper] = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
 _TAG_PREFIX = "tag:yaml.org,2002:"
 _STR, _SEQ, _MAP, _MERGE = (_TAG_PREFIX + t for t in ("str", "seq", "map", "merge"))
-# Block nesting on one line needs indentation or compact indicators ("- - - x").
-_LINE_PREFIX = re.compile(rb"^[ \-?:]*", re.MULTILINE)
 
 
 class YamlError(UserError):
@@ -186,9 +185,8 @@ class _SafeLoader(_Loader):  # type: ignore[valid-type,misc]
         return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
 
     # The composer asks the resolver for every node's tag; in plain Python that was
-    # a third of a manifest's parse. See `_resolve`.
-    def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
-        return _resolve(self, kind, value, implicit)
+    # a third of a manifest's parse. See `_resolve` (the method itself: no extra call).
+    resolve = _resolve
 
     def descend_resolver(self, current_node: Any, current_index: Any) -> None:
         return None  # no path resolvers (checked at import)
@@ -237,11 +235,18 @@ class _SafeLoader(_Loader):  # type: ignore[valid-type,misc]
         while pending:
             node, value = pending.pop()
             if isinstance(value, list):
-                value.extend(make(child) for child in node.value)
+                for child in node.value:  # a plain string inline: most nodes are one
+                    if type(child) is scalar and child.tag == _STR:
+                        value.append(child.value)
+                    else:
+                        value.append(make(child))
                 continue
             firsts: dict[Any, yaml.Node] = {}
             for key_node, value_node in node.value:
-                key = make(key_node)
+                if type(key_node) is scalar and key_node.tag == _STR:
+                    key = key_node.value
+                else:
+                    key = make(key_node)
                 try:
                     if key in firsts:
                         raise _DuplicateKeyError(key_node, firsts[key].start_mark.line + 1)
@@ -250,7 +255,10 @@ class _SafeLoader(_Loader):  # type: ignore[valid-type,misc]
                     raise yaml.constructor.ConstructorError(
                         None, None, "a list or mapping cannot be a key", key_node.start_mark
                     ) from None
-                value[key] = make(value_node)
+                if type(value_node) is scalar and value_node.tag == _STR:
+                    value[key] = value_node.value
+                else:
+                    value[key] = make(value_node)
         return result
 
 
@@ -462,19 +470,34 @@ def _text_position(text: str, index: int) -> tuple[int, int]:
     return text.count("\n", 0, index) + 1, index - line_start + 1
 
 
+def _within_bound(text: str) -> bool:
+    """brackets + longest line prefix + 1 <= MAX_DEPTH, where brackets counts every "["
+    and "{" and a line prefix is its leading run of spaces, "-", "?" and ":".
+
+    Rather than measure every line's prefix, one search asks whether any line has a
+    prefix as long as the room the brackets leave (a regex led by a newline, so the
+    scan jumps from newline to newline), and one match asks it of the first line."""
+    room = MAX_DEPTH - text.count("[") - text.count("{")  # a prefix this long is too long
+    if room < 1:
+        return False
+    long_prefix = _long_prefix(room)
+    return long_prefix.search(text) is None and long_prefix.match("\n" + text[:room]) is None
+
+
+@functools.cache  # at most MAX_DEPTH patterns
+def _long_prefix(length: int) -> re.Pattern[str]:
+    return re.compile(r"\n[ \-?:]{%d}" % length)  # noqa: UP031 - a regex's braces
+
+
 def _check_depth(text: str, name: str) -> None:
     """Refuse nesting deeper than MAX_DEPTH without letting a recursive composer see it.
 
     The bound (flow brackets anywhere + the longest run of indentation and
-    indicators at a line start) is never below the real depth and costs two
-    byte scans; only when it exceeds the limit does the event parser measure.
+    indicators at a line start) is never below the real depth and costs a few
+    scans; only when it exceeds the limit does the event parser measure.
     """
-    raw = text.encode("utf-8")
-    brackets = raw.count(b"[") + raw.count(b"{")
-    if brackets + 1 <= MAX_DEPTH:
-        prefix = max((len(m) for m in _LINE_PREFIX.findall(raw)), default=0)
-        if brackets + prefix + 1 <= MAX_DEPTH:
-            return
+    if _within_bound(text):
+        return
     depth = 0
     try:
         for event in yaml.parse(text, Loader=_Loader):

@@ -77,6 +77,70 @@ def _equal(a: Any, b: Any) -> bool:
     return same
 
 
+_Fused = tuple[Check, int]  # a check for the first n keywords
+
+# Patterns of the shipped schemas, rewritten for Python's regex engine. Matching
+# `(?:[^<]|<...)*` took a repetition per character of a listing's text; runs of the
+# characters between the "<"s, then each "<" with its own rule, match the same strings
+# (tests/validation/test_compiled_patterns.py holds each pair to the same answers).
+# Only this yes/no uses them: jsonschema, which explains a failure, keeps the schema's.
+EQUIVALENT_PATTERNS: dict[str, str] = {
+    r"^(?:[^<]|<(?:/?(?:p|b|i|em|br|ul|ol|li|h[1-6]))\s*/?>)*$": (
+        r"^[^<]*(?:<(?:/?(?:p|b|i|em|br|ul|ol|li|h[1-6]))\s*/?>[^<]*)*$"
+    ),
+    r"^(?:[^<]|<(?![A-Za-z/!?]))*$": r"^[^<]*(?:<(?![A-Za-z/!?])[^<]*)*$",
+    r"^(?!\s)(?:[^<\r\n]|<(?![A-Za-z/!?]))*(?<!\s)$": (
+        r"^(?!\s)[^<\r\n]*(?:<(?![A-Za-z/!?])[^<\r\n]*)*(?<!\s)$"
+    ),
+}
+
+
+def _search(pattern: str) -> Callable[[str], re.Match[str] | None]:
+    return re.compile(EQUIVALENT_PATTERNS.get(pattern, pattern)).search
+
+
+def _fused_string(schema: Mapping[str, Any], keywords: list[str]) -> _Fused | None:
+    """type: string with any of pattern, minLength, maxLength (none of which can raise or
+    descend, so their order is free), or with an enum of strings: one check."""
+    if not keywords or keywords[0] != "type" or schema["type"] != "string":
+        return None
+    rest = keywords[1:]
+    if rest == ["enum"]:
+        options = schema["enum"]
+        if isinstance(options, list) and all(isinstance(o, str) for o in options):
+            allowed = frozenset(options)
+            return (lambda value: isinstance(value, str) and value in allowed), 2
+        return None
+    if not rest or not set(rest) <= {"pattern", "minLength", "maxLength"}:
+        return None
+    pattern = schema.get("pattern")
+    low, high = schema.get("minLength", 0), schema.get("maxLength")
+    if not (
+        (pattern is None or isinstance(pattern, str))
+        and _is_count(low)
+        and (high is None or _is_count(high))
+    ):
+        return None
+    search = None if pattern is None else _search(pattern)
+    if search is not None and low == 0 and high is None:
+        return (lambda value: isinstance(value, str) and search(value) is not None), len(keywords)
+    top = high
+
+    def check(value: Any) -> bool:
+        if not isinstance(value, str):
+            return False
+        size = len(value)
+        if size < low or (top is not None and size > top):
+            return False
+        return search is None or search(value) is not None
+
+    return check, len(keywords)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def _unique(items: list[Any]) -> bool:
     if all(isinstance(item, str) for item in items):
         return len(set(items)) == len(items)
@@ -93,6 +157,12 @@ def _every(checks: list[Check]) -> Check:
     if len(checks) == 2:  # the common pair: a type and one keyword more
         first, second = checks
         return lambda value: first(value) and second(value)
+    if len(checks) == 3:  # a chain of `and`, unrolled: no loop per call
+        first, second, third = checks
+        return lambda value: first(value) and second(value) and third(value)
+    if len(checks) == 4:  # an object: type, properties, required, additionalProperties
+        first, second, third, fourth = checks
+        return lambda value: first(value) and second(value) and third(value) and fourth(value)
 
     def every(value: Any) -> bool:
         for check in checks:  # noqa: SIM110 - a loop: all() would make a generator per call
@@ -116,15 +186,62 @@ class _Compiler:
             return lambda _value: False
         if not isinstance(schema, dict):
             raise Unsupported("schema is not an object")
+        keywords = [k for k in schema if k not in _ANNOTATIONS and k not in ("then", "else")]
+        fused = _fused_string(schema, keywords) or self._fused_object(schema, keywords)
         checks: list[Check] = []
-        for keyword, value in schema.items():
-            if keyword in _ANNOTATIONS or keyword in ("then", "else"):
-                continue
+        if fused is not None:
+            check, keywords = fused[0], keywords[fused[1] :]
+            checks.append(check)
+        for keyword in keywords:
             build = getattr(self, "_k_" + keyword.replace("$", "dollar_"), None)
             if build is None:
                 raise Unsupported(keyword)
-            checks.append(build(value, schema))
+            checks.append(build(schema[keyword], schema))
         return _every(checks)
+
+    # -- the commonest keyword groups as one check each ---------------------------------------
+    #
+    # A manifest passes through a few dozen objects and strings; one closure per keyword
+    # made each a handful of calls. These groups answer as their keywords' checks would,
+    # in the same order where order can matter (an object's members are checked in the
+    # order its keywords run them, so the same document fails or raises at the same spot).
+
+    def _fused_object(self, schema: Mapping[str, Any], keywords: list[str]) -> _Fused | None:
+        """type: object, additionalProperties, required, properties (in this order, as our
+        schemas write them), with no patternProperties: one check, same order."""
+        if (
+            keywords[:4] != ["type", "additionalProperties", "required", "properties"]
+            or schema["type"] != "object"
+            or "patternProperties" in schema
+            or not isinstance(schema["required"], list)
+            or not isinstance(schema["properties"], dict)
+        ):
+            return None
+        extra = schema["additionalProperties"]
+        names = tuple(schema["required"])
+        known = frozenset(schema["properties"])
+        extra_check = None if extra is False else self.compile(extra)
+        pairs = tuple((name, self.compile(sub)) for name, sub in schema["properties"].items())
+
+        def check(value: Any) -> bool:
+            if not isinstance(value, dict):
+                return False
+            if extra_check is None:  # additionalProperties: false
+                if not known.issuperset(value):
+                    return False
+            else:
+                for key, item in value.items():
+                    if key not in known and not extra_check(item):
+                        return False
+            for name in names:
+                if name not in value:
+                    return False
+            for name, sub in pairs:  # noqa: SIM110 - a loop: see _every
+                if name in value and not sub(value[name]):
+                    return False
+            return True
+
+        return check, 4
 
     # -- references and combinators ----------------------------------------------------------
 
@@ -136,7 +253,10 @@ class _Compiler:
             self.refs[ref] = slot
             slot.append(self.compile(self._resolve(ref)))
         slot = self.refs[ref]
-        return lambda value: slot[0](value)  # noqa: PLW0108 - slot[0] is read at call time
+        if slot:  # compiled already: call it directly, with no indirection per call
+            return slot[0]
+        # A recursive $ref, met while its own target compiles: slot[0] is read at call time.
+        return lambda value: slot[0](value)  # noqa: PLW0108
 
     def _resolve(self, ref: str) -> Any:
         node: Any = self.root
@@ -207,7 +327,7 @@ class _Compiler:
     # -- strings -----------------------------------------------------------------------------
 
     def _k_pattern(self, pattern: str, _schema: Any) -> Check:
-        search = re.compile(pattern).search
+        search = _search(pattern)
         return lambda value: not isinstance(value, str) or search(value) is not None
 
     def _k_minLength(self, limit: int, _schema: Any) -> Check:
@@ -282,11 +402,12 @@ class _Compiler:
         checks = [(re.compile(p).search, self.compile(s)) for p, s in patterns.items()]
 
         def check(value: Any) -> bool:
-            if not isinstance(value, dict):
-                return True
-            return all(
-                sub(item) for key, item in value.items() for search, sub in checks if search(key)
-            )
+            if isinstance(value, dict):
+                for key, item in value.items():  # loops, not all(generator): see _every
+                    for search, sub in checks:
+                        if search(key) and not sub(item):
+                            return False
+            return True
 
         return check
 

@@ -36,6 +36,7 @@ from controller.validation.issues import Issue, Path, json_path
 from controller.validation.precheck import precheck
 from controller.validation.schema_errors import schema_issues
 from controller.validation.semantic import asset_refs, check_manifest, secret_paths
+from controller.validation.strings import Strings
 
 MANIFEST = layout.MANIFEST_FILE
 OFFERS_DIR = layout.OFFERS_DIR
@@ -91,24 +92,28 @@ def validate_offer(
         )
         return OfferValidation(offer_id, file, None, (finding,))
     manifest: dict[str, Any] = loaded.document
-    assets = check_assets(asset_refs(manifest), offer_dir, files, collect=collect_files)
+    # Walked once, read by every check: the secrets, links and placeholders (`strings`).
+    strings = Strings.of(manifest)
+    refs = asset_refs(manifest)
+    assets = check_assets(refs, offer_dir, files, collect=collect_files)
     spec = manifest.get("spec")
-    prechecked = precheck(spec, assets.read) if isinstance(spec, dict) else []
-    issues = _manifest_issues(manifest, offer_id, assets.issues + prechecked)
+    prechecked = (
+        precheck(spec, assets.read, strings=strings, refs=refs) if isinstance(spec, dict) else []
+    )
+    issues = _manifest_issues(manifest, offer_id, assets.issues + prechecked, strings)
     return OfferValidation(offer_id, file, manifest, _place(issues, loaded, file), assets.files)
 
 
 def _manifest_issues(
-    manifest: dict[str, Any], offer_id: str, content_issues: list[Issue]
+    manifest: dict[str, Any], offer_id: str, content_issues: list[Issue], strings: Strings
 ) -> list[Issue]:
-    semantic = check_manifest(manifest, offer_id) + content_issues
+    semantic = check_manifest(manifest, offer_id, strings) + content_issues
     if schemas.is_valid("offer")(manifest):
         return semantic
     # The schema names a missing required field itself; precheck would repeat it.
     semantic = [i for i in semantic if i.code not in _SCHEMA_EXPLAINS]
     validator = schemas.validator("offer")
-    secrets = secret_paths(manifest)
-    found = schema_issues(validator.iter_errors(manifest), validator.schema, secrets)
+    found = schema_issues(validator.iter_errors(manifest), validator.schema, strings.secret_paths())
     semantic_paths = {issue.path for issue in semantic}
     found = [i for i in found if not (i.code in _SUPERSEDED and i.path in semantic_paths)]
     return found + semantic

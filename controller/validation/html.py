@@ -55,8 +55,10 @@ def _clean(text: str) -> str:
     return "".join(c if c.isprintable() else "?" for c in text[:30])
 
 
-# Text whose every "<" opens a bare allowed tag needs no parser.
-_PLAINLY_ALLOWED = re.compile(r"(?:[^<]|</?(?:p|b|i|em|br|ul|ol|li|h[1-6])\s*/?>)*")
+# Text whose every "<" opens a bare allowed tag needs no parser. Written as runs of
+# text between tags rather than one character or tag at a time: the same strings
+# match (tests/validation/test_html_shortcut.py), with a fraction of the steps.
+_PLAINLY_ALLOWED = re.compile(r"[^<]*(?:</?(?:p|b|i|em|br|ul|ol|li|h[1-6])\s*/?>[^<]*)*")
 
 
 def html_problems(text: str) -> list[str]:

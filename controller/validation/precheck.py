@@ -33,8 +33,8 @@ from controller.validation.appsource import check_package
 from controller.validation.issues import Issue, Path
 from controller.validation.png import NotPngError, png_size
 from controller.validation.scanmemo import memo_list
-from controller.validation.secrets import secret_kind
-from controller.validation.semantic import AssetRef, asset_refs, walk_strings
+from controller.validation.semantic import AssetRef, asset_refs
+from controller.validation.strings import NOT_TEXT, Strings, walk_strings
 from controller.validation.zipscan import DEFAULT_LIMITS, ScanLimits, ScanProblem, scan_bytes
 
 PACKAGE_PATH: Path = ("spec", "technicalConfiguration", "packageFile")
@@ -46,20 +46,33 @@ _PLACEHOLDER = re.compile(
 )
 # A cheap pre-test: every placeholder contains one of these, in lower case.
 _MARKERS = ("lorem", "todo", "tbd", "fixme", "xxx", "placeholder", "coming", "[insert")
+# The pre-test as one scan: plain substrings (no flags), so exactly "any marker in text".
+_ANY_MARKER = re.compile("|".join(map(re.escape, _MARKERS)))
 # Uppercase-only markers: "todo" in prose ("a to-do app") is not a placeholder.
 _CASE_SENSITIVE = frozenset({"TODO", "TBD", "FIXME", "XXX"})
 _USERINFO = re.compile(r"://[^/@]*@")
 _URL = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*)://[^\s\"'<>]+")
-# Listing values that are addresses or file names, not text a customer reads.
-_NOT_TEXT = frozenset({"url", "email", "phone", "path", "thumbnail", "helpLink", "logos"})
+_NOT_TEXT = NOT_TEXT  # listing values that are addresses or file names (`strings`)
 
 
 def precheck(
-    spec: Mapping[str, Any], files: Mapping[str, bytes], limits: ScanLimits = DEFAULT_LIMITS
+    spec: Mapping[str, Any],
+    files: Mapping[str, bytes],
+    limits: ScanLimits = DEFAULT_LIMITS,
+    *,
+    strings: Strings | None = None,
+    refs: list[AssetRef] | None = None,
 ) -> list[Issue]:
-    """Every precheck finding for `spec` and the files it refers to (offer-relative paths)."""
+    """Every precheck finding for `spec` and the files it refers to (offer-relative paths).
+
+    A caller that has walked the manifest holding `spec` already passes what it
+    found: `strings` (`Strings.of(manifest)`) and `refs` (`asset_refs(manifest)`);
+    without them precheck works them out from `spec`, with the same findings.
+    """
+    if strings is None:
+        strings = Strings.of_spec(spec)
     try:
-        issues = list(check_files(spec, files, limits))
+        issues = list(check_files(spec, files, limits, refs))
     except Exception as exc:  # hostile bytes must never stop the other offers
         issues = [
             Issue(
@@ -69,18 +82,24 @@ def precheck(
                 PACKAGE_PATH,
             )
         ]
-    issues += insecure_links(spec)
-    issues += placeholders(spec)
+    issues += insecure_links(spec, strings)
+    issues += placeholders(spec, strings)
     issues += privacy_policy(spec)
     issues += help_links(spec)
     return issues
 
 
 def check_files(
-    spec: Mapping[str, Any], files: Mapping[str, bytes], limits: ScanLimits = DEFAULT_LIMITS
+    spec: Mapping[str, Any],
+    files: Mapping[str, bytes],
+    limits: ScanLimits = DEFAULT_LIMITS,
+    refs: list[AssetRef] | None = None,
 ) -> Iterator[Issue]:
-    """The virus scan of every file, the package's structure and every image's PNG size."""
-    refs = asset_refs({"spec": spec}) if isinstance(spec, dict) else []
+    """The virus scan of every file, the package's structure and every image's PNG size.
+
+    `refs` is `asset_refs` of the manifest holding `spec`, when the caller has it."""
+    if refs is None:
+        refs = asset_refs({"spec": spec}) if isinstance(spec, dict) else []
     by_file: dict[str, AssetRef] = {}
     for ref in refs:
         by_file.setdefault(ref.file, ref)
@@ -127,11 +146,16 @@ def _png(ref: AssetRef, data: bytes) -> Iterator[Issue]:
         )
 
 
-def insecure_links(spec: Mapping[str, Any]) -> Iterator[Issue]:
-    """Links whose scheme is not https, in any string of the spec (HTML text included)."""
-    for path, key, text in walk_strings(spec):
-        if "://" not in text or secret_kind(text, key):
-            continue  # a secret is reported by validation as InlineSecret, never echoed
+def insecure_links(spec: Mapping[str, Any], strings: Strings | None = None) -> Iterator[Issue]:
+    """Links whose scheme is not https, in any string of the spec (HTML text included).
+
+    `strings` is the walk of the manifest holding `spec` (or `Strings.of_spec(spec)`)."""
+    if strings is None:
+        strings = Strings.of_spec(spec)
+    # `links` holds no secret: validation reports one as InlineSecret, never echoed.
+    for path, text in strings.links:
+        if text.startswith("https://") and text.count("://") == 1:
+            continue  # the common link: its one match (if any) is https
         bad = [m for m in _URL.finditer(text) if m.group(1).lower() != "https"]
         if bad:
             # Echo no query string and no user:password@ (either may carry a secret).
@@ -140,31 +164,49 @@ def insecure_links(spec: Mapping[str, Any]) -> Iterator[Issue]:
             yield Issue(
                 "InsecureLink",
                 f"link {show_text(link)} uses {scheme}://; use https://",
-                ("spec", *path),
+                path,
             )
 
 
-def placeholders(spec: Mapping[str, Any]) -> Iterator[Issue]:
-    """Placeholder text anywhere in a listing's text: names, descriptions, captions, keywords."""
+def placeholders(spec: Mapping[str, Any], strings: Strings | None = None) -> Iterator[Issue]:
+    """Placeholder text anywhere in a listing's text: names, descriptions, captions, keywords.
+
+    `strings` is the walk of the manifest holding `spec` (or `Strings.of_spec(spec)`)."""
     listings = spec.get("listings")
     if not isinstance(listings, Mapping):
         return
+    if strings is None:
+        strings = Strings.of_spec(spec)
+    walked = strings.texts if isinstance(spec, dict) and isinstance(listings, dict) else {}
+    found: list[list[tuple[Path, str]]] = []
     for lang, listing in listings.items():
-        for path, _, text in walk_strings(listing, skip=_NOT_TEXT):
+        texts = walked.get(lang) if isinstance(lang, str) else None
+        if texts is None:  # not in the walk (a key that is not text, a mapping that is no dict)
+            texts = [
+                (("spec", "listings", lang, *path), text)
+                for path, _, text in walk_strings(listing, skip=_NOT_TEXT)
+            ]
+        found.append(texts)
+    # One pre-test over every text at once: lowering is per character and no marker holds
+    # the NUL joining them, so it finds a marker exactly when some text's own test would.
+    everything = "\0".join(text for texts in found for _, text in texts).lower()
+    if not any(marker in everything for marker in _MARKERS):
+        return
+    for texts in found:
+        for path, text in texts:
             word = placeholder_in(text)
             if word:
                 yield Issue(
                     "PlaceholderText",
                     f"listing text still contains placeholder text ({show_text(word)}); "
                     "certification rejects it",
-                    ("spec", "listings", lang, *path),
+                    path,
                 )
 
 
 def placeholder_in(text: str) -> str:
     """The first placeholder marker in `text`, or ""."""
-    lowered = text.lower()
-    if not any(marker in lowered for marker in _MARKERS):
+    if _ANY_MARKER.search(text.lower()) is None:
         return ""  # the common case, without running the regex
     for match in _PLACEHOLDER.finditer(text):
         word = match.group(0)

@@ -51,6 +51,23 @@ _SECRET_PARAMS = frozenset(
 )
 
 
+def may_be_secret(value: str, key: str) -> bool:
+    """False when `secret_kind(value, key)` is surely None: the key does not end in
+    SecretRef and the value holds none of the text `_shape` looks for before its
+    patterns, nor the "://" of a URL. Substring tests, not a regex: a listing's long
+    description is scanned many times faster (tests/validation/test_secrets_shortcuts.py)."""
+    return (
+        "=" in value
+        or "_" in value
+        or "://" in value
+        or "-----BEGIN" in value
+        or "AKIA" in value
+        or "xox" in value
+        or "eyJ" in value
+        or key.endswith("SecretRef")
+    )
+
+
 def secret_kind(value: str, key: str = "") -> str | None:
     """What secret `value` (found under `key`) looks like; None when it does not look like one."""
     shape = _shape(value)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +22,7 @@ from controller.files.yamlio import show_text
 from controller.repo import layout
 from controller.validation import html
 from controller.validation.issues import Issue, Path
-from controller.validation.secrets import secret_kind
+from controller.validation.strings import Strings, walk_strings
 
 OFFER_ID = layout.OFFER_ID
 
@@ -46,11 +45,15 @@ class AssetRef:
     png_size: tuple[int, int] | None  # required PNG size; None for a non-image
 
 
-def check_manifest(manifest: dict[str, Any], offer_id: str) -> list[Issue]:
-    """Every semantic problem of one manifest whose folder is `offer_id`."""
+def check_manifest(
+    manifest: dict[str, Any], offer_id: str, strings: Strings | None = None
+) -> list[Issue]:
+    """Every semantic problem of one manifest whose folder is `offer_id`.
+
+    `strings` is `Strings.of(manifest)` when the caller has it already (see `strings`)."""
     issues: list[Issue] = []
     issues += check_offer_id(manifest, offer_id)
-    issues += check_strings(manifest)
+    issues += check_strings(manifest, strings)
     issues += check_markets(manifest)
     issues += check_listings(manifest)
     return issues
@@ -91,11 +94,11 @@ def _invisible_note(text: str) -> str:
     return ""
 
 
-def check_strings(manifest: dict[str, Any]) -> list[Issue]:
-    """Inline secrets, wherever they are."""
+def check_strings(manifest: dict[str, Any], strings: Strings | None = None) -> list[Issue]:
+    """Inline secrets, wherever they are (`strings`: the manifest's, when already walked)."""
     issues = []
-    for path, key, value in walk_strings(manifest):
-        what = secret_kind(value, key)
+    walked = Strings.of(manifest) if strings is None else strings
+    for path, key, what in walked.all_secrets():
         if what:
             field = key or "this value"
             hint = "; use a ...SecretRef field naming an environment variable"
@@ -111,29 +114,12 @@ def check_strings(manifest: dict[str, Any]) -> list[Issue]:
     return issues
 
 
-def secret_paths(manifest: Any) -> frozenset[Path]:
+def secret_paths(manifest: Any, strings: Strings | None = None) -> frozenset[Path]:
     """JSON paths of string values that look like secrets: never echo them in a message."""
-    return frozenset(path for path, key, value in walk_strings(manifest) if secret_kind(value, key))
+    return (Strings.of(manifest) if strings is None else strings).secret_paths()
 
 
-def walk_strings(
-    document: Any, skip: frozenset[str] = frozenset()
-) -> Iterator[tuple[Path, str, str]]:
-    """(path, key under which it sits, value) for every string in the document, iteratively;
-    nothing under a key in `skip` (at any depth) is walked."""
-    stack: list[tuple[Path, str, Any]] = [((), "", document)]
-    push, pop = stack.append, stack.pop
-    while stack:
-        path, key, value = pop()
-        if isinstance(value, str):
-            yield path, key, value
-        elif isinstance(value, dict):
-            for k, v in value.items():  # a loop, not extend(generator): 5 walks an offer
-                if isinstance(k, str) and k not in skip:
-                    push(((*path, k), k, v))
-        elif isinstance(value, list):
-            for i, v in enumerate(value):
-                push(((*path, i), key, v))
+_TWO_LETTERS = re.compile(r"[A-Z]{2}")
 
 
 @functools.cache
@@ -147,11 +133,7 @@ def check_markets(manifest: dict[str, Any]) -> list[Issue]:
         return []
     issues = []
     for index, code in enumerate(markets):
-        if (
-            isinstance(code, str)
-            and re.fullmatch(r"[A-Z]{2}", code)
-            and code not in _country_codes()
-        ):
+        if isinstance(code, str) and _TWO_LETTERS.fullmatch(code) and code not in _country_codes():
             issues.append(
                 Issue(
                     "UnknownMarket",
@@ -214,3 +196,18 @@ def _get(value: Any, *keys: str) -> Any:
             return None
         value = value.get(key)
     return value
+
+
+__all__ = [
+    "LOGO_SIZES",
+    "SCREEN_SIZE",
+    "AssetRef",
+    "asset_refs",
+    "check_listings",
+    "check_manifest",
+    "check_markets",
+    "check_offer_id",
+    "check_strings",
+    "secret_paths",
+    "walk_strings",  # kept here for callers; it lives in `strings`
+]

@@ -56,6 +56,16 @@ def test_a_url_without_userinfo_or_query_is_never_parsed_for_nothing(value: str)
     assert secrets._url_secret(value) == _url_secret_by_parsing(value)
 
 
+@settings(max_examples=1500, deadline=None)
+@given(
+    TEXT, st.sampled_from(["", "url", "name", "packageLocationUrl", "clientSecret", "xSecretRef"])
+)
+def test_a_string_without_the_hint_is_never_a_secret(value: str, key: str) -> None:
+    """`Strings` skips `secret_kind` for such strings (under keys not ending in SecretRef)."""
+    if not secrets.may_be_secret(value, key):
+        assert secrets.secret_kind(value, key) is None
+
+
 def test_each_shape_is_still_found() -> None:
     found = {
         secrets._shape(text)

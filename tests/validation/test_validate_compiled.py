@@ -10,6 +10,7 @@ import pytest
 from cases import CASES
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
 
 from controller.files.yamlio import YamlError, load_yaml
 from controller.validation import schemas
@@ -111,3 +112,93 @@ def test_booleans_are_not_numbers_and_integral_floats_are_integers() -> None:
     assert not check(True)
     assert not compile_schema({"enum": [1]}, None)(True)
     assert compile_schema({"const": 1}, None)(1.0)
+
+
+TREE = {
+    "$defs": {
+        "node": {
+            "type": "object",
+            "properties": {
+                "name": {"type": "string", "pattern": "^[a-z]+$"},
+                "children": {"type": "array", "items": {"$ref": "#/$defs/node"}},
+                "first": {"$ref": "#/$defs/node"},
+            },
+            "required": ["name"],
+            "additionalProperties": False,
+        },
+        "leaf": {"type": "string", "maxLength": 3},
+        "pair": {"allOf": [{"$ref": "#/$defs/leaf"}, {"$ref": "#/$defs/leaf"}]},
+    },
+    "type": "object",
+    "properties": {"root": {"$ref": "#/$defs/node"}, "tags": {"items": {"$ref": "#/$defs/pair"}}},
+    "patternProperties": {"^x-": {"$ref": "#/$defs/leaf"}, "^x-y": {"type": "string"}},
+}
+TREES = st.recursive(
+    st.sampled_from(["ab", "AB", "", 1, None]),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.fixed_dictionaries(
+            {"name": st.sampled_from(["ab", "AB"])},
+            optional={"children": st.lists(inner, max_size=3), "first": inner, "zz": inner},
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "root": TREES,
+            "tags": st.lists(st.sampled_from(["ab", "abcd", 1]), max_size=3),
+            "x-a": st.sampled_from(["ab", "abcd", 1]),
+            "x-yz": st.sampled_from(["ab", "abcd", 1]),
+        },
+    )
+)
+def test_recursive_and_shared_refs_agree_with_jsonschema(document: Any) -> None:
+    """A $ref met again calls the compiled target directly; one met inside its own target
+    (recursion) goes through its slot: both must answer as jsonschema does."""
+    assert compile_schema(TREE, None)(document) == Draft202012Validator(TREE).is_valid(document)
+
+
+GROUPS = {
+    "type": "object",
+    "properties": {
+        "closed": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["a"],
+            "properties": {"a": {"type": "string", "pattern": "^x"}, "b": {"type": "integer"}},
+        },
+        "open": {
+            "type": "object",
+            "additionalProperties": {"type": "string", "minLength": 2, "maxLength": 3},
+            "required": [],
+            "properties": {"a": {"type": "string", "enum": ["x", "y"]}},
+            "allOf": [{"required": ["a"]}],
+        },
+        "sized": {"type": "string", "maxLength": 3, "pattern": "^[a-z]*$", "minLength": 1},
+        "short": {"type": "string", "maxLength": 2},
+        "plain": {"type": "string"},
+        "mixed": {"type": "string", "enum": ["x", 1]},
+    },
+}
+SCALARS = st.sampled_from(["", "x", "xy", "xyz", "xyzw", "X", "é", 1, 1.0, True, None])
+GROUP_MEMBERS = st.dictionaries(st.sampled_from(["a", "b", "c"]), SCALARS, max_size=3)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["closed", "open", "sized", "short", "plain", "mixed"]),
+        GROUP_MEMBERS | SCALARS,
+        max_size=6,
+    )
+)
+def test_keyword_groups_checked_as_one_agree_with_jsonschema(document: Any) -> None:
+    """Objects (type, additionalProperties, required, properties) and strings (type with
+    pattern, lengths or an enum) compiled as one check each answer as jsonschema does."""
+    assert compile_schema(GROUPS, None)(document) == Draft202012Validator(GROUPS).is_valid(document)

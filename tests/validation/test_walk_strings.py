@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from controller.validation.precheck import _NOT_TEXT
-from controller.validation.semantic import walk_strings
+from controller.validation.strings import walk_strings
 
 NAMES = ["name", "url", "logos", "path", "caption", "items", "x"]
 KEYS = st.sampled_from(NAMES) | st.integers(0, 2)  # an integer key is never walked
