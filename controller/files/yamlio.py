@@ -182,7 +182,15 @@ class _SafeLoader(_Loader):  # type: ignore[valid-type,misc]
                 if ident in seen:
                     raise _DuplicateKeyError(key_node, seen[ident])
                 seen[ident] = key_node.start_mark.line + 1
-        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+        built: dict[Any, Any] = super().construct_mapping(node, deep=deep)
+        for key in built:  # merge keys bring in other mappings' keys too
+            if not isinstance(key, str):
+                where: yaml.Node = node  # the mapping, when the key came from a merged one
+                for key_node, _ in node.value:
+                    if key_node.tag != _MERGE and self.construct_object(key_node) is key:
+                        where = key_node
+                raise _KeyNotTextError(where, key)
+        return built
 
     # The composer asks the resolver for every node's tag; in plain Python that was
     # a third of a manifest's parse. See `_resolve` (the method itself: no extra call).
@@ -255,6 +263,8 @@ class _SafeLoader(_Loader):  # type: ignore[valid-type,misc]
                     raise yaml.constructor.ConstructorError(
                         None, None, "a list or mapping cannot be a key", key_node.start_mark
                     ) from None
+                if not isinstance(key, str):
+                    raise _KeyNotTextError(key_node, key)
                 if type(value_node) is scalar and value_node.tag == _STR:
                     value[key] = value_node.value
                 else:
@@ -267,6 +277,17 @@ class _DuplicateKeyError(yaml.YAMLError):
         super().__init__("duplicate key")
         self.node = key_node
         self.first_line = first_line
+
+
+class _KeyNotTextError(yaml.YAMLError):
+    """A mapping key YAML reads as null, a boolean, a number or a date: JSON (and so
+    every schema and check of an offer file) has text keys only. `NO:` (Norway) and
+    `~:` are the usual ones."""
+
+    def __init__(self, key_node: yaml.Node, key: Any) -> None:
+        super().__init__("key not text")
+        self.node = key_node
+        self.key = key
 
 
 class _NumberTooLongError(yaml.YAMLError):
@@ -573,6 +594,19 @@ def _translate(exc: yaml.YAMLError, name: str, text: str) -> YamlError:
         message = f"duplicate key {key} (first defined on line {exc.first_line})"
         return YamlError(
             "DuplicateKey", message, name=name, line=mark.line + 1, column=mark.column + 1
+        )
+    if isinstance(exc, _KeyNotTextError):
+        mark = exc.node.start_mark
+        written = exc.node.value if isinstance(exc.node, yaml.ScalarNode) else str(exc.key)
+        kind = {type(None): "null", bool: "a boolean", int: "a number", float: "a number"}.get(
+            type(exc.key), "a date"
+        )
+        message = (
+            f"key {_show(written)} reads as {kind}, not text; quote it ('{written}') "
+            "if it is a name: keys in offer files are text"
+        )
+        return YamlError(
+            "KeyNotText", message, name=name, line=mark.line + 1, column=mark.column + 1
         )
     if isinstance(exc, _NumberTooLongError):
         mark = exc.node.start_mark

@@ -81,6 +81,22 @@ CASES: list[tuple[str, bytes, str, int, int, str]] = [
         "duplicate key 'target' (first defined on line 7)",
     ),
     (
+        "null key where the schema matches key patterns",
+        sub("  listings:\n", "  listings:\n    ~: {name: x}\n"),
+        "KeyNotText",
+        22,
+        5,
+        "key '~' reads as null, not text; quote it ('~') if it is a name: keys in offer files are text",
+    ),
+    (
+        "a country code YAML reads as a boolean",
+        sub("  listings:\n", "  listings:\n    NO: {name: x}\n"),
+        "KeyNotText",
+        22,
+        5,
+        "key 'NO' reads as a boolean, not text; quote it ('NO') if it is a name: keys in offer files are text",
+    ),
+    (
         "python object tag",
         sub("target: draft", "target: !!python/object/apply:os.system [id]"),
         "ForbiddenTag",

@@ -142,3 +142,29 @@ class TestBoundedNumbers:
             "b": 31,
             "c": -3,
         }
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "shown"),
+    [
+        (b"a: 1\nNO: x\n", 2, "key 'NO' reads as a boolean"),
+        (b"a:\n  - {3: x}\n", 2, "key '3' reads as a number"),
+        (b"a: &m {null: x}\nb:\n  <<: *m\n", 1, "key 'null' reads as null"),
+        (b"base: &m {k: v}\nb:\n  <<: *m\n  1.5: x\n", 4, "key '1.5' reads as a number"),
+    ],
+)
+def test_a_key_yaml_reads_as_anything_but_text_is_refused(
+    text: bytes, line: int, shown: str
+) -> None:
+    """JSON, and every schema and check of an offer file, has text keys only; a key read
+    as null or a boolean made the schema's key patterns raise TypeError."""
+    with pytest.raises(YamlError) as caught:
+        load_mapping(text, name="offer.yaml")
+    assert caught.value.code == "KeyNotText"
+    assert caught.value.line == line
+    assert shown in str(caught.value)
+
+
+def test_quoted_and_date_like_keys_stay_text() -> None:
+    loaded = load_mapping(b"'NO': x\n'~': y\n2026-01-01: z\n", name="offer.yaml").document
+    assert loaded == {"NO": "x", "~": "y", "2026-01-01": "z"}
