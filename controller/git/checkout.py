@@ -24,7 +24,8 @@ conversion applies to (`core.autocrlf=true`, or a `text`, `eol`, `crlf`,
 `check-attr --stdin`) are read through `cat-file --filters`, one process
 each: git's `--batch --filters` reports the unfiltered size, so its output
 cannot be split. Without such settings a pass of any size is a fixed number
-of git processes.
+of git processes. A single file is read through `cat-file --filters` at once,
+whatever applies: one process where asking would take two.
 """
 
 from __future__ import annotations
@@ -124,7 +125,12 @@ def plan_sync(
             deletes.append(path)
         else:
             wanted_writes.append((path, change.new_oid))
-    converted = _converted(local, [p for p, _ in wanted_writes])
+    if len(wanted_writes) == 1:
+        # One file (a one-offer pass): git's filters asked directly, one process, instead
+        # of asking first whether any applies (`config`, `check-attr`: two).
+        converted = {wanted_writes[0][0]}
+    else:
+        converted = _converted(local, [p for p, _ in wanted_writes])
     copies = tuple((path, oid) for path, oid in wanted_writes if path not in converted)
     writes = tuple(
         (path, data)
