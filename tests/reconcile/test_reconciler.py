@@ -19,6 +19,7 @@ from market_helpers import Clock, Interposed
 
 from controller.cli import main
 from controller.core.errors import TransientError
+from controller.git import checkout
 from controller.git.repo import GitRepo
 from controller.marketplace.api import Submission
 from controller.marketplace.simulated import SimulatedMarketplace
@@ -251,6 +252,34 @@ class TestLocalPass:
         subjects = log_subjects(local.path)
         assert subjects[0].startswith("status:") and subjects[1] == "person"
         assert (local.path / "offers/beta-offer/README.md").exists()
+
+    def test_an_index_a_person_s_git_kept_locked_is_synced_by_the_next_pass(
+        self, local: Harness, gitrepos: GitRepos, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # A person's git holds index.lock through the whole refresh: the files are
+        # written, the index keeps the old ones, and the pass records its commit anyway.
+        monkeypatch.setattr(checkout, "INDEX_LOCK_WAITS", (0.01,))
+        lock = local.path / ".git" / "index.lock"
+        refresh = checkout._refresh_index
+
+        def held(*args: Any, **kwargs: Any) -> bool:
+            lock.write_bytes(b"")
+            try:
+                return refresh(*args, **kwargs)
+            finally:
+                lock.unlink()
+
+        monkeypatch.setattr(checkout, "_refresh_index", held)
+        first = local.run()
+        assert first.commit == gitrepos.head(local.path)
+        assert "D  offers/alpha-offer/status.yaml" in gitrepos.status(local.path)
+        monkeypatch.setattr(checkout, "_refresh_index", refresh)
+
+        second = local.run()  # another process, at the tip the first one recorded
+
+        assert second.commit is None and second.base == first.commit
+        # A `git commit` now would not delete the status files the first pass wrote.
+        assert gitrepos.status(local.path) == ""
 
 
 class TestIncremental:
