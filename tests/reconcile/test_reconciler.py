@@ -281,6 +281,18 @@ class TestLocalPass:
         # A `git commit` now would not delete the status files the first pass wrote.
         assert gitrepos.status(local.path) == ""
 
+    def test_a_lone_surrogate_in_one_offer_s_marketplace_answer_spares_the_others(
+        self, local: Harness, gitrepos: GitRepos
+    ) -> None:
+        # A JSON answer may escape a lone surrogate; it reaches alpha's condition message.
+        local.market.message = "unavailable \udcff"
+        local.market.down = {"alpha-offer"}
+        result = local.run()
+        assert set(result.written) == {"alpha-offer", "beta-offer"}
+        assert local.status("beta-offer")["phase"] == "Draft"
+        messages = [c["message"] for c in local.status("alpha-offer")["conditions"]]
+        assert "unavailable \ufffd" in messages
+
 
 class TestIncremental:
     """A pass after a change costs the changed offers (and those in flight), not all."""
