@@ -24,12 +24,14 @@ Nothing here touches the user's working tree or index except checkout sync.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 from controller.core.errors import FatalError
 from controller.core.kept import Kept
+from controller.files.fsio import atomic_write
 from controller.git import checkout, locks, remote, write
 from controller.git.locks import BLOCKING_LOCKS, PassLockBusy
 from controller.git.names import (
@@ -48,11 +50,16 @@ from controller.git.tree import DEFAULT_MAX_BLOB_BYTES, TreeEntry, TreeIndex, Tr
 from controller.git.write import Identity, RefMoved
 from controller.repo import layout
 
+log = logging.getLogger(__name__)
+
 # The paths the reconciler reads from a commit: offers and the repository policy.
 _HEAD_PREFIX = "ref: refs/heads/"  # a HEAD file that names a branch
 MAX_COMMIT_BYTES = 1024 * 1024  # a commit `commit_head` reads; a status commit is < 1 KiB
 POLICY_PATHS = layout.POLICY_PATHS
 POLICY_SCAN_ENTRIES = 4096  # a kept listing this small is scanned for the policy files
+# In the git directory of a checkout (its index's): the status commit whose checkout sync
+# left the index at the old status files (`GitRepo.checkout_unsynced`).
+UNSYNCED_FILE = "offerctl-unsynced"
 OFFERS_DIR = layout.OFFERS_DIR
 
 # Over this many offers, one listing of offers/ beats pathspecs on the command line.
@@ -420,11 +427,29 @@ class GitRepo:
         if plan is None:
             return []
         synced = checkout.apply_sync(self.runner, plan)
+        marker = self.git_dir / UNSYNCED_FILE
         if synced is None:  # the index stayed locked: `finish_checkout_sync` tries again
             self.synced_tip = None
+            # Remembered on disk: the pass goes on to record `new` as reconciled, and a
+            # later pass (another process) must still know this tip needs its index synced.
+            try:
+                atomic_write(marker, f"{new}\n".encode("ascii"), durable=False)
+            except OSError as exc:
+                log.warning("could not note the unsynced index in %s: %s", marker, exc)
             return []
         self.synced_tip = new
+        if self.checkout_unsynced(new):
+            marker.unlink(missing_ok=True)
         return synced
+
+    def checkout_unsynced(self, tip: str) -> bool:
+        """Whether a checkout sync to `tip` wrote the files but left the index at the old
+        ones (it stayed locked): read from a small file, no git process."""
+        try:
+            text = (self.git_dir / UNSYNCED_FILE).read_bytes()
+        except OSError:
+            return False
+        return text.strip() == tip.encode("ascii")
 
     # -- remotes ------------------------------------------------------------------------
 

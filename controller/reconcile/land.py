@@ -208,10 +208,14 @@ def finish_checkout_sync(repo: GitRepo, branch: str, tip: str, recorded: str | N
     user's index and working tree at the parent's status files: `git status`
     shows them reverted and the user's next commit would revert them. When the
     tip is not the recorded commit and changes only status files, sync now
-    (a no-op for files the user has touched, or already synced).
+    (a no-op for files the user has touched, or already synced). A recorded tip
+    is synced again when its sync left the index at the old files (it stayed
+    locked: `GitRepo.checkout_unsynced`): the pass that made it recorded it anyway.
     """
-    if tip in (recorded, repo.synced_tip):
-        return  # reconciled, or synced by this process (the daemon's last batch)
+    if tip == repo.synced_tip:
+        return  # synced by this process (the daemon's last batch)
+    if tip == recorded and not repo.checkout_unsynced(tip):
+        return  # reconciled, and its checkout sync was done
     head = repo.commit_head(tip)  # no process: the batch reader is open
     if head is None:
         return  # not a commit we could read, so not a status commit of ours

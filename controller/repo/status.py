@@ -15,6 +15,7 @@ the offer and phase are there.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -81,8 +82,31 @@ def render(status: OfferStatus) -> str:
     try:
         document = statusemit.emit(status)
     except statusemit.NotCovered:
-        document = dump_yaml(to_dict(status))
+        data = to_dict(status)
+        try:
+            document = dump_yaml(data)
+        except UnicodeEncodeError:  # a lone surrogate: no UTF-8 text holds it
+            document = dump_yaml(_without_surrogates(data))
     return f"{HEADER}\n{document}"
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _without_surrogates(value: Any) -> Any:
+    """`value` with every lone surrogate in its strings replaced by U+FFFD.
+
+    A marketplace answer's JSON may escape one (`"\\udcff"`), and a name git gave as
+    bytes that were not UTF-8 carries them (`surrogateescape`): written as they are,
+    the status would not encode, and the pass that lands it would stop for every offer.
+    """
+    if isinstance(value, str):
+        return _SURROGATE.sub("\ufffd", value)
+    if isinstance(value, dict):
+        return {_without_surrogates(k): _without_surrogates(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_surrogates(item) for item in value]
+    return value
 
 
 def _put(data: dict[str, Any], key: str, value: str) -> None:

@@ -440,6 +440,27 @@ class TestCheckedOutBranch:
         assert gitrepos.status(repo) == ""
         assert grepo.synced_tip == commit
 
+    def test_an_unsynced_index_is_synced_even_once_its_commit_is_recorded(
+        self, gitrepos: GitRepos, repo: Path, grepo: GitRepo, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setattr(checkout, "INDEX_LOCK_WAITS", (0.01,))
+        base = gitrepos.head(repo)
+        path = "offers/alpha/status.yaml"
+        commit = grepo.write_commit(base, {path: b"phase: Live\n"}, "status: alpha Live", BOT)
+        assert commit is not None
+        grepo.update_ref("refs/heads/main", commit, base, "offerctl: status")
+        lock = repo / ".git" / "index.lock"
+        lock.write_bytes(b"")
+        assert grepo.sync_checked_out("main", base, commit, [path]) == []
+        lock.unlink()
+        assert gitrepos.status(repo) != ""
+        # The pass then records `commit` as reconciled; the next pass is another process.
+        with GitRepo(repo) as later:
+            assert later.checkout_unsynced(commit) and not later.checkout_unsynced(base)
+            finish_checkout_sync(later, "main", commit, commit)
+            assert gitrepos.status(repo) == ""
+            assert not later.checkout_unsynced(commit)  # done: the next pass skips it again
+
 
 class TestRemote:
     """Fetch one branch, push without force, and tell a race from a failure."""

@@ -7,6 +7,7 @@ clock, and checks the commits, the status files and the marketplace.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from market_helpers import Clock, Interposed
 
 from controller.cli import main
 from controller.core.errors import TransientError
+from controller.git import checkout
 from controller.git.repo import GitRepo
 from controller.marketplace.api import Submission
 from controller.marketplace.simulated import SimulatedMarketplace
@@ -251,6 +253,48 @@ class TestLocalPass:
         subjects = log_subjects(local.path)
         assert subjects[0].startswith("status:") and subjects[1] == "person"
         assert (local.path / "offers/beta-offer/README.md").exists()
+
+    def test_an_index_a_person_s_git_kept_locked_is_synced_by_the_next_pass(
+        self, local: Harness, gitrepos: GitRepos, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # A person's git holds index.lock through the whole refresh: the files are
+        # written, the index keeps the old ones, and the pass records its commit anyway.
+        monkeypatch.setattr(checkout, "INDEX_LOCK_WAITS", (0.01,))
+        lock = local.path / ".git" / "index.lock"
+        refresh = checkout._refresh_index
+
+        def held(*args: Any, **kwargs: Any) -> bool:
+            lock.write_bytes(b"")
+            try:
+                return refresh(*args, **kwargs)
+            finally:
+                lock.unlink()
+
+        monkeypatch.setattr(checkout, "_refresh_index", held)
+        first = local.run()
+        assert first.commit == gitrepos.head(local.path)
+        assert "D  offers/alpha-offer/status.yaml" in gitrepos.status(local.path)
+        monkeypatch.setattr(checkout, "_refresh_index", refresh)
+
+        second = local.run()  # another process, at the tip the first one recorded
+
+        assert second.commit is None and second.base == first.commit
+        # A `git commit` now would not delete the status files the first pass wrote.
+        assert gitrepos.status(local.path) == ""
+
+    def test_a_lone_surrogate_in_one_offer_s_marketplace_answer_spares_the_others(
+        self, local: Harness, gitrepos: GitRepos, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        # A JSON answer may escape a lone surrogate; it reaches alpha's condition message.
+        # (The log lines naming it stay out of the report: pytest-xdist sends it as UTF-8.)
+        caplog.set_level(logging.CRITICAL)
+        local.market.message = "unavailable \udcff"
+        local.market.down = {"alpha-offer"}
+        result = local.run()
+        assert set(result.written) == {"alpha-offer", "beta-offer"}
+        assert local.status("beta-offer")["phase"] == "Draft"
+        messages = [c["message"] for c in local.status("alpha-offer")["conditions"]]
+        assert "unavailable \ufffd" in messages
 
 
 class TestIncremental:

@@ -165,6 +165,22 @@ class TestWriting:
     def test_rendering_is_deterministic(self) -> None:
         assert status_io.render(full_status()) == status_io.render(full_status())
 
+    def test_a_lone_surrogate_is_written_as_a_replacement_character(self) -> None:
+        # A marketplace answer's JSON can escape one ("\\udcff"); a name git gave as bytes
+        # that were not UTF-8 carries them. No UTF-8 text holds one: U+FFFD stands in.
+        value = OfferStatus(
+            "x",
+            Phase.DRAFT,
+            feedback=(Finding("C", "bad \udcff byte", file="offers/x/\ud800.png"),),
+            signoff=SignOffVerdict(valid=False, approvers=("a\udfffb",)),
+        )
+        data = status_io.render(value).encode("utf-8")
+        back = status_io.parse(data)
+        assert back is not None
+        assert back.feedback[0].message == "bad \ufffd byte"
+        assert back.feedback[0].file == "offers/x/\ufffd.png"
+        assert back.signoff is not None and back.signoff.approvers == ("a\ufffdb",)
+
 
 class TestRoundTrip:
     """What is written reads back as the same status."""
