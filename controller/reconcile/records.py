@@ -57,6 +57,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -307,21 +308,28 @@ class SqliteRecords:
     def _usable(self, db: sqlite3.Connection) -> int:
         """The schema version of `db`: 0 for an empty database, else SCHEMA_VERSION;
         RecordsUnusable for anything else."""
-        app = int(self._sql(db, "PRAGMA application_id").fetchone()[0])
-        version = int(self._sql(db, "PRAGMA user_version").fetchone()[0])
+        # One statement, so one snapshot: read apart, another process creating the
+        # database could commit between them (no id yet, then a table: "not ours").
+        app, version, tables = (
+            int(v)
+            for v in self._sql(
+                db,
+                "SELECT (SELECT application_id FROM pragma_application_id),"
+                " (SELECT user_version FROM pragma_user_version),"
+                " (SELECT count(*) FROM sqlite_master)",
+            ).fetchone()
+        )
         if app == APPLICATION_ID and version == SCHEMA_VERSION:
             return version
-        if app == 0 and version == 0:
-            tables = self._sql(db, "SELECT count(*) FROM sqlite_master").fetchone()[0]
-            if tables == 0:
-                return 0
+        if app == 0 and version == 0 and tables == 0:
+            return 0
         raise RecordsUnusable(
             f"{self.path} is not a records database of this offerctl (application id "
             f"{app:#x}, version {version}); {_ASIDE}"
         )
 
     def _create(self, db: sqlite3.Connection) -> None:
-        self._sql(db, "PRAGMA journal_mode=WAL")  # kept in the file
+        self._wal(db)
         self._sql(db, "PRAGMA synchronous=FULL")  # the import is durable once committed
         self._sql(db, "BEGIN IMMEDIATE")
         imported = 0
@@ -339,6 +347,20 @@ class SqliteRecords:
             log.info("records: imported %d JSON record files into %s", imported, self.path)
         if self.legacy.is_dir():  # imported: out of the way of an older offerctl
             _set_aside(self.legacy)
+
+    def _wal(self, db: sqlite3.Connection) -> None:
+        """Put the database in WAL mode (kept in the file). SQLite answers a change of
+        journal mode with "locked" at once, without waiting, while another process is
+        creating the same database: asked again for up to BUSY_SECONDS."""
+        deadline = time.monotonic() + BUSY_SECONDS
+        while True:
+            try:
+                self._sql(db, "PRAGMA journal_mode=WAL")
+                return
+            except RecordsBusy:
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.01)
 
     def _import_legacy(self, db: sqlite3.Connection) -> int:
         try:
