@@ -541,16 +541,19 @@ def test_the_unmutated_signoff_parses() -> None:
 
 
 @pytest.mark.parametrize("key", ["~", "null", "true", "1.5", ".inf"])
-def test_an_offer_key_yaml_reads_as_null_bool_or_float_is_an_unknown_property(
+def test_an_offer_key_yaml_reads_as_null_bool_or_float_is_refused_at_its_line(
     repo: Path, key: str
 ) -> None:
-    # json_path raised TypeError on a None or float key, crashing validation of the offer.
+    # json_path raised TypeError on a None or float key, crashing validation of the offer;
+    # then such a key was an unknown property, and under `listings` (key patterns) it still
+    # crashed. The loader now refuses it, naming its line.
     offer = "northwind-loyalty-hub"
-    write_manifest(repo, offer, SHIPPED[offer] + f"{key}: 1\n".encode())
+    manifest = SHIPPED[offer] + f"{key}: 1\n".encode()
+    write_manifest(repo, offer, manifest)
     result = validate_offer(f"offers/{offer}", WorktreeFiles(repo))
-    unknown = [f for f in result.findings if f.code == "UnknownProperty"]
-    assert len(unknown) == 1, result.findings
-    assert unknown[0].path != "$" and unknown[0].line > 1
+    refused = [f for f in result.findings if f.code == "KeyNotText"]
+    assert len(refused) == 1, result.findings
+    assert refused[0].line == manifest.count(b"\n")
 
 
 @pytest.mark.parametrize("key", [None, True, 1.5])
