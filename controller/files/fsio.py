@@ -15,7 +15,12 @@ from controller.failpoint import failpoint
 
 
 def atomic_write(
-    target: Path, data: bytes, *, failpoint_name: str = "", durable: bool = True
+    target: Path,
+    data: bytes,
+    *,
+    failpoint_name: str = "",
+    durable: bool = True,
+    private: bool = True,
 ) -> None:
     """Replace `target` with `data` atomically (temp file, fsync, rename).
 
@@ -27,12 +32,15 @@ def atomic_write(
     following a link, mode 0600) but with plain `os` calls: a checkout sync writes
     a file per changed status, and mkstemp's name drawing, a `mkdir` of a parent
     that exists and a buffered file object were most of a file's cost.
+    `private=False` makes it as git's checkout makes a file instead: mode 0666 less
+    the process's umask (a status file in a person's working tree).
     """
+    mode = 0o600 if private else 0o666
     try:
-        fd, tmp = _create_beside(target)
+        fd, tmp = _create_beside(target, mode)
     except FileNotFoundError:
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = _create_beside(target)
+        fd, tmp = _create_beside(target, mode)
     try:
         try:
             view = memoryview(data)
@@ -57,13 +65,14 @@ _TEMP_TRIES = 100  # names tried before giving up (tempfile's TMP_MAX is 10,000)
 _temp_names = itertools.count()
 
 
-def _create_beside(target: Path) -> tuple[int, str]:
-    """A new, empty, exclusively created file beside `target`: its descriptor and path."""
+def _create_beside(target: Path, mode: int) -> tuple[int, str]:
+    """A new, empty, exclusively created file beside `target` (`mode`, less the umask):
+    its descriptor and path."""
     stem = f"{target.parent}{os.sep}.{target.name}.{os.getpid()}"
     for _ in range(_TEMP_TRIES):
         path = f"{stem}-{next(_temp_names)}"
         try:
-            return os.open(path, _TEMP_FLAGS, 0o600), path
+            return os.open(path, _TEMP_FLAGS, mode), path
         except FileExistsError:
             continue  # left by a killed process that had our pid: take the next name
     raise FileExistsError(f"no free temporary name beside {target}")

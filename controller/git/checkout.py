@@ -152,7 +152,7 @@ def apply_sync(
     for path, data in _planned_bytes(plan):
         # Not fsynced, as git's own checkout does not: the commit holds the truth, and a
         # file a power cut lost shows as a change that `git checkout -- <path>` undoes.
-        atomic_write(plan.worktree / path, data, durable=False)
+        atomic_write(plan.worktree / path, data, durable=False, private=False)
     written = (p for p, _ in (*plan.writes, *plan.copies))
     synced = sorted([*plan.deletes, *written, *plan.refresh])
     local = GitRunner(plan.worktree, timeout=runner.timeout)

@@ -376,6 +376,11 @@ class TestCheckedOutBranch:
         assert sorted(synced) == sorted(updates)
         assert (repo / "offers/alpha/status.yaml").read_text() == "phase: Live\n"
         assert gitrepos.status(repo) == ""
+        # made as git's checkout makes a file (0666 less the umask), not private like a
+        # temporary file: offer.yaml beside it was checked out by git itself
+        git_made = (repo / "offers/alpha/offer.yaml").stat().st_mode & 0o777
+        for path in updates:
+            assert (repo / path).stat().st_mode & 0o777 == git_made, path
 
     def test_a_person_s_edit_of_a_status_file_is_kept(
         self, gitrepos: GitRepos, repo: Path, grepo: GitRepo
