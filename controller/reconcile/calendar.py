@@ -33,7 +33,11 @@ def after(previous: Mapping[str, str], result: PassResult, today: date) -> dict[
 
     A full pass evaluated every offer, so nothing carries over from before it.
     """
-    kept = {} if result.full else {o: d for o, d in previous.items() if o not in result.evaluated}
+    if result.full:
+        kept: dict[str, str] = {}
+    else:
+        evaluated = set(result.evaluated)  # a tuple: asked once per kept entry
+        kept = {o: d for o, d in previous.items() if o not in evaluated}
     for offer, status in result.statuses.items():
         if status.estimated_live and depends_on_day(status.stages):
             kept[offer] = today.isoformat()
