@@ -52,7 +52,6 @@ _ANY_MARKER = re.compile("|".join(map(re.escape, _MARKERS)))
 _CASE_SENSITIVE = frozenset({"TODO", "TBD", "FIXME", "XXX"})
 _USERINFO = re.compile(r"://[^/@]*@")
 _URL = re.compile(r"\b([a-zA-Z][a-zA-Z0-9+.-]*)://[^\s\"'<>]+")
-_NOT_TEXT = NOT_TEXT  # listing values that are addresses or file names (`strings`)
 
 
 def precheck(
@@ -184,13 +183,12 @@ def placeholders(spec: Mapping[str, Any], strings: Strings | None = None) -> Ite
         if texts is None:  # not in the walk (a key that is not text, a mapping that is no dict)
             texts = [
                 (("spec", "listings", lang, *path), text)
-                for path, _, text in walk_strings(listing, skip=_NOT_TEXT)
+                for path, _, text in walk_strings(listing, skip=NOT_TEXT)
             ]
         found.append(texts)
     # One pre-test over every text at once: lowering is per character and no marker holds
     # the NUL joining them, so it finds a marker exactly when some text's own test would.
-    everything = "\0".join(text for texts in found for _, text in texts).lower()
-    if not any(marker in everything for marker in _MARKERS):
+    if not _has_marker("\0".join(text for texts in found for _, text in texts)):
         return
     for texts in found:
         for path, text in texts:
@@ -204,9 +202,14 @@ def placeholders(spec: Mapping[str, Any], strings: Strings | None = None) -> Ite
                 )
 
 
+def _has_marker(text: str) -> bool:
+    """The pre-test: whether `text`, lowered, holds any of `_MARKERS`."""
+    return _ANY_MARKER.search(text.lower()) is not None
+
+
 def placeholder_in(text: str) -> str:
     """The first placeholder marker in `text`, or ""."""
-    if _ANY_MARKER.search(text.lower()) is None:
+    if not _has_marker(text):
         return ""  # the common case, without running the regex
     for match in _PLACEHOLDER.finditer(text):
         word = match.group(0)

@@ -22,7 +22,7 @@ from controller.files.yamlio import show_text
 from controller.repo import layout
 from controller.validation import html
 from controller.validation.issues import Issue, Path
-from controller.validation.strings import Strings, walk_strings
+from controller.validation.strings import Strings
 
 OFFER_ID = layout.OFFER_ID
 
@@ -196,18 +196,3 @@ def _get(value: Any, *keys: str) -> Any:
             return None
         value = value.get(key)
     return value
-
-
-__all__ = [
-    "LOGO_SIZES",
-    "SCREEN_SIZE",
-    "AssetRef",
-    "asset_refs",
-    "check_listings",
-    "check_manifest",
-    "check_markets",
-    "check_offer_id",
-    "check_strings",
-    "secret_paths",
-    "walk_strings",  # kept here for callers; it lives in `strings`
-]

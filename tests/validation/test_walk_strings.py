@@ -7,8 +7,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.validation.precheck import _NOT_TEXT
-from controller.validation.strings import walk_strings
+from controller.validation.strings import NOT_TEXT, walk_strings
 
 NAMES = ["name", "url", "logos", "path", "caption", "items", "x"]
 KEYS = st.sampled_from(NAMES) | st.integers(0, 2)  # an integer key is never walked
@@ -46,6 +45,6 @@ def test_skipping_keys_drops_exactly_the_strings_under_them(document: Any) -> No
     unpruned = [
         found
         for found in walk_strings(document)
-        if not any(part in _NOT_TEXT for part in found[0] if isinstance(part, str))
+        if not any(part in NOT_TEXT for part in found[0] if isinstance(part, str))
     ]
-    assert list(walk_strings(document, skip=_NOT_TEXT)) == unpruned
+    assert list(walk_strings(document, skip=NOT_TEXT)) == unpruned

@@ -20,7 +20,6 @@ from controller.validation.issues import Issue, Path
 from controller.validation.precheck import (
     _CASE_SENSITIVE,
     _MARKERS,
-    _NOT_TEXT,
     _PLACEHOLDER,
     _URL,
     _USERINFO,
@@ -41,6 +40,7 @@ from controller.validation.semantic import (
     check_markets,
     check_offer_id,
 )
+from controller.validation.strings import NOT_TEXT
 from controller.validation.zipscan import DEFAULT_LIMITS, ScanLimits, scan_bytes
 
 _SUPERSEDED = frozenset({"SchemaPattern", "SchemaFormat"})
@@ -167,7 +167,7 @@ def placeholders(spec: Mapping[str, Any]) -> Iterator[Issue]:
     if not isinstance(listings, Mapping):
         return
     for lang, listing in listings.items():
-        for path, _, text in walk_strings(listing, skip=_NOT_TEXT):
+        for path, _, text in walk_strings(listing, skip=NOT_TEXT):
             word = placeholder_in(text)
             if word:
                 yield Issue(
