@@ -188,23 +188,30 @@ def store_blobs(runner: GitRunner, blobs: Iterable[bytes], object_format: str) -
 
 def _hash_blobs(runner: GitRunner, blobs: Sequence[bytes], object_format: str) -> None:
     """Write a few blobs as loose objects, their bytes as they are (no clean filter)."""
-    if not blobs:
+    _write_loose(runner, "blob", blobs, [blob_oid(data, object_format) for data in blobs])
+
+
+def _write_loose(runner: GitRunner, kind: str, objects: Sequence[bytes], ids: list[str]) -> None:
+    """Store `objects` of type `kind` as loose objects with one `hash-object -w`, which
+    checks a tree's format and applies no clean filter (`--no-filters`): one through
+    stdin, more through temporary files. FatalError if git names one other than `ids`."""
+    if not objects:
         return
-    if len(blobs) == 1:
-        out = runner.run(["hash-object", "-w", "--no-filters", "--stdin"], stdin=blobs[0]).text
+    args = ["hash-object", "-t", kind, "-w", "--no-filters"]
+    if len(objects) == 1:
+        out = runner.run([*args, "--stdin"], stdin=objects[0]).text
     else:
-        with tempfile.TemporaryDirectory(prefix="offerctl-blobs-") as tmp:
+        with tempfile.TemporaryDirectory(prefix="offerctl-objects-") as tmp:
             files = []
-            for i, data in enumerate(blobs):
+            for i, data in enumerate(objects):
                 path = Path(tmp) / f"{i}"
                 path.write_bytes(data)
                 files.append(str(path))
             out = runner.run(
-                ["hash-object", "-w", "--no-filters", "--stdin-paths"],
-                stdin="".join(f"{f}\n" for f in files).encode(),
+                [*args, "--stdin-paths"], stdin="".join(f"{f}\n" for f in files).encode()
             ).text
-    if out.split() != [blob_oid(data, object_format) for data in blobs]:
-        raise FatalError("git stored a blob under another id than computed")
+    if out.split() != ids:
+        raise FatalError(f"git stored a {kind} under another id than computed")
 
 
 def _fast_import(runner: GitRunner, stream: bytearray) -> None:
@@ -296,20 +303,7 @@ class _NewTrees:
             self.pack += hashlib.new(self.object_format, self.pack).digest()
             runner.run(["index-pack", "--stdin"], stdin=self.pack)
             return
-        if not self.loose:
-            return
-        with tempfile.TemporaryDirectory(prefix="offerctl-trees-") as tmp:
-            files = []
-            for i, data in enumerate(self.loose.values()):
-                path = Path(tmp) / f"{i}"
-                path.write_bytes(data)
-                files.append(str(path))
-            out = runner.run(
-                ["hash-object", "-t", "tree", "-w", "--stdin-paths"],
-                stdin="".join(f"{f}\n" for f in files).encode(),
-            ).text.split()
-        if out != list(self.loose):
-            raise FatalError("git stored a tree under another id than computed")
+        _write_loose(runner, "tree", list(self.loose.values()), list(self.loose))
 
 
 def _rewrite(
