@@ -191,9 +191,14 @@ class ObjectReader:
             if size > limit:
                 raise BlobTooLarge(f"object {oid} is {size:,} bytes; the limit is {limit:,}")
         proc, header = self._ask(False, oid)
+        return self._body(proc, header, oid, kind)
+
+    def _body(
+        self, proc: subprocess.Popen[bytes], header: list[bytes], oid: str, kind: str
+    ) -> bytes:
+        """The object `_ask` announced with `header`, read off `--batch`'s output."""
         _, stdout = pipes(proc)
-        size = int(header[2])
-        data = stdout.read(size)
+        data = stdout.read(int(header[2]))
         stdout.read(1)  # the newline after each object
         if kind and header[1].decode("ascii") != kind:
             raise FatalError(f"object {oid} is a {header[1].decode('ascii')}, not a {kind}")
@@ -205,22 +210,18 @@ class ObjectReader:
         command that walks it (a commit at a branch tip): no `--batch-check` process is
         started just to ask its size first, as `read` with a limit does."""
         proc, header = self._ask(False, oid)
-        _, stdout = pipes(proc)
         size = int(header[2])
-        if size > limit:
-            left = size + 1  # and the newline after it
-            while left:
-                chunk = stdout.read(min(left, 1 << 20))
-                if not chunk:
-                    self.close()
-                    raise FatalError("git cat-file stopped")
-                left -= len(chunk)
-            return None
-        data = stdout.read(size)
-        stdout.read(1)
-        if kind and header[1].decode("ascii") != kind:
-            raise FatalError(f"object {oid} is a {header[1].decode('ascii')}, not a {kind}")
-        return data
+        if size <= limit:
+            return self._body(proc, header, oid, kind)
+        _, stdout = pipes(proc)
+        left = size + 1  # and the newline after it
+        while left:
+            chunk = stdout.read(min(left, 1 << 20))
+            if not chunk:
+                self.close()
+                raise FatalError("git cat-file stopped")
+            left -= len(chunk)
+        return None
 
     def read_tree(self, oid: str) -> dict[bytes, bytes]:
         """One tree object's entries (not recursive), in git's order: each name and its
