@@ -78,11 +78,11 @@ SUBMITTABLE = frozenset({Target.PREVIEW, Target.LIVE})
 # Every read of submissions selects the columns a `SubmissionRecord` is made of, in
 # `_record`'s order (the stored spec is kept for the record's sake and never read back,
 # so no read fetches it).
-_ALL = (
-    "SELECT seq, id, key, offer, generation, target, created_at, time_scale, durations,"
+_COLUMNS = (
+    "seq, id, key, offer, generation, target, created_at, time_scale, durations,"
     " findings, fail_stage, go_live_at, go_live_seq, cancelled_at"
-    " FROM submissions"
 )
+_ALL = "SELECT " + _COLUMNS + " FROM submissions"  # noqa: S608 - constants; values bound by ?
 _BY_KEY = _ALL + " WHERE key = ?"
 _BY_ID = _ALL + " WHERE id = ?"
 # `_submit`'s one read: the key's submission (if any), and the offer's submissions that
@@ -92,19 +92,17 @@ _KEY_OR_OPEN = _ALL + (
 )
 # `_go_live`'s one read: the submission and the sign-off order it would take.
 _BY_ID_WITH_NEXT_ORDER = (
-    "SELECT seq, id, key, offer, generation, target, created_at, time_scale, durations,"
-    " findings, fail_stage, go_live_at, go_live_seq, cancelled_at"
-    ", (SELECT COALESCE(MAX(o.go_live_seq), 0) + 1 FROM submissions o"
+    "SELECT " + _COLUMNS  # noqa: S608 - constants; values bound by ?
+    + ", (SELECT COALESCE(MAX(o.go_live_seq), 0) + 1 FROM submissions o"
     " WHERE o.offer = submissions.offer) FROM submissions WHERE id = ?"
-)
+)  # fmt: skip
 # An offer's standing in one statement, so on one snapshot: its signed-off submissions
 # (first column 0) and its withdrawals (1: seq, requested_at, done_at in columns 1-3).
 _LISTING = (
-    "SELECT 0, seq, id, key, offer, generation, target, created_at, time_scale, durations,"
-    " findings, fail_stage, go_live_at, go_live_seq, cancelled_at"
-    " FROM submissions WHERE offer = ? AND go_live_at IS NOT NULL"
-    " UNION ALL SELECT 1, seq, requested_at, done_at, NULL, NULL, NULL, NULL, NULL, NULL,"
-    " NULL, NULL, NULL, NULL, NULL FROM withdrawals WHERE offer = ?"
+    "SELECT 0, " + _COLUMNS + " FROM submissions WHERE offer = ? AND go_live_at IS NOT NULL"
+    " UNION ALL SELECT 1, seq, requested_at, done_at"
+    + ", NULL" * (_COLUMNS.count(",") + 1 - 3)  # as many columns as the first SELECT
+    + " FROM withdrawals WHERE offer = ?"
 )
 
 _SCHEMA = """
@@ -573,16 +571,11 @@ def _rowid(cursor: sqlite3.Cursor) -> int:
 _PARSED_MAX_CHARS = 2048
 
 
-def _stored_durations(text: str) -> Mapping[Stage, float]:
-    if len(text) > _PARSED_MAX_CHARS:
-        return _parse_durations(text)
-    return _parsed_durations(text)
-
-
-def _stored_findings(text: str) -> tuple[Finding, ...]:
-    if len(text) > _PARSED_MAX_CHARS:
-        return _parse_findings(text)
-    return _parsed_findings(text)
+def _short_texts_kept(parse: Callable[[str], T], most: int) -> Callable[[str], T]:
+    """`parse`, remembering its answers for the last `most` texts of at most
+    _PARSED_MAX_CHARS characters (a longer text is parsed each time)."""
+    kept = lru_cache(maxsize=most)(parse)
+    return lambda text: parse(text) if len(text) > _PARSED_MAX_CHARS else kept(text)
 
 
 def _parse_durations(text: str) -> Mapping[Stage, float]:
@@ -593,8 +586,8 @@ def _parse_findings(text: str) -> tuple[Finding, ...]:
     return tuple(wire.finding_from_json(f) for f in json.loads(text))
 
 
-_parsed_durations = lru_cache(maxsize=4096)(_parse_durations)
-_parsed_findings = lru_cache(maxsize=1024)(_parse_findings)
+_stored_durations = _short_texts_kept(_parse_durations, 4096)
+_stored_findings = _short_texts_kept(_parse_findings, 1024)
 
 
 def _record(row: Sequence[Any]) -> SubmissionRecord:
