@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 
 from controller.core import eta
@@ -343,30 +343,28 @@ class Reconciler:
     def _start(self, branch: str, recorded_ref: str) -> tuple[str, str | None, str]:
         """What a whole pass reads first: the commit to read (`_locate`), the recorded
         reconciled commit (None: none) and the judged one ("": none), the refs read
-        with one git process where the branch is local."""
+        with the tip's one git process where the branch is local."""
         judged_ref = self._judged_ref(branch)
-        if self.watch.remote:
-            base = self._locate(branch)
-            found = self.repo.resolve_refs([recorded_ref, judged_ref])
-        else:
-            tip_ref = f"refs/heads/{branch}"
-            found = self.repo.resolve_refs([tip_ref, recorded_ref, judged_ref])
-            tip = found[tip_ref]
-            if tip is None:
-                raise UserError(
-                    f"branch {branch!r} does not exist or has no commits; nothing to do"
-                )
-            base = tip
+        base, found = self._locate_with(branch, [recorded_ref, judged_ref])
         return base, found[recorded_ref], found[judged_ref] or ""
 
     def _locate(self, branch: str) -> str:
         """The commit whose desired state this pass reads."""
+        return self._locate_with(branch, ())[0]
+
+    def _locate_with(self, branch: str, refs: Sequence[str]) -> tuple[str, dict[str, str | None]]:
+        """`_locate`, and the commits `refs` name (None: absent), read with it: one
+        `for-each-ref` for all of them where the branch is local (after the fetch where
+        it is a remote's)."""
         if self.watch.remote:
-            return self.repo.fetch(self.watch.remote, branch)
-        tip = self.repo.resolve(f"refs/heads/{branch}")
+            base = self.repo.fetch(self.watch.remote, branch)
+            return base, self.repo.resolve_refs(refs) if refs else {}
+        tip_ref = f"refs/heads/{branch}"
+        found = self.repo.resolve_refs([tip_ref, *refs])
+        tip = found.pop(tip_ref)
         if tip is None:
             raise UserError(f"branch {branch!r} does not exist or has no commits; nothing to do")
-        return tip
+        return tip, found
 
     def _evaluate(
         self,
