@@ -11,12 +11,12 @@ truth for everything else; this file only says which submissions are ours.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from controller.files.fsio import atomic_write
 
 VERSION = 1
 
@@ -114,14 +114,4 @@ class ClientState:
         # dumps, not dump: the C encoder (dump streams through the pure-Python one, which
         # made saving the record of 1,000 offers the slowest part of a pass).
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
-        self._path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".pc-state-", dir=self._path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            Path(tmp).replace(self._path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        atomic_write(self._path, text.encode("utf-8"))
