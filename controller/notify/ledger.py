@@ -36,6 +36,7 @@ from controller.notify.events import Event, Kind, Level
 from controller.reconcile.records import (
     _name as segment,  # one encoding for every private file name
 )
+from controller.reconcile.records import branch_folder
 from controller.repo import status
 
 log = logging.getLogger(__name__)
@@ -151,8 +152,7 @@ class Ledger:
     """The notifier's files for one watched branch."""
 
     def __init__(self, private_dir: Path, branch: str, remote: str | None = None) -> None:
-        where = "local" if remote is None else f"remote={segment(remote)}"
-        self.root = private_dir / NOTIFY_DIR / where / segment(branch)
+        self.root = branch_folder(private_dir, NOTIFY_DIR, branch, remote)
 
     # -- where -------------------------------------------------------------------------
 

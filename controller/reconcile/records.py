@@ -139,14 +139,20 @@ def _name(text: str) -> str:
     return f"{name[:64]}~{hashlib.sha256(text.encode('utf-8', 'surrogatepass')).hexdigest()}"
 
 
+def branch_folder(private_dir: Path, kind: str, branch: str, remote: str | None) -> Path:
+    """`<private_dir>/<kind>/<local | remote=NAME>/<branch>`, names encoded (`_name`): where
+    the controller keeps one kind of its own files for one watched branch."""
+    where = "local" if remote is None else f"remote={_name(remote)}"
+    return private_dir / kind / where / _name(branch)
+
+
 class SqliteRecords:
     """Records as rows of one SQLite database per watched branch; durable at `flush`."""
 
     def __init__(self, private_dir: Path, branch: str, remote: str | None = None) -> None:
-        where = "local" if remote is None else f"remote={_name(remote)}"
-        folder = private_dir / RECORDS_DIR / where
-        self.path = folder / f"{_name(branch)}{DATABASE_SUFFIX}"
-        self.legacy = folder / _name(branch)  # an older offerctl's JSON files (read, imported)
+        # an older offerctl's JSON files (read, imported), and the database beside them
+        self.legacy = branch_folder(private_dir, RECORDS_DIR, branch, remote)
+        self.path = self.legacy.with_name(self.legacy.name + DATABASE_SUFFIX)
         self._db: sqlite3.Connection | None = None
         self._lock = threading.Lock()  # one statement at a time on the connection
         self._read: dict[str, bytes] = {}  # offer -> digest of its row's bytes when last seen
@@ -392,8 +398,7 @@ class SqliteRecords:
         except sqlite3.OperationalError as exc:
             if getattr(exc, "sqlite_errorcode", None) in _BUSY:
                 raise RecordsBusy(
-                    f"{self.path} is held by another process for over {BUSY_SECONDS:.0f}s "
-                    f"({exc})",
+                    f"{self.path} is held by another process for over {BUSY_SECONDS:.0f}s ({exc})",
                     retry_after=BUSY_SECONDS,
                 ) from None
             raise RecordsUnusable(f"{self.path} cannot be used ({exc}); {_ASIDE}") from None
@@ -519,8 +524,7 @@ class ReplayRecords:
     def __init__(
         self, private_dir: Path, branch: str, remote: str | None = None, *, writable: bool = True
     ) -> None:
-        where = "local" if remote is None else f"remote={_name(remote)}"
-        self.root = private_dir / REPLAYS_DIR / where / _name(branch)
+        self.root = branch_folder(private_dir, REPLAYS_DIR, branch, remote)
         self.writable = writable
         self._listed = False
         self._files: set[str] | None = None  # file names in `root` (None: not known)
