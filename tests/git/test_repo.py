@@ -423,9 +423,12 @@ class TestCheckedOutBranch:
         assert gitrepos.status(repo) == ""  # the index holds the new version: no revert
         assert grepo.synced_tip == commit
 
-    def test_an_index_that_stays_locked_is_refreshed_by_the_next_pass(
-        self, gitrepos: GitRepos, repo: Path, grepo: GitRepo, monkeypatch: pytest.MonkeyPatch
-    ) -> None:
+    @staticmethod
+    def _sync_into_a_locked_index(
+        gitrepos: GitRepos, repo: Path, grepo: GitRepo, monkeypatch: pytest.MonkeyPatch
+    ) -> tuple[str, str, str]:
+        """A status commit moved onto main whose checkout sync found the index locked
+        throughout (the lock is gone afterwards): (base, commit, the status path)."""
         monkeypatch.setattr(checkout, "INDEX_LOCK_WAITS", (0.01,))
         base = gitrepos.head(repo)
         path = "offers/alpha/status.yaml"
@@ -435,8 +438,14 @@ class TestCheckedOutBranch:
         lock = repo / ".git" / "index.lock"
         lock.write_bytes(b"")
         assert grepo.sync_checked_out("main", base, commit, [path]) == []
-        assert grepo.synced_tip is None
         lock.unlink()
+        return base, commit, path
+
+    def test_an_index_that_stays_locked_is_refreshed_by_the_next_pass(
+        self, gitrepos: GitRepos, repo: Path, grepo: GitRepo, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        _, commit, path = self._sync_into_a_locked_index(gitrepos, repo, grepo, monkeypatch)
+        assert grepo.synced_tip is None
         # The file is written but the index still holds the old version: a commit now
         # would revert it. The next pass's crash-recovery sync refreshes the index.
         assert (repo / path).read_text() == "phase: Live\n"
@@ -448,16 +457,7 @@ class TestCheckedOutBranch:
     def test_an_unsynced_index_is_synced_even_once_its_commit_is_recorded(
         self, gitrepos: GitRepos, repo: Path, grepo: GitRepo, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        monkeypatch.setattr(checkout, "INDEX_LOCK_WAITS", (0.01,))
-        base = gitrepos.head(repo)
-        path = "offers/alpha/status.yaml"
-        commit = grepo.write_commit(base, {path: b"phase: Live\n"}, "status: alpha Live", BOT)
-        assert commit is not None
-        grepo.update_ref("refs/heads/main", commit, base, "offerctl: status")
-        lock = repo / ".git" / "index.lock"
-        lock.write_bytes(b"")
-        assert grepo.sync_checked_out("main", base, commit, [path]) == []
-        lock.unlink()
+        base, commit, _ = self._sync_into_a_locked_index(gitrepos, repo, grepo, monkeypatch)
         assert gitrepos.status(repo) != ""
         # The pass then records `commit` as reconciled; the next pass is another process.
         with GitRepo(repo) as later:
