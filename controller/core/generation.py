@@ -26,9 +26,12 @@ PREFIX = "sha256:"
 CONTROL_FIELDS = frozenset({"target", "suspend"})
 
 
-def canonical_json(value: Any) -> str:
-    """Sorted-key, whitespace-free JSON: equal data always gives equal text."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+def canonical_json(value: Any, *, allow_nan: bool = True) -> str:
+    """Sorted-key, whitespace-free JSON: equal data always gives equal text. Without
+    `allow_nan`, a NaN or infinity (which JSON cannot give back equal) raises ValueError."""
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=allow_nan
+    )
 
 
 def file_digest(data: bytes) -> str:

@@ -265,6 +265,8 @@ class Reconciler:
             validate=self.validate,
             judge=self.judge,
         )
+        if isinstance(self.validate, Reusing):
+            self.validate.flush()  # the next plan or pass of these trees reuses its verdicts
         return base, planned
 
     def branch_records(self) -> RecordStore:
@@ -413,6 +415,8 @@ class Reconciler:
             self.validate.expect(count)
         outcomes = evaluate.each(snapshot.offers, step)
         store.flush()  # the pass's records are durable before its status commit lands
+        if isinstance(self.validate, Reusing):
+            self.validate.flush()
         return outcomes
 
     def _landing(

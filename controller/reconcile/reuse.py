@@ -23,10 +23,11 @@ The store is the controller's own computation in its own directory; nothing
 the repository holds decides a hit but the blob ids git computed. A file that
 cannot be read or holds an entry that does not decode is a miss (a corrupt
 database is set aside and started again); losing the store costs one
-validation per offer, never a wrong answer. Writes are cheap and not synced:
-the store is a cache. It is bounded (`MAX_ENTRIES` verdicts of at most
-`MAX_BODY_BYTES` each), since a pull request chooses how many folders `plan`
-meets and how large their manifests are.
+validation per offer, never a wrong answer. Writes are not synced, and a
+pass's are written in one transaction when it ends (`flush`): the store is a
+cache. It is bounded (`MAX_ENTRIES` verdicts of at most `MAX_BODY_BYTES`
+each), since a pull request chooses how many folders `plan` meets and how
+large their manifests are.
 
 A `reusing` validator also keeps each offer's last verdict in memory
 (`MEMO_ENTRIES`, `MEMO_BYTES`) with the digest of its folder's tree entries
@@ -69,7 +70,7 @@ log = logging.getLogger(__name__)
 
 CACHE_DIR = "cache"
 DB_NAME = "verdicts.sqlite3"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # the table's layout (PRAGMA user_version); part of the identity
 # Libraries whose behaviour is part of a verdict: the YAML loader, the schema checker and
 # its registry, the market codes, the XML reader of packages.
 _VERDICT_DISTRIBUTIONS = (
@@ -87,6 +88,9 @@ _VERDICT_DISTRIBUTIONS = (
 # every time instead of kept.
 MAX_BODY_BYTES = 128 * 1024
 MAX_ENTRIES = 20_000
+# Verdicts put are written in one transaction per pass (`Reusing.flush`), or when this
+# many wait: one INSERT per offer, each its own transaction, cost a tenth of a full pass.
+PENDING_ENTRIES = 512
 # The in-memory memo's bound: offers, and the bytes of their verdicts. A kept verdict
 # holds neither its spec (`LazySpec`: read back only by a pass that submits) nor its
 # questions, and its folder's entries only as their 32-byte digest (`tree.FolderKey`,
@@ -261,39 +265,60 @@ class VerdictStore:
         self._identity = identity or validator_identity()
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
+        self._pending: dict[str, tuple[str, str]] = {}  # offer -> (body, spec), not yet written
         self._broken = False
         self._warned = False
         self.hits = 0
         self.misses = 0
 
     def get(self, offer: str) -> Kept | None:
-        row = self._query("SELECT body FROM verdicts WHERE offer = ? AND identity = ?", offer)
+        with self._lock:
+            waiting = self._pending.get(offer)
+        row = waiting or self._query(
+            "SELECT body, spec FROM verdicts WHERE offer = ? AND identity = ?", offer
+        )
         if row is None:
             return None
         try:
-            return _decode(row[0])
+            return _decode(row[0], row[1])
         except (ValueError, KeyError, TypeError, IndexError):
             log.debug("verdict cache: entry for %s does not decode; validating again", offer)
             return None
 
     def put(self, offer: str, kept: Kept) -> Kept | None:
-        """Store `kept`; it with its size known (its stored JSON less the spec's: see
-        MEMO_BYTES), or None when it is not kept (see `_encode`)."""
+        """Store `kept` (written at the next `flush`); it with its size known (its stored
+        JSON less the spec's: see MEMO_BYTES), or None when it is not kept (see `_encode`)."""
         encoded = _encode(kept)
         if encoded is None:
             return None
         body, spec_text = encoded
         size = len(body.encode())
-        if size > MAX_BODY_BYTES:
+        if size + len(spec_text.encode()) > MAX_BODY_BYTES:
             return None
         with self._lock:
+            self._pending.pop(offer, None)  # written again: the newest (see MAX_ENTRIES)
+            self._pending[offer] = (body, spec_text)
+            full = len(self._pending) >= PENDING_ENTRIES
+        if full:
+            self.flush()
+        return replace(kept, size=size)
+
+    def flush(self) -> None:
+        """Write the verdicts put since the last flush, in one transaction, and drop the
+        oldest past the bound. Not synced (a cache: a lost write is a later miss)."""
+        with self._lock:
+            pending, self._pending = self._pending, {}
+            if not pending:
+                return
             db = self._connect()
             if db is None:
-                return None
+                return
             try:
-                db.execute(
-                    "INSERT OR REPLACE INTO verdicts (offer, identity, body) VALUES (?, ?, ?)",
-                    (offer, self._identity, body),
+                db.execute("BEGIN")
+                db.executemany(
+                    "INSERT OR REPLACE INTO verdicts (offer, identity, body, spec)"
+                    " VALUES (?, ?, ?, ?)",
+                    [(o, self._identity, body, spec) for o, (body, spec) in pending.items()],
                 )
                 # A replaced row gets a new rowid: rowid order is the order of writing.
                 db.execute(
@@ -301,24 +326,24 @@ class VerdictStore:
                     "ORDER BY rowid LIMIT max(0, (SELECT count(*) FROM verdicts) - ?))",
                     (MAX_ENTRIES,),
                 )
+                db.execute("COMMIT")
             except sqlite3.Error as exc:
                 self._fail(exc)
-                return None
-        return replace(kept, size=size - len(spec_text))
 
     def close(self) -> None:
+        self.flush()
         with self._lock:
             if self._db is not None:
                 self._db.close()
                 self._db = None
 
-    def _query(self, sql: str, offer: str) -> tuple[Any, ...] | None:
+    def _query(self, sql: str, offer: str) -> tuple[str, str] | None:
         with self._lock:
             db = self._connect()
             if db is None:
                 return None
             try:
-                row: tuple[Any, ...] | None = db.execute(sql, (offer, self._identity)).fetchone()
+                row: tuple[str, str] | None = db.execute(sql, (offer, self._identity)).fetchone()
             except sqlite3.Error as exc:
                 self._fail(exc)
                 return None
@@ -335,10 +360,14 @@ class VerdictStore:
             )
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=OFF")  # a cache: a lost write is a later miss
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS verdicts ("
-                "offer TEXT PRIMARY KEY, identity TEXT NOT NULL, body TEXT NOT NULL)"
-            )
+            if db.execute("PRAGMA user_version").fetchone()[0] != SCHEMA_VERSION:
+                # Another layout's rows (an older offerctl's) are only misses: start afresh.
+                db.executescript(
+                    "BEGIN IMMEDIATE; DROP TABLE IF EXISTS verdicts;"
+                    " CREATE TABLE verdicts (offer TEXT PRIMARY KEY, identity TEXT NOT NULL,"
+                    " body TEXT NOT NULL, spec TEXT NOT NULL);"
+                    f" PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+                )
         except (sqlite3.Error, OSError) as exc:
             self._fail(exc)
             return None
@@ -386,6 +415,10 @@ class Reusing:
     def expect(self, offers: int) -> None:
         """The next pass asks about `offers` offers (`Kept.expect`)."""
         self.memos.expect(offers)
+
+    def flush(self) -> None:
+        """Write the verdicts this pass made to the store (`VerdictStore.flush`)."""
+        self.store.flush()
 
     def __call__(self, files: FileSource, offer: str) -> OfferCheck:
         validate, store, memos = self.validate, self.store, self.memos
@@ -482,23 +515,25 @@ def _file_oids(files: GitTreeFiles, offer: str, result: OfferCheck) -> dict[str,
 
 
 def _encode(kept: Kept) -> tuple[str, str] | None:
-    """JSON text of `kept` and of its spec (which the first holds as a string, so that a
-    read need not decode it); None when the spec does not survive JSON unchanged."""
+    """JSON text of `kept` less its spec, and of its spec (kept apart, so that a read need
+    not decode it); None when the spec does not survive JSON unchanged.
+
+    The spec is a loaded manifest's (`yamlio`: text keys only, refused at load), so what
+    JSON cannot give back equal is a NaN or an infinity: refused by `allow_nan=False`.
+    """
     c = kept.check
-    spec = dict(c.spec)
     try:
-        text = canonical_json(spec)
+        text = canonical_json(c.spec, allow_nan=False)
     except (TypeError, ValueError):
         return None
-    if json.loads(text) != spec:
-        return None  # e.g. integer keys: JSON would hand back text keys
+    if not text.startswith("{"):
+        return None
     body = {
         "questions": [[list(q), a] for q, a in kept.questions],
         "generation": c.generation,
         "target": c.target.value if c.target is not None else None,
         "suspend": c.suspend,
         "findings": [asdict(f) for f in c.findings],
-        "spec": text,
         "files": kept.file_oids,
     }
     try:
@@ -507,8 +542,9 @@ def _encode(kept: Kept) -> tuple[str, str] | None:
         return None
 
 
-def _decode(text: str) -> Kept:
-    """The verdict stored as `text`; raises ValueError (or KeyError, ...) if it is not one."""
+def _decode(text: str, spec: str) -> Kept:
+    """The verdict stored as `text` with its spec's text `spec`; raises ValueError (or
+    KeyError, ...) if it is not one."""
     body = json.loads(text)
     questions: list[tuple[Question, Any]] = []
     for (what, path, limit), value in body["questions"]:
@@ -519,11 +555,11 @@ def _decode(text: str) -> Kept:
         Finding(**{**f, "severity": Severity(f["severity"])}) for f in body["findings"]
     )
     target = Target(body["target"]) if body["target"] is not None else None
-    files, spec = body["files"], body["spec"]
+    files = body["files"]
     if not isinstance(files, dict) or not isinstance(spec, str) or not spec.startswith("{"):
         raise ValueError("not a verdict")
     check = OfferCheck(
         str(body["generation"]), target, bool(body["suspend"]), findings, LazySpec.of_text(spec), {}
     )
     files_kept = {str(k): str(v) for k, v in files.items()}
-    return Kept(questions, check, files_kept, len(text.encode()) - len(spec))
+    return Kept(questions, check, files_kept, len(text.encode()))

@@ -63,6 +63,7 @@ class Probe:
             assets = dict(result.files)  # a submission reads them: lazily, on a hit
             if read_spec:  # and the spec, within the pass (`reuse.LazySpec`)
                 dict(result.spec)
+            self.check.flush()  # as a pass ends: its verdicts are written
             self.blob_reads = reads
             return result, assets
 
@@ -233,6 +234,7 @@ def test_the_oldest_written_verdicts_go_past_the_bound(
         store.put(offer, _kept())
     store.put("second", _kept())  # written again: now the newest
     store.put("fourth", _kept())
+    store.flush()
     assert [o for o in ("first", "second", "third", "fourth") if store.get(o)] == [
         "second",
         "fourth",
@@ -334,9 +336,10 @@ def test_a_stored_spec_that_is_not_an_object_is_a_miss(tmp_path: Path) -> None:
     store = VerdictStore(tmp_path / "cache")
     check = OfferCheck("sha256:" + "a" * 64, None, False, (), {"a": 1}, {})
     assert store.put("o", Kept([], check, {})) is not None
+    store.flush()
     db = sqlite3.connect(tmp_path / "cache" / DB_NAME)
-    (body,) = db.execute("SELECT body FROM verdicts").fetchone()
-    db.execute("UPDATE verdicts SET body = ?", (body.replace('"{', '"[', 1),))
+    (spec,) = db.execute("SELECT spec FROM verdicts").fetchone()
+    db.execute("UPDATE verdicts SET spec = ?", ("[" + spec[1:],))
     db.commit()
     db.close()
     assert store.get("o") is None
@@ -361,3 +364,47 @@ def test_a_pass_over_more_offers_than_the_memo_holds_asks_the_store(
     probe.run(read_spec=False)  # from the store, remembered again
     probe.run(read_spec=False)  # from memory
     assert asked == [OFFER, OFFER] and probe.inner.calls == 1
+
+
+def test_verdicts_are_written_together_at_flush_and_read_back_before_it(tmp_path: Path) -> None:
+    """A pass's verdicts wait in memory and are written in one transaction when it ends; a
+    verdict put is answered by its own store at once, by another process only after."""
+    store, other = VerdictStore(tmp_path, "identity"), VerdictStore(tmp_path, "identity")
+    kept = store.put("a", _kept())
+    assert kept is not None and store.get("a") is not None
+    assert other.get("a") is None, "not written before the flush"
+    store.flush()
+    again = other.get("a")
+    assert again is not None and again.size == kept.size
+    assert dict(again.check.spec) == {"pad": "x" * 10}
+    store.close()
+    other.close()
+
+
+def test_many_verdicts_put_without_a_flush_are_written_in_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(reuse, "PENDING_ENTRIES", 3)
+    store, other = VerdictStore(tmp_path, "identity"), VerdictStore(tmp_path, "identity")
+    for offer in ("a", "b", "c", "d"):
+        store.put(offer, _kept())
+    assert [o for o in "abcd" if other.get(o)] == ["a", "b", "c"]
+    store.close()  # closing flushes the rest
+    assert [o for o in "abcd" if other.get(o)] == ["a", "b", "c", "d"]
+    other.close()
+
+
+def test_a_store_of_an_older_layout_is_started_afresh(tmp_path: Path) -> None:
+    """A verdicts table another offerctl made (another `SCHEMA_VERSION`) is dropped: its
+    rows would only be misses, and its columns are not this version's."""
+    db = sqlite3.connect(tmp_path / DB_NAME)
+    db.execute("CREATE TABLE verdicts (offer TEXT PRIMARY KEY, identity TEXT, body TEXT)")
+    db.execute("INSERT INTO verdicts VALUES ('a', 'identity', '{}')")
+    db.commit()
+    db.close()
+    store = VerdictStore(tmp_path, "identity")
+    assert store.get("a") is None
+    assert store.put("a", _kept()) is not None
+    store.flush()
+    assert VerdictStore(tmp_path, "identity").get("a") is not None
+    store.close()

@@ -63,3 +63,22 @@ def test_reused_verdicts_give_byte_identical_statuses(gitrepos: GitRepos, tmp_pa
             store.close()
         written.append({o: git(path, "show", f"HEAD:offers/{o}/status.yaml") for o in OFFERS})
     assert written[0] == written[1]
+
+
+def test_a_plan_writes_its_verdicts_for_the_next_process(gitrepos: GitRepos, tmp_path: Path) -> None:
+    """`offerctl plan` ends without a pass: it writes the verdicts it made itself, so that
+    a later process (the next plan, or the pass) reuses them."""
+    files: dict[str, bytes] = {}
+    for offer, target in OFFERS.items():
+        files.update(offer_files(offer, target))
+    origin = gitrepos.init("origin", files)
+    clock = Clock()
+    market = SimulatedMarketplace(tmp_path / "market.db", time_scale=1.0, clock=clock)
+    calls = []
+    for _ in range(2):  # two processes: each its own store object over one file
+        with GitRepo(origin) as repo:
+            inner = Counted()
+            validate = reusing(inner, VerdictStore(repo.private_dir / CACHE_DIR))
+            Reconciler(repo, market, validate=validate, watch=Watch(), clock=clock).plan()
+            calls.append(inner.calls)  # the store is not closed: as a process that exits
+    assert calls == [len(OFFERS), 0]
