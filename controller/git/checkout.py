@@ -41,6 +41,9 @@ from controller.files.fsio import atomic_write
 from controller.git.read import TreeChange, decode_path, diff_trees, encode_path, ls_tree
 from controller.git.runner import GitFailed, GitRunner
 
+# Blobs' bytes by id, in the order asked (`ObjectReader.read_many`).
+ReadBlobs = Callable[[Sequence[str]], Iterator[bytes]]
+
 log = logging.getLogger(__name__)
 
 
@@ -51,7 +54,7 @@ def sync_checked_out(
     new: str,
     paths: Iterable[str],
     *,
-    read_blob: Callable[[str], bytes],
+    read_blobs: ReadBlobs,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[str] | None:
     """Bring `paths` in `worktree` from `old`'s to `new`'s version where the user left
@@ -59,7 +62,7 @@ def sync_checked_out(
     refreshed (it stayed locked): the files are written and a later call with the
     same commits finishes the job. The caller checks that the branch that moved is
     the one checked out here. `plan_sync` then `apply_sync`."""
-    plan = plan_sync(runner, worktree, old, new, paths, read_blob=read_blob)
+    plan = plan_sync(runner, worktree, old, new, paths, read_blobs=read_blobs)
     return apply_sync(runner, plan, sleep=sleep)
 
 
@@ -69,16 +72,16 @@ class SyncPlan:
     write (as git's checkout would), and files already right whose index entry is not.
 
     A file no conversion applies to is written as its blob's bytes: `copies` names the
-    blob, read by `read_blob` as it is written, so that a plan for 50,000 status files
-    does not hold all their bytes (about 70 MB) beside the pass's statuses; reading one
-    blob from the running `cat-file --batch` costs less than writing its file."""
+    blob, read by `read_blobs` as the files are written (a batch of blobs at a time from
+    the running `cat-file --batch`), so that a plan for 50,000 status files does not
+    hold all their bytes (about 70 MB) beside the pass's statuses."""
 
     worktree: Path
     deletes: tuple[str, ...] = ()
     writes: tuple[tuple[str, bytes], ...] = ()
     refresh: tuple[str, ...] = ()
     copies: tuple[tuple[str, str], ...] = ()  # (path, blob id) written as the blob's bytes
-    read_blob: Callable[[str], bytes] | None = None
+    read_blobs: ReadBlobs | None = None
 
 
 def plan_sync(
@@ -88,7 +91,7 @@ def plan_sync(
     new: str,
     paths: Iterable[str],
     *,
-    read_blob: Callable[[str], bytes],
+    read_blobs: ReadBlobs,
     known: Mapping[str, TreeChange] | None = None,
 ) -> SyncPlan:
     """Every check and read of a sync, and nothing written: for a commit that exists and
@@ -139,7 +142,7 @@ def plan_sync(
         )
         if data is not None  # a smudge filter failed: the file shows as changed, nothing lost
     )
-    return SyncPlan(worktree, tuple(deletes), writes, tuple(refresh), copies, read_blob)
+    return SyncPlan(worktree, tuple(deletes), writes, tuple(refresh), copies, read_blobs)
 
 
 def apply_sync(
@@ -273,13 +276,13 @@ def _worktree_oids(
 def _planned_bytes(plan: SyncPlan) -> Iterator[tuple[str, bytes]]:
     """Each file `plan` writes with its bytes, a copied blob read only when its turn comes."""
     yield from plan.writes
-    read = plan.read_blob
+    read = plan.read_blobs
     if not plan.copies:
         return
     if read is None:  # pragma: no cover - plan_sync sets both
         raise ValueError("a sync plan that copies blobs needs a blob reader")
-    for path, oid in plan.copies:
-        yield path, read(oid)
+    paths = [path for path, _ in plan.copies]
+    yield from zip(paths, read([oid for _, oid in plan.copies]), strict=True)
 
 
 def _checkout_bytes(

@@ -419,7 +419,13 @@ class GitRepo:
         if self.worktree is None or self.head_branch() != branch:
             return None
         return checkout.plan_sync(
-            self.runner, self.worktree, old, new, paths, read_blob=self.objects.read, known=known
+            self.runner,
+            self.worktree,
+            old,
+            new,
+            paths,
+            read_blobs=self.objects.read_many,
+            known=known,
         )
 
     def apply_checkout_sync(self, plan: checkout.SyncPlan | None, new: str) -> list[str]:

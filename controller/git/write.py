@@ -307,28 +307,48 @@ class _NewTrees:
 
 
 def _rewrite(
-    reader: ObjectReader, written: _NewTrees, tree: str | None, node: _Node, fmt: str
+    reader: ObjectReader,
+    written: _NewTrees,
+    tree: str | None,
+    node: _Node,
+    fmt: str,
+    *,
+    data: bytes | None = None,
 ) -> str | None:
     """The id of `tree` (None: an empty one) with `node`'s changes; None if it ends empty.
+    `data`: the tree's bytes, when read already.
 
     Entries stay raw bytes; only the changed names are looked at, so a folder of
     10,000 offers costs a few C-speed passes over its bytes, not 10,000 objects.
     """
     width = reader.oid_width
-    data = reader.read(tree, kind="tree") if tree else b""
+    if data is None:
+        data = reader.read(tree, kind="tree") if tree else b""
     if tree is not None and len(node) <= FEW_NAMES:
         spliced = _splice(reader, written, tree, data, node, fmt=fmt)
         if not isinstance(spliced, _Unclear):
             return spliced
     original = reader.parse_tree(tree, data) if tree else {}
     entries = dict(original)
+    # The trees below that change (every offer folder of a full pass's commit) are read
+    # in batches as the loop reaches them, not one request each (`read_many`).
+    below_trees = [
+        entry_oid(raw, width)
+        for name, child in node.items()
+        if isinstance(child, dict)
+        and (raw := entries.get(name)) is not None
+        and entry_mode(raw) == TREE_MODE_BYTES
+    ]
+    read_ahead = reader.read_many(below_trees, kind="tree")
     reorder = False  # a new name, or a file turned folder, moves in git's order
     for name, child in node.items():
         existing = entries.get(name)
         is_tree = existing is not None and entry_mode(existing) == TREE_MODE_BYTES
         if isinstance(child, dict):
             below = entry_oid(existing, width) if existing is not None and is_tree else None
-            sub = _rewrite(reader, written, below, child, fmt)
+            sub = _rewrite(
+                reader, written, below, child, fmt, data=next(read_ahead) if below else None
+            )
             if sub is None:
                 if is_tree:
                     del entries[name]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -10,6 +10,8 @@ from git_helpers import git
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from controller.core.errors import FatalError
+from controller.git import read
 from controller.git.names import blob_oid
 from controller.git.read import ObjectReader
 from controller.git.runner import GitRunner
@@ -173,3 +175,62 @@ def test_find_entry_finds_only_whole_entries(repo: tuple[GitRunner, ObjectReader
         assert data[found[0] : found[1]] == raw
     assert reader.find_entry(data, b"c") is None
     assert reader.find_entry(data, b" a") is None
+
+
+def test_a_commit_changing_many_folders_reads_their_trees_in_batches(
+    repo: tuple[GitRunner, ObjectReader], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A full pass's status commit changes every offer folder: their trees are asked of git
+    ASKS_AT_ONCE at a time (`read_many`), and the tree is the one git's index makes."""
+    runner, reader = repo
+    files = {f"offers/o{i:03d}/offer.yaml": b"x\n" for i in range(40)}
+    files["offers/o007/media/logo.png"] = b"png"
+    base = _commit_of(runner, files)
+    monkeypatch.setattr(read, "ASKS_AT_ONCE", 16)
+    one_by_one: list[str] = []
+    batches: list[int] = []
+    read_one, read_many = reader.read, reader.read_many
+
+    def counting(oid: str, limit: int | None = None, *, kind: str = "") -> bytes:
+        one_by_one.append(kind)
+        return read_one(oid, limit, kind=kind)
+
+    def batched(oids: Sequence[str], *, kind: str = "") -> Iterator[bytes]:
+        batches.append(len(oids))
+        return read_many(oids, kind=kind)
+
+    monkeypatch.setattr(reader, "read", counting)
+    monkeypatch.setattr(reader, "read_many", batched)
+    changes: dict[str, bytes | None] = {
+        f"offers/o{i:03d}/status.yaml": f"s{i}\n".encode() for i in range(40)
+    }
+    changes["offers/o007/media/logo.png"] = None
+    commit = write_commit(runner, reader, base, changes, "m")
+    assert commit is not None
+    assert one_by_one.count("tree") == 2, "the root and offers/; the folders in batches"
+    assert 40 in batches
+    assert runner.out("rev-parse", f"{commit}^{{tree}}") == _reference_tree(runner, base, changes)
+
+
+def test_read_many_answers_in_order_across_batches_and_survives_errors(
+    repo: tuple[GitRunner, ObjectReader], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner, reader = repo
+    monkeypatch.setattr(read, "ASKS_AT_ONCE", 3)
+    blobs = [f"blob {i}\n".encode() for i in range(8)]
+    store_blobs(runner, blobs, "sha1")
+    oids = [blob_oid(b) for b in blobs]
+    assert list(reader.read_many(oids)) == blobs
+    assert list(reader.read_many([])) == []
+    missing = "0" * 39 + "1"
+    with pytest.raises(FatalError, match="missing"):
+        list(reader.read_many([oids[0], missing, oids[1], oids[2]]))
+    assert reader.read(oids[3]) == blobs[3], "answers left unread never answer a later request"
+    with pytest.raises(FatalError, match="not a tree"):
+        list(reader.read_many(oids[:2], kind="tree"))
+    assert reader.read(oids[4]) == blobs[4]
+    stopped = reader.read_many(oids)
+    assert next(stopped) == blobs[0]  # a caller that stops within a batch ...
+    del stopped
+    assert reader.read(oids[5]) == blobs[5]  # ... leaves nothing behind
+    assert list(reader.read_many(oids[::-1])) == blobs[::-1]
