@@ -46,7 +46,7 @@ from controller.failpoint import AFTER_PUSH, failpoint
 from controller.git.history import GitHistoryError
 from controller.git.repo import GitRepo, Identity, check_branch_name
 from controller.marketplace.api import Marketplace
-from controller.reconcile import calendar, evaluate, land, record
+from controller.reconcile import calendar, collector, evaluate, land, record
 from controller.reconcile.converge import converge
 from controller.reconcile.decisions import Decisions
 from controller.reconcile.evaluate import (
@@ -163,7 +163,7 @@ class Reconciler:
         if self.part:
             key = f"{key}@{self.part}"
         store = self.records_for(branch)
-        with self.repo.pass_lock(key):
+        with self.repo.pass_lock(key), collector.fewer_collections():
             self.repo.clear_stale_locks()
             recorded_ref = GitRepo.reconciled_ref(branch, self.watch.remote, self.part)
             base, recorded, judged_at = self._start(branch, recorded_ref)
@@ -197,7 +197,8 @@ class Reconciler:
         if self.part:
             key = f"{key}@{self.part}"
         store = self.records_for(branch)
-        with self.repo.pass_lock(key):  # the same lock as a whole pass: never both at once
+        # The same lock as a whole pass: never both at once.
+        with self.repo.pass_lock(key), collector.fewer_collections():
             base = self._locate(branch)
             if not self.watch.remote:
                 recorded_ref = GitRepo.reconciled_ref(branch, None, self.part)
@@ -257,14 +258,15 @@ class Reconciler:
             replays=ReplayRecords(self.repo.private_dir, branch, self.watch.remote, writable=False),
             branch=branch,
         )  # fmt: skip
-        planned = plan_offers(
-            snapshot,
-            store,
-            self.marketplace,
-            self.clock,
-            validate=self.validate,
-            judge=self.judge,
-        )
+        with collector.fewer_collections():
+            planned = plan_offers(
+                snapshot,
+                store,
+                self.marketplace,
+                self.clock,
+                validate=self.validate,
+                judge=self.judge,
+            )
         if isinstance(self.validate, Reusing):
             self.validate.flush()  # the next plan or pass of these trees reuses its verdicts
         return base, planned
