@@ -460,14 +460,16 @@ def _publish(
         return _failed(current)
     if current.result is SubmissionResult.SUCCEEDED:
         return _live(target, gen, current)
+    running = _running_stage(current)
     if _past_signoff(current):
-        phase = _stage_phase(current)
+        phase = _STAGE_PHASE[running]
         preview = target is Target.PREVIEW  # lowered after Go Live: the preview still exists
         reason = Reason.PREVIEW_READY if preview else _PHASE_REASON[phase]
-        return _Plan(phase, preview, reason, _stage_message(current), (), current, current)
-    if _running_stage(current) is not Stage.SIGNOFF:
-        phase = _stage_phase(current)
-        message = _stage_message(current)
+        message = _stage_message(current, running)
+        return _Plan(phase, preview, reason, message, (), current, current)
+    if running is not Stage.SIGNOFF:
+        phase = _STAGE_PHASE[running]
+        message = _stage_message(current, running)
         return _Plan(phase, False, _PHASE_REASON[phase], message, (), current, current)
     return _at_signoff(desired, current, observed.signoff)
 
@@ -684,8 +686,9 @@ def _stage_phase(s: Submission) -> Phase:
     return _STAGE_PHASE[_running_stage(s)]
 
 
-def _stage_message(s: Submission) -> str:
-    return f"generation {short(s.generation)}: stage {_running_stage(s)} in progress"
+def _stage_message(s: Submission, running: Stage) -> str:
+    """`running`: `_running_stage(s)`, which the caller has at hand."""
+    return f"generation {short(s.generation)}: stage {running} in progress"
 
 
 def _signed_off(verdict: SignOffVerdict | None, generation: str) -> bool:
@@ -856,6 +859,12 @@ def _stages(
             stage = StageStatus(
                 name, progress.state, progress.started_at, progress.finished_at, deadline
             )
+        elif (
+            progress.started_at is None
+            and progress.finished_at is None
+            and (progress.state is StageState.PENDING or progress.state is StageState.SKIPPED)
+        ):  # reported as it stands unreported: the shared one (equal, as a status compares)
+            stage = (_PENDING if progress.state is StageState.PENDING else _SKIPPED)[name]
         else:
             stage = StageStatus(name, progress.state, progress.started_at, progress.finished_at)
         result.append(stage)
