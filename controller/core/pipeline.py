@@ -843,7 +843,8 @@ def _stages(
     for p in shown.stages if shown is not None else ():
         reported.setdefault(p.name, p)  # the first report of a stage counts
     stops_before = target is not Target.LIVE and not (shown and _past_signoff(shown))
-    # draft, withdrawn: nothing will run
+    # Unreported stages: Pending while something runs or will, Skipped for draft and
+    # withdrawn (nothing will run).
     unreported = (
         _PENDING if shown is not None or target in (Target.PREVIEW, Target.LIVE) else _SKIPPED
     )
