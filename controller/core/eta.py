@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from controller.core.model import STAGE_MAX, Stage, StageState, StageStatus
+from controller.core.model import STAGE_MAX, STAGES, Stage, StageState, StageStatus
 
 if TYPE_CHECKING:
     import holidays
@@ -67,14 +67,31 @@ def add_business_days(start: datetime, days: int, country: str) -> datetime:
     10:00; Saturday 10:00 plus 5 is the end of Friday (Saturday 00:00).
     """
     remaining = timedelta(days=days)
-    moment = start
+    day = start.date()
+    midnight = datetime.combine(day + DAY, time(0), tzinfo=start.tzinfo)
+    if is_business_day(day, country):
+        if remaining <= midnight - start:
+            return start + remaining
+        remaining -= midnight - start
+    # From `midnight` on, each business day takes a whole day off `remaining` (a day is
+    # midnight to midnight in `start`'s zone: aware times in one zone subtract as wall
+    # time), and `remaining` ends on the one it reaches into: on the `whole`-th. The days
+    # are counted by `_business_day_after`, kept by date, so a pass that asks for every
+    # offer's deadline walks the calendar once per start date, not once per start.
+    whole = max(1, -(-remaining // DAY))
+    last = _business_day_after(day, whole, country)
+    return datetime.combine(last, time(0), tzinfo=start.tzinfo) + (remaining - (whole - 1) * DAY)
+
+
+@lru_cache(maxsize=4096)  # keyed by dates and small counts: a pass asks about a few weeks
+def _business_day_after(day: date, count: int, country: str) -> date:
+    """The `count`-th business day after `day` (count >= 1)."""
     while True:
-        midnight = datetime.combine(moment.date() + DAY, time(0), tzinfo=moment.tzinfo)
-        if is_business_day(moment.date(), country):
-            if remaining <= midnight - moment:
-                return moment + remaining
-            remaining -= midnight - moment
-        moment = midnight
+        day += DAY
+        if is_business_day(day, country):
+            count -= 1
+            if not count:
+                return day
 
 
 def business_days(maximum: timedelta) -> int:
@@ -89,6 +106,9 @@ def stage_deadline(stage: Stage, started_at: datetime, country: str) -> datetime
     For day-long stages, the later of the business-day and the calendar reading:
     a stage is only overdue when it is past its maximum however one counts.
     """
+    maximum = STAGE_MAX[stage]
+    if maximum is None or maximum < DAY:  # no calendar to count: asked of no memo
+        return _deadline(stage, started_at, country)
     if started_at.tzinfo is UTC:
         # Every pass asks again for every running stage; a UTC time only, since a time
         # equal to it in another zone has other dates (and so other business days).
@@ -138,10 +158,10 @@ def estimate_live(stages: Sequence[StageStatus], now: datetime, country: str) ->
     The result depends on `now` only through its date, so passes on the same
     day over the same observation agree. None when a stage failed.
     """
-    walked = _walk(stages, now, country)
-    if walked is None or walked[1] is None:
+    failed, end = _walk(stages, now, country, None)  # the end alone: no window is made
+    if failed or end is None:
         return None
-    return walked[1].astimezone(UTC).date()
+    return end.astimezone(UTC).date()
 
 
 def stage_windows(
@@ -152,40 +172,50 @@ def stage_windows(
     A finished stage whose times are unknown has no window; SignOff's window
     is a moment (it takes no time of its own).
     """
-    walked = _walk(stages, now, country)
-    return None if walked is None else walked[0]
+    windows: list[StageWindow] = []
+    failed, _ = _walk(stages, now, country, windows)
+    return None if failed else windows
 
 
 def _walk(
-    stages: Sequence[StageStatus], now: datetime, country: str
-) -> tuple[list[StageWindow], datetime | None] | None:
+    stages: Sequence[StageStatus],
+    now: datetime,
+    country: str,
+    windows: list[StageWindow] | None,
+) -> tuple[bool, datetime | None]:
+    """(whether a stage failed, when the last stage ends); each window into `windows`
+    unless it is None (`estimate_live`, asked for every offer every pass, needs none)."""
     today = start_of_day(now)
     end: datetime | None = None  # when the stage before the current one ends
-    windows: list[StageWindow] = []
     by_name = {stage.name: stage for stage in stages}
-    for name in Stage:
-        stage = by_name.get(name, StageStatus(name))
-        if stage.state is StageState.FAILED:
-            return None
-        if stage.state in (StageState.SUCCEEDED, StageState.SKIPPED):
-            begin = stage.started_at or end
-            end = stage.finished_at or end
-            if begin is not None and end is not None:
-                windows.append(StageWindow(name, stage.state, begin, max(begin, end)))
+    for name in STAGES:
+        stage = by_name.get(name)
+        # A stage not reported is pending, with no times (`StageStatus(name)`).
+        state = stage.state if stage is not None else StageState.PENDING
+        started_at = stage.started_at if stage is not None else None
+        if state is StageState.FAILED:
+            return True, None
+        if state in (StageState.SUCCEEDED, StageState.SKIPPED):
+            begin = started_at or end
+            end = (stage.finished_at if stage is not None else None) or end
+            if windows is not None and begin is not None and end is not None:
+                windows.append(StageWindow(name, state, begin, max(begin, end)))
             continue
-        if stage.state is StageState.RUNNING and stage.started_at is not None:
-            start = stage.started_at
+        running = state is StageState.RUNNING
+        if running and started_at is not None:
+            start = started_at
         else:
             start = end if end is not None else today
         if name is Stage.SIGNOFF:
             end = max(start, today)
-            windows.append(StageWindow(name, stage.state, end, end))
+            if windows is not None:
+                windows.append(StageWindow(name, state, end, end))
             continue
         deadline = stage_deadline(name, start, country) or start  # only SignOff has no maximum
-        end = max(deadline, today) if stage.state is StageState.RUNNING else deadline
-        overdue = stage.state is StageState.RUNNING and deadline < now
-        windows.append(StageWindow(name, stage.state, start, end, overdue))
-    return windows, end
+        end = max(deadline, today) if running else deadline
+        if windows is not None:
+            windows.append(StageWindow(name, state, start, end, running and deadline < now))
+    return False, end
 
 
 def depends_on_day(stages: Sequence[StageStatus]) -> bool:
@@ -202,4 +232,4 @@ def depends_on_day(stages: Sequence[StageStatus]) -> bool:
     states = {stage.name: stage.state for stage in stages}
     if StageState.FAILED in states.values():
         return False
-    return any(states.get(name, StageState.PENDING) not in finished for name in Stage)
+    return any(states.get(name, StageState.PENDING) not in finished for name in STAGES)

@@ -67,6 +67,7 @@ from controller.core import eta
 from controller.core.generation import short
 from controller.core.model import (
     STAGE_MAX,
+    STAGES,
     Condition,
     ConditionStatus,
     ConditionType,
@@ -459,14 +460,16 @@ def _publish(
         return _failed(current)
     if current.result is SubmissionResult.SUCCEEDED:
         return _live(target, gen, current)
+    running = _running_stage(current)
     if _past_signoff(current):
-        phase = _stage_phase(current)
+        phase = _STAGE_PHASE[running]
         preview = target is Target.PREVIEW  # lowered after Go Live: the preview still exists
         reason = Reason.PREVIEW_READY if preview else _PHASE_REASON[phase]
-        return _Plan(phase, preview, reason, _stage_message(current), (), current, current)
-    if _running_stage(current) is not Stage.SIGNOFF:
-        phase = _stage_phase(current)
-        message = _stage_message(current)
+        message = _stage_message(current, running)
+        return _Plan(phase, preview, reason, message, (), current, current)
+    if running is not Stage.SIGNOFF:
+        phase = _STAGE_PHASE[running]
+        message = _stage_message(current, running)
         return _Plan(phase, False, _PHASE_REASON[phase], message, (), current, current)
     return _at_signoff(desired, current, observed.signoff)
 
@@ -654,7 +657,7 @@ def _live_generation(listing: OfferListing) -> str:
 def _running_stage(s: Submission) -> Stage:
     """The stage the submission is in: the first running one, else the first not yet started."""
     for state in (StageState.RUNNING, StageState.PENDING):
-        for stage in Stage:
+        for stage in STAGES:
             if _state(s, stage) is state:
                 return stage
     return Stage.LIVE
@@ -683,8 +686,9 @@ def _stage_phase(s: Submission) -> Phase:
     return _STAGE_PHASE[_running_stage(s)]
 
 
-def _stage_message(s: Submission) -> str:
-    return f"generation {short(s.generation)}: stage {_running_stage(s)} in progress"
+def _stage_message(s: Submission, running: Stage) -> str:
+    """`running`: `_running_stage(s)`, which the caller has at hand."""
+    return f"generation {short(s.generation)}: stage {running} in progress"
 
 
 def _signed_off(verdict: SignOffVerdict | None, generation: str) -> bool:
@@ -824,6 +828,10 @@ def _ref(s: Submission | None) -> SubmissionRef | None:
 
 _AFTER_PREVIEW = (Stage.SIGNOFF, Stage.PUBLISHING, Stage.LIVE)
 _NOT_DONE = (StageState.PENDING, StageState.RUNNING)
+# The stages no submission reports, made once: a status is immutable, so every offer's
+# statuses share them (`_stages` makes six per decision).
+_PENDING = {name: StageStatus(name, StageState.PENDING) for name in STAGES}
+_SKIPPED = {name: StageStatus(name, StageState.SKIPPED) for name in STAGES}
 
 
 def _stages(
@@ -835,19 +843,31 @@ def _stages(
     for p in shown.stages if shown is not None else ():
         reported.setdefault(p.name, p)  # the first report of a stage counts
     stops_before = target is not Target.LIVE and not (shown and _past_signoff(shown))
-    for name in Stage:
+    # Unreported stages: Pending while something runs or will, Skipped for draft and
+    # withdrawn (nothing will run).
+    unreported = (
+        _PENDING if shown is not None or target in (Target.PREVIEW, Target.LIVE) else _SKIPPED
+    )
+    for name in STAGES:
+        cut = stops_before and name in _AFTER_PREVIEW  # what is not done there is Skipped
         progress = reported.get(name)
-        if progress is not None:
-            stage = StageStatus(name, progress.state, progress.started_at, progress.finished_at)
-        elif shown is not None or target in (Target.PREVIEW, Target.LIVE):
-            stage = StageStatus(name, StageState.PENDING)
+        if progress is None:
+            stage = _SKIPPED[name] if cut else unreported[name]
+        elif cut and progress.state in _NOT_DONE:
+            stage = _SKIPPED[name]
+        elif progress.state is StageState.RUNNING and progress.started_at is not None:
+            deadline = eta.stage_deadline(name, progress.started_at, country)
+            stage = StageStatus(
+                name, progress.state, progress.started_at, progress.finished_at, deadline
+            )
+        elif (
+            progress.started_at is None
+            and progress.finished_at is None
+            and (progress.state is StageState.PENDING or progress.state is StageState.SKIPPED)
+        ):  # reported as it stands unreported: the shared one (equal, as a status compares)
+            stage = (_PENDING if progress.state is StageState.PENDING else _SKIPPED)[name]
         else:
-            stage = StageStatus(name, StageState.SKIPPED)  # draft, withdrawn: nothing will run
-        if stops_before and name in _AFTER_PREVIEW and stage.state in _NOT_DONE:
-            stage = StageStatus(name, StageState.SKIPPED)
-        if stage.state is StageState.RUNNING and stage.started_at is not None:
-            deadline = eta.stage_deadline(name, stage.started_at, country)
-            stage = StageStatus(name, stage.state, stage.started_at, stage.finished_at, deadline)
+            stage = StageStatus(name, progress.state, progress.started_at, progress.finished_at)
         result.append(stage)
     return tuple(result)
 

@@ -60,6 +60,7 @@ import threading
 import time
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
+from json.encoder import encode_basestring_ascii
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
@@ -68,7 +69,7 @@ from controller.core.errors import TransientError, UserError
 from controller.core.kept import Kept
 from controller.core.model import OfferStatus
 from controller.files.fsio import atomic_write
-from controller.repo import status
+from controller.repo import status, statusjson
 from controller.signoff.replay import Replay
 
 log = logging.getLogger(__name__)
@@ -434,10 +435,27 @@ def _as_bytes(value: object) -> bytes:
 
 
 def _document(offer: str, value: OfferStatus) -> bytes:
-    """A record's bytes: the JSON document an older offerctl kept in a file."""
+    """A record's bytes: the JSON document an older offerctl kept in a file.
+
+    `json.dumps({"version", "offer", "status": status.to_dict(value)}, sort_keys=True)`,
+    compact; the status's part written straight from it by `statusjson` (made for every
+    offer whose status changed, every pass), the encoder's own for what that does not
+    cover."""
+    if type(offer) is str:
+        try:
+            status_json = statusjson.dumps(value)
+        except statusjson.NotCovered:
+            pass
+        else:
+            text = f'{{"offer":{encode_basestring_ascii(offer)},"status":{status_json}'
+            return f'{text},"version":{RECORD_VERSION}}}'.encode()
     document = {"version": RECORD_VERSION, "offer": offer, "status": status.to_dict(value)}
     # Compact: json's C encoder (an indent would take its pure-Python one).
-    return json.dumps(document, sort_keys=True, separators=(",", ":")).encode("utf-8")
+    return _ENCODER.encode(document).encode("utf-8")
+
+
+# json.dumps(..., sort_keys=True, separators=(",", ":")), its encoder made once
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
 
 
 def _parse(raw: bytes, offer: str, *, where: str) -> OfferStatus | None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from controller.core import eta
-from controller.core.model import Stage, StageState, StageStatus
+from controller.core.model import STAGE_MAX, Stage, StageState, StageStatus
 
 # 2026-11-23 is a Monday; Thursday 2026-11-26 is Thanksgiving (a US, not a German, holiday).
 MONDAY = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
@@ -150,3 +152,119 @@ def test_a_deadline_asked_in_another_zone_counts_that_zones_business_days() -> N
     )
     # At +10:00 the weekend comes first: Monday 00:00 to Friday 00:00, local time.
     assert eta.stage_deadline(Stage.LIVE, east, "") == datetime(2026, 1, 8, 14, 0, tzinfo=UTC)
+
+
+# ---------------------------------------------------------------- the kept calendar walks
+
+# The day-by-day walks `add_business_days` and the estimate made before they were kept by
+# date: what the memoized ones must answer, to the microsecond, for any start and zone.
+
+
+def _walked_business_days(start: datetime, days: int, country: str) -> datetime:
+    remaining = timedelta(days=days)
+    moment = start
+    while True:
+        midnight = datetime.combine(moment.date() + eta.DAY, time(0), tzinfo=moment.tzinfo)
+        if eta.is_business_day(moment.date(), country):
+            if remaining <= midnight - moment:
+                return moment + remaining
+            remaining -= midnight - moment
+        moment = midnight
+
+
+def _walked_deadline(stage: Stage, started_at: datetime, country: str) -> datetime | None:
+    maximum = STAGE_MAX[stage]
+    if maximum is None:
+        return None
+    if maximum < eta.DAY:
+        return started_at + maximum
+    days = eta.business_days(maximum)
+    return max(started_at + maximum, _walked_business_days(started_at, days, country))
+
+
+def _walked_estimate(stages: list[StageStatus], now: datetime, country: str) -> date | None:
+    today = eta.start_of_day(now)
+    end: datetime | None = None
+    by_name = {stage.name: stage for stage in stages}
+    for name in Stage:
+        stage = by_name.get(name, StageStatus(name))
+        if stage.state is StageState.FAILED:
+            return None
+        if stage.state in (StageState.SUCCEEDED, StageState.SKIPPED):
+            end = stage.finished_at or end
+            continue
+        running = stage.state is StageState.RUNNING and stage.started_at is not None
+        start = stage.started_at if running and stage.started_at else end or today
+        if name is Stage.SIGNOFF:
+            end = max(start, today)
+            continue
+        deadline = _walked_deadline(name, start, country) or start
+        end = max(deadline, today) if stage.state is StageState.RUNNING else deadline
+    return None if end is None else end.astimezone(UTC).date()
+
+
+_ZONES = st.sampled_from(
+    [
+        UTC,
+        timezone(timedelta(0)),
+        timezone(timedelta(hours=10)),
+        timezone(timedelta(hours=-7, minutes=-30)),
+    ]
+)
+_MOMENTS = st.builds(
+    lambda moment, zone: moment.replace(tzinfo=zone),
+    st.datetimes(datetime(2025, 12, 1), datetime(2027, 1, 31)),
+    _ZONES,
+)
+# Midnights and whole hours too: the walk's edges are at midnight.
+_STARTS = st.one_of(_MOMENTS, _MOMENTS.map(lambda m: m.replace(hour=0, minute=0, second=0,
+                                                                  microsecond=0)))  # fmt: skip
+_COUNTRIES = st.sampled_from(["US", "DE", "GB", "", "XX"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(_STARTS, st.integers(-2, 12), _COUNTRIES)
+def test_business_days_are_counted_as_walking_day_by_day(
+    start: datetime, days: int, country: str
+) -> None:
+    expected = _walked_business_days(start, days, country)
+    found = eta.add_business_days(start, days, country)
+    assert found == expected
+    assert found.tzinfo is expected.tzinfo and found.utcoffset() == expected.utcoffset()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(list(Stage)), _STARTS, _COUNTRIES)
+def test_a_kept_deadline_is_the_walked_one(stage: Stage, start: datetime, country: str) -> None:
+    for _ in range(2):  # asked again: from the memo where the start is in UTC
+        found = eta.stage_deadline(stage, start, country)
+        expected = _walked_deadline(stage, start, country)
+        assert found == expected
+        assert found is None or expected is None or found.tzinfo is expected.tzinfo
+
+
+_STATES = st.sampled_from(list(StageState))
+_OPTIONAL = st.one_of(st.none(), _MOMENTS)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from(list(Stage)), _STATES, _OPTIONAL, _OPTIONAL), max_size=8),
+    _MOMENTS,
+    _COUNTRIES,
+)
+def test_the_estimate_is_the_walked_one(
+    reported: list[tuple[Stage, StageState, datetime | None, datetime | None]],
+    now: datetime,
+    country: str,
+) -> None:
+    """Any stages, in any order, repeated or missing: `estimate_live` (which makes no
+    windows and keeps deadlines) agrees with the day-by-day walk, and `stage_windows`
+    (which makes them) fails exactly where it does."""
+    stages = [StageStatus(name, state, a, b) for name, state, a, b in reported]
+    expected = _walked_estimate(stages, now, country)
+    assert eta.estimate_live(stages, now, country) == expected
+    windows = eta.stage_windows(stages, now, country)
+    assert (windows is None) == any(
+        s.state is StageState.FAILED for s in {s.name: s for s in stages}.values()
+    )
