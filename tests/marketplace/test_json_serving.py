@@ -42,8 +42,6 @@ def _exchange(host: str, port: int, request: bytes) -> tuple[int, dict[str, str]
         return status, headers, body, closed
 
 
-
-
 @pytest.mark.parametrize("kind", KINDS)
 def test_a_get_that_carries_a_body_is_refused_and_the_connection_closed(
     kind: str, tmp_path: Path

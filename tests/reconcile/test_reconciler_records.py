@@ -60,9 +60,7 @@ class Pass:
 
     def tamper(self, offer: str, data: dict[str, object]) -> None:
         with sqlite3.connect(self.repo / RECORDS) as db:
-            db.execute(
-                "UPDATE records SET document = ? WHERE offer = ?", (json.dumps(data), offer)
-            )
+            db.execute("UPDATE records SET document = ? WHERE offer = ?", (json.dumps(data), offer))
 
 
 @pytest.fixture

@@ -65,7 +65,9 @@ def test_reused_verdicts_give_byte_identical_statuses(gitrepos: GitRepos, tmp_pa
     assert written[0] == written[1]
 
 
-def test_a_plan_writes_its_verdicts_for_the_next_process(gitrepos: GitRepos, tmp_path: Path) -> None:
+def test_a_plan_writes_its_verdicts_for_the_next_process(
+    gitrepos: GitRepos, tmp_path: Path
+) -> None:
     """`offerctl plan` ends without a pass: it writes the verdicts it made itself, so that
     a later process (the next plan, or the pass) reuses them."""
     files: dict[str, bytes] = {}
