@@ -37,8 +37,9 @@ browser: ## install Debian's chromium unless a Chromium is on PATH or in OFFERCT
 demo: $(STAMP) browser ## the main job: run offerctl on the shipped example offers
 	$(PY) -m controller demo --screenshot demo-out/timeline.png
 
-lint: $(STAMP) ## ruff and mypy
+lint: $(STAMP) ## ruff (lint and format) and mypy
 	$(VENV)/bin/ruff check controller tests bench
+	$(VENV)/bin/ruff format --check controller tests bench
 	$(VENV)/bin/mypy
 
 pytest: $(STAMP) $(NODE_STAMP) browser ## the test suite without the slow tests (under 3 minutes on 2 cores)
