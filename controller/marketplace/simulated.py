@@ -218,7 +218,10 @@ class SimulatedMarketplace:
 
     def listing(self, offer: str) -> OfferListing:
         def op() -> OfferListing:
-            return _listing(offer, self._query(_LISTING, (offer, offer)), self._now())
+            rows = self._query(_LISTING, (offer, offer))
+            # Nothing signed off, nothing withdrawn (every offer until its first sign-off):
+            # the answer does not depend on the clock.
+            return _listing(offer, rows, self._now()) if rows else OfferListing(offer)
 
         return self._call(op)
 
