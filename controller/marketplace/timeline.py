@@ -163,36 +163,51 @@ def _cancel(spans: dict[Stage, _Span], at: float) -> None:
             span.cut = at
 
 
+# A stage without times (not started yet, or skipped before it started) reads the same
+# on every submission: made once and shared, as the values are frozen.
+_UNTIMED: dict[tuple[Stage, StageState], StageProgress] = {
+    (stage, state): StageProgress(stage, state)
+    for stage in STAGES
+    for state in (StageState.PENDING, StageState.SKIPPED)
+}
+
+
 def _progress(stage: Stage, span: _Span, now: float) -> StageProgress:
     if span.cut is not None and span.cut <= now:
         return StageProgress(stage, StageState.SKIPPED, _dt(span.start), _dt(span.cut))
     if span.skipped_at is not None:
         skipped = span.skipped_at <= now
-        return StageProgress(stage, StageState.SKIPPED if skipped else StageState.PENDING)
+        return _UNTIMED[stage, StageState.SKIPPED if skipped else StageState.PENDING]
     if span.start is None or now < span.start:
-        return StageProgress(stage, StageState.PENDING)
+        return _UNTIMED[stage, StageState.PENDING]
     if span.end is None or now < span.end:
         return StageProgress(stage, StageState.RUNNING, _dt(span.start))
     return StageProgress(stage, span.final, _dt(span.start), _dt(span.end))
 
 
+_FINISHED = frozenset({StageState.SUCCEEDED, StageState.FAILED})
+_SIGNOFF, _LIVE = STAGES.index(Stage.SIGNOFF), STAGES.index(Stage.LIVE)
+
+
 def submission_at(record: SubmissionRecord, now: float) -> Submission:
     """The submission as the marketplace reports it at `now`."""
     spans = _spans(record)
-    stages = tuple(_progress(stage, spans[stage], now) for stage in STAGES)
-    states = {p.name: p.state for p in stages}
-    finished = {p.name for p in stages if p.state in (StageState.SUCCEEDED, StageState.FAILED)}
+    stages = tuple([_progress(stage, spans[stage], now) for stage in STAGES])
+    states = [p.state for p in stages]  # in STAGES order
     if record.cancelled_at is not None and record.cancelled_at <= now:
         result = SubmissionResult.CANCELLED
-    elif StageState.FAILED in states.values():
+    elif StageState.FAILED in states:
         result = SubmissionResult.FAILED
-    elif states[Stage.LIVE] == StageState.SUCCEEDED:
+    elif states[_LIVE] == StageState.SUCCEEDED:
         result = SubmissionResult.SUCCEEDED
     else:
         result = SubmissionResult.PENDING
-    feedback = tuple(f for f in record.findings if f.stage in finished)
+    feedback: tuple[Finding, ...] = ()
+    if record.findings:
+        finished = {p.name for p in stages if p.state in _FINISHED}
+        feedback = tuple(f for f in record.findings if f.stage in finished)
     preview = ""
-    if states[Stage.SIGNOFF] in (StageState.RUNNING, StageState.SUCCEEDED):
+    if states[_SIGNOFF] in (StageState.RUNNING, StageState.SUCCEEDED):
         preview = f"{PREVIEW_BASE}/{record.offer}/{record.id}"
     return Submission(
         id=record.id,

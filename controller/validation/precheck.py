@@ -22,6 +22,8 @@ message.
 
 from __future__ import annotations
 
+import hashlib
+import marshal
 import re
 from collections.abc import Iterator, Mapping
 from functools import partial
@@ -68,6 +70,45 @@ def precheck(
     found: `strings` (`Strings.of(manifest)`) and `refs` (`asset_refs(manifest)`);
     without them precheck works them out from `spec`, with the same findings.
     """
+    question = _question(spec, files)
+    if question is None:  # not plain data: asked afresh each time
+        return _precheck(spec, files, limits, strings, refs)
+    return memo_list(
+        "precheck", question, (limits,), partial(_precheck, spec, files, limits, strings, refs)
+    )
+
+
+def _question(spec: Mapping[str, Any], files: Mapping[str, bytes]) -> bytes | None:
+    """Everything precheck reads, as bytes that differ whenever its answer could: the key
+    of the answer kept in `scanmemo`, so the simulated marketplace's certification of a
+    payload the reconciler has just validated is not worked out twice.
+
+    The spec is marshalled: version 2 (no back-references, so equal data gives equal
+    bytes whatever objects it shares) writes exact built-in types, every dict's order
+    included, and raises for anything else (a subclass, a Mapping that is no dict, a
+    date: then there is no question and no memo). It writes a bytes-like object as bytes
+    of the same content; precheck reads no bytes in a spec. The files are named with the
+    SHA-256 of their bytes, in their order (`scanmemo` keys scans so too). `strings` and
+    `refs` are not in the question: they are what `spec` gives (see `precheck`), so they
+    change how the answer is found, not what it is.
+    """
+    if type(files) is not dict:
+        return None
+    try:
+        named = [(name, hashlib.sha256(data).digest()) for name, data in files.items()]
+        asked: Any = (spec, named)  # any object: marshal raises for what it cannot write
+        return marshal.dumps(asked, 2)
+    except (ValueError, TypeError):  # unmarshallable, nested too deep, a file not bytes
+        return None
+
+
+def _precheck(
+    spec: Mapping[str, Any],
+    files: Mapping[str, bytes],
+    limits: ScanLimits,
+    strings: Strings | None,
+    refs: list[AssetRef] | None,
+) -> list[Issue]:
     if strings is None:
         strings = Strings.of_spec(spec)
     try:

@@ -7,7 +7,8 @@ offers share packages, and a settle pass or a resubmission sees the same ones
 again. `memo` answers a repeated question from the first answer: hashing
 bytes costs a small fraction of unpacking them. The answer kept is handed out
 as a fresh list (callers extend what they get). Thread-safe: the simulated
-marketplace serves from threads.
+marketplace serves from threads. `precheck` keeps its whole answer here as
+well, the bytes being its question (the marshalled spec and the files' digests).
 
 The memo is bounded by what its answers weigh, not only by their number: an
 answer names zip members, and a pull request chooses their names, so a 400 KB

@@ -7,7 +7,12 @@ other instances (other processes) see each change as soon as the call returns.
 
 from __future__ import annotations
 
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import textwrap
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,6 +31,7 @@ from controller.marketplace.api import (
 from controller.marketplace.simulated import SimulatedMarketplace
 
 GEN = "sha256:" + "1" * 64
+REPO = Path(__file__).resolve().parents[2]
 
 
 class Connects:
@@ -114,6 +120,54 @@ def test_every_call_commits_at_once_for_other_instances(tmp_path: Path) -> None:
     assert first.get(sub).result == SubmissionResult.CANCELLED  # and a read sees later commits
     first.close()
     second.close()
+
+
+def test_what_a_killed_process_was_answered_survives_it(tmp_path: Path) -> None:
+    """synchronous=NORMAL skips the fsync per commit, never the commit: a process
+    SIGKILLed right after its calls returned (before any close or checkpoint) has
+    every call in the store, for the next process."""
+    db = tmp_path / "m.sqlite3"
+    child = textwrap.dedent(
+        f"""
+        import os, signal, sys
+        sys.path.insert(0, {str(REPO / "tests" / "marketplace")!r})
+        sys.path.insert(0, {str(REPO / "tests")!r})
+        from marketplace_helpers import payload
+        from controller.core.model import Target
+        from controller.marketplace.api import idempotency_key
+        from controller.marketplace.simulated import SimulatedMarketplace
+        market = SimulatedMarketplace({str(db)!r}, time_scale=1_000_000.0)
+        gen = {GEN!r}
+        for offer in ("a", "b", "c"):
+            made = market.submit(offer, gen, Target.LIVE, payload(), idempotency_key(offer, gen))
+        market.cancel(made.id)
+        print(made.id, flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", child],
+        check=False,  # it dies by SIGKILL on purpose
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    cancelled = proc.stdout.strip()
+    market = SimulatedMarketplace(db)
+    assert [s.offer for s in market.submissions()] == ["a", "b", "c"]
+    assert market.get(cancelled).result == SubmissionResult.CANCELLED
+    market.close()
+
+
+def test_the_store_skips_the_fsync_per_commit_not_the_commit(
+    market: SimulatedMarketplace,
+) -> None:
+    _submit(market, "a")
+    db = market._connection()
+    assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert db.execute("PRAGMA synchronous").fetchone() == (1,)  # NORMAL: see the docstring
 
 
 def test_a_sqlite_failure_drops_the_connection_and_the_next_call_recovers(
