@@ -43,34 +43,72 @@ def nul_fields(data: bytes) -> Iterator[bytes]:
 
 
 def ls_tree(
-    runner: GitRunner, commit: str, paths: Sequence[str], *, sizes: bool = True
+    runner: GitRunner,
+    commit: str,
+    paths: Sequence[str],
+    *,
+    sizes: bool = True,
+    shared: bool = False,
 ) -> dict[str, TreeEntry]:
     """Every blob, symlink and submodule under `paths` at `commit`, by path.
 
-    `sizes` asks git for each blob's size (`-l`, which reads every blob's
-    header); without it sizes are 0. `paths` are a handful of folders, never
-    one per file.
+    `sizes` asks git for each blob's size; without it sizes are 0. `ls-tree -l`
+    looks up every entry's object, so a listing of many offers made from one
+    template looks up each shared logo and package once per offer: with `shared`
+    (a listing of many folders) the listing is made without `-l` and each distinct
+    blob's size asked once, of one `cat-file --batch-check` (two processes: not
+    worth it for one folder). `paths` are a handful of folders, never one per file.
     """
-    args = ["ls-tree", "-r", "-z", *(["-l"] if sizes else []), "--full-tree", check_oid(commit)]
+    ask_sizes = sizes and not shared
+    args = ["ls-tree", "-r", "-z", *(["-l"] if ask_sizes else []), "--full-tree", check_oid(commit)]
     out = runner.run([*args, "--", *paths]).stdout
-    entries: dict[str, TreeEntry] = {}
     # Offers made from one template share their assets' blobs: one id string and size
     # per blob, not per entry (a listing is held for a whole pass, 300,000 entries at
     # 50,000 offers).
     blobs: dict[str, tuple[str, int]] = {}
+    records: list[tuple[str, str, bytes]] = []
     for record in nul_fields(out):
         if not record:
             continue
         meta, _, raw_path = record.partition(b"\t")
         fields = meta.decode("ascii").split()
         mode = sys.intern(fields[0])  # a handful of modes, 50,000 entries
-        blob = blobs.get(fields[2])
-        if blob is None:
+        if fields[2] not in blobs:
             size = fields[3] if len(fields) > 3 else "0"
-            blob = blobs[fields[2]] = (fields[2], int(size) if size.isdigit() else 0)
+            blobs[fields[2]] = (fields[2], int(size) if size.isdigit() else 0)
+        records.append((mode, fields[2], raw_path))
+    if sizes and shared:
+        asked = {oid for mode, oid, _ in records if mode != SUBMODULE_MODE}
+        for oid, known in _blob_sizes(runner, sorted(asked)).items():
+            blobs[oid] = (blobs[oid][0], known)
+    entries: dict[str, TreeEntry] = {}
+    for mode, oid, raw_path in records:
         path = decode_path(raw_path)
+        blob = blobs[oid]
         entries[path] = TreeEntry(path=path, mode=mode, oid=blob[0], size=blob[1])
     return entries
+
+
+SUBMODULE_MODE = "160000"  # a gitlink: names a commit of another repository, no size
+
+
+def _blob_sizes(runner: GitRunner, oids: Sequence[str]) -> dict[str, int]:
+    """Each blob's size, of one `cat-file --batch-check` (ids on stdin); FatalError for one
+    that is missing, as `ls-tree -l` fails then."""
+    if not oids:
+        return {}
+    out = runner.run(
+        ["cat-file", "--batch-check"], stdin="".join(f"{oid}\n" for oid in oids).encode()
+    ).text
+    found: dict[str, int] = {}
+    for line in out.splitlines():
+        oid, kind, size = ([*line.split(" "), "", ""])[:3]
+        if kind == "missing" or not size.isdigit():
+            raise FatalError(f"object {oid} is missing from the repository")
+        found[oid] = int(size)
+    if len(found) != len(oids):
+        raise FatalError("git cat-file --batch-check answered another number of objects")
+    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -303,8 +303,9 @@ class GitRepo:
 
     def _listing(self, commit: str, paths: tuple[str, ...]) -> TreeIndex:
         """`ls_tree`, kept for the last KEPT_LISTINGS questions: a commit's tree never changes."""
+        shared = OFFERS_DIR in paths  # every folder: shared blobs' sizes asked once
         return self._listings.get_or_make(
-            (commit, paths), lambda: TreeIndex(self.ls_tree(commit, paths))
+            (commit, paths), lambda: TreeIndex(ls_tree(self.runner, commit, paths, shared=shared))
         )
 
     def _policy_listing(self, commit: str) -> TreeIndex | None:

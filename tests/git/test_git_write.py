@@ -234,3 +234,54 @@ def test_read_many_answers_in_order_across_batches_and_survives_errors(
     del stopped
     assert reader.read(oids[5]) == blobs[5]  # ... leaves nothing behind
     assert list(reader.read_many(oids[::-1])) == blobs[::-1]
+
+
+def test_a_listing_of_many_folders_asks_each_shared_blob_s_size_once(
+    repo: tuple[GitRunner, ObjectReader],
+) -> None:
+    """`shared` listings (every offer folder) ask sizes of `cat-file --batch-check`, each
+    blob once: the same entries and sizes as `ls-tree -l`, a symlink's and a gitlink's
+    included."""
+    runner, _ = repo
+    logo = bytes(range(256)) * 3
+    files = {f"offers/o{i}/media/logo.png": logo for i in range(5)}
+    files |= {f"offers/o{i}/offer.yaml": f"offer {i}\n".encode() for i in range(5)}
+    base = _commit_of(runner, files)
+    index = {"GIT_INDEX_FILE": str(runner.path / ".git" / "test-index")}  # type: ignore[operator]
+    runner.run(["read-tree", base], env=index)
+    store_blobs(runner, [b"offer.yaml"], "sha1")
+    link, gitlink = blob_oid(b"offer.yaml"), "1" * 40  # a gitlink names a foreign commit
+    runner.run(
+        ["update-index", "-z", "--index-info"],
+        stdin=f"120000 {link}\toffers/o1/alias\x00160000 {gitlink}\toffers/o2/sub\x00".encode(),
+        env=index,
+    )
+    commit = runner.out("commit-tree", runner.out("write-tree", env=index), "-m", "x")
+    with_l = read.ls_tree(runner, commit, ["offers"])
+    shared = read.ls_tree(runner, commit, ["offers"], shared=True)
+    assert shared == with_l
+    assert shared["offers/o3/media/logo.png"].size == len(logo)
+    assert shared["offers/o1/alias"].size == len(b"offer.yaml")
+    assert shared["offers/o2/sub"].size == 0
+    assert (
+        read.ls_tree(runner, commit, ["offers"], sizes=False, shared=True)[
+            "offers/o3/offer.yaml"
+        ].size
+        == 0
+    )
+
+
+def test_a_shared_listing_of_a_tree_missing_a_blob_fails(
+    repo: tuple[GitRunner, ObjectReader],
+) -> None:
+    runner, _ = repo
+    index = {"GIT_INDEX_FILE": str(runner.path / ".git" / "test-index")}  # type: ignore[operator]
+    runner.run(["read-tree", "--empty"], env=index)
+    runner.run(
+        ["update-index", "-z", "--index-info"],
+        stdin=f"100644 {'2' * 40}\toffers/o/offer.yaml\x00".encode(),
+        env=index,
+    )
+    tree = runner.out("write-tree", "--missing-ok", env=index)
+    with pytest.raises(FatalError, match="missing"):
+        read.ls_tree(runner, tree, ["offers"], shared=True)
