@@ -31,6 +31,12 @@ from controller.core.errors import UserError
 MAX_BYTES = 1024 * 1024  # a manifest over 1 MiB is refused before parsing
 MAX_DEPTH = 64  # real manifests nest about 10 levels; recursion stays far away
 MAX_EXPANDED_NODES = 100_000  # nodes after expanding aliases; bombs expand to billions
+# Characters of text (strings and keys) after expanding aliases. The node cap alone let a
+# 120 KB manifest name one 100 KB string 4,000 times: 400 MB that every walker of the
+# document (the strings' secret scan, the generation's canonical JSON, precheck's
+# marshalled question) makes again, seconds of CPU and most of a GiB; near 1 MiB, a
+# hundred GB. A file without aliases holds at most MAX_BYTES of text.
+MAX_EXPANDED_CHARS = 4 * MAX_BYTES
 # Characters in one integer scalar. Python refuses to convert a decimal string of
 # more than 4,300 digits (a ValueError deep inside the constructor); no offerctl
 # file holds a number anywhere near this long.
@@ -537,12 +543,13 @@ def _check_depth(text: str, name: str) -> None:
 
 
 def _check_expansion(document: Any, text: str, name: str) -> None:
-    """Count the nodes a walker would visit; refuse recursive aliases and bombs.
+    """Count the nodes a walker would visit and the characters of text it would meet;
+    refuse recursive aliases and bombs (of nodes, or of one long string named often).
 
     Iterative post-order walk with sizes memoised by identity, so a bomb of
     shared nodes costs its unique nodes, not its expansion.
     """
-    sizes: dict[int, int] = {}
+    sizes: dict[int, tuple[int, int]] = {}  # container -> (nodes, characters) expanded
     entered: set[int] = set()
     stack: list[tuple[Any, bool]] = [(document, False)]
     while stack:
@@ -553,13 +560,24 @@ def _check_expansion(document: Any, text: str, name: str) -> None:
         ident = id(value)
         if finished:
             entered.discard(ident)
-            total = 1 + sum(sizes.get(id(child), 1) for child in children)
+            total = 1
+            chars = sum(map(_chars, value)) if isinstance(value, dict) else 0  # the keys
+            for child in children:
+                nodes, length = sizes.get(id(child)) or (1, _chars(child))
+                total += nodes
+                chars += length
             if total > MAX_EXPANDED_NODES:
                 message = (
                     f"aliases expand to more than {MAX_EXPANDED_NODES:,} nodes (an alias bomb?)"
                 )
                 _fail("AliasLimit", message, name, *_first_alias(text))
-            sizes[ident] = total
+            if chars > MAX_EXPANDED_CHARS:
+                message = (
+                    f"aliases expand to more than {MAX_EXPANDED_CHARS:,} characters of text "
+                    "(an alias bomb?)"
+                )
+                _fail("AliasLimit", message, name, *_first_alias(text))
+            sizes[ident] = (total, chars)
             continue
         if ident in sizes:
             continue
@@ -569,6 +587,11 @@ def _check_expansion(document: Any, text: str, name: str) -> None:
         entered.add(ident)
         stack.append((value, True))
         stack.extend((child, False) for child in children if isinstance(child, dict | list))
+
+
+def _chars(value: Any) -> int:
+    """The characters of a scalar (a string's length; any other scalar's text is short)."""
+    return len(value) if isinstance(value, str) else 1
 
 
 def _first_alias(text: str) -> tuple[int, int]:

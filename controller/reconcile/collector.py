@@ -9,9 +9,18 @@ scanning the pass's live statuses again and again: 1.5 s, a fifteenth of the
 pass. During a pass (`fewer_collections`) the young generation holds
 `PASS_YOUNG` objects before a collection, and what was alive before the pass (the
 modules, the memos kept across passes) is left out of collections (`gc.freeze`).
-Both are undone when the last pass running in the process ends: cyclic
-garbage made meanwhile is collected later, not lost, and only
-`PASS_YOUNG` objects more can wait for it.
+Both are undone when the last pass running in the process ends.
+
+Freezing keeps what it freezes out of every collection until it is unfrozen,
+garbage included, and a daemon's passes follow one another with little made in
+between: a pass too small to reach a collection (a few offers, a settle pass)
+left its cyclic garbage (json's encoder closures, a few KiB a pass) to be frozen
+by the next pass, and so on for ever, never collected. So a pass first collects
+the young generations (what the last pass and the time since left: cheap, they
+hold only what is new), and when what it would freeze has grown by a quarter
+since the last full collection (`FULL_GROWTH`, CPython's own rule for one) it
+collects everything first: what was alive at a pass's start and died in it
+waits for that, as it would without the freeze.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 PASS_YOUNG = 50_000  # objects the young generation holds during a pass (default 700)
+FULL_GROWTH = 4  # a full collection before freezing once the objects grew by 1/FULL_GROWTH
 
 
 class _Setting:
@@ -32,12 +42,22 @@ class _Setting:
         self.lock = threading.Lock()
         self.running = 0
         self.saved: tuple[int, int, int] | None = None
+        self.collected = 0  # objects frozen after the last full collection (or the first pass)
 
     def enter(self) -> None:
         with self.lock:
             if self.running == 0:
                 saved = self.saved = gc.get_threshold()
+                gc.collect(1)  # young garbage frozen now would never be collected
                 gc.freeze()
+                alive = gc.get_freeze_count()
+                if not self.collected:
+                    self.collected = alive  # the first pass: what a process starts with
+                elif alive > self.collected + self.collected // FULL_GROWTH:
+                    gc.unfreeze()
+                    gc.collect()
+                    gc.freeze()
+                    self.collected = gc.get_freeze_count()
                 gc.set_threshold(max(PASS_YOUNG, saved[0]), saved[1], saved[2])
             self.running += 1
 

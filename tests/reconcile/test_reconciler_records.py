@@ -6,6 +6,7 @@ a clock the test moves; `Interposed` shows which effectful calls were made.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import sqlite3
@@ -102,6 +103,10 @@ def test_a_record_naming_another_offers_submission_is_ignored(
 
 def test_a_corrupt_records_database_stops_the_pass_before_any_action(world: Pass) -> None:
     world.run()
+    # That pass's process ends: its records connection (left to the collector, in a cycle)
+    # is closed now, not by a later collection, which would checkpoint its write-ahead log
+    # into the file corrupted below and so mend it.
+    gc.collect()
     head = git(world.repo, "rev-parse", "HEAD")
     (world.repo / RECORDS).write_bytes(b"not a database" * 512)
     for suffix in ("-wal", "-shm"):
