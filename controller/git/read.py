@@ -167,6 +167,9 @@ _OCTAL = frozenset(b"01234567")
 # Requests `ObjectReader.read_many` writes before reading answers: 256 lines of at most 65
 # bytes (a SHA-256 id), well within the 64 KiB a pipe holds.
 ASKS_AT_ONCE = 256
+# Bytes of answers `read_many` holds at once: a status file or a folder's tree is a few
+# KiB, but a commit the controller did not write (a sync after a crash) may hold big ones.
+MANY_BYTES = 16 * 1024 * 1024
 _MODE_WIDTHS = (6, 5, 1, 2, 3, 4, 7)  # 100644 and 40000 first: what git writes
 
 
@@ -194,6 +197,16 @@ class ObjectReader:
         self._batch = self._check = None
         for proc in procs:
             stop(proc)
+
+    def abandon(self) -> None:
+        """Kill the processes: for answers left unread, which a `close` would wait on
+        while git is blocked writing them to a full pipe."""
+        procs = (self._batch, self._check)
+        self._batch = self._check = None
+        for proc in procs:
+            if proc is not None:
+                proc.kill()
+                stop(proc)
 
     def _ask(self, check: bool, oid: str) -> tuple[subprocess.Popen[bytes], list[bytes]]:
         if check:
@@ -239,8 +252,11 @@ class ObjectReader:
     ) -> bytes:
         """The object `_ask` announced with `header`, read off `--batch`'s output."""
         _, stdout = pipes(proc)
-        data = stdout.read(int(header[2]))
-        stdout.read(1)  # the newline after each object
+        size = int(header[2])
+        data = stdout.read(size)
+        if len(data) != size or stdout.read(1) != b"\n":  # git stopped within the object
+            self.abandon()
+            raise FatalError(f"git cat-file stopped within object {oid}")
         if kind and header[1].decode("ascii") != kind:
             raise FatalError(f"object {oid} is a {header[1].decode('ascii')}, not a {kind}")
         return data
@@ -252,8 +268,11 @@ class ObjectReader:
         Asked ASKS_AT_ONCE at a time: their request lines (under 17 KiB) fit in the
         pipe to git whatever git is doing, so writing them never waits on git, which
         meanwhile writes the answers we read: one flush and one wake-up of git per
-        batch, not per object."""
-        for start in range(0, len(oids), ASKS_AT_ONCE):
+        batch, not per object. Every answer read is held until the batch is handed out,
+        at most MANY_BYTES of them (and always one): past that the process goes with
+        the answers not read, and a new one is asked the rest."""
+        start = 0
+        while start < len(oids):
             batch = oids[start : start + ASKS_AT_ONCE]
             if self._batch is None:
                 self._batch = self._runner.start(["cat-file", "--batch"])
@@ -265,17 +284,24 @@ class ObjectReader:
             except OSError as exc:
                 self.close()
                 raise FatalError(f"git cat-file stopped: {exc}") from None
-            # Every answer of the batch is read before any is handed out: a caller that
-            # stops early, or a wrong kind, leaves none to answer the next request.
+            # Every answer read is read before any is handed out: a caller that stops
+            # early, or a wrong kind, leaves none to answer the next request.
             answers: list[tuple[str, list[bytes], bytes]] = []
+            held = 0
             for oid in batch:
                 header = stdout.readline().split()
                 if len(header) != 3:
-                    self.close()
+                    self.abandon()  # the answers after it are not read
                     if not header:
                         raise FatalError("git cat-file stopped")
                     raise FatalError(f"object {oid} is missing from the repository")
+                size = int(header[2])
+                if answers and held + size > MANY_BYTES:
+                    self.abandon()  # this answer and the rest go unread, with the process
+                    break
                 answers.append((oid, header, self._body(proc, header, oid, "")))
+                held += size
+            start += len(answers)
             for oid, header, data in answers:
                 if kind and header[1].decode("ascii") != kind:
                     raise FatalError(f"object {oid} is a {header[1].decode('ascii')}, not a {kind}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -285,3 +286,54 @@ def test_a_shared_listing_of_a_tree_missing_a_blob_fails(
     tree = runner.out("write-tree", "--missing-ok", env=index)
     with pytest.raises(FatalError, match="missing"):
         read.ls_tree(runner, tree, ["offers"], shared=True)
+
+
+def test_read_many_holds_at_most_its_byte_bound_and_asks_the_rest_again(
+    repo: tuple[GitRunner, ObjectReader], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past MANY_BYTES of answers held, the process goes with the answers not read and a
+    new one answers the rest: in order, and an object larger than the bound still comes."""
+    runner, reader = repo
+    monkeypatch.setattr(read, "MANY_BYTES", 20)
+    blobs = [f"many {i}\n".encode() for i in range(7)] + [b"x" * 50, b"after\n"]
+    store_blobs(runner, blobs, "sha1")
+    oids = [blob_oid(b) for b in blobs]
+    started: list[int] = []
+    start = runner.start
+
+    def counting(args: list[str], **kwargs: object) -> object:
+        started.append(1)
+        return start(args, **kwargs)  # type: ignore[arg-type]
+
+    reader.close()
+    monkeypatch.setattr(runner, "start", counting)
+    assert list(reader.read_many(oids)) == blobs
+    assert len(started) >= 4, "three answers of 7 bytes fit in 20: a new process per three"
+    assert reader.read(oids[0]) == blobs[0]
+
+
+def test_read_many_past_its_bound_with_more_unread_than_a_pipe_holds(
+    repo: tuple[GitRunner, ObjectReader], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answers left unread may be more than the pipe holds (git then blocks writing
+    them): the process is killed, not waited on, and the rest asked again."""
+    runner, reader = repo
+    monkeypatch.setattr(read, "MANY_BYTES", 1)
+    blobs = [bytes([i]) * 300_000 for i in range(4)]
+    store_blobs(runner, blobs, "sha1")
+    oids = [blob_oid(b) for b in blobs]
+    blocked: list[bool] = []
+    stop = read.stop
+
+    def recording(proc: subprocess.Popen[bytes] | None, timeout: float = 10.0) -> None:
+        if proc is not None:
+            try:  # killed first, it is gone at once; a git blocked on its pipe is not
+                proc.wait(2.0)
+                blocked.append(False)
+            except subprocess.TimeoutExpired:
+                blocked.append(True)
+        stop(proc, timeout)
+
+    monkeypatch.setattr(read, "stop", recording)
+    assert list(reader.read_many(oids)) == blobs
+    assert blocked and not any(blocked)
