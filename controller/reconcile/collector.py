@@ -7,20 +7,19 @@ allocations, the older generations every 10 of those) ran thousands of
 collections that found next to nothing (about 250 unreachable objects) while
 scanning the pass's live statuses again and again: 1.5 s, a fifteenth of the
 pass. During a pass (`fewer_collections`) the young generation holds
-`PASS_YOUNG` objects before a collection, and what was alive before the pass (the
-modules, the memos kept across passes) is left out of collections (`gc.freeze`).
-Both are undone when the last pass running in the process ends.
+`PASS_YOUNG` objects before a collection: the collections that still come find
+the same garbage, and the pass's objects are scanned a seventieth as often.
 
-Freezing keeps what it freezes out of every collection until it is unfrozen,
-garbage included, and a daemon's passes follow one another with little made in
-between: a pass too small to reach a collection (a few offers, a settle pass)
-left its cyclic garbage (json's encoder closures, a few KiB a pass) to be frozen
-by the next pass, and so on for ever, never collected. So a pass first collects
-the young generations (what the last pass and the time since left: cheap, they
-hold only what is new), and when what it would freeze has grown by a quarter
-since the last full collection (`FULL_GROWTH`, CPython's own rule for one) it
-collects everything first: what was alive at a pass's start and died in it
-waits for that, as it would without the freeze.
+Nothing is frozen: freezing what is alive at a pass's start (`gc.freeze`)
+saved no more CPU at 1,000 or 10,000 offers, froze garbage too, and cost a
+small settle pass a tenth of its CPU in the bookkeeping it needed. A daemon's
+passes follow one another with hardly an allocation between, so a pass starts
+by collecting the young generations (what the last pass left there, and the
+little made since): otherwise a small pass's cyclic garbage, never reaching a
+collection of its own, was promoted into the oldest generation by the next
+pass's first collection and waited there for a full one
+(tests/security/test_attack_daemon_garbage.py). When the last pass running in
+the process ends, the thresholds it found are back.
 """
 
 from __future__ import annotations
@@ -31,7 +30,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 PASS_YOUNG = 50_000  # objects the young generation holds during a pass (default 700)
-FULL_GROWTH = 4  # a full collection before freezing once the objects grew by 1/FULL_GROWTH
 
 
 class _Setting:
@@ -42,22 +40,12 @@ class _Setting:
         self.lock = threading.Lock()
         self.running = 0
         self.saved: tuple[int, int, int] | None = None
-        self.collected = 0  # objects frozen after the last full collection (or the first pass)
 
     def enter(self) -> None:
         with self.lock:
             if self.running == 0:
                 saved = self.saved = gc.get_threshold()
-                gc.collect(1)  # young garbage frozen now would never be collected
-                gc.freeze()
-                alive = gc.get_freeze_count()
-                if not self.collected:
-                    self.collected = alive  # the first pass: what a process starts with
-                elif alive > self.collected + self.collected // FULL_GROWTH:
-                    gc.unfreeze()
-                    gc.collect()
-                    gc.freeze()
-                    self.collected = gc.get_freeze_count()
+                gc.collect(1)  # the young garbage left since the last pass: see above
                 gc.set_threshold(max(PASS_YOUNG, saved[0]), saved[1], saved[2])
             self.running += 1
 
@@ -66,7 +54,6 @@ class _Setting:
             self.running -= 1
             if self.running == 0 and self.saved is not None:
                 gc.set_threshold(*self.saved)
-                gc.unfreeze()
                 self.saved = None
 
 
@@ -75,10 +62,10 @@ _SETTING = _Setting()
 
 @contextmanager
 def fewer_collections() -> Iterator[None]:
-    """Raise the young generation's threshold and freeze what is alive, for a pass.
+    """Raise the young generation's threshold for a pass.
 
     Passes in several threads share one setting: the first sets it, the last to end
-    restores the thresholds found and unfreezes."""
+    restores the thresholds found."""
     _SETTING.enter()
     try:
         yield

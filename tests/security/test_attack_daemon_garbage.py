@@ -1,11 +1,11 @@
 """A daemon's passes do not keep their cyclic garbage for ever.
 
-A pass raises the young generation's threshold and freezes what is alive
-(`controller.reconcile.collector`). A daemon over a few offers runs small passes
+A pass raises the young generation's threshold (`controller.reconcile.collector`;
+it once also froze what was alive). A daemon over a few offers runs small passes
 one after another: each made a few KiB of cyclic garbage (json's encoder
-closures) and never reached a collection, and the next pass froze that garbage,
-so nothing ever collected it; memory grew with every pass, for as long as the
-daemon ran. Here one reconciler (as `offerctl run` keeps it) runs many settle
+closures) and never reached a collection, and the next pass froze that garbage
+(or, without the freeze, promoted it to the oldest generation), so nothing
+collected it; memory grew with every pass, for as long as the daemon ran. Here one reconciler (as `offerctl run` keeps it) runs many settle
 passes with the garbage collector left to itself, and the garbage found at the
 end must not grow with the number of passes.
 """
