@@ -257,24 +257,26 @@ class TestLocalPass:
     def test_an_index_a_person_s_git_kept_locked_is_synced_by_the_next_pass(
         self, local: Harness, gitrepos: GitRepos, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        # A person's git holds index.lock through the whole refresh: the files are
-        # written, the index keeps the old ones, and the pass records its commit anyway.
+        # A person's git holds index.lock through the whole sync (git's own `apply` of the
+        # files and the refresh after writing them): the files are written, the index
+        # keeps the old ones, and the pass records its commit anyway.
         monkeypatch.setattr(checkout, "INDEX_LOCK_WAITS", (0.01,))
         lock = local.path / ".git" / "index.lock"
-        refresh = checkout._refresh_index
+        apply_sync = checkout.apply_sync
 
-        def held(*args: Any, **kwargs: Any) -> bool:
+        def held(*args: Any, **kwargs: Any) -> list[str] | None:
             lock.write_bytes(b"")
             try:
-                return refresh(*args, **kwargs)
+                return apply_sync(*args, **kwargs)
             finally:
                 lock.unlink()
 
-        monkeypatch.setattr(checkout, "_refresh_index", held)
+        monkeypatch.setattr(checkout, "apply_sync", held)
         first = local.run()
         assert first.commit == gitrepos.head(local.path)
         assert "D  offers/alpha-offer/status.yaml" in gitrepos.status(local.path)
-        monkeypatch.setattr(checkout, "_refresh_index", refresh)
+        assert (local.path / "offers/alpha-offer/status.yaml").exists()
+        monkeypatch.setattr(checkout, "apply_sync", apply_sync)
 
         second = local.run()  # another process, at the tip the first one recorded
 
