@@ -111,7 +111,7 @@ def plan_sync(
     runner: GitRunner,
     worktree: Path,
     old: str,
-    new: str,
+    new: str | None,
     paths: Iterable[str],
     *,
     read_blobs: ReadBlobs,
@@ -123,12 +123,15 @@ def plan_sync(
     `git commit` in that window would take the old status files into their commit).
 
     `known` is how the wanted paths differ between `old` and `new` when the caller made
-    `new` from `old` itself (the status commit): git is then not asked again."""
+    `new` from `old` itself (the status commit): git is then not asked again, and `new`
+    may be None (the commit is being written meanwhile)."""
     wanted = set(paths)
     if not wanted:
         return SyncPlan(worktree)
     if known is not None:
         moved = {path: change for path, change in known.items() if path in wanted}
+    elif new is None:
+        raise ValueError("plan_sync needs the new commit or how the paths change")
     else:
         moved = _moved(runner, old, new, wanted)
     if not moved:

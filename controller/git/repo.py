@@ -33,6 +33,7 @@ from controller.core.errors import FatalError
 from controller.core.kept import Kept
 from controller.files.fsio import atomic_write
 from controller.git import checkout, locks, remote, write
+from controller.git.later import Later
 from controller.git.locks import BLOCKING_LOCKS, PassLockBusy
 from controller.git.names import (
     blob_oid,
@@ -130,6 +131,7 @@ class GitRepo:
         self._listings: Kept[tuple[str, tuple[str, ...]], TreeIndex]
         self._listings = Kept(KEPT_LISTINGS)
         self._blobs: Kept[str, bytes] = Kept(KEPT_BLOBS)  # small blobs by id: `read_blob`
+        self._prefetched: tuple[tuple[str, str], Later[list[str]]] | None = None
 
     def close(self) -> None:
         self.objects.close()
@@ -233,8 +235,23 @@ class GitRepo:
             )
         return True
 
+    def prefetch_changed_paths(self, old: str, new: str) -> None:
+        """Start `changed_paths(old, new)` on a thread of its own: the next call with these
+        commits collects it (a pass asks it while it reads the branch's history). One is
+        kept; a prefetch nobody collects costs a `diff-tree` and is dropped by the next."""
+        check_oid(old)
+        check_oid(new)
+        self._prefetched = ((old, new), Later(lambda: self._changed_paths(old, new)))
+
     def changed_paths(self, old: str, new: str) -> list[str]:
         """Paths that differ between two commits (added, modified, deleted; renames as both)."""
+        if self._prefetched is not None and self._prefetched[0] == (old, new):
+            pending = self._prefetched[1]
+            self._prefetched = None
+            return pending.result()  # two commits' trees never change: always the answer
+        return self._changed_paths(old, new)
+
+    def _changed_paths(self, old: str, new: str) -> list[str]:
         out = self.runner.run(
             ["diff-tree", "-r", "-z", "--name-only", "--no-renames", "--no-ext-diff",
              check_oid(old), check_oid(new), "--"]
@@ -379,6 +396,11 @@ class GitRepo:
         """Write blobs into the object database (a few MiB per `git fast-import`)."""
         write.store_blobs(self.runner, blobs, self.object_format)
 
+    def store_blobs_soon(self, blobs: Iterable[bytes]) -> Later[None]:
+        """`store_blobs`, a few blobs' process left running: hand it to `commit_blobs`
+        (`write.store_blobs_soon`)."""
+        return write.store_blobs_soon(self.runner, blobs, self.object_format)
+
     def commit_blobs(
         self,
         base: str,
@@ -387,13 +409,15 @@ class GitRepo:
         identity: Identity,
         *,
         when: float | None = None,
+        storing: Later[None] | None = None,
     ) -> str | None:
-        """`write_commit` for blobs already stored (`store_blobs`): {path: blob id or None}."""
+        """`write_commit` for blobs already stored (`store_blobs`), or being stored
+        (`storing`: waited for before it returns): {path: blob id or None}."""
         _check_offer_paths(changes)
         return write.commit_blobs(
             self.runner, self.objects, base, changes, message,
             identity=identity, when=when, sign=False, object_format=self.object_format,
-            ssh_key=self.status_signing_key,
+            ssh_key=self.status_signing_key, storing=storing,
         )  # fmt: skip
 
     # -- the checked-out branch ----------------------------------------------------------
@@ -408,14 +432,15 @@ class GitRepo:
         self,
         branch: str,
         old: str,
-        new: str,
+        new: str | None,
         paths: Iterable[str],
         *,
         known: Mapping[str, TreeChange] | None = None,
     ) -> checkout.SyncPlan | None:
         """`sync_checked_out`'s checks and reads, before `branch` moves from `old` to `new`;
         None unless `branch` is checked out here. Nothing is written. `known`: how the
-        paths differ, when the caller made `new` from `old` (`checkout.plan_sync`)."""
+        paths differ, when the caller made `new` from `old` (`checkout.plan_sync`); `new`
+        is then not looked at, and may be None (not written yet)."""
         if self.worktree is None or self.head_branch() != branch:
             return None
         return checkout.plan_sync(
