@@ -32,7 +32,7 @@ from pathlib import Path
 from controller.core.errors import FatalError
 from controller.core.kept import Kept
 from controller.files.fsio import atomic_write
-from controller.git import checkout, locks, remote, write
+from controller.git import checkout, discover, locks, remote, write
 from controller.git.later import Later
 from controller.git.locks import BLOCKING_LOCKS, PassLockBusy
 from controller.git.names import (
@@ -104,27 +104,13 @@ class GitRepo:
         # An SSH private key file that signs the status commits (`write.ssh_signing`);
         # "" leaves them unsigned. Set by the commands from the operator's environment.
         self.status_signing_key = ""
-        # One process answers all five in a working tree; in a bare repository git prints
-        # the first four and then refuses `--show-toplevel` (exit 128).
-        found = self.runner.run(
-            ["rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir",
-             "--is-bare-repository", "--show-object-format", "--show-toplevel"],
-            check=False,
-        )  # fmt: skip
-        lines = found.text.splitlines()
-        if len(lines) < 4 or (found.status != 0 and lines[2] != "true"):
-            # Not a repository, or the git directory of a working tree (no top level).
-            why = describe_failure("rev-parse", found.status, found.stderr)
-            raise FatalError(f"{path}: not a git repository or working tree ({why})")
-        git_dir, common_dir, bare, object_format = lines[:4]
-        self.git_dir = Path(git_dir)
-        self.common_dir = Path(common_dir)
-        self.bare = bare == "true"
-        self.object_format = object_format
-        self.worktree: Path | None = None
-        if not self.bare:
-            self.worktree = Path(lines[4])
-        self.objects = ObjectReader(self.runner, object_format)
+        found = discover.plain_checkout(path) or _ask_layout(self.runner, path)
+        self.git_dir = found.git_dir
+        self.common_dir = found.common_dir
+        self.bare = found.bare
+        self.object_format = found.object_format
+        self.worktree: Path | None = found.toplevel
+        self.objects = ObjectReader(self.runner, found.object_format)
         # The last commit this object brought the checkout to, every path done: a
         # status commit of our own needs no second look (`land.finish_checkout_sync`).
         self.synced_tip: str | None = None
@@ -611,6 +597,26 @@ class GitRepo:
 
 
 # --- helpers ----------------------------------------------------------------------
+
+
+def _ask_layout(runner: GitRunner, path: str | os.PathLike[str]) -> discover.Layout:
+    """Where the repository at `path` keeps its parts, as git says (`discover` reads
+    them itself from a plain checkout's files)."""
+    # One process answers all five in a working tree; in a bare repository git prints
+    # the first four and then refuses `--show-toplevel` (exit 128).
+    found = runner.run(
+        ["rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir",
+         "--is-bare-repository", "--show-object-format", "--show-toplevel"],
+        check=False,
+    )  # fmt: skip
+    lines = found.text.splitlines()
+    if len(lines) < 4 or (found.status != 0 and lines[2] != "true"):
+        # Not a repository, or the git directory of a working tree (no top level).
+        why = describe_failure("rev-parse", found.status, found.stderr)
+        raise FatalError(f"{path}: not a git repository or working tree ({why})")
+    git_dir, common_dir, bare, object_format = lines[:4]
+    top = None if bare == "true" else Path(lines[4])
+    return discover.Layout(Path(git_dir), Path(common_dir), bare == "true", object_format, top)
 
 
 def _check_offer_paths(paths: Iterable[str]) -> None:
