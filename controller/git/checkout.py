@@ -191,12 +191,19 @@ def _plan_moved(
 
 
 def apply_sync(
-    runner: GitRunner, plan: SyncPlan, *, sleep: Callable[[float], None] = time.sleep
+    runner: GitRunner,
+    plan: SyncPlan,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    patched: bool | None = None,
 ) -> list[str] | None:
     """Carry out `plan_sync`'s plan: the paths updated, sorted; None when the index stayed
-    locked (the files are written; `finish_checkout_sync` refreshes the index later)."""
+    locked (the files are written; `finish_checkout_sync` refreshes the index later).
+    `patched`: what `apply_patch` answered for the plan, when the caller ran it."""
     if plan.patch:
-        if _apply_patch(GitRunner(plan.worktree, timeout=runner.timeout), plan.patch):
+        if patched is None:
+            patched = apply_patch(runner, plan)
+        if patched:
             return list(plan.patched)
         if plan.otherwise is None:  # pragma: no cover - plan_sync sets both
             raise ValueError("a sync plan with a patch needs its path-by-path plan")
@@ -292,12 +299,16 @@ def _filter_required(runner: GitRunner) -> bool:
     return any(item.endswith(b"\ntrue") for item in found.stdout.split(b"\x00"))
 
 
-def _apply_patch(local: GitRunner, patch: bytes) -> bool:
-    """Whether `git apply --index` took the fast patch. It applies every path or none;
-    a refusal (an edit, a locked index) is left to the path-by-path way, which waits
-    for the lock."""
+def apply_patch(runner: GitRunner, plan: SyncPlan) -> bool:
+    """Whether `git apply --index` took the plan's fast patch (`_fast_patch`): one git
+    process and nothing else, so a caller may run it on a thread of its own and hand
+    the answer to `apply_sync`. Git applies every path or none; a refusal (an edit, a
+    locked index) is left to the path-by-path way, which waits for the lock."""
+    if not plan.patch:
+        return False
+    local = GitRunner(plan.worktree, timeout=runner.timeout)
     try:
-        local.run(["apply", "--index", "-p1", "-"], stdin=patch)
+        local.run(["apply", "--index", "-p1", "-"], stdin=plan.patch)
     except GitFailed as exc:
         log.debug("git apply refused the status files' patch; path by path: %s", exc)
         return False

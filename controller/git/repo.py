@@ -118,9 +118,16 @@ class GitRepo:
         self._listings = Kept(KEPT_LISTINGS)
         self._blobs: Kept[str, bytes] = Kept(KEPT_BLOBS)  # small blobs by id: `read_blob`
         self._prefetched: tuple[tuple[str, str], Later[list[str]]] | None = None
+        # A checkout sync's `git apply` still running (`start_checkout_sync`).
+        self._pending_sync: tuple[checkout.SyncPlan, str, Later[bool]] | None = None
 
     def close(self) -> None:
-        self.objects.close()
+        try:
+            self.wait_checkout_sync()
+        except Exception as exc:
+            log.warning("could not finish bringing the checkout along: %s", exc)
+        finally:
+            self.objects.close()
 
     def __enter__(self) -> GitRepo:
         return self
@@ -427,6 +434,7 @@ class GitRepo:
         None unless `branch` is checked out here. Nothing is written. `known`: how the
         paths differ, when the caller made `new` from `old` (`checkout.plan_sync`); `new`
         is then not looked at, and may be None (not written yet)."""
+        self.wait_checkout_sync()
         if self.worktree is None or self.head_branch() != branch:
             return None
         return checkout.plan_sync(
@@ -441,27 +449,71 @@ class GitRepo:
 
     def apply_checkout_sync(self, plan: checkout.SyncPlan | None, new: str) -> list[str]:
         """Write what `plan_checkout_sync` planned, once the branch is at `new`."""
+        self.wait_checkout_sync()
         if plan is None:
             return []
-        synced = checkout.apply_sync(self.runner, plan)
-        marker = self.git_dir / UNSYNCED_FILE
-        if synced is None:  # the index stayed locked: `finish_checkout_sync` tries again
+        return self._synced(new, checkout.apply_sync(self.runner, plan))
+
+    def start_checkout_sync(self, plan: checkout.SyncPlan | None, new: str) -> None:
+        """`apply_checkout_sync`, its one `git apply` (a plan's fast patch) left running
+        while the caller records the pass; `wait_checkout_sync` collects it (and every
+        other use of the checkout waits for it first).
+
+        The unsynced note for `new` is written before git starts and removed once the
+        index holds the new files: a pass that records `new` as reconciled meanwhile and
+        is then killed leaves the next pass the note, and that pass syncs again."""
+        self.wait_checkout_sync()
+        if plan is None:
+            return
+        if plan.patch and self._note_unsynced(new):
+            self._pending_sync = (plan, new, Later(lambda: checkout.apply_patch(self.runner, plan)))
+            return
+        self._synced(new, checkout.apply_sync(self.runner, plan))
+
+    def wait_checkout_sync(self) -> list[str] | None:
+        """Finish the sync `start_checkout_sync` left running: the paths updated (as
+        `apply_checkout_sync` answers), or None when none was running."""
+        pending, self._pending_sync = self._pending_sync, None
+        if pending is None:
+            return None
+        plan, new, applying = pending
+        try:
+            patched = applying.result()
+        except FatalError as exc:  # git could not run: the path-by-path way says why
+            log.warning("git apply of the status files failed: %s", exc)
+            patched = False
+        return self._synced(new, checkout.apply_sync(self.runner, plan, patched=patched))
+
+    def _synced(self, new: str, synced: list[str] | None) -> list[str]:
+        """Note how a checkout sync to `new` ended: `synced` paths, or None (the index
+        stayed locked, `finish_checkout_sync` tries again)."""
+        if synced is None:
             self.synced_tip = None
             # Remembered on disk: the pass goes on to record `new` as reconciled, and a
             # later pass (another process) must still know this tip needs its index synced.
-            try:
-                atomic_write(marker, f"{new}\n".encode("ascii"), durable=False)
-            except OSError as exc:
-                log.warning("could not note the unsynced index in %s: %s", marker, exc)
+            self._note_unsynced(new)
             return []
         self.synced_tip = new
-        if self.checkout_unsynced(new):
-            marker.unlink(missing_ok=True)
+        if self._unsynced_note(new):
+            (self.git_dir / UNSYNCED_FILE).unlink(missing_ok=True)
         return synced
+
+    def _note_unsynced(self, tip: str) -> bool:
+        marker = self.git_dir / UNSYNCED_FILE
+        try:
+            atomic_write(marker, f"{tip}\n".encode("ascii"), durable=False)
+        except OSError as exc:
+            log.warning("could not note the unsynced index in %s: %s", marker, exc)
+            return False
+        return True
 
     def checkout_unsynced(self, tip: str) -> bool:
         """Whether a checkout sync to `tip` wrote the files but left the index at the old
         ones (it stayed locked): read from a small file, no git process."""
+        self.wait_checkout_sync()
+        return self._unsynced_note(tip)
+
+    def _unsynced_note(self, tip: str) -> bool:
         try:
             text = (self.git_dir / UNSYNCED_FILE).read_bytes()
         except OSError:

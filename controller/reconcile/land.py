@@ -215,7 +215,9 @@ def _commit_onto(
     except RefMoved:
         return None
     failpoint(AFTER_REF_UPDATE)
-    repo.apply_checkout_sync(plan, commit)
+    # Its one `git apply` runs while the caller records the pass (`GitRepo.start_checkout_
+    # sync`: the unsynced note covers a crash meanwhile); the caller collects it.
+    repo.start_checkout_sync(plan, commit)
     return commit
 
 
@@ -243,6 +245,7 @@ def finish_checkout_sync(repo: GitRepo, branch: str, tip: str, recorded: str | N
     is synced again when its sync left the index at the old files (it stayed
     locked: `GitRepo.checkout_unsynced`): the pass that made it recorded it anyway.
     """
+    repo.wait_checkout_sync()  # a sync this process left running ends first
     if tip == repo.synced_tip:
         return  # synced by this process (the daemon's last batch)
     if tip == recorded and not repo.checkout_unsynced(tip):

@@ -198,6 +198,7 @@ class Reconciler:
             # one is never behind the reconciled one.
             refs = {self._judged_ref(branch): judged_at, recorded_ref: recorded}
             record.record(self.repo, refs, key, result, estimates)
+            self.repo.wait_checkout_sync()  # the checkout's `git apply`, run meanwhile
             return result
 
     def _run_offers(self, offers: frozenset[str], *, widen: bool = False) -> PassResult:
@@ -232,6 +233,7 @@ class Reconciler:
             commit = result.commit or result.base
             if not self._replaced(commit, judged):
                 self.repo.record_reconciled(self._judged_ref(branch), commit)
+            self.repo.wait_checkout_sync()  # the checkout's `git apply`, run meanwhile
             return result
 
     def record_batched_pass(self, commit: str, in_flight: Iterable[str]) -> None:

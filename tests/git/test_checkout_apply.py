@@ -16,7 +16,9 @@ from typing import Any
 import pytest
 from git_helpers import GitRepos, git
 
-from controller.git.repo import GitRepo, Identity
+from controller.git.names import blob_oid
+from controller.git.read import TreeChange
+from controller.git.repo import UNSYNCED_FILE, GitRepo, Identity
 from controller.git.runner import GitRunner
 
 BOT = Identity("offerctl", "offerctl@localhost")
@@ -165,3 +167,32 @@ def test_a_name_the_patch_would_quote_keeps_to_the_path_by_path_way(
     assert "apply" not in calls
     assert (repo / odd).read_text() == "phase: Live\n"
     assert gitrepos.status(repo) == ""
+
+
+def test_a_sync_left_running_is_noted_until_it_is_collected(
+    repo: Path, grepo: GitRepo, gitrepos: GitRepos
+) -> None:
+    base, commit = status_commit(grepo, repo, {ALPHA: b"phase: Live\n"})
+    known = {ALPHA: TreeChange(ALPHA, "100644", blob_oid(b"phase: Draft\n"), "100644",
+                               blob_oid(b"phase: Live\n"))}  # fmt: skip
+    plan = grepo.plan_checkout_sync("main", base, None, [ALPHA], known=known)
+    grepo.start_checkout_sync(plan, commit)
+    # Until collected, a pass killed after recording `commit` leaves the next one the note.
+    assert (grepo.git_dir / UNSYNCED_FILE).read_text() == f"{commit}\n"
+    assert grepo.wait_checkout_sync() == [ALPHA]
+    assert not (grepo.git_dir / UNSYNCED_FILE).exists()
+    assert grepo.synced_tip == commit
+    assert gitrepos.status(repo) == ""
+    assert grepo.wait_checkout_sync() is None  # collected once
+
+
+def test_closing_the_repository_finishes_a_sync_left_running(
+    repo: Path, gitrepos: GitRepos
+) -> None:
+    with GitRepo(repo) as opened:
+        base, commit = status_commit(opened, repo, {ALPHA: b"phase: Live\n"})
+        plan = opened.plan_checkout_sync("main", base, commit, [ALPHA])
+        opened.start_checkout_sync(plan, commit)
+    assert gitrepos.status(repo) == ""
+    assert (repo / ALPHA).read_text() == "phase: Live\n"
+    assert not (repo / ".git" / UNSYNCED_FILE).exists()

@@ -8,7 +8,7 @@ clock, and checks the commits, the status files and the marketplace.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -258,25 +258,30 @@ class TestLocalPass:
         self, local: Harness, gitrepos: GitRepos, monkeypatch: pytest.MonkeyPatch
     ) -> None:
         # A person's git holds index.lock through the whole sync (git's own `apply` of the
-        # files and the refresh after writing them): the files are written, the index
+        # files, then the refresh after writing them): the files are written, the index
         # keeps the old ones, and the pass records its commit anyway.
         monkeypatch.setattr(checkout, "INDEX_LOCK_WAITS", (0.01,))
         lock = local.path / ".git" / "index.lock"
-        apply_sync = checkout.apply_sync
+        unheld = {name: getattr(checkout, name) for name in ("apply_patch", "apply_sync")}
 
-        def held(*args: Any, **kwargs: Any) -> list[str] | None:
-            lock.write_bytes(b"")
-            try:
-                return apply_sync(*args, **kwargs)
-            finally:
-                lock.unlink()
+        def holding(name: str) -> Callable[..., Any]:
+            def held(*args: Any, **kwargs: Any) -> Any:
+                lock.write_bytes(b"")
+                try:
+                    return unheld[name](*args, **kwargs)
+                finally:
+                    lock.unlink()
 
-        monkeypatch.setattr(checkout, "apply_sync", held)
+            return held
+
+        for name in unheld:
+            monkeypatch.setattr(checkout, name, holding(name))
         first = local.run()
         assert first.commit == gitrepos.head(local.path)
         assert "D  offers/alpha-offer/status.yaml" in gitrepos.status(local.path)
         assert (local.path / "offers/alpha-offer/status.yaml").exists()
-        monkeypatch.setattr(checkout, "apply_sync", apply_sync)
+        for name, function in unheld.items():
+            monkeypatch.setattr(checkout, name, function)
 
         second = local.run()  # another process, at the tip the first one recorded
 
