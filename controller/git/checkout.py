@@ -13,6 +13,21 @@ drivers), so a CRLF checkout of an untouched file still counts as untouched;
 and a new version is written as git's checkout would write it (smudged, with
 the checkout's line endings), so the next `git status` sees it unchanged.
 
+A few paths (a one-offer pass's status file) are first tried the way git
+itself moves a file between two commits: one `git apply --index` of a patch
+naming only the two blob ids ("Binary files differ" with the full index line:
+git takes the new blob from the object database, `_fast_patch`). Git then does
+every check above itself, for all the paths at once: it refuses the patch
+unless each index entry is the old blob and each working file matches its
+index entry, and it writes the new version through the checkout's filters and
+records it in the index, reading and writing the index once. One process
+instead of four (`ls-files`, `hash-object`, `cat-file --filters`,
+`update-index`), and the person's index read once less. Whatever git refuses
+(an edit, a locked index, a conversion that fails) is done the way below.
+A staged mode change of the file is the one thing judged differently: git
+applies the new content and keeps the staged mode, so the person's next commit
+changes the mode and does not revert the status.
+
 Paths never go on a command line one per file without bound. Up to
 `FEW_PATHS` paths (the usual pass), two `ls-tree` and one `ls-files` take
 them as pathspecs; more are answered by one `diff-tree` (what moved) and one
@@ -31,6 +46,9 @@ whatever applies: one process where asking would take two.
 from __future__ import annotations
 
 import logging
+import os
+import re
+import stat
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -82,13 +100,18 @@ class SyncPlan:
     refresh: tuple[str, ...] = ()
     copies: tuple[tuple[str, str], ...] = ()  # (path, blob id) written as the blob's bytes
     read_blobs: ReadBlobs | None = None
+    # The optimistic way (`_fast_patch`): the patch `git apply --index` is given, the
+    # paths it brings along, and the plan made path by path should git refuse it.
+    patch: bytes = b""
+    patched: tuple[str, ...] = ()
+    otherwise: Callable[[], SyncPlan] | None = None
 
 
 def plan_sync(
     runner: GitRunner,
     worktree: Path,
     old: str,
-    new: str,
+    new: str | None,
     paths: Iterable[str],
     *,
     read_blobs: ReadBlobs,
@@ -100,16 +123,38 @@ def plan_sync(
     `git commit` in that window would take the old status files into their commit).
 
     `known` is how the wanted paths differ between `old` and `new` when the caller made
-    `new` from `old` itself (the status commit): git is then not asked again."""
+    `new` from `old` itself (the status commit): git is then not asked again, and `new`
+    may be None (the commit is being written meanwhile)."""
     wanted = set(paths)
     if not wanted:
         return SyncPlan(worktree)
     if known is not None:
         moved = {path: change for path, change in known.items() if path in wanted}
+    elif new is None:
+        raise ValueError("plan_sync needs the new commit or how the paths change")
     else:
         moved = _moved(runner, old, new, wanted)
     if not moved:
         return SyncPlan(worktree)
+    patch = _fast_patch(worktree, moved)
+    if patch and not _filter_required(runner):
+        return SyncPlan(
+            worktree,
+            patch=patch,
+            patched=tuple(sorted(moved)),
+            otherwise=lambda: _plan_moved(runner, worktree, old, moved, read_blobs),
+        )
+    return _plan_moved(runner, worktree, old, moved, read_blobs)
+
+
+def _plan_moved(
+    runner: GitRunner,
+    worktree: Path,
+    old: str,
+    moved: Mapping[str, TreeChange],
+    read_blobs: ReadBlobs,
+) -> SyncPlan:
+    """`plan_sync` path by path: what is staged, what is on disk, what to write."""
     staged_changes = _staged_differs(runner, old, moved)
     local = GitRunner(worktree, timeout=runner.timeout)
     on_disk = _worktree_oids(local, worktree, sorted(moved))
@@ -146,10 +191,24 @@ def plan_sync(
 
 
 def apply_sync(
-    runner: GitRunner, plan: SyncPlan, *, sleep: Callable[[float], None] = time.sleep
+    runner: GitRunner,
+    plan: SyncPlan,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+    patched: bool | None = None,
 ) -> list[str] | None:
     """Carry out `plan_sync`'s plan: the paths updated, sorted; None when the index stayed
-    locked (the files are written; `finish_checkout_sync` refreshes the index later)."""
+    locked (the files are written; `finish_checkout_sync` refreshes the index later).
+    `patched`: what `apply_patch` answered for the plan, when the caller ran it."""
+    if plan.patch:
+        if patched is None:
+            patched = apply_patch(runner, plan)
+        if patched:
+            return list(plan.patched)
+        if plan.otherwise is None:  # pragma: no cover - plan_sync sets both
+            raise ValueError("a sync plan with a patch needs its path-by-path plan")
+        # Git refused some path (the person's edit, a locked index): decide each one.
+        plan = plan.otherwise()
     for path in plan.deletes:
         (plan.worktree / path).unlink(missing_ok=True)
     for path, data in _planned_bytes(plan):
@@ -162,6 +221,98 @@ def apply_sync(
     if synced and not _refresh_index(local, synced, sleep):
         return None
     return synced
+
+
+# Paths the fast patch names as they are: `git apply` reads the names from its
+# `diff --git a/<path> b/<path>` line, which quoting or a space would make ambiguous.
+_PATCH_PATH = re.compile(r"[A-Za-z0-9._+@-]+(?:/[A-Za-z0-9._+@-]+)*")
+
+
+def _fast_patch(worktree: Path, moved: Mapping[str, TreeChange]) -> bytes:
+    """The patch `git apply --index` brings `moved` along with, or b"" where this way
+    does not fit: more than FEW_PATHS paths, a deletion, anything but a regular file in
+    either commit, a name the patch would have to quote, or a working tree that already
+    tells the answer (no file where the old commit has one; a file where it has none:
+    `git apply` would check the first out from the index, and refuses the second).
+
+    Each path's patch names both blob ids in full and carries no data: git checks
+    the old blob against the index entry and takes the new one, stored by the status
+    commit, from the object database (the patch of `git diff --full-index` for a
+    binary file). The index line names no mode: the person's staged mode is kept."""
+    if len(moved) > FEW_PATHS:
+        return b""
+    patch = bytearray()
+    for path, change in sorted(moved.items()):
+        if change.new_oid is None or change.new_mode != _FILE_MODE:
+            return b""
+        if change.old_oid is not None and change.old_mode != _FILE_MODE:
+            return b""
+        if not _PATCH_PATH.fullmatch(path) or any(
+            p in (".", "..") or p.lower() == ".git" for p in path.split("/")
+        ):
+            return b""
+        try:
+            found = os.lstat(worktree / path).st_mode
+        except FileNotFoundError:
+            found = None
+        except OSError:
+            return b""
+        if change.old_oid is None:
+            if found is not None:
+                return b""
+            zero = "0" * len(change.new_oid)
+            patch += (
+                f"diff --git a/{path} b/{path}\nnew file mode {_FILE_MODE}\n"
+                f"index {zero}..{change.new_oid}\n"
+                f"Binary files /dev/null and b/{path} differ\n"
+            ).encode("ascii")
+        else:
+            if found is None or not stat.S_ISREG(found):
+                return b""
+            patch += (
+                f"diff --git a/{path} b/{path}\nindex {change.old_oid}..{change.new_oid}\n"
+                f"Binary files a/{path} and b/{path} differ\n"
+            ).encode("ascii")
+    return bytes(patch)
+
+
+_FILE_MODE = "100644"
+
+
+def _filter_required(runner: GitRunner) -> bool:
+    """Whether a filter driver is configured as required (`filter.<driver>.required`,
+    as `git lfs install` sets for LFS): the fast patch is then not tried.
+
+    `git apply` writes a file by removing the old one and then creating the new one
+    through the checkout's conversions, and a required smudge filter that fails makes
+    it die in between, leaving the file empty or gone. A filter that is not required
+    and fails leaves the bytes as they are, as `cat-file --filters` does; no other
+    conversion can fail. Asked of git, which reads every config file and include."""
+    found = runner.run(
+        ["config", "-z", "--type=bool", "--get-regexp", r"^filter\..*\.required$"],
+        check=False,
+    )
+    if found.status == 1:
+        return False  # none configured
+    if found.status != 0:
+        return True  # a value git cannot read as a boolean: not sure, so the slow way
+    return any(item.endswith(b"\ntrue") for item in found.stdout.split(b"\x00"))
+
+
+def apply_patch(runner: GitRunner, plan: SyncPlan) -> bool:
+    """Whether `git apply --index` took the plan's fast patch (`_fast_patch`): one git
+    process and nothing else, so a caller may run it on a thread of its own and hand
+    the answer to `apply_sync`. Git applies every path or none; a refusal (an edit, a
+    locked index) is left to the path-by-path way, which waits for the lock."""
+    if not plan.patch:
+        return False
+    local = GitRunner(plan.worktree, timeout=runner.timeout)
+    try:
+        local.run(["apply", "--index", "-p1", "-"], stdin=plan.patch)
+    except GitFailed as exc:
+        log.debug("git apply refused the status files' patch; path by path: %s", exc)
+        return False
+    return True
 
 
 # A person's `git add` or `git commit` holds index.lock for a moment: wait this long for it,

@@ -208,6 +208,12 @@ class ObjectReader:
                 proc.kill()
                 stop(proc)
 
+    def start(self) -> None:
+        """Start `--batch` now, before it is asked anything: its start-up then overlaps
+        the caller's next git process instead of delaying the first read."""
+        if self._batch is None:
+            self._batch = self._runner.start(["cat-file", "--batch"])
+
     def _ask(self, check: bool, oid: str) -> tuple[subprocess.Popen[bytes], list[bytes]]:
         if check:
             if self._check is None:

@@ -32,7 +32,8 @@ from pathlib import Path
 from controller.core.errors import FatalError
 from controller.core.kept import Kept
 from controller.files.fsio import atomic_write
-from controller.git import checkout, locks, remote, write
+from controller.git import checkout, discover, locks, remote, write
+from controller.git.later import Later
 from controller.git.locks import BLOCKING_LOCKS, PassLockBusy
 from controller.git.names import (
     blob_oid,
@@ -103,36 +104,30 @@ class GitRepo:
         # An SSH private key file that signs the status commits (`write.ssh_signing`);
         # "" leaves them unsigned. Set by the commands from the operator's environment.
         self.status_signing_key = ""
-        # One process answers all five in a working tree; in a bare repository git prints
-        # the first four and then refuses `--show-toplevel` (exit 128).
-        found = self.runner.run(
-            ["rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir",
-             "--is-bare-repository", "--show-object-format", "--show-toplevel"],
-            check=False,
-        )  # fmt: skip
-        lines = found.text.splitlines()
-        if len(lines) < 4 or (found.status != 0 and lines[2] != "true"):
-            # Not a repository, or the git directory of a working tree (no top level).
-            why = describe_failure("rev-parse", found.status, found.stderr)
-            raise FatalError(f"{path}: not a git repository or working tree ({why})")
-        git_dir, common_dir, bare, object_format = lines[:4]
-        self.git_dir = Path(git_dir)
-        self.common_dir = Path(common_dir)
-        self.bare = bare == "true"
-        self.object_format = object_format
-        self.worktree: Path | None = None
-        if not self.bare:
-            self.worktree = Path(lines[4])
-        self.objects = ObjectReader(self.runner, object_format)
+        found = discover.plain_checkout(path) or _ask_layout(self.runner, path)
+        self.git_dir = found.git_dir
+        self.common_dir = found.common_dir
+        self.bare = found.bare
+        self.object_format = found.object_format
+        self.worktree: Path | None = found.toplevel
+        self.objects = ObjectReader(self.runner, found.object_format)
         # The last commit this object brought the checkout to, every path done: a
         # status commit of our own needs no second look (`land.finish_checkout_sync`).
         self.synced_tip: str | None = None
         self._listings: Kept[tuple[str, tuple[str, ...]], TreeIndex]
         self._listings = Kept(KEPT_LISTINGS)
         self._blobs: Kept[str, bytes] = Kept(KEPT_BLOBS)  # small blobs by id: `read_blob`
+        self._prefetched: tuple[tuple[str, str], Later[list[str]]] | None = None
+        # A checkout sync's `git apply` still running (`start_checkout_sync`).
+        self._pending_sync: tuple[checkout.SyncPlan, str, Later[bool]] | None = None
 
     def close(self) -> None:
-        self.objects.close()
+        try:
+            self.wait_checkout_sync()
+        except Exception as exc:
+            log.warning("could not finish bringing the checkout along: %s", exc)
+        finally:
+            self.objects.close()
 
     def __enter__(self) -> GitRepo:
         return self
@@ -233,8 +228,23 @@ class GitRepo:
             )
         return True
 
+    def prefetch_changed_paths(self, old: str, new: str) -> None:
+        """Start `changed_paths(old, new)` on a thread of its own: the next call with these
+        commits collects it (a pass asks it while it reads the branch's history). One is
+        kept; a prefetch nobody collects costs a `diff-tree` and is dropped by the next."""
+        check_oid(old)
+        check_oid(new)
+        self._prefetched = ((old, new), Later(lambda: self._changed_paths(old, new)))
+
     def changed_paths(self, old: str, new: str) -> list[str]:
         """Paths that differ between two commits (added, modified, deleted; renames as both)."""
+        if self._prefetched is not None and self._prefetched[0] == (old, new):
+            pending = self._prefetched[1]
+            self._prefetched = None
+            return pending.result()  # two commits' trees never change: always the answer
+        return self._changed_paths(old, new)
+
+    def _changed_paths(self, old: str, new: str) -> list[str]:
         out = self.runner.run(
             ["diff-tree", "-r", "-z", "--name-only", "--no-renames", "--no-ext-diff",
              check_oid(old), check_oid(new), "--"]
@@ -380,6 +390,11 @@ class GitRepo:
         """Write blobs into the object database (a few MiB per `git fast-import`)."""
         write.store_blobs(self.runner, blobs, self.object_format)
 
+    def store_blobs_soon(self, blobs: Iterable[bytes]) -> Later[None]:
+        """`store_blobs`, a few blobs' process left running: hand it to `commit_blobs`
+        (`write.store_blobs_soon`)."""
+        return write.store_blobs_soon(self.runner, blobs, self.object_format)
+
     def commit_blobs(
         self,
         base: str,
@@ -388,13 +403,15 @@ class GitRepo:
         identity: Identity,
         *,
         when: float | None = None,
+        storing: Later[None] | None = None,
     ) -> str | None:
-        """`write_commit` for blobs already stored (`store_blobs`): {path: blob id or None}."""
+        """`write_commit` for blobs already stored (`store_blobs`), or being stored
+        (`storing`: waited for before it returns): {path: blob id or None}."""
         _check_offer_paths(changes)
         return write.commit_blobs(
             self.runner, self.objects, base, changes, message,
             identity=identity, when=when, sign=False, object_format=self.object_format,
-            ssh_key=self.status_signing_key,
+            ssh_key=self.status_signing_key, storing=storing,
         )  # fmt: skip
 
     # -- the checked-out branch ----------------------------------------------------------
@@ -409,14 +426,16 @@ class GitRepo:
         self,
         branch: str,
         old: str,
-        new: str,
+        new: str | None,
         paths: Iterable[str],
         *,
         known: Mapping[str, TreeChange] | None = None,
     ) -> checkout.SyncPlan | None:
         """`sync_checked_out`'s checks and reads, before `branch` moves from `old` to `new`;
         None unless `branch` is checked out here. Nothing is written. `known`: how the
-        paths differ, when the caller made `new` from `old` (`checkout.plan_sync`)."""
+        paths differ, when the caller made `new` from `old` (`checkout.plan_sync`); `new`
+        is then not looked at, and may be None (not written yet)."""
+        self.wait_checkout_sync()
         if self.worktree is None or self.head_branch() != branch:
             return None
         return checkout.plan_sync(
@@ -431,27 +450,71 @@ class GitRepo:
 
     def apply_checkout_sync(self, plan: checkout.SyncPlan | None, new: str) -> list[str]:
         """Write what `plan_checkout_sync` planned, once the branch is at `new`."""
+        self.wait_checkout_sync()
         if plan is None:
             return []
-        synced = checkout.apply_sync(self.runner, plan)
-        marker = self.git_dir / UNSYNCED_FILE
-        if synced is None:  # the index stayed locked: `finish_checkout_sync` tries again
+        return self._synced(new, checkout.apply_sync(self.runner, plan))
+
+    def start_checkout_sync(self, plan: checkout.SyncPlan | None, new: str) -> None:
+        """`apply_checkout_sync`, its one `git apply` (a plan's fast patch) left running
+        while the caller records the pass; `wait_checkout_sync` collects it (and every
+        other use of the checkout waits for it first).
+
+        The unsynced note for `new` is written before git starts and removed once the
+        index holds the new files: a pass that records `new` as reconciled meanwhile and
+        is then killed leaves the next pass the note, and that pass syncs again."""
+        self.wait_checkout_sync()
+        if plan is None:
+            return
+        if plan.patch and self._note_unsynced(new):
+            self._pending_sync = (plan, new, Later(lambda: checkout.apply_patch(self.runner, plan)))
+            return
+        self._synced(new, checkout.apply_sync(self.runner, plan))
+
+    def wait_checkout_sync(self) -> list[str] | None:
+        """Finish the sync `start_checkout_sync` left running: the paths updated (as
+        `apply_checkout_sync` answers), or None when none was running."""
+        pending, self._pending_sync = self._pending_sync, None
+        if pending is None:
+            return None
+        plan, new, applying = pending
+        try:
+            patched = applying.result()
+        except FatalError as exc:  # git could not run: the path-by-path way says why
+            log.warning("git apply of the status files failed: %s", exc)
+            patched = False
+        return self._synced(new, checkout.apply_sync(self.runner, plan, patched=patched))
+
+    def _synced(self, new: str, synced: list[str] | None) -> list[str]:
+        """Note how a checkout sync to `new` ended: `synced` paths, or None (the index
+        stayed locked, `finish_checkout_sync` tries again)."""
+        if synced is None:
             self.synced_tip = None
             # Remembered on disk: the pass goes on to record `new` as reconciled, and a
             # later pass (another process) must still know this tip needs its index synced.
-            try:
-                atomic_write(marker, f"{new}\n".encode("ascii"), durable=False)
-            except OSError as exc:
-                log.warning("could not note the unsynced index in %s: %s", marker, exc)
+            self._note_unsynced(new)
             return []
         self.synced_tip = new
-        if self.checkout_unsynced(new):
-            marker.unlink(missing_ok=True)
+        if self._unsynced_note(new):
+            (self.git_dir / UNSYNCED_FILE).unlink(missing_ok=True)
         return synced
+
+    def _note_unsynced(self, tip: str) -> bool:
+        marker = self.git_dir / UNSYNCED_FILE
+        try:
+            atomic_write(marker, f"{tip}\n".encode("ascii"), durable=False)
+        except OSError as exc:
+            log.warning("could not note the unsynced index in %s: %s", marker, exc)
+            return False
+        return True
 
     def checkout_unsynced(self, tip: str) -> bool:
         """Whether a checkout sync to `tip` wrote the files but left the index at the old
         ones (it stayed locked): read from a small file, no git process."""
+        self.wait_checkout_sync()
+        return self._unsynced_note(tip)
+
+    def _unsynced_note(self, tip: str) -> bool:
         try:
             text = (self.git_dir / UNSYNCED_FILE).read_bytes()
         except OSError:
@@ -587,6 +650,26 @@ class GitRepo:
 
 
 # --- helpers ----------------------------------------------------------------------
+
+
+def _ask_layout(runner: GitRunner, path: str | os.PathLike[str]) -> discover.Layout:
+    """Where the repository at `path` keeps its parts, as git says (`discover` reads
+    them itself from a plain checkout's files)."""
+    # One process answers all five in a working tree; in a bare repository git prints
+    # the first four and then refuses `--show-toplevel` (exit 128).
+    found = runner.run(
+        ["rev-parse", "--path-format=absolute", "--git-dir", "--git-common-dir",
+         "--is-bare-repository", "--show-object-format", "--show-toplevel"],
+        check=False,
+    )  # fmt: skip
+    lines = found.text.splitlines()
+    if len(lines) < 4 or (found.status != 0 and lines[2] != "true"):
+        # Not a repository, or the git directory of a working tree (no top level).
+        why = describe_failure("rev-parse", found.status, found.stderr)
+        raise FatalError(f"{path}: not a git repository or working tree ({why})")
+    git_dir, common_dir, bare, object_format = lines[:4]
+    top = None if bare == "true" else Path(lines[4])
+    return discover.Layout(Path(git_dir), Path(common_dir), bare == "true", object_format, top)
 
 
 def _check_offer_paths(paths: Iterable[str]) -> None:

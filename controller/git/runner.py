@@ -35,6 +35,7 @@ from __future__ import annotations
 import contextlib
 import os
 import subprocess
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,6 +44,7 @@ from typing import IO
 import git as gitpython
 
 from controller.core.errors import FatalError, TransientError
+from controller.git.exchange import Expired, exchange
 from controller.git.names import redact
 
 LOCAL_TIMEOUT = 120.0  # seconds for a command that only touches the local repository
@@ -206,28 +208,29 @@ class GitRunner:
             options += remote_config
             extra.update(remote_env)
         limit = timeout if timeout is not None else (REMOTE_TIMEOUT if remote else self.timeout)
+        deadline = time.monotonic() + limit
         try:
-            proc = subprocess.run(
+            proc = subprocess.Popen(
                 self.argv(args, options),
-                input=stdin if stdin is not None else b"",
-                capture_output=True,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
                 env=self.env(extra),
-                timeout=limit,
-                check=False,
             )
         except FileNotFoundError:
             raise FatalError("git is not installed or not on PATH") from None
-        except subprocess.TimeoutExpired:
+        try:
+            # Not `subprocess.run`: its wait for the exit polls with sleeps (`exchange`).
+            out, err = exchange(proc, stdin if stdin is not None else b"", deadline)
+        except Expired:
             raise GitTimeout(
                 f"git {args[0]} took longer than {limit:.0f} s and was stopped", retry_after=30
             ) from None
-        result = GitResult(proc.returncode, proc.stdout, proc.stderr)
-        if check and proc.returncode != 0:
+        status = proc.returncode
+        result = GitResult(status, out, err)
+        if check and status != 0:
             raise GitFailed(
-                describe_failure(args[0], proc.returncode, proc.stderr),
-                status=proc.returncode,
-                stdout=proc.stdout,
-                stderr=proc.stderr,
+                describe_failure(args[0], status, err), status=status, stdout=out, stderr=err
             )
         return result
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from controller.core.errors import FatalError, TransientError
+from controller.git.later import Later
 from controller.git.names import blob_oid, check_oid, check_ref_name, object_oid
 from controller.git.read import ObjectReader, encode_path, entry_mode, entry_oid
 from controller.git.runner import GitFailed, GitRunner
@@ -116,11 +117,42 @@ def commit_blobs(
     object_format: str = "sha1",
     allow_empty: bool = False,
     ssh_key: str = "",
+    storing: Later[None] | None = None,
 ) -> str | None:
     """`write_commit` for blobs already in the object database: {path: blob id or None}.
 
-    With `allow_empty`, a commit is made even when the tree equals base's.
+    With `allow_empty`, a commit is made even when the tree equals base's. `storing`:
+    the blobs' `store_blobs_soon`, waited for before the commit is returned (and its
+    error raised), so a caller never holds a commit whose blobs may be missing.
     """
+    try:
+        made = _commit_blobs(
+            runner, reader, base, changes, message, identity=identity, when=when,
+            sign=sign, object_format=object_format, allow_empty=allow_empty, ssh_key=ssh_key,
+        )  # fmt: skip
+    except BaseException:
+        if storing is not None:
+            storing.settle()
+        raise
+    if storing is not None:
+        storing.result()
+    return made
+
+
+def _commit_blobs(
+    runner: GitRunner,
+    reader: ObjectReader,
+    base: str,
+    changes: Mapping[str, str | None],
+    message: str,
+    *,
+    identity: Identity | None,
+    when: float | None,
+    sign: bool | None,
+    object_format: str,
+    allow_empty: bool,
+    ssh_key: str,
+) -> str | None:
     check_oid(base)
     base_tree = _tree_of(reader, base)
     tree = build_tree(runner, reader, base_tree, changes, object_format)
@@ -184,6 +216,22 @@ def store_blobs(runner: GitRunner, blobs: Iterable[bytes], object_format: str) -
             stream = bytearray()
     if stream:
         _fast_import(runner, stream)
+
+
+def store_blobs_soon(runner: GitRunner, blobs: Iterable[bytes], object_format: str) -> Later[None]:
+    """`store_blobs`, its `hash-object` of fewer than FEW_BLOBS left running on a thread
+    (more are stored before it returns). `blobs` is read to its end before it returns
+    either way. Hand the answer to `commit_blobs` (`storing`), which waits for it:
+    the commit may be written meanwhile (neither `hash-object -t tree` nor `commit-tree`
+    looks for the blobs), never a ref moved to it."""
+    blobs = iter(blobs)
+    first = list(itertools.islice(blobs, FEW_BLOBS))
+    if not first:
+        return Later.answered(None)
+    if len(first) < FEW_BLOBS:
+        return Later(lambda: _hash_blobs(runner, first, object_format))
+    store_blobs(runner, itertools.chain(first, blobs), object_format)
+    return Later.answered(None)
 
 
 def _hash_blobs(runner: GitRunner, blobs: Sequence[bytes], object_format: str) -> None:

@@ -32,6 +32,7 @@ from controller.core.errors import FatalError, TransientError
 from controller.core.escaping import printable
 from controller.core.model import OfferStatus
 from controller.failpoint import AFTER_COMMIT_OBJECT, AFTER_REF_UPDATE, failpoint
+from controller.git.later import Later
 from controller.git.read import TreeChange
 from controller.git.repo import OFFERS_DIR, GitRepo, Identity, PushRejected, RefMoved
 from controller.git.tree import TreeSnapshot
@@ -73,10 +74,10 @@ def land(landing: Landing, base: str, scope: Scope, outcomes: dict[str, Outcome]
     attempts = 0
     while True:
         attempts += 1
-        changes, written = status_updates(landing.repo, base, outcomes, landing.rendered)
+        changes, written, storing = _status_updates(landing.repo, base, outcomes, landing.rendered)
         commit = None
         if changes:
-            commit = _commit_onto(landing, base, changes, outcomes, written)
+            commit = _commit_onto(landing, base, changes, outcomes, written, storing=storing)
             if commit is None:  # the branch moved: someone pushed or committed
                 if attempts >= PUSH_ATTEMPTS:
                     raise TransientError(
@@ -116,6 +117,19 @@ def status_updates(
     Each blob is stored as it is rendered, a few MiB per `git fast-import`, so a
     pass never holds every status file's bytes at once. A status rendered before
     (`rendered`) whose blob the commit already holds is not rendered again."""
+    changes, written, storing = _status_updates(repo, base, outcomes, rendered)
+    storing.result()
+    return changes, written
+
+
+def _status_updates(
+    repo: GitRepo,
+    base: str,
+    outcomes: Mapping[str, Outcome],
+    rendered: RenderedOids | None = None,
+) -> tuple[dict[str, str | None], list[str], Later[None]]:
+    """`status_updates`, a few blobs still being stored: the last of the three, which
+    `commit_blobs` waits for (`GitRepo.store_blobs_soon`)."""
     rendered = rendered if rendered is not None else RenderedOids()
     existing = repo.snapshot(base, outcomes) if outcomes else None
     changes: dict[str, str | None] = {}
@@ -148,8 +162,8 @@ def status_updates(
             written.append(offer)
             yield data
 
-    repo.store_blobs(changed_blobs())
-    return changes, written
+    storing = repo.store_blobs_soon(changed_blobs())  # reads `changed_blobs` to its end
+    return changes, written, storing
 
 
 def _commit_onto(
@@ -158,13 +172,35 @@ def _commit_onto(
     changes: Mapping[str, str | None],
     outcomes: Mapping[str, Outcome],
     written: Sequence[str],
+    *,
+    storing: Later[None],
 ) -> str | None:
-    """Make the status commit and move the branch to it; None when the branch moved first."""
+    """Make the status commit and move the branch to it; None when the branch moved first.
+
+    Three things at once where they do not wait for each other: the status blobs being
+    stored (`storing`), the trees and commit written on top of them, and, in local mode,
+    the checkout sync's checks (they need only how the paths change, not the commit).
+    The blobs are in before the commit is returned, the checks made before the branch
+    moves."""
     repo, branch = landing.repo, landing.branch
     message = commit_message(transitions(outcomes, written), written)
-    commit = repo.commit_blobs(
-        base, changes, message, landing.identity(base), when=landing.clock().timestamp()
-    )
+    planning = None
+    if not landing.remote:
+        # Every check of the checkout sync is made before the branch moves, so a person's
+        # `git commit` right after it finds the index already at the new status files.
+        known = moved_paths(repo.snapshot(base, outcomes), changes)
+        planning = Later(lambda: repo.plan_checkout_sync(branch, base, None, changes, known=known))
+    try:
+        commit = repo.commit_blobs(
+            base, changes, message, landing.identity(base),
+            when=landing.clock().timestamp(), storing=storing,
+        )  # fmt: skip
+    except BaseException:
+        storing.settle()  # waited for already unless the commit was never begun
+        if planning is not None:
+            planning.settle()
+        raise
+    plan = planning.result() if planning is not None else None
     if commit is None:  # pragma: no cover - updates were computed against base's blobs
         raise FatalError("the status commit came out identical to its parent")
     failpoint(AFTER_COMMIT_OBJECT)
@@ -174,17 +210,14 @@ def _commit_onto(
         except PushRejected:
             return None
         return commit
-    # Every check of the checkout sync is made before the branch moves, so a person's
-    # `git commit` right after it finds the index already at the new status files.
-    plan = repo.plan_checkout_sync(
-        branch, base, commit, changes, known=moved_paths(repo.snapshot(base, outcomes), changes)
-    )
     try:
         repo.update_ref(f"refs/heads/{branch}", commit, base, "offerctl: status")
     except RefMoved:
         return None
     failpoint(AFTER_REF_UPDATE)
-    repo.apply_checkout_sync(plan, commit)
+    # Its one `git apply` runs while the caller records the pass (`GitRepo.start_checkout_
+    # sync`: the unsynced note covers a crash meanwhile); the caller collects it.
+    repo.start_checkout_sync(plan, commit)
     return commit
 
 
@@ -212,6 +245,7 @@ def finish_checkout_sync(repo: GitRepo, branch: str, tip: str, recorded: str | N
     is synced again when its sync left the index at the old files (it stayed
     locked: `GitRepo.checkout_unsynced`): the pass that made it recorded it anyway.
     """
+    repo.wait_checkout_sync()  # a sync this process left running ends first
     if tip == repo.synced_tip:
         return  # synced by this process (the daemon's last batch)
     if tip == recorded and not repo.checkout_unsynced(tip):

@@ -19,6 +19,7 @@ from pathlib import Path
 from controller import __version__
 from controller.failpoint import MID_STATE_WRITE
 from controller.files.fsio import atomic_write
+from controller.git.later import Later
 from controller.git.repo import GitRepo
 from controller.reconcile.records import RecordStore
 from controller.reconcile.types import OfferInputs, Outcome, PassResult
@@ -44,14 +45,23 @@ def record(
     result: PassResult,
     estimates: Mapping[str, str] | None = None,
 ) -> None:
-    """Record the pass: the reconciled refs, then the offers the next pass must poll.
+    """Record the pass: the reconciled refs and the offers the next pass must poll.
 
     `refs` maps each ref that records the pass (the reconciled one and the judged one)
     to the commit the pass read it at (None: not read): they move in one transaction,
-    and an unchanged ref is not written again."""
+    and an unchanged ref is not written again.
+
+    The state file is written (and fsynced) while git moves the refs: neither order
+    matters, since a state file that does not name the recorded commit makes the next
+    pass a full one (`scope`), whichever of the two a crash or a failure left undone."""
     commit = result.commit or result.base
-    repo.record_reconciled_refs(refs, commit)
-    save_state(repo, key, commit, result.in_flight, estimates)
+    saving = Later(lambda: save_state(repo, key, commit, result.in_flight, estimates))
+    try:
+        repo.record_reconciled_refs(refs, commit)
+    except BaseException:
+        saving.settle()
+        raise
+    saving.result()
 
 
 def remember(store: RecordStore, work: OfferInputs, outcome: Outcome) -> None:

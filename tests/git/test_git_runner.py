@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from controller.core.errors import TransientError
 from controller.daemon.triggers import ls_remote_probe
 from controller.git import history as githistory
 from controller.git import remote
+from controller.git.names import blob_oid
 from controller.git.repo import GitRepo
 from controller.git.runner import GitFailed, GitRunner, GitTimeout, clean_env
 
@@ -63,6 +65,39 @@ def test_every_call_has_a_deadline(gitrepos: GitRepos) -> None:
     with pytest.raises(GitTimeout, match="longer than"):
         runner.run(["slow"], config=[("alias.slow", "!sleep 3")], timeout=0.3)
     assert time.monotonic() - started < 2.5
+
+
+def test_megabytes_in_and_out_pass_whole(gitrepos: GitRepos) -> None:
+    # More than a pipe holds each way: the input is written as git makes room for it.
+    repo = gitrepos.init("big", {"a.txt": "x\n"})
+    runner = GitRunner(repo)
+    data = bytearray(os.urandom(3 * 1024 * 1024))
+    oid = runner.out("hash-object", "-w", "--stdin", stdin=bytes(data))
+    assert oid == blob_oid(bytes(data))
+    assert runner.run(["cat-file", "blob", oid]).stdout == data
+
+
+def test_input_git_does_not_read_is_no_error(gitrepos: GitRepos) -> None:
+    repo = gitrepos.init("unread", {"a.txt": "x\n"})
+    done = GitRunner(repo).run(["rev-parse", "HEAD"], stdin=b"x" * (2 * 1024 * 1024))
+    assert done.status == 0 and len(done.text.strip()) == 40
+
+
+@pytest.mark.skipif(not hasattr(os, "pidfd_open"), reason="waits on a pidfd")
+def test_the_exit_is_waited_for_without_polling_sleeps(
+    gitrepos: GitRepos, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # subprocess's own wait with a timeout sleeps 1 ms, 2 ms, ... until a child that has
+    # closed its pipes is reaped: most of a short git's run.
+    repo = gitrepos.init("fast", {"a.txt": "x\n"})
+    runner = GitRunner(repo)
+
+    def no_sleep(seconds: float) -> None:
+        raise AssertionError(f"slept {seconds} s waiting for git")
+
+    monkeypatch.setattr(time, "sleep", no_sleep)  # subprocess waits with time.sleep
+    for _ in range(30):
+        runner.run(["rev-parse", "HEAD"])
 
 
 def test_failures_carry_git_s_words_with_credentials_redacted(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ clock, and checks the commits, the status files and the marketplace.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -257,24 +257,31 @@ class TestLocalPass:
     def test_an_index_a_person_s_git_kept_locked_is_synced_by_the_next_pass(
         self, local: Harness, gitrepos: GitRepos, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        # A person's git holds index.lock through the whole refresh: the files are
-        # written, the index keeps the old ones, and the pass records its commit anyway.
+        # A person's git holds index.lock through the whole sync (git's own `apply` of the
+        # files, then the refresh after writing them): the files are written, the index
+        # keeps the old ones, and the pass records its commit anyway.
         monkeypatch.setattr(checkout, "INDEX_LOCK_WAITS", (0.01,))
         lock = local.path / ".git" / "index.lock"
-        refresh = checkout._refresh_index
+        unheld = {name: getattr(checkout, name) for name in ("apply_patch", "apply_sync")}
 
-        def held(*args: Any, **kwargs: Any) -> bool:
-            lock.write_bytes(b"")
-            try:
-                return refresh(*args, **kwargs)
-            finally:
-                lock.unlink()
+        def holding(name: str) -> Callable[..., Any]:
+            def held(*args: Any, **kwargs: Any) -> Any:
+                lock.write_bytes(b"")
+                try:
+                    return unheld[name](*args, **kwargs)
+                finally:
+                    lock.unlink()
 
-        monkeypatch.setattr(checkout, "_refresh_index", held)
+            return held
+
+        for name in unheld:
+            monkeypatch.setattr(checkout, name, holding(name))
         first = local.run()
         assert first.commit == gitrepos.head(local.path)
         assert "D  offers/alpha-offer/status.yaml" in gitrepos.status(local.path)
-        monkeypatch.setattr(checkout, "_refresh_index", refresh)
+        assert (local.path / "offers/alpha-offer/status.yaml").exists()
+        for name, function in unheld.items():
+            monkeypatch.setattr(checkout, name, function)
 
         second = local.run()  # another process, at the tip the first one recorded
 
