@@ -5,9 +5,10 @@ it once also froze what was alive). A daemon over a few offers runs small passes
 one after another: each made a few KiB of cyclic garbage (json's encoder
 closures) and never reached a collection, and the next pass froze that garbage
 (or, without the freeze, promoted it to the oldest generation), so nothing
-collected it; memory grew with every pass, for as long as the daemon ran. Here one reconciler (as `offerctl run` keeps it) runs many settle
-passes with the garbage collector left to itself, and the garbage found at the
-end must not grow with the number of passes.
+collected it; memory grew with every pass, for as long as the daemon ran. Here
+one reconciler (as `offerctl run` keeps it) runs many settle passes with the
+garbage collector left to itself, and the garbage found at the end must not
+grow with the number of passes.
 """
 
 from __future__ import annotations
