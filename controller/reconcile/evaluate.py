@@ -55,6 +55,8 @@ SIGNOFF_FILE = layout.SIGNOFF_FILE
 # Lone surrogates: bytes that were not UTF-8 (surrogateescape); no status can name them.
 _COMMIT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _FOLDER = re.compile(r"^[^\x00-\x1f\x7f/\\.\ud800-\udfff][^\x00-\x1f\x7f/\\\ud800-\udfff]{0,254}$")
+# The targets a spec may name, made once (not a set per offer).
+_TARGETS = frozenset(Target)
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,7 +264,8 @@ def default_validate(files: FileSource, offer: str) -> OfferCheck:
     if not isinstance(spec, dict):
         return OfferCheck("", None, False, result.findings or _unreadable(offer))
     raw_target = spec.get("target")
-    target = Target(raw_target) if raw_target in set(Target) else None
+    # Text first: a list or a mapping (the schema reports it) cannot be looked up in a set.
+    target = Target(raw_target) if isinstance(raw_target, str) and raw_target in _TARGETS else None
     # `generation.file_digest` of each file, its bytes hashed once (`core.digests`): precheck
     # has just asked for the same bytes' SHA-256, often of the very objects (kept blobs).
     file_digests = {

@@ -1,8 +1,9 @@
-"""The generation `default_validate` gives is `generation` of the files' `file_digest`s.
+"""`default_validate`: the validation engine's verdict on one offer folder, with its generation.
 
-It takes each file's SHA-256 from `core.digests` (each bytes object hashed once,
-the same bytes precheck has just hashed); the generation is the one the
-definition gives, whichever objects the bytes come in, and a changed byte moves it.
+The generation is `generation` of the files' `file_digest`s: each file's SHA-256
+comes from `core.digests` (each bytes object hashed once, the same bytes precheck
+has just hashed), whichever objects the bytes come in, and a changed byte moves it.
+A manifest's odd values are findings, never a crash.
 """
 
 from __future__ import annotations
@@ -49,3 +50,15 @@ def test_the_generation_is_the_defined_one_and_follows_the_bytes(tmp_path: Path)
     digests.sha256(files[logo])  # the old bytes' digest is kept: it must not answer
     again = default_validate(_write(tmp_path / "b", changed), OFFER)
     assert again.generation == _defined(changed) != check.generation
+
+
+def test_a_target_that_is_not_text_is_a_finding_not_a_crash(tmp_path: Path) -> None:
+    files = offer_files(OFFER)
+    manifest = f"offers/{OFFER}/offer.yaml"
+    for n, odd in enumerate(["[preview]", "{live: true}"]):
+        text = files[manifest].decode().replace("  target: preview", f"  target: {odd}", 1)
+        check = default_validate(
+            _write(tmp_path / str(n), {**files, manifest: text.encode()}), OFFER
+        )
+        assert check.target is None
+        assert any(f.path == "$.spec.target" for f in check.findings), check.findings
