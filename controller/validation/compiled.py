@@ -311,8 +311,10 @@ class _Compiler:
         count = 1
         while count < len(keywords) and keywords[count] in ("minItems", "maxItems", "uniqueItems"):
             count += 1
-        low, high = schema.get("minItems", 0), schema.get("maxItems")
-        unique = "uniqueItems" in keywords[1:count] and bool(schema["uniqueItems"])
+        group = keywords[1:count]  # only these: one met after `items` runs after it, alone
+        low = schema["minItems"] if "minItems" in group else 0
+        high = schema["maxItems"] if "maxItems" in group else None
+        unique = "uniqueItems" in group and bool(schema["uniqueItems"])
         if not (_is_count(low) and (high is None or _is_count(high))):
             return None
         item_check: Check | None = None

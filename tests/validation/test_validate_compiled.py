@@ -217,6 +217,7 @@ ARRAYS = {
         },
         "short": {"type": "array", "maxItems": 2, "items": {"type": "string"}},
         "loose": {"type": "array", "uniqueItems": False, "minItems": 2},
+        "late": {"type": "array", "items": {"type": "integer"}, "maxItems": 2},  # after items
         "text": {"const": "none"},
         "yes": {"const": True},
         "no": {"const": False},
@@ -245,7 +246,18 @@ MEMBERS = st.dictionaries(st.sampled_from("abc"), st.sampled_from(["none", "x", 
 @given(
     st.dictionaries(
         st.sampled_from(
-            ["unique", "bounded", "short", "loose", "text", "yes", "no", "number", "members"]
+            [
+                "unique",
+                "bounded",
+                "short",
+                "loose",
+                "late",
+                "text",
+                "yes",
+                "no",
+                "number",
+                "members",
+            ]
         ),
         JSON_VALUES | st.lists(JSON_VALUES, max_size=4) | MEMBERS,
         max_size=4,
