@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from json import encoder
 from typing import Any
 
 PREFIX = "sha256:"
@@ -25,13 +26,30 @@ PREFIX = "sha256:"
 # Spec fields that steer the controller rather than describe the offer.
 CONTROL_FIELDS = frozenset({"target", "suspend"})
 
+# What json.dumps calls for a value JSON has no form for: a TypeError naming its type.
+_NOT_JSON = json.JSONEncoder().default
+# The C encoder json.dumps ends in, and its string escape (None without the accelerator).
+_MAKE_ENCODER: Callable[..., Callable[[Any, int], list[str]]] | None = getattr(
+    encoder, "c_make_encoder", None
+)
+_ESCAPE: Callable[[str], str] | None = getattr(encoder, "c_encode_basestring", None)
+
 
 def canonical_json(value: Any, *, allow_nan: bool = True) -> str:
     """Sorted-key, whitespace-free JSON: equal data always gives equal text. Without
-    `allow_nan`, a NaN or infinity (which JSON cannot give back equal) raises ValueError."""
-    return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=allow_nan
-    )
+    `allow_nan`, a NaN or infinity (which JSON cannot give back equal) raises ValueError.
+
+    The text `json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+    allow_nan=allow_nan)` gives, from the C encoder it ends in, made here directly: the
+    JSONEncoder object and the calls around it cost as much as encoding a small record,
+    and a pass encodes a spec and a verdict per offer. A new encoder per call (its
+    circular-reference markers are its own), so it is safe from any thread."""
+    make, escape = _MAKE_ENCODER, _ESCAPE
+    if make is None or escape is None:  # no C accelerator: json.dumps itself
+        return json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=allow_nan
+        )
+    return "".join(make({}, _NOT_JSON, escape, None, ":", ",", True, False, allow_nan)(value, 0))
 
 
 def file_digest(data: bytes) -> str:

@@ -19,8 +19,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from controller.core import pipeline
-from controller.core.generation import file_digest, generation
+from controller.core import digests, pipeline
+from controller.core.generation import PREFIX, generation
 from controller.core.model import Finding, OfferStatus, Phase, SignOffVerdict, Target
 from controller.git.repo import OFFERS_DIR, GitRepo
 from controller.git.tree import GitTreeFiles, TreeSnapshot
@@ -55,6 +55,8 @@ SIGNOFF_FILE = layout.SIGNOFF_FILE
 # Lone surrogates: bytes that were not UTF-8 (surrogateescape); no status can name them.
 _COMMIT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 _FOLDER = re.compile(r"^[^\x00-\x1f\x7f/\\.\ud800-\udfff][^\x00-\x1f\x7f/\\\ud800-\udfff]{0,254}$")
+# The targets a spec may name, made once (not a set per offer).
+_TARGETS = frozenset(Target)
 
 
 @dataclass(frozen=True, slots=True)
@@ -262,10 +264,15 @@ def default_validate(files: FileSource, offer: str) -> OfferCheck:
     if not isinstance(spec, dict):
         return OfferCheck("", None, False, result.findings or _unreadable(offer))
     raw_target = spec.get("target")
-    target = Target(raw_target) if raw_target in set(Target) else None
-    digests = {path: file_digest(data) for path, data in result.referenced_files.items()}
+    # Text first: a list or a mapping (the schema reports it) cannot be looked up in a set.
+    target = Target(raw_target) if isinstance(raw_target, str) and raw_target in _TARGETS else None
+    # `generation.file_digest` of each file, its bytes hashed once (`core.digests`): precheck
+    # has just asked for the same bytes' SHA-256, often of the very objects (kept blobs).
+    file_digests = {
+        path: PREFIX + digests.sha256(data).hex() for path, data in result.referenced_files.items()
+    }
     try:
-        gen = generation(spec, digests, offer=offer)
+        gen = generation(spec, file_digests, offer=offer)
     except (TypeError, ValueError):
         # YAML allows keys JSON has no words for (`1:`, `null:`, `true:` beside text
         # keys): such a spec has no canonical form, so it is invalid, not a crash.

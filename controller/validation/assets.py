@@ -66,16 +66,19 @@ def _check_one(
             "a relative path with / and no '..'",
         )
     repo_path = f"{offer_dir}/{ref.file}"
-    kind = files.kind(repo_path)
-    if kind == "missing":
-        return Issue("AssetMissing", f"{ref.what} {shown} does not exist in the offer folder")
-    if kind == "symlink":
-        return Issue("AssetSymlink", f"{ref.what} {shown} {SYMLINK_RULE}")
-    if kind != "file":
-        return Issue("AssetNotAFile", f"{ref.what} {shown} is not a regular file")
     limit = MAX_PACKAGE_BYTES if ref.png_size is None else MAX_IMAGE_BYTES
     try:
+        # Read at once: a source reads only a regular file (never a link, a FIFO, a folder),
+        # so asking its kind first only costs a question more per asset; it is asked when
+        # the read fails, to say what the path is.
         out[ref.file] = files.read(repo_path, limit)
     except FileReadError as exc:
+        kind = files.kind(repo_path)
+        if kind == "missing":
+            return Issue("AssetMissing", f"{ref.what} {shown} does not exist in the offer folder")
+        if kind == "symlink":
+            return Issue("AssetSymlink", f"{ref.what} {shown} {SYMLINK_RULE}")
+        if kind != "file":
+            return Issue("AssetNotAFile", f"{ref.what} {shown} is not a regular file")
         return Issue(exc.code, f"{ref.what} {shown} {exc.message}")
     return None

@@ -137,6 +137,11 @@ def _fused_string(schema: Mapping[str, Any], keywords: list[str]) -> _Fused | No
     return check, len(keywords)
 
 
+def _is_names(value: Any) -> bool:
+    """A `required` list of property names (text), as the metaschema has it."""
+    return isinstance(value, list) and all(type(name) is str for name in value)
+
+
 def _is_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -144,7 +149,33 @@ def _is_count(value: Any) -> bool:
 def _unique(items: list[Any]) -> bool:
     if all(isinstance(item, str) for item in items):
         return len(set(items)) == len(items)
+    try:  # a set of hashable stand-ins, equal exactly when `_equal` says the items are
+        return len({_frozen(item) for item in items}) == len(items)
+    except _NotFrozen:
+        pass
     return not any(_equal(items[i], items[j]) for i in range(len(items)) for j in range(i))
+
+
+class _NotFrozen(Exception):
+    """A value `_frozen` cannot stand in for: `_unique` compares pairs with `_equal`."""
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable stand-in for JSON data, equal to another's exactly when `_equal` says the
+    values are: text, an int, null, a list (a tuple) and a mapping with text keys (a frozenset
+    of its items). Anything else raises `_NotFrozen`: a bool (Python's True == 1 is not
+    JSON's), a float (1 == 1.0 is, but NaN is not equal to itself), any other type."""
+    kind = type(value)
+    if kind is str or kind is int or value is None:
+        return value
+    if kind is list:
+        return tuple([_frozen(item) for item in value])
+    if kind is dict:
+        for key in value:
+            if type(key) is not str:
+                raise _NotFrozen
+        return frozenset([(key, _frozen(item)) for key, item in value.items()])
+    raise _NotFrozen
 
 
 def _every(checks: list[Check]) -> Check:
@@ -187,7 +218,12 @@ class _Compiler:
         if not isinstance(schema, dict):
             raise Unsupported("schema is not an object")
         keywords = [k for k in schema if k not in _ANNOTATIONS and k not in ("then", "else")]
-        fused = _fused_string(schema, keywords) or self._fused_object(schema, keywords)
+        fused = (
+            _fused_string(schema, keywords)
+            or self._fused_object(schema, keywords)
+            or self._fused_array(schema, keywords)
+            or self._fused_members(schema, keywords)
+        )
         checks: list[Check] = []
         if fused is not None:
             check, keywords = fused[0], keywords[fused[1] :]
@@ -213,12 +249,12 @@ class _Compiler:
             keywords[:4] != ["type", "additionalProperties", "required", "properties"]
             or schema["type"] != "object"
             or "patternProperties" in schema
-            or not isinstance(schema["required"], list)
+            or not _is_names(schema["required"])
             or not isinstance(schema["properties"], dict)
         ):
             return None
         extra = schema["additionalProperties"]
-        names = tuple(schema["required"])
+        names = frozenset(schema["required"])
         known = frozenset(schema["properties"])
         extra_check = None if extra is False else self.compile(extra)
         pairs = tuple((name, self.compile(sub)) for name, sub in schema["properties"].items())
@@ -233,15 +269,79 @@ class _Compiler:
                 for key, item in value.items():
                     if key not in known and not extra_check(item):
                         return False
-            for name in names:
-                if name not in value:
-                    return False
+            if not value.keys() >= names:  # every required name, in one set comparison
+                return False
             for name, sub in pairs:  # noqa: SIM110 - a loop: see _every
                 if name in value and not sub(value[name]):
                     return False
             return True
 
         return check, 4
+
+    def _fused_members(self, schema: Mapping[str, Any], keywords: list[str]) -> _Fused | None:
+        """properties and required, in either order, without a type (the `if` of an
+        if/then, a `then`): one check. Neither keyword can raise or fail by descending
+        in a way the other could pre-empt, so required (a set comparison) goes first."""
+        if (
+            keywords[:2] not in (["properties", "required"], ["required", "properties"])
+            or not _is_names(schema["required"])
+            or not isinstance(schema["properties"], dict)
+        ):
+            return None
+        names = frozenset(schema["required"])
+        pairs = tuple((name, self.compile(sub)) for name, sub in schema["properties"].items())
+
+        def check(value: Any) -> bool:
+            if not isinstance(value, dict):
+                return True
+            if not value.keys() >= names:
+                return False
+            for name, sub in pairs:  # noqa: SIM110 - a loop: see _every
+                if name in value and not sub(value[name]):
+                    return False
+            return True
+
+        return check, 2
+
+    def _fused_array(self, schema: Mapping[str, Any], keywords: list[str]) -> _Fused | None:
+        """type: array, then any of minItems, maxItems, uniqueItems (none of which can raise
+        or descend, so their order is free), then perhaps items: one check, same order."""
+        if not keywords or keywords[0] != "type" or schema["type"] != "array":
+            return None
+        count = 1
+        while count < len(keywords) and keywords[count] in ("minItems", "maxItems", "uniqueItems"):
+            count += 1
+        group = keywords[1:count]  # only these: one met after `items` runs after it, alone
+        low = schema["minItems"] if "minItems" in group else 0
+        high = schema["maxItems"] if "maxItems" in group else None
+        unique = "uniqueItems" in group and bool(schema["uniqueItems"])
+        if not (_is_count(low) and (high is None or _is_count(high))):
+            return None
+        item_check: Check | None = None
+        if count < len(keywords) and keywords[count] == "items":
+            if not isinstance(schema["items"], dict | bool):
+                return None  # the array form: `_k_items` says it is unsupported
+            item_check = self.compile(schema["items"])
+            count += 1
+        if count == 1:
+            return None
+        top = high
+
+        def check(value: Any) -> bool:
+            if not isinstance(value, list):
+                return False
+            size = len(value)
+            if size < low or (top is not None and size > top):
+                return False
+            if unique and not _unique(value):
+                return False
+            if item_check is not None:
+                for item in value:
+                    if not item_check(item):
+                        return False
+            return True
+
+        return check, count
 
     # -- references and combinators ----------------------------------------------------------
 
@@ -316,6 +416,10 @@ class _Compiler:
         return lambda value: any(_equal(value, option) for option in options)
 
     def _k_const(self, const: Any, _schema: Any) -> Check:
+        if isinstance(const, bool):  # `_equal` to a bool: the same bool, nothing else
+            return lambda value: value is const
+        if type(const) is str:  # `_equal` to text: `==`, as below for any other value
+            return lambda value: value == const if type(value) is str else _equal(value, const)
         return lambda value: _equal(value, const)
 
     def _k_format(self, name: str, _schema: Any) -> Check:

@@ -5,8 +5,9 @@ structure, the marketplace's deployment test) is a pure function of the bytes,
 the file's name (it is in the messages) and the limits; generated and copied
 offers share packages, and a settle pass or a resubmission sees the same ones
 again. `memo` answers a repeated question from the first answer: hashing
-bytes costs a small fraction of unpacking them. The answer kept is handed out
-as a fresh list (callers extend what they get). Thread-safe: the simulated
+bytes costs a small fraction of unpacking them, and the same bytes object (a
+blob the git layer keeps) is hashed once (`core.digests`). The answer kept is
+handed out as a fresh list (callers extend what they get). Thread-safe: the simulated
 marketplace serves from threads. `precheck` keeps its whole answer here as
 well, the bytes being its question (the marshalled spec and the files' digests).
 
@@ -27,6 +28,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import TypeVar
 
+from controller.core import digests
+
 T = TypeVar("T")
 
 MAX_ENTRIES = 4096  # answers are a few findings each: well under a few MiB in all
@@ -38,18 +41,31 @@ _weight = 0
 _lock = threading.Lock()
 
 
-def memo(kind: str, data: bytes, extra: tuple[Hashable, ...], compute: Callable[[], T]) -> T:
+def memo(
+    kind: str,
+    data: bytes,
+    extra: tuple[Hashable, ...],
+    compute: Callable[[], T],
+    *,
+    shared: bool = True,
+) -> T:
     """`compute()`'s answer for (`kind`, the bytes' digest, `extra`), computed once.
 
     `extra` holds everything else the answer depends on (a name, the limits).
     The caller must not mutate what it gets back; `memo_list` copies lists.
+    `shared`: `data` is a file's bytes, which recur as the very same object (the git
+    layer keeps blobs), so its digest is worked out once per object (`core.digests`);
+    False for bytes made for this one question (a marshalled spec), which never recur:
+    kept there they would only push files' digests out.
     """
     global _weight  # noqa: PLW0603 - the memo is the module's one piece of state
-    key = (kind, hashlib.sha256(data).digest(), len(data), *extra)
+    digest = digests.sha256(data) if shared else hashlib.sha256(data).digest()
+    key = (kind, digest, len(data), *extra)
     with _lock:
-        if key in _answers:
+        kept = _answers.get(key)
+        if kept is not None:
             _answers.move_to_end(key)
-            return _answers[key][0]  # type: ignore[return-value]
+            return kept[0]  # type: ignore[return-value]
     answer = compute()  # outside the lock: scans are slow and may run at once
     weight = weigh(answer)
     if weight > MAX_ANSWER_WEIGHT:
@@ -65,10 +81,15 @@ def memo(kind: str, data: bytes, extra: tuple[Hashable, ...], compute: Callable[
 
 
 def memo_list(
-    kind: str, data: bytes, extra: tuple[Hashable, ...], compute: Callable[[], list[T]]
+    kind: str,
+    data: bytes,
+    extra: tuple[Hashable, ...],
+    compute: Callable[[], list[T]],
+    *,
+    shared: bool = True,
 ) -> list[T]:
     """`memo` for a list answer: each caller gets its own copy of the list."""
-    return list(memo(kind, data, extra, lambda: tuple(compute())))
+    return list(memo(kind, data, extra, lambda: tuple(compute()), shared=shared))
 
 
 def weigh(value: object) -> int:

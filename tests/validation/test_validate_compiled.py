@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
 from controller.files.yamlio import YamlError, load_yaml
-from controller.validation import schemas
+from controller.validation import compiled, schemas
 from controller.validation.compiled import Unsupported, compile_schema
 
 TESTS = Path(__file__).resolve().parent.parent
@@ -202,3 +202,119 @@ def test_keyword_groups_checked_as_one_agree_with_jsonschema(document: Any) -> N
     """Objects (type, additionalProperties, required, properties) and strings (type with
     pattern, lengths or an enum) compiled as one check each answer as jsonschema does."""
     assert compile_schema(GROUPS, None)(document) == Draft202012Validator(GROUPS).is_valid(document)
+
+
+ARRAYS = {
+    "type": "object",
+    "properties": {
+        "unique": {"type": "array", "uniqueItems": True},
+        "bounded": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 3,
+            "uniqueItems": True,
+            "items": {"type": ["object", "string", "integer"]},
+        },
+        "short": {"type": "array", "maxItems": 2, "items": {"type": "string"}},
+        "loose": {"type": "array", "uniqueItems": False, "minItems": 2},
+        "late": {"type": "array", "items": {"type": "integer"}, "maxItems": 2},  # after items
+        "text": {"const": "none"},
+        "yes": {"const": True},
+        "no": {"const": False},
+        "number": {"const": 1},
+        "members": {  # properties and required without a type, in both orders
+            "if": {"properties": {"a": {"const": "none"}}, "required": ["a"]},
+            "then": {"required": ["b"], "properties": {"b": False}},
+            "else": {"properties": {"b": {"const": True}, "a": {"type": "string"}}, "required": []},
+        },
+    },
+}
+# JSON values that Python's == and hash() and JSON's equality tell apart differently:
+# 1, 1.0 and True; 0 and False; "1" and 1; [] and {}; nested ones of each. (NaN: below.)
+LEAVES = [1, 1.0, True, 0, 0.0, False, None, "1", "none", ""]
+JSON_VALUES = st.recursive(
+    st.sampled_from(LEAVES),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from("ab"), inner),
+    max_leaves=8,
+)
+
+
+MEMBERS = st.dictionaries(st.sampled_from("abc"), st.sampled_from(["none", "x", True, 1]))
+
+
+@settings(max_examples=800, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(
+            [
+                "unique",
+                "bounded",
+                "short",
+                "loose",
+                "late",
+                "text",
+                "yes",
+                "no",
+                "number",
+                "members",
+            ]
+        ),
+        JSON_VALUES | st.lists(JSON_VALUES, max_size=4) | MEMBERS,
+        max_size=4,
+    )
+)
+def test_arrays_unique_items_and_consts_agree_with_jsonschema(document: Any) -> None:
+    """Arrays (type with item counts, uniqueItems and items) checked as one, uniqueItems
+    answered through hashable stand-ins, text or boolean consts compared directly, and
+    properties with required (no type) checked as one answer as jsonschema does, on the
+    values Python and JSON compare differently."""
+    assert compile_schema(ARRAYS, None)(document) == Draft202012Validator(ARRAYS).is_valid(document)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(JSON_VALUES, max_size=5))
+def test_unique_items_agree_with_jsonschema(items: list[Any]) -> None:
+    schema = {"uniqueItems": True}
+    assert compile_schema(schema, None)(items) == Draft202012Validator(schema).is_valid(items)
+
+
+NAN = float("nan")
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.lists(
+        st.recursive(
+            st.sampled_from([*LEAVES, NAN]) | st.just(float("nan")),  # one NaN object, or new ones
+            lambda inner: (
+                st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from("ab"), inner)
+            ),
+            max_leaves=8,
+        ),
+        max_size=5,
+    )
+)
+def test_unique_items_answer_as_comparing_every_pair(items: list[Any]) -> None:
+    """The reference is `_equal` on every pair, as before the stand-ins: NaN included
+    (never equal to itself there; jsonschema's `is` test finds one NaN object twice a
+    duplicate, a difference the stand-ins neither add nor remove)."""
+    pairwise = not any(
+        compiled._equal(items[i], items[j]) for i in range(len(items)) for j in range(i)
+    )
+    assert compiled._unique(items) == pairwise
+
+
+def test_unique_items_of_mappings_and_lists_agree_with_jsonschema() -> None:
+    check = compile_schema({"uniqueItems": True}, None)
+    validator = Draft202012Validator({"uniqueItems": True})
+    for items in (
+        [{"a": "x", "b": "y"}, {"b": "y", "a": "x"}],  # equal whatever the key order
+        [{"a": "x"}, {"a": "y"}],
+        [["x", 1], ["x", 1]],
+        [["x", 1], ["x", "1"]],
+        [{"a": [1, {"b": None}]}, {"a": [1, {"b": None}]}],
+        [{"a": 1}, {"a": True}],  # a bool: compared pairwise
+        [[1], [1.0]],  # a float: compared pairwise
+        [{}, []],
+    ):
+        assert check(items) == validator.is_valid(items), items
