@@ -15,61 +15,31 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import yaml
 from appsource_helpers import png
-from example_offers import offer_files
+from precheck_helpers import LOGO, Counted, afresh, offer
 
-from controller.validation import precheck as precheck_module
 from controller.validation import scanmemo
 from controller.validation.precheck import file_issues, precheck
 from controller.validation.semantic import AssetRef, asset_refs
 from controller.validation.zipscan import EICAR
 
-LOGO = "media/logo-48.png"
-
-
-class Counted:
-    """Counts the times the files' findings are really worked out."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.count = 0
-        real = precheck_module.check_files
-
-        def counting(*args: Any) -> Any:
-            self.count += 1
-            return real(*args)
-
-        monkeypatch.setattr(precheck_module, "check_files", counting)
-
 
 @pytest.fixture
 def worked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counted]:
     scanmemo.clear()
-    yield Counted(monkeypatch)
+    yield Counted(monkeypatch, "check_files")
     scanmemo.clear()
-
-
-def _offer() -> tuple[dict[str, Any], dict[str, bytes]]:
-    files = offer_files("alpha-offer")
-    spec: dict[str, Any] = yaml.safe_load(files["offers/alpha-offer/offer.yaml"])["spec"]
-    assets = {k.split("/", 2)[2]: v for k, v in files.items() if not k.endswith("offer.yaml")}
-    return spec, assets
-
-
-def _fresh(spec: Any, files: dict[str, bytes]) -> list[Any]:
-    scanmemo.clear()
-    return precheck(spec, files)
 
 
 def test_offers_that_differ_in_text_only_work_out_their_files_once(worked: Counted) -> None:
-    spec, files = _offer()
+    spec, files = offer()
     files[LOGO] = png(90, 90)  # a finding among the files: the small logo slot is 48x48
     answers = [precheck(_renamed(spec, n), dict(files)) for n in range(3)]
     assert worked.count == 1
     for n, answer in enumerate(answers):
         codes = [i.code for i in answer]
         assert "PngSize" in codes and "PlaceholderText" in codes, codes
-        assert answer == _fresh(_renamed(spec, n), files)
+        assert answer == afresh(_renamed(spec, n), files)
 
 
 def _renamed(spec: dict[str, Any], n: int) -> dict[str, Any]:
@@ -82,7 +52,7 @@ def _renamed(spec: dict[str, Any], n: int) -> dict[str, Any]:
 
 def _variants() -> list[tuple[str, dict[str, Any], dict[str, bytes]]]:
     """Pairs of questions that share the files' names, each pair answered differently."""
-    spec, files = _offer()
+    spec, files = offer()
     out: list[tuple[str, dict[str, Any], dict[str, bytes]]] = []
     as_logo = copy.deepcopy(spec)
     as_screenshot = copy.deepcopy(spec)  # the same file in another slot (another size)
@@ -98,7 +68,7 @@ def _variants() -> list[tuple[str, dict[str, Any], dict[str, bytes]]]:
 
 def test_anything_the_files_findings_read_is_part_of_the_question(worked: Counted) -> None:
     variants = _variants()
-    fresh = {name: _fresh(spec, files) for name, spec, files in variants}
+    fresh = {name: afresh(spec, files) for name, spec, files in variants}
     for a, b in zip(list(fresh)[::2], list(fresh)[1::2], strict=True):
         assert fresh[a] != fresh[b], f"{a} and {b} must answer differently"
     scanmemo.clear()
@@ -122,7 +92,7 @@ class _Text(str):
 
 
 def test_refs_marshal_cannot_write_are_worked_out_every_time(worked: Counted) -> None:
-    spec, files = _offer()
+    spec, files = offer()
     manifest = {"spec": spec}
     refs = [dataclasses.replace(r, file=_Text(r.file)) for r in asset_refs(manifest)]
     first = file_issues(spec, files, refs=refs)

@@ -17,58 +17,28 @@ from types import MappingProxyType
 from typing import Any
 
 import pytest
-import yaml
 from appsource_helpers import png
-from example_offers import offer_files
+from precheck_helpers import LOGO, Counted, afresh, offer
 
 from controller.marketplace import certify
 from controller.marketplace.api import OfferPayload
-from controller.validation import precheck as precheck_module
 from controller.validation import scanmemo
 from controller.validation.precheck import precheck
 from controller.validation.semantic import asset_refs
 from controller.validation.strings import Strings
 
-LOGO = "media/logo-48.png"
-
-
-class Counted:
-    """Counts the times precheck is really worked out (not answered from the memo)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.count = 0
-        real = precheck_module._precheck
-
-        def counting(*args: Any) -> Any:
-            self.count += 1
-            return real(*args)
-
-        monkeypatch.setattr(precheck_module, "_precheck", counting)
-
 
 @pytest.fixture
 def worked(monkeypatch: pytest.MonkeyPatch) -> Iterator[Counted]:
     scanmemo.clear()
-    yield Counted(monkeypatch)
+    yield Counted(monkeypatch, "_precheck")
     scanmemo.clear()
-
-
-def _offer() -> tuple[dict[str, Any], dict[str, bytes]]:
-    files = offer_files("alpha-offer")
-    spec: dict[str, Any] = yaml.safe_load(files["offers/alpha-offer/offer.yaml"])["spec"]
-    assets = {k.split("/", 2)[2]: v for k, v in files.items() if not k.endswith("offer.yaml")}
-    return spec, assets
-
-
-def _fresh(spec: Any, files: dict[str, bytes]) -> list[Any]:
-    scanmemo.clear()
-    return precheck(spec, files)
 
 
 def test_certification_of_what_validation_just_prechecked_is_not_worked_out_again(
     worked: Counted,
 ) -> None:
-    spec, files = _offer()
+    spec, files = offer()
     spec["listings"]["en-us"]["name"] = "TODO name"  # a finding, so the answer is not empty
     manifest = {"spec": spec}
     validated = precheck(spec, files, strings=Strings.of(manifest), refs=asset_refs(manifest))
@@ -77,13 +47,13 @@ def test_certification_of_what_validation_just_prechecked_is_not_worked_out_agai
     assert worked.count == 1  # equal data, other objects: the same question
     assert "PlaceholderText" in {i.code for i in validated}
     assert [f.code for f in certified if f.stage == "Certification"] == [i.code for i in validated]
-    assert precheck(spec, files) == validated == _fresh(spec, files)
+    assert precheck(spec, files) == validated == afresh(spec, files)
 
 
 def _variants() -> list[tuple[str, Any, dict[str, bytes]]]:
     """Pairs of questions JSON (or a digest of the files' names alone) would not tell apart,
     each with a different precheck answer."""
-    spec, files = _offer()
+    spec, files = offer()
     listing = spec["listings"]["en-us"]
     out: list[tuple[str, Any, dict[str, bytes]]] = []
 
@@ -113,7 +83,7 @@ def _variants() -> list[tuple[str, Any, dict[str, bytes]]]:
 
 def test_data_json_would_merge_gets_its_own_answer(worked: Counted) -> None:
     variants = _variants()
-    fresh = {name: _fresh(spec, files) for name, spec, files in variants}
+    fresh = {name: afresh(spec, files) for name, spec, files in variants}
     for a, b in zip(list(fresh)[::2], list(fresh)[1::2], strict=True):
         assert fresh[a] != fresh[b], f"{a} and {b} must answer differently"
     scanmemo.clear()
@@ -125,7 +95,7 @@ def test_data_json_would_merge_gets_its_own_answer(worked: Counted) -> None:
 
 @pytest.mark.parametrize("kind", ["date", "spec-proxy", "files-proxy"])
 def test_data_marshal_cannot_write_is_worked_out_each_time(worked: Counted, kind: str) -> None:
-    spec, files = _offer()
+    spec, files = offer()
     spec["listings"]["en-us"]["name"] = "TODO name"
     odds: dict[str, tuple[Any, Any]] = {
         "date": ({**spec, "published": date(2026, 1, 2)}, files),
